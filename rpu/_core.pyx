@@ -1,0 +1,631 @@
+# cython: language_level=3
+"""The CPU backend of rpu: batched OpenMP loops around the per-element kernels in rpu/_kernels/.
+
+Design, in three layers (after scikit-learn's ``_loss`` module):
+
+a) Per-element math is ``RPU_HD`` inline C++ in ``rpu/_kernels/*.h`` (DAC, ADC, noise, RNG). The
+   GPU backend compiles the same headers, so the math exists once.
+b) This module: loops that only index arrays and call (a), in ``prange`` over batch rows with the
+   GIL released, plus the dense products, which go to BLAS (``scipy.linalg.cython_blas``) outside
+   any parallel region so that BLAS threads and OpenMP threads never nest.
+c) The Python tile classes (``rpu/tiles``) validate once, resolve configs into the plain dicts
+   this module reads, allocate outputs and call in here. Nothing here checks shapes again.
+
+Arguments are marked ``# IN`` / ``# OUT``. Randomness never depends on the thread that draws it:
+every number is Philox of (seed, op counter, purpose, row, column), see ``_kernels/philox.h``,
+so any ``n_threads`` gives bit-identical results.
+"""
+# The bounds/wraparound checks are off for speed; set RPU_DEBUG_CYTHON=1 when building to turn
+# them on (setup.py passes the directives).
+
+import numpy as np
+cimport numpy as cnp
+from cython cimport floating
+from cython.parallel cimport parallel, prange
+from libc.math cimport INFINITY, sqrt, fabs
+from libc.stdlib cimport malloc, free
+from libc.stdint cimport uint32_t, uint64_t, int64_t
+from scipy.linalg.cython_blas cimport sgemm, dgemm
+
+from rpu._openmp cimport RPU_OPENMP_ENABLED, omp_get_max_threads
+from rpu._kernels cimport (
+    rpu_philox4x32_10, rpu_uniform4, rpu_normal4, rpu_normal_row, rpu_uniform_row,
+    RPU_RNG_INP_NOISE, RPU_RNG_INP_STO_ROUND, RPU_RNG_OUT_NOISE, RPU_RNG_OUT_STO_ROUND,
+    RPU_RNG_W_NOISE, RPU_RNG_W_NOISE_NEG_PASS,
+    rpu_dac_prepare, rpu_ir_drop_factor, rpu_ir_drop_input, rpu_v_offset, rpu_adc_finalize,
+)
+
+cnp.import_array()
+
+# Noise/bound management and MV-type codes used in the resolved IO dict (see rpu/tiles/_periphery.py).
+DEF NM_NONE = 0
+DEF NM_ABS_MAX = 1
+DEF NM_MAX = 2
+DEF NM_CONSTANT = 3
+DEF NM_AVERAGE_ABS_MAX = 4
+DEF NM_ABS_MAX_NP_SUM = 5
+DEF BM_NONE = 0
+DEF BM_ITERATIVE = 1
+DEF BM_ITERATIVE_WORST_CASE = 2
+DEF MV_ONE_PASS = 0
+DEF MV_POS_NEG_SEPARATE = 1
+DEF MV_POS_NEG_SEPARATE_DIGITAL_SUM = 2
+DEF W_NOISE_NONE = 0
+DEF W_NOISE_ADDITIVE_CONSTANT = 1
+DEF W_NOISE_PCM_READ = 2
+
+
+cdef struct IOSpec:
+    # One direction's resolved IOParameters (built by rpu.tiles._periphery.resolve_io).
+    bint is_perfect
+    int nm_type
+    int bm_type
+    int mv_type
+    double nm_thres
+    double nm_assumed_wmax
+    double nm_decay
+    double inp_bound
+    double inp_step
+    double inp_noise
+    double inp_asymmetry
+    bint inp_sto_round
+    double out_bound
+    double out_step
+    double out_noise
+    double out_asymmetry
+    double out_scale
+    bint out_sto_round
+    bint out_noise_per_line
+    bint nonlinear
+    double nlf
+    int w_noise_type
+    double w_noise
+    double ir_drop
+    double ir_drop_g_ratio
+    bint v_offset_on
+    bint v_offset_ref
+    double v_offset_w_min
+    double r_series
+    double r_series_max_total
+    bint read_asymmetry_on
+    double max_bm_factor
+    double max_bm_res
+    bint bm_test_negative_bound
+    bint zero_shortcut_needs_no_inp_noise
+
+
+def openmp_enabled():
+    """Whether this build of the core was compiled with OpenMP."""
+    return bool(RPU_OPENMP_ENABLED)
+
+
+def openmp_max_threads():
+    """The OpenMP runtime's default thread count (1 in a build without OpenMP)."""
+    return omp_get_max_threads()
+
+
+# ---------------------------------------------------------------------------------------------
+# Random numbers
+# ---------------------------------------------------------------------------------------------
+
+def philox4x32_10(cnp.uint32_t[::1] ctr,   # IN  (4,) counter words
+                  cnp.uint32_t[::1] key):  # IN  (2,) key words
+    """The raw Philox-4x32-10 bijection: four 32-bit words for a counter and a key (for tests)."""
+    out = np.empty(4, dtype=np.uint32)
+    cdef cnp.uint32_t[::1] out_v = out
+    rpu_philox4x32_10(&ctr[0], &key[0], &out_v[0])
+    return out
+
+
+def uniform_fill(floating[:, ::1] out,     # OUT (rows, cols) uniforms in [0, 1)
+                 uint64_t seed, uint64_t op, int purpose, uint32_t sub, int n_threads):
+    """Fill ``out[r, c]`` with the exact uniform of (seed, op, purpose, sub, row r, column c)."""
+    _fill(out, seed, op, purpose, sub, n_threads, False)
+
+
+def normal_fill(floating[:, ::1] out,      # OUT (rows, cols) standard normals
+                uint64_t seed, uint64_t op, int purpose, uint32_t sub, int n_threads):
+    """Fill ``out[r, c]`` with the standard normal of (seed, op, purpose, sub, row r, column c)."""
+    _fill(out, seed, op, purpose, sub, n_threads, True)
+
+
+cdef void _fill(floating[:, ::1] out, uint64_t seed, uint64_t op, int purpose, uint32_t sub,
+                int n_threads, bint normal) noexcept:
+    cdef Py_ssize_t r, n = out.shape[1]
+    cdef uint32_t *scratch
+    if out.shape[0] == 0 or n == 0:
+        return
+    with nogil, parallel(num_threads=n_threads):
+        scratch = <uint32_t *>malloc(_scratch_words(n) * sizeof(uint32_t))
+        for r in prange(out.shape[0], schedule='static'):
+            if normal:
+                rpu_normal_row(&out[r, 0], n, scratch, seed, <uint64_t>r, op, purpose, sub)
+            else:
+                rpu_uniform_row(&out[r, 0], n, scratch, seed, <uint64_t>r, op, purpose, sub)
+        free(scratch)
+
+
+cdef inline Py_ssize_t _scratch_words(Py_ssize_t n) noexcept nogil:
+    # Philox words of a row of n elements: whole blocks of 4.
+    return 4 * ((n + 3) // 4) + 4
+
+
+# ---------------------------------------------------------------------------------------------
+# Dense products (BLAS, never inside prange)
+# ---------------------------------------------------------------------------------------------
+
+cdef void _gemm_block(const floating *A, const floating *M, floating *C, int n_rows,
+                      int n_out_total, int out_start, int n_out, int n_in,
+                      bint m_is_transposed) noexcept nogil:
+    """C[:, out_start:out_start+n_out] = A @ op(M)^T for a block of output lines; row-major.
+
+    ``M`` is stored row-major as (n_out_total, n_in) when ``m_is_transposed`` is False (the
+    forward product with W of shape (out, in)) and as (n_in, n_out_total) when it is True (the
+    backward product with the same W: z = d W).
+    """
+    # Row-major C = A M^T is column-major C^T = M A^T; a block of output lines is a block of
+    # rows of C^T, reached by offsetting the pointers and keeping the leading dimensions.
+    cdef char transa = b'T' if not m_is_transposed else b'N'
+    cdef char transb = b'N'
+    cdef int lda = n_in if not m_is_transposed else n_out_total
+    cdef int ldb = n_in
+    cdef int ldc = n_out_total
+    cdef floating alpha = 1
+    cdef floating beta = 0
+    cdef const floating *M_block = M + (<Py_ssize_t>out_start * n_in if not m_is_transposed else out_start)
+    cdef Py_ssize_t i, k
+    if n_rows <= 0 or n_out <= 0:
+        return
+    if n_in == 0:
+        for k in range(n_rows):
+            for i in range(n_out):
+                C[k * n_out_total + out_start + i] = 0
+        return
+    if floating is float:
+        sgemm(&transa, &transb, &n_out, &n_rows, &n_in, &alpha, <float *>M_block, &lda,
+              <float *>A, &ldb, &beta, <float *>(C + out_start), &ldc)
+    else:
+        dgemm(&transa, &transb, &n_out, &n_rows, &n_in, &alpha, <double *>M_block, &lda,
+              <double *>A, &ldb, &beta, <double *>(C + out_start), &ldc)
+
+
+cdef void _gemm_split(const floating *A, const floating *M, floating *C, int n_rows, int n_out,
+                      int n_in, bint m_is_transposed, int n_threads) noexcept nogil:
+    """C = A @ op(M)^T with the output lines split over the OpenMP threads.
+
+    Each thread calls single-threaded BLAS on its block of output lines, so the core runs one
+    thread pool, never OpenMP and BLAS threads at once (the caller pins BLAS to one thread).
+    Every output element is computed by one BLAS call whatever the split, but BLAS may sum a
+    block differently from the whole matrix; results are identical for a given thread count.
+    """
+    cdef int n_blocks = n_threads if n_threads > 1 else 1
+    cdef int block = (n_out + n_blocks - 1) // n_blocks
+    cdef int b, start, size
+    # Blocks of whole cache lines (16 floats) keep threads off each other's lines.
+    block = ((block + 15) // 16) * 16
+    n_blocks = (n_out + block - 1) // block if n_out > 0 else 0
+    if n_blocks <= 1:
+        _gemm_block(A, M, C, n_rows, n_out, 0, n_out, n_in, m_is_transposed)
+        return
+    for b in prange(n_blocks, schedule='static', num_threads=n_threads):
+        start = b * block
+        size = n_out - start if n_out - start < block else block
+        _gemm_block(A, M, C, n_rows, n_out, start, size, n_in, m_is_transposed)
+
+
+def gemm_rows(const floating[:, ::1] A,  # IN  (n_rows, n_in)
+              const floating[:, ::1] M,  # IN  (n_out, n_in), or (n_in, n_out) when transposed
+              floating[:, ::1] C,        # OUT (n_rows, n_out)
+              bint transposed):
+    """``C = A @ M.T`` (or ``A @ M`` when ``transposed``) through BLAS, without Python overhead."""
+    cdef int n_out = C.shape[1]
+    cdef int n_in = A.shape[1]
+    with nogil:
+        _gemm_block(&A[0, 0] if A.shape[0] > 0 and n_in > 0 else NULL,
+                    &M[0, 0] if M.shape[0] > 0 and M.shape[1] > 0 else NULL,
+                    &C[0, 0] if C.shape[0] > 0 and n_out > 0 else NULL,
+                    C.shape[0], n_out, 0, n_out, n_in, transposed)
+
+
+# ---------------------------------------------------------------------------------------------
+# The analog MVM: noise management, DAC, crossbar, line non-idealities, ADC, bound management
+# ---------------------------------------------------------------------------------------------
+
+cdef double _nm_abs_max_np_sum(const floating *x, Py_ssize_t n, const IOSpec *io) noexcept nogil:
+    cdef double m = 0, s_pos = 0, s_neg = 0, v, xv, b
+    cdef Py_ssize_t j
+    for j in range(n):
+        xv = x[j]
+        if fabs(xv) > m:
+            m = fabs(xv)
+        if xv > 0:
+            s_pos += xv
+        else:
+            s_neg += xv
+    if io.nm_thres > 0 and m > io.nm_thres:
+        m = io.nm_thres
+    b = io.out_bound if io.out_bound != INFINITY else 1.0
+    v = (s_pos if s_pos > -s_neg else -s_neg) * io.nm_assumed_wmax / b
+    if io.inp_step > 0 and m / io.inp_step * io.max_bm_res < v:
+        v = m / io.inp_step * io.max_bm_res
+    return m if m > v else v
+
+
+cdef double _nm_factor(const floating *x, Py_ssize_t n, const IOSpec *io) noexcept nogil:
+    """The noise-management factor of one input vector (all types but AverageAbsMax)."""
+    cdef double m = 0
+    cdef Py_ssize_t j
+    if io.nm_type == NM_ABS_MAX or io.nm_type == NM_AVERAGE_ABS_MAX:
+        for j in range(n):
+            if fabs(x[j]) > m:
+                m = fabs(x[j])
+    elif io.nm_type == NM_MAX:
+        m = -INFINITY if n > 0 else 0
+        for j in range(n):
+            if x[j] > m:
+                m = x[j]
+    elif io.nm_type == NM_CONSTANT:
+        return io.nm_thres if io.nm_thres > 0 else 1.0
+    elif io.nm_type == NM_ABS_MAX_NP_SUM:
+        return _nm_abs_max_np_sum(x, n, io)
+    else:
+        return 1.0
+    if io.nm_thres > 0 and m > io.nm_thres:
+        m = io.nm_thres
+    return m
+
+
+cdef void _dac_row(const floating *x, floating *u, Py_ssize_t n, floating scale, const IOSpec *io,
+                   uint64_t seed, uint64_t row, uint64_t op, uint32_t sub,
+                   floating *noise, floating *shift, uint32_t *bits) noexcept nogil:
+    """DAC of one input row; ``noise``/``shift`` (n,) and ``bits`` are the thread's scratch."""
+    cdef floating step = <floating>io.inp_step
+    cdef floating bound = <floating>io.inp_bound
+    cdef floating asym = <floating>io.inp_asymmetry
+    cdef floating inp_noise = <floating>io.inp_noise
+    cdef floating zero = 0, half = 0.5
+    cdef Py_ssize_t j
+    if io.inp_noise <= 0 and not io.inp_sto_round:
+        for j in range(n):
+            u[j] = rpu_dac_prepare(x[j], scale, step, bound, zero, zero, asym)
+        return
+    if io.inp_noise > 0:
+        rpu_normal_row(noise, n, bits, seed, row, op, RPU_RNG_INP_NOISE, sub)
+        for j in range(n):
+            noise[j] = inp_noise * noise[j]
+    else:
+        for j in range(n):
+            noise[j] = 0
+    if io.inp_sto_round:
+        rpu_uniform_row(shift, n, bits, seed, row, op, RPU_RNG_INP_STO_ROUND, sub)
+        for j in range(n):
+            shift[j] = shift[j] - half
+    else:
+        for j in range(n):
+            shift[j] = 0
+    for j in range(n):
+        u[j] = rpu_dac_prepare(x[j], scale, step, bound, shift[j], noise[j], asym)
+
+
+cdef void _line_effects_row(floating *v, const floating *u, Py_ssize_t n_out, Py_ssize_t n_in,
+                            const IOSpec *io,
+                            const floating *ir_abs, const floating *ir_weighted,
+                            const floating *v_offset, const floating *pcm_read,
+                            uint64_t seed, uint64_t row, uint64_t op, uint32_t sub,
+                            int w_noise_purpose, floating *noise, uint32_t *bits) noexcept nogil:
+    """IR drop, voltage offsets / series resistance and weight read noise on one output row."""
+    cdef Py_ssize_t i, j
+    cdef floating c, y_ref = 0, norm_u = 0, sigma
+    cdef floating ir_drop = <floating>io.ir_drop
+    cdef floating g_ratio = <floating>io.ir_drop_g_ratio
+    cdef floating n_in_f = <floating>n_in
+    cdef floating rs = <floating>io.r_series
+    cdef floating r_max = <floating>io.r_series_max_total
+    cdef floating w_noise = <floating>io.w_noise
+    if io.ir_drop > 0:
+        for i in range(n_out):
+            c = rpu_ir_drop_factor(ir_abs[i], n_in_f, g_ratio)
+            v[i] -= c * ir_drop * ir_weighted[i]
+    if io.v_offset_on:
+        if io.v_offset_ref:
+            for j in range(n_in):
+                y_ref += u[j]
+            y_ref = <floating>(-io.v_offset_w_min) * y_ref
+        for i in range(n_out):
+            v[i] = rpu_v_offset(v[i], v_offset[i], rs, r_max, <int>io.v_offset_ref, y_ref)
+    if io.w_noise > 0 and io.w_noise_type != W_NOISE_NONE:
+        if io.w_noise_type == W_NOISE_ADDITIVE_CONSTANT:
+            for j in range(n_in):
+                norm_u += u[j] * u[j]
+            norm_u = sqrt(norm_u)
+        rpu_normal_row(noise, n_out, bits, seed, row, op, w_noise_purpose, sub)
+        for i in range(n_out):
+            if io.w_noise_type == W_NOISE_ADDITIVE_CONSTANT:
+                sigma = w_noise * norm_u
+            else:
+                sigma = w_noise * <floating>sqrt(pcm_read[i])
+            v[i] += sigma * noise[i]
+
+
+cdef int _adc_row(floating *v, Py_ssize_t n, const IOSpec *io, const floating *sigma_line,
+                  const floating *nl_line, floating factor, uint64_t seed, uint64_t row,
+                  uint64_t op, uint32_t sub, floating *noise, floating *shift,
+                  uint32_t *bits) noexcept nogil:
+    """ADC on one output row in place, then the digital rescale by ``factor``.
+
+    Returns the overflow bits (1: above, 2: below the bound). A row that bound management
+    repeats is recomputed from its input, so rescaling it here is harmless. ``noise``/``shift``
+    (n,) and ``bits`` are the thread's scratch.
+    """
+    cdef floating step = <floating>io.out_step
+    cdef floating bound = <floating>io.out_bound
+    cdef floating asym = <floating>io.out_asymmetry
+    cdef floating out_noise = <floating>io.out_noise
+    cdef floating nlf = <floating>io.nlf
+    cdef floating zero = 0, half = 0.5
+    cdef int overflow = 0
+    cdef Py_ssize_t i
+    if io.out_noise_per_line:
+        rpu_normal_row(noise, n, bits, seed, row, op, RPU_RNG_OUT_NOISE, sub)
+        for i in range(n):
+            noise[i] = sigma_line[i] * noise[i]
+    elif io.out_noise > 0:
+        rpu_normal_row(noise, n, bits, seed, row, op, RPU_RNG_OUT_NOISE, sub)
+        for i in range(n):
+            noise[i] = out_noise * noise[i]
+    else:
+        for i in range(n):
+            noise[i] = 0
+    if io.out_sto_round:
+        rpu_uniform_row(shift, n, bits, seed, row, op, RPU_RNG_OUT_STO_ROUND, sub)
+        for i in range(n):
+            shift[i] = shift[i] - half
+    else:
+        for i in range(n):
+            shift[i] = 0
+    if io.nonlinear:
+        for i in range(n):
+            v[i] = rpu_adc_finalize(v[i], 1, nl_line[i], nlf, asym, noise[i], step, shift[i],
+                                    bound, &overflow) * factor
+    else:
+        for i in range(n):
+            v[i] = rpu_adc_finalize(v[i], 0, zero, nlf, asym, noise[i], step, shift[i], bound,
+                                    &overflow) * factor
+    return overflow
+
+
+def _gemm_views(const floating[:, ::1] A, const floating[:, ::1] M, floating[:, ::1] C,
+                bint transposed, int n_threads):
+    with nogil:
+        _gemm_split(&A[0, 0] if A.shape[0] > 0 and A.shape[1] > 0 else NULL,
+                    &M[0, 0] if M.shape[0] > 0 and M.shape[1] > 0 else NULL,
+                    &C[0, 0] if C.shape[0] > 0 and C.shape[1] > 0 else NULL,
+                    C.shape[0], C.shape[1], A.shape[1], transposed, n_threads)
+
+
+cdef inline floating *_row_ptr(floating[:, ::1] a, Py_ssize_t k) noexcept nogil:
+    # NULL for the (1, 1) placeholders of switched-off effects, which are never read.
+    return &a[k, 0] if k < a.shape[0] and a.shape[1] > 0 else NULL
+
+
+def analog_mvm(const floating[:, ::1] W,       # IN  (out, in) weights; (in, out) view if transposed
+               bint transposed,                # IN  backward: the product is d @ W
+               const floating[:, ::1] X,       # IN  (batch, n_in) inputs
+               floating[:, ::1] Y,             # OUT (batch, n_out) outputs
+               dict io_dict,                   # IN  resolved IOParameters (rpu.tiles._periphery)
+               line_params,                    # IN  dict of per-line arrays (see below)
+               double[::1] nm_state,           # IN/OUT (2,) AverageAbsMax running value, initialised flag
+               uint64_t seed, uint64_t op,     # IN  RNG key and this call's op counter
+               int n_threads):
+    """One analog matrix-vector product for a batch, in aihwkit's RPUCuda CPU order.
+
+    ``line_params`` holds the per-output-line arrays drawn at construction: ``out_noise_values``
+    (n_out,), ``v_offset`` (n_out,), ``out_nonlinearity`` (n_out,) and ``w_asymmetry`` (shape of
+    the stored weights); absent keys mean the effect is off. Bound management decides per input
+    vector (row), as the C++ CPU path does: rows whose output clipped are repeated with the input
+    halved again, and only those rows.
+    """
+    cdef IOSpec io = io_dict
+    cdef Py_ssize_t n_b = X.shape[0]
+    cdef Py_ssize_t n_in = X.shape[1]
+    cdef Py_ssize_t n_out = Y.shape[1]
+    cdef Py_ssize_t k, i, j, row, n_act, n_next
+    cdef double rho, scale_d, stop_res
+    cdef bint nm_on = io.nm_type != NM_NONE
+    cdef bint bm_on = io.bm_type != BM_NONE
+    cdef bint stop_round, exceeded
+    cdef int round_idx = 0, n_pass, pass_idx
+    cdef floating factor, zero = 0
+    dtype = np.float32 if floating is float else np.float64
+
+    if io.is_perfect:
+        with nogil:
+            _gemm_split(&X[0, 0] if n_b > 0 and n_in > 0 else NULL,
+                        &W[0, 0] if W.shape[0] > 0 and W.shape[1] > 0 else NULL,
+                        &Y[0, 0] if n_b > 0 and n_out > 0 else NULL,
+                        <int>n_b, <int>n_out, <int>n_in, transposed, n_threads)
+            if io.out_scale != 1.0:
+                factor = <floating>io.out_scale
+                for k in prange(n_b, schedule='static', num_threads=n_threads):
+                    for i in range(n_out):
+                        Y[k, i] = Y[k, i] * factor
+        return
+
+    # Per-line arrays (typed views of the optional ones; a (1,)-sized dummy when absent).
+    dummy = np.zeros(1, dtype=dtype)
+    cdef const floating[::1] sigma_line = line_params.get('out_noise_values', dummy)
+    cdef const floating[::1] v_offset = line_params.get('v_offset', dummy)
+    cdef const floating[::1] nl_line = line_params.get('out_nonlinearity', dummy)
+
+    # The noise-management factor of every input vector.
+    nu_arr = np.ones(n_b, dtype=np.float64)
+    cdef double[::1] nu = nu_arr
+    cdef double a_run
+    if nm_on:
+        with nogil:
+            for k in prange(n_b, schedule='static', num_threads=n_threads):
+                nu[k] = _nm_factor(&X[k, 0] if n_in > 0 else NULL, n_in, &io)
+            if io.nm_type == NM_AVERAGE_ABS_MAX:
+                # A running average over the vectors in batch order: sequential by nature.
+                a_run = nm_state[0]
+                for k in range(n_b):
+                    if nm_state[1] == 0:
+                        a_run = nu[k]
+                        nm_state[1] = 1
+                    else:
+                        a_run = (1.0 - io.nm_decay) * a_run + io.nm_decay * nu[k]
+                    nu[k] = a_run
+                nm_state[0] = a_run
+
+    # Rows still to compute, and the zero shortcut (NM on and a non-positive factor).
+    rows_arr = np.empty(n_b, dtype=np.int64)
+    cdef int64_t[::1] rows = rows_arr
+    n_act = 0
+    for k in range(n_b):
+        if nm_on and nu[k] <= 0 and (io.inp_noise <= 0 or not io.zero_shortcut_needs_no_inp_noise):
+            for i in range(n_out):
+                Y[k, i] = 0
+        else:
+            rows[n_act] = k
+            n_act += 1
+
+    posneg = io.mv_type != MV_ONE_PASS
+    n_pass = 2 if posneg else 1
+    direct = n_act == n_b  # the first round can write straight into Y
+    Y_arr = np.asarray(Y)
+    U_arr = np.empty((n_act, n_in), dtype=dtype)
+    V_arr = None if direct else np.empty((n_act, n_out), dtype=dtype)
+    cdef floating[:, ::1] U = U_arr
+    cdef floating[:, ::1] V, U_pass, V_pass
+    cdef floating[:, ::1] ir_abs, ir_weighted, pcm_read
+    empty2 = np.zeros((1, 1), dtype=dtype)
+    ir_abs = ir_weighted = pcm_read = empty2
+    overflow_arr = np.zeros(n_act, dtype=np.int32)
+    cdef int[::1] overflow = overflow_arr
+    scale_arr = np.ones(n_act, dtype=dtype)
+    cdef floating[::1] scale = scale_arr
+    cdef int w_noise_purpose
+    cdef uint32_t sub
+    cdef Py_ssize_t n_max = n_in if n_in > n_out else n_out
+    cdef floating *buf
+    cdef bint line_effects = io.ir_drop > 0 or io.v_offset_on or (io.w_noise > 0 and io.w_noise_type != W_NOISE_NONE)
+
+    W_np = np.asarray(W)
+    W_neg_pass = W_np
+    if posneg and io.read_asymmetry_on:
+        W_neg_pass = np.ascontiguousarray(W_np * np.asarray(line_params['w_asymmetry']))
+    if posneg:
+        U_pass_arr = np.empty((n_act, n_in), dtype=dtype)
+        V_pass_arr = np.empty((n_act, n_out), dtype=dtype)
+    j_weights = None
+    if io.ir_drop > 0:
+        j_weights = (1.0 - (1.0 - np.arange(n_in, dtype=np.float64) / max(n_in, 1)) ** 2).astype(dtype)
+
+    stop_res = io.max_bm_res / io.inp_step if io.inp_step > 0 else INFINITY
+    rho = 0.5
+    while n_act > 0:
+        rho *= 2.0
+        if round_idx == 1 and io.bm_type == BM_ITERATIVE_WORST_CASE and io.nm_type != NM_ABS_MAX_NP_SUM:
+            with nogil:
+                for k in prange(n_act, schedule='static', num_threads=n_threads):
+                    nu[rows[k]] = _nm_abs_max_np_sum(&X[rows[k], 0] if n_in > 0 else NULL, n_in, &io)
+            rho = 1.0
+        sub = <uint32_t>(round_idx * 2)
+        with nogil, parallel(num_threads=n_threads):
+            buf = <floating *>malloc(2 * n_max * sizeof(floating) + _scratch_words(n_max) * sizeof(uint32_t))
+            for k in prange(n_act, schedule='static'):
+                row = rows[k]
+                scale_d = 1.0
+                if nm_on and nu[row] > 0:
+                    scale_d = scale_d / nu[row]
+                if bm_on:
+                    scale_d = scale_d / rho
+                scale[k] = <floating>scale_d
+                _dac_row(&X[row, 0] if n_in > 0 else NULL, _row_ptr(U, k), n_in, scale[k], &io,
+                         seed, <uint64_t>row, op, sub, buf, buf + n_max, <uint32_t *>(buf + 2 * n_max))
+            free(buf)
+
+        if direct and round_idx == 0:
+            Vv = Y_arr
+        else:
+            if V_arr is None:
+                V_arr = np.empty((n_act, n_out), dtype=dtype)
+            Vv = V_arr[:n_act]
+        V = Vv
+        Uv = U_arr[:n_act]
+        for pass_idx in range(n_pass):
+            # POS_NEG modes split the prepared input: pass 0 drives the negative inputs (on the
+            # read-asymmetric weights) into V_pass, pass 1 the positive ones into V.
+            if posneg:
+                Up = U_pass_arr[:n_act]
+                if pass_idx == 0:
+                    np.minimum(Uv, zero, out=Up)
+                    Wp = W_neg_pass
+                    Vp = V_pass_arr[:n_act]
+                else:
+                    np.maximum(Uv, zero, out=Up)
+                    Wp = W_np
+                    Vp = Vv
+            else:
+                Up = Uv
+                Wp = W_np
+                Vp = Vv
+            _gemm_views(Up, Wp, Vp, transposed, n_threads)
+            if io.ir_drop > 0:
+                Wa = np.abs(Wp)
+                ir_abs = np.ascontiguousarray(np.abs(Up) @ (Wa if transposed else Wa.T))
+                ir_weighted = np.ascontiguousarray((Up * j_weights) @ (Wp if transposed else Wp.T))
+            if io.w_noise > 0 and io.w_noise_type == W_NOISE_PCM_READ:
+                Wa = np.abs(Wp)
+                pcm_read = np.ascontiguousarray((Up * Up) @ (Wa if transposed else Wa.T))
+            U_pass = Up
+            V_pass = Vp
+            w_noise_purpose = RPU_RNG_W_NOISE if pass_idx == n_pass - 1 else RPU_RNG_W_NOISE_NEG_PASS
+            if line_effects:
+                with nogil, parallel(num_threads=n_threads):
+                    buf = <floating *>malloc(2 * n_max * sizeof(floating) + _scratch_words(n_max) * sizeof(uint32_t))
+                    for k in prange(n_act, schedule='static'):
+                        _line_effects_row(_row_ptr(V_pass, k), _row_ptr(U_pass, k), n_out, n_in, &io,
+                                          _row_ptr(ir_abs, k), _row_ptr(ir_weighted, k),
+                                          &v_offset[0], _row_ptr(pcm_read, k),
+                                          seed, <uint64_t>rows[k], op, sub, w_noise_purpose,
+                                          buf, <uint32_t *>(buf + 2 * n_max))
+                    free(buf)
+            if io.mv_type == MV_POS_NEG_SEPARATE_DIGITAL_SUM:
+                # Each pass has its own ADC conversion (and rescale); the digital sum follows.
+                with nogil, parallel(num_threads=n_threads):
+                    buf = <floating *>malloc(2 * n_max * sizeof(floating) + _scratch_words(n_max) * sizeof(uint32_t))
+                    for k in prange(n_act, schedule='static'):
+                        overflow[k] = (overflow[k] if pass_idx == 1 else 0) | _adc_row(
+                            _row_ptr(V_pass, k), n_out, &io, &sigma_line[0], &nl_line[0],
+                            <floating>io.out_scale / scale[k], seed, <uint64_t>rows[k], op,
+                            sub + <uint32_t>pass_idx, buf, buf + n_max, <uint32_t *>(buf + 2 * n_max))
+                    free(buf)
+        if posneg:
+            np.add(Vv, V_pass_arr[:n_act], out=Vv)
+
+        if io.mv_type != MV_POS_NEG_SEPARATE_DIGITAL_SUM:
+            with nogil, parallel(num_threads=n_threads):
+                buf = <floating *>malloc(2 * n_max * sizeof(floating) + _scratch_words(n_max) * sizeof(uint32_t))
+                for k in prange(n_act, schedule='static'):
+                    overflow[k] = _adc_row(_row_ptr(V, k), n_out, &io, &sigma_line[0], &nl_line[0],
+                                           <floating>io.out_scale / scale[k], seed,
+                                           <uint64_t>rows[k], op, sub, buf, buf + n_max,
+                                           <uint32_t *>(buf + 2 * n_max))
+                free(buf)
+
+        # Keep the rows that must be repeated (bound management); write out the others.
+        stop_round = (not bm_on) or (<long long>rho > io.max_bm_factor) or (rho > stop_res)
+        n_next = 0
+        for k in range(n_act):
+            row = rows[k]
+            exceeded = (overflow[k] & 1) != 0 or (io.bm_test_negative_bound and (overflow[k] & 2) != 0)
+            if stop_round or not exceeded:
+                if not (direct and round_idx == 0):
+                    for i in range(n_out):
+                        Y[row, i] = V[k, i]
+            else:
+                rows[n_next] = row
+                n_next += 1
+        n_act = n_next
+        round_idx += 1

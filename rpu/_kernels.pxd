@@ -1,0 +1,44 @@
+# Cython declarations of the per-element kernel headers in rpu/_kernels/ (layer (a) of the core).
+from libc.stdint cimport uint32_t, uint64_t, int64_t
+
+cdef extern from "philox.h" nogil:
+    void rpu_philox4x32_10(const uint32_t *ctr, const uint32_t *key, uint32_t *out)
+    # Templates over T in C++; declared as float/double overloads so that Cython resolves them
+    # from the pointer argument (it cannot deduce a template parameter from a pointer).
+    void rpu_uniform4(uint64_t seed, uint64_t block, uint64_t row, uint64_t op, int purpose,
+                      uint32_t sub, float *out)
+    void rpu_uniform4(uint64_t seed, uint64_t block, uint64_t row, uint64_t op, int purpose,
+                      uint32_t sub, double *out)
+    void rpu_normal4(uint64_t seed, uint64_t block, uint64_t row, uint64_t op, int purpose,
+                     uint32_t sub, float *out)
+    void rpu_normal4(uint64_t seed, uint64_t block, uint64_t row, uint64_t op, int purpose,
+                     uint32_t sub, double *out)
+
+cdef extern from "rng_ids.h" nogil:
+    cdef enum rpu_rng_purpose:
+        RPU_RNG_WEIGHT_INIT
+        RPU_RNG_FB_CONSTRUCTION
+        RPU_RNG_INP_NOISE
+        RPU_RNG_INP_STO_ROUND
+        RPU_RNG_OUT_NOISE
+        RPU_RNG_OUT_STO_ROUND
+        RPU_RNG_W_NOISE
+        RPU_RNG_W_NOISE_NEG_PASS
+
+cdef extern from "mvm_io.h" nogil:
+    T rpu_dac_prepare[T](T x, T scale, T step, T bound, T round_shift, T noise, T asymmetry)
+    T rpu_ir_drop_factor[T](T abs_current, T n_in, T g_ratio)
+    T rpu_ir_drop_input[T](T u, int64_t j, int64_t n)
+    T rpu_v_offset[T](T v, T o, T rs, T r_max, int use_ref, T y_ref)
+    T rpu_adc_finalize[T](T v, int nonlinear, T n_line, T nlf, T asymmetry, T noise, T step,
+                          T round_shift, T bound, int *overflow)
+
+cdef extern from "cpu_rows.h" nogil:
+    void rpu_normal_row(float *out, long n, uint32_t *scratch, uint64_t seed, uint64_t row,
+                        uint64_t op, int purpose, uint32_t sub)
+    void rpu_normal_row(double *out, long n, uint32_t *scratch, uint64_t seed, uint64_t row,
+                        uint64_t op, int purpose, uint32_t sub)
+    void rpu_uniform_row(float *out, long n, uint32_t *scratch, uint64_t seed, uint64_t row,
+                         uint64_t op, int purpose, uint32_t sub)
+    void rpu_uniform_row(double *out, long n, uint32_t *scratch, uint64_t seed, uint64_t row,
+                         uint64_t op, int purpose, uint32_t sub)

@@ -1,0 +1,24 @@
+/* rng_ids.h -- the registry of random-number purposes.
+ *
+ * A random draw in rpu is a pure function of (tile seed, operation counter, purpose, element
+ * index), see philox.h. The purpose id keeps the streams of different jobs apart: the output noise
+ * of a forward pass and its input noise never reuse each other's numbers, even for the same element
+ * and operation. Ids are stable: saved tiles store the counters, so renumbering an id would change
+ * the random stream of a loaded tile. Append new ids; never reuse or reorder. The Python IntEnum
+ * rpu._rng.Purpose mirrors this list and a test checks that they agree.
+ */
+#ifndef RPU_RNG_IDS_H
+#define RPU_RNG_IDS_H
+
+enum rpu_rng_purpose {
+  RPU_RNG_WEIGHT_INIT = 1,        /* set_weights_uniform_random */
+  RPU_RNG_FB_CONSTRUCTION = 2,    /* fixed per-output draws of the forward/backward periphery */
+  RPU_RNG_INP_NOISE = 3,          /* DAC additive input noise */
+  RPU_RNG_INP_STO_ROUND = 4,      /* DAC stochastic rounding */
+  RPU_RNG_OUT_NOISE = 5,          /* ADC additive output noise */
+  RPU_RNG_OUT_STO_ROUND = 6,      /* ADC stochastic rounding */
+  RPU_RNG_W_NOISE = 7,            /* output-referred weight (read) noise */
+  RPU_RNG_W_NOISE_NEG_PASS = 8    /* weight noise of the negative pass in the POS_NEG mv types */
+};
+
+#endif /* RPU_RNG_IDS_H */

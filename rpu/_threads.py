@@ -1,0 +1,61 @@
+"""How many OpenMP threads the CPU core uses (scikit-learn's ``_openmp_effective_n_threads``).
+
+The result never changes any number rpu computes: it only changes how fast. It follows
+``OMP_NUM_THREADS`` and ``threadpoolctl``'s OpenMP limits (both act on ``omp_get_max_threads``),
+and is capped by the CPUs this process may run on.
+"""
+import os
+
+from rpu import _core
+
+
+def cpu_count():
+    """The number of CPUs this process may use (affinity-aware where the OS tells)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def effective_n_threads(n_threads=None):
+    """Resolve a thread-count request into the number of OpenMP threads to run.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        None: the OpenMP default (``OMP_NUM_THREADS`` / threadpoolctl), capped by the CPU count.
+        A positive count is taken as is; a negative one counts back from the CPU count
+        (-1 = all CPUs). Zero is an error. A build without OpenMP always returns 1.
+    """
+    if n_threads is not None and int(n_threads) == 0:
+        raise ValueError("n_threads = 0 is not allowed: give a positive count, a negative count "
+                         "(-1 = all CPUs), or None for the OpenMP default.")
+    if not _core.openmp_enabled():
+        return 1
+    if n_threads is None:
+        return max(1, min(_core.openmp_max_threads(), cpu_count()))
+    n_threads = int(n_threads)
+    if n_threads < 0:
+        return max(1, cpu_count() + 1 + n_threads)
+    return n_threads
+
+
+_BLAS_CONTROLLER = None
+
+
+def _blas_controller():
+    global _BLAS_CONTROLLER
+    if _BLAS_CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+        _BLAS_CONTROLLER = ThreadpoolController().select(user_api="blas")
+    return _BLAS_CONTROLLER
+
+
+def blas_single_thread():
+    """Context manager that pins BLAS to one thread while the core runs its OpenMP region.
+
+    The core splits its GEMMs over its own OpenMP threads and calls BLAS inside them; BLAS's
+    own worker threads would otherwise compete with OpenMP for the same cores (both spin-wait).
+    The controller is built once and cached (its construction scans the loaded libraries).
+    """
+    return _blas_controller().limit(limits=1)

@@ -1,0 +1,104 @@
+"""Argument checks at the tile boundary: one place, clear messages, nothing checked twice.
+
+Every public tile method funnels its array arguments through here before any state changes, so a
+call that fails leaves the tile as it was.
+"""
+import numbers
+
+import numpy as np
+
+DTYPES = (np.float32, np.float64)
+
+
+def check_dtype(dtype):
+    """Return the NumPy dtype for a tile ``dtype`` argument (float32 or float64 only)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dtype!r}.") from None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dt.name}.")
+    return dt
+
+
+def check_size(value, name):
+    """A positive integer size argument."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def check_finite_number(value, name):
+    """A finite real scalar."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}.")
+    return float(value)
+
+
+def as_batch(a, name, size, feature_first, dtype):
+    """Return ``(rows, lead_shape)``: ``a`` as a C-contiguous (n, size) array of ``dtype``.
+
+    Parameters
+    ----------
+    a : array_like of shape (..., size), or (size, ...) when ``feature_first``
+    name : str
+        The argument name used in error messages.
+    size : int
+        The required length of the feature axis.
+    feature_first : bool
+        The tile's ``in_trans`` / ``out_trans`` flag for this argument.
+    dtype : numpy dtype
+        The tile's dtype; floating inputs of another precision are converted.
+    """
+    if not isinstance(a, np.ndarray):
+        if hasattr(a, "__cuda_array_interface__"):
+            raise TypeError(f"{name} is a GPU array, but this tile runs on the CPU backend; pass a "
+                            f"NumPy array (e.g. cupy.asnumpy({name})) or build the tile with backend='cuda'.")
+        try:
+            a = np.asarray(a)
+        except Exception as exc:  # objects NumPy cannot convert
+            raise TypeError(f"{name} must be an array of floats, got {type(a).__name__}.") from exc
+    if a.dtype.kind not in "fiu" or a.dtype.kind in "b":
+        raise TypeError(f"{name} must be a real floating-point array, got dtype {a.dtype}.")
+    if a.dtype.kind in "iu":
+        raise TypeError(f"{name} must be a floating-point array (float32 or float64), got dtype "
+                        f"{a.dtype}; convert it with {name}.astype(numpy.float32).")
+    if a.ndim == 0:
+        raise ValueError(f"{name} must have at least one dimension of length {size}, got a scalar.")
+    axis = 0 if feature_first else a.ndim - 1
+    where = "first" if feature_first else "last"
+    if a.shape[axis] != size:
+        raise ValueError(f"{name} must have shape {'(' + str(size) + ', ...)' if feature_first else '(..., ' + str(size) + ')'}"
+                         f": its {where} dimension must be {size}, got shape {a.shape}.")
+    if feature_first:
+        a = np.moveaxis(a, 0, -1)
+    lead_shape = a.shape[:-1]
+    rows = np.ascontiguousarray(a.reshape(-1, size), dtype=dtype)
+    if not np.isfinite(rows).all():
+        raise ValueError(f"{name} contains NaN or Inf; analog tiles need finite inputs.")
+    return rows, lead_shape
+
+
+def from_batch(rows, lead_shape, feature_first):
+    """Inverse of ``as_batch`` for an output: (n, size) -> (..., size) or (size, ...)."""
+    out = rows.reshape(lead_shape + (rows.shape[1],))
+    if feature_first:
+        out = np.ascontiguousarray(np.moveaxis(out, -1, 0))
+    return out
+
+
+def as_weights(w, name, shape, dtype, layout=""):
+    """A finite (d_size, x_size) weight matrix as a new C-contiguous array of ``dtype``.
+
+    ``layout`` is appended to the shape in error messages, e.g. "(out_size, in_size + 1)".
+    """
+    if not isinstance(w, np.ndarray):
+        w = np.asarray(w)
+    if w.dtype.kind not in "fiu" or w.dtype.kind == "b":
+        raise TypeError(f"{name} must be a real numeric array, got dtype {w.dtype}.")
+    if w.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)} {layout}, got {w.shape}.".replace("  ", " "))
+    w = np.array(w, dtype=dtype, order="C", copy=True)
+    if not np.isfinite(w).all():
+        raise ValueError(f"{name} contains NaN or Inf.")
+    return w

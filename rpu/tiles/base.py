@@ -1,0 +1,189 @@
+"""What every rpu tile shares: sizes, bias column, layouts, dtype, seed, weights, and state.
+
+A tile stores its weights as one C-contiguous ``(d_size, x_size)`` array (aihwkit's layout:
+rows are outputs, columns inputs; with ``bias=True`` the last column is the bias, driven by a
+constant input of 1). Subclasses provide the products (``_forward_rows``, ``_backward_rows``) and
+their own config handling; this class turns user arrays into rows and back.
+"""
+import numpy as np
+
+from rpu import _threads
+from rpu._rng import Purpose, resolve_seed
+from rpu.backends import resolve_backend
+from rpu.tiles import _checks
+
+
+class TileBase:
+    """Common machinery of the NumPy tile API. Not used directly; see AnalogTile and FloatingPointTile."""
+
+    #: the config classes a tile accepts (set by subclasses)
+    config_classes = ()
+
+    def __init__(self, out_size, in_size, rpu_config, *, bias=False, in_trans=False,
+                 out_trans=False, dtype=np.float32, seed=None, backend="auto"):
+        self.out_size = _checks.check_size(out_size, "out_size")
+        self.in_size = _checks.check_size(in_size, "in_size")
+        for flag, name in ((bias, "bias"), (in_trans, "in_trans"), (out_trans, "out_trans")):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {flag!r}.")
+        self.bias = bool(bias)
+        self.in_trans = bool(in_trans)
+        self.out_trans = bool(out_trans)
+        self.dtype = _checks.check_dtype(dtype)
+        if rpu_config is None:
+            rpu_config = self.config_classes[0]()
+        if not isinstance(rpu_config, self.config_classes):
+            raise TypeError(
+                f"rpu_config of a {type(self).__name__} must be one of "
+                f"{', '.join(c.__name__ for c in self.config_classes)}, got {type(rpu_config).__name__}.")
+        # A private copy: later edits of the caller's config do not reach the tile.
+        self.rpu_config = rpu_config.copy()
+        self.rpu_config.validate()
+        self.seed, self._key = resolve_seed(seed)
+        self.backend_name, self._backend = resolve_backend(backend)
+        self._op_counter = 1  # op 0 is reserved for draws made at construction
+        self._learning_rate = 0.1
+        self._weights = np.zeros((self.d_size, self.x_size), dtype=self.dtype)
+
+    # ----- sizes -------------------------------------------------------------------------------
+    @property
+    def x_size(self):
+        """Input lines of the crossbar: ``in_size``, plus one for an analog bias column."""
+        return self.in_size + int(self.bias)
+
+    @property
+    def d_size(self):
+        """Output lines of the crossbar (``out_size``)."""
+        return self.out_size
+
+    def get_x_size(self):
+        """Number of crossbar input lines (``in_size + bias``)."""
+        return self.x_size
+
+    def get_d_size(self):
+        """Number of crossbar output lines (``out_size``)."""
+        return self.d_size
+
+    def _weights_layout(self):
+        return "(out_size, in_size + 1): the last column is the bias" if self.bias else "(out_size, in_size)"
+
+    # ----- weights -----------------------------------------------------------------------------
+    def get_weights(self):
+        """Return a copy of the weights.
+
+        Returns
+        -------
+        ndarray of shape (out_size, in_size), or (out_size, in_size + 1) with ``bias=True``
+            (the bias is the last column).
+        """
+        return self._weights.copy()
+
+    def set_weights(self, weights):
+        """Set the weights (copied, converted to the tile's dtype).
+
+        Parameters
+        ----------
+        weights : array_like of shape (out_size, in_size), or (out_size, in_size + 1) with a bias
+            Finite values; NaN or Inf raise ValueError and leave the tile unchanged.
+        """
+        self._weights = _checks.as_weights(weights, "weights", (self.d_size, self.x_size),
+                                           self.dtype, self._weights_layout())
+
+    def set_weights_uniform_random(self, bmin, bmax):
+        """Draw every weight uniformly from ``[bmin, bmax)`` from the tile's own random stream."""
+        bmin = _checks.check_finite_number(bmin, "bmin")
+        bmax = _checks.check_finite_number(bmax, "bmax")
+        if not bmin <= bmax:
+            raise ValueError(f"bmin must not exceed bmax, got bmin={bmin} and bmax={bmax}.")
+        u = np.empty((self.d_size, self.x_size), dtype=self.dtype)
+        self._backend.uniform_fill(u, self._key, self._next_op(), int(Purpose.WEIGHT_INIT), 0,
+                                   _threads.effective_n_threads())
+        self._weights = (bmin + (bmax - bmin) * u).astype(self.dtype)
+
+    # ----- learning rate -------------------------------------------------------------------------
+    def get_learning_rate(self):
+        """The learning rate used by the pulsed update (aihwkit's default is 0.1)."""
+        return self._learning_rate
+
+    def set_learning_rate(self, learning_rate):
+        """Set the update's learning rate (a finite number >= 0)."""
+        lr = _checks.check_finite_number(learning_rate, "learning_rate")
+        if lr < 0:
+            raise ValueError(f"learning_rate must be >= 0, got {lr}.")
+        self._learning_rate = lr
+
+    # ----- products -----------------------------------------------------------------------------
+    def _next_op(self):
+        op = self._op_counter
+        self._op_counter += 1
+        return op
+
+    def forward(self, x):
+        """Analog forward pass ``y = W x``, one product per input vector.
+
+        Parameters
+        ----------
+        x : array_like of shape (..., in_size), or (in_size, ...) when ``in_trans``
+
+        Returns
+        -------
+        ndarray of shape (..., out_size), or (out_size, ...) when ``out_trans``; the tile's dtype.
+        """
+        rows, lead = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype)
+        if self.bias:
+            rows = np.concatenate([rows, np.ones((rows.shape[0], 1), dtype=self.dtype)], axis=1)
+        y = self._forward_rows(rows)
+        return _checks.from_batch(y, lead, self.out_trans)
+
+    def backward(self, d):
+        """Backward pass ``z = W^T d`` (the gradient with respect to the tile input).
+
+        Parameters
+        ----------
+        d : array_like of shape (..., out_size), or (out_size, ...) when ``out_trans``
+
+        Returns
+        -------
+        ndarray of shape (..., in_size), or (in_size, ...) when ``in_trans``. The bias column's
+        line is dropped.
+        """
+        rows, lead = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype)
+        z = self._backward_rows(rows)
+        if self.bias:
+            z = np.ascontiguousarray(z[:, : self.in_size])
+        return _checks.from_batch(z, lead, self.in_trans)
+
+    def _forward_rows(self, rows):
+        raise NotImplementedError
+
+    def _backward_rows(self, rows):
+        raise NotImplementedError
+
+    # ----- description and state ----------------------------------------------------------------
+    def get_brief_info(self):
+        """A one-line description: class, sizes, bias, dtype, backend and device."""
+        device = getattr(self.rpu_config, "device", None)
+        return (f"{type(self).__name__}(out_size={self.out_size}, in_size={self.in_size}, "
+                f"bias={self.bias}, dtype={self.dtype.name}, backend={self.backend_name}, "
+                f"device={type(device).__name__ if device is not None else None}, seed={self.seed})")
+
+    def __repr__(self):
+        return self.get_brief_info()
+
+    def _state_arrays(self):
+        """Arrays that, with ``_state_meta``, reproduce this tile (used by rpu.save)."""
+        return {"weights": self._weights}
+
+    def _state_meta(self):
+        return {
+            "out_size": self.out_size, "in_size": self.in_size, "bias": self.bias,
+            "in_trans": self.in_trans, "out_trans": self.out_trans, "dtype": self.dtype.name,
+            "seed": str(self.seed), "op_counter": str(self._op_counter),
+            "learning_rate": self._learning_rate,
+        }
+
+    def _load_state(self, meta, arrays):
+        """Restore the mutable state saved by ``_state_arrays``/``_state_meta`` (after checks)."""
+        self.set_weights(arrays["weights"])
+        self._op_counter = int(meta["op_counter"])
+        self._learning_rate = float(meta["learning_rate"])

@@ -1,0 +1,116 @@
+"""The counter-based RNG: Philox-4x32-10 known answers, exact uniforms, normal statistics, purity."""
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rpu import _core
+from rpu._rng import Purpose, resolve_seed
+
+KERNELS = Path(__file__).resolve().parents[1] / "rpu" / "_kernels"
+
+# Random123's published known-answer vectors for philox4x32_10 (kat_vectors).
+KAT = [
+    ([0, 0, 0, 0], [0, 0], [0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8]),
+    ([0xFFFFFFFF] * 4, [0xFFFFFFFF] * 2, [0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD]),
+    ([0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344], [0xA4093822, 0x299F31D0],
+     [0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1]),
+]
+
+
+@pytest.mark.parametrize("ctr,key,expected", KAT)
+def test_philox_known_answers(ctr, key, expected):
+    out = _core.philox4x32_10(np.array(ctr, np.uint32), np.array(key, np.uint32))
+    assert [int(v) for v in out] == expected
+
+
+def _philox_py(ctr, key):
+    """An independent Python Philox-4x32-10, used to check the lane layout of the fills."""
+    c, k = list(ctr), list(key)
+    for _ in range(10):
+        p0 = 0xD2511F53 * c[0]
+        p1 = 0xCD9E8D57 * c[2]
+        c = [((p1 >> 32) ^ c[1] ^ k[0]) & 0xFFFFFFFF, p1 & 0xFFFFFFFF,
+             ((p0 >> 32) ^ c[3] ^ k[1]) & 0xFFFFFFFF, p0 & 0xFFFFFFFF]
+        k = [(k[0] + 0x9E3779B9) & 0xFFFFFFFF, (k[1] + 0xBB67AE85) & 0xFFFFFFFF]
+    return c
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_uniform_fill_is_exact_and_laid_out_by_counter(dtype):
+    seed, op, purpose, sub = 0x1234_5678_9ABC_DEF0, 77, int(Purpose.OUT_STO_ROUND), 5
+    out = np.empty((3, 9), dtype=dtype)
+    _core.uniform_fill(out, seed, op, purpose, sub, 2)
+    key = [seed & 0xFFFFFFFF, seed >> 32]
+    for row in range(3):
+        for col in range(9):
+            ctr = [col >> 2, row, op, (purpose << 24) | sub]
+            r = _philox_py(ctr, key)[col & 3]
+            assert out[row, col] == dtype((r >> 8) * 2.0**-24)
+
+
+def test_uniform_statistics():
+    out = np.empty((200, 1000))
+    _core.uniform_fill(out, 42, 1, 1, 0, 2)
+    assert out.min() >= 0 and out.max() < 1
+    # mean of 2e5 U(0,1): sd 0.00065; variance 1/12
+    assert abs(out.mean() - 0.5) < 0.004
+    assert abs(out.var() - 1 / 12) < 0.002
+    # exactly representable on a 2^-24 grid
+    assert np.all((out * 2.0**24) == np.floor(out * 2.0**24))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normal_statistics(dtype):
+    out = np.empty((400, 1000), dtype=dtype)
+    _core.normal_fill(out, 7, 3, int(Purpose.OUT_NOISE), 0, 2)
+    x = out.astype(np.float64).ravel()
+    n = x.size
+    assert abs(x.mean()) < 5 / np.sqrt(n)
+    assert abs(x.std() - 1) < 5 * np.sqrt(0.5 / n)
+    # tails: P(|x| > 2) = 0.0455
+    tail = np.mean(np.abs(x) > 2)
+    assert abs(tail - 0.0455) < 5 * np.sqrt(0.0455 * 0.9545 / n)
+    # neighbouring lanes are uncorrelated (Box-Muller pairs share a radius)
+    pairs = x.reshape(-1, 2)
+    assert abs(np.corrcoef(pairs[:, 0], pairs[:, 1])[0, 1]) < 5 / np.sqrt(n / 2)
+
+
+def test_draws_are_pure_functions_of_their_counter():
+    a = np.empty((50, 37))
+    b = np.empty((50, 37))
+    _core.normal_fill(a, 9, 5, 3, 0, 1)
+    _core.normal_fill(b, 9, 5, 3, 0, 2)
+    assert np.array_equal(a, b)
+    # a sub-block of rows draws the same numbers as the full array's first rows
+    c = np.empty((10, 37))
+    _core.normal_fill(c, 9, 5, 3, 0, 2)
+    assert np.array_equal(a[:10], c)
+    # any change of seed, op, purpose or sub changes the numbers
+    for args in [(10, 5, 3, 0), (9, 6, 3, 0), (9, 5, 4, 0), (9, 5, 3, 1)]:
+        d = np.empty((50, 37))
+        _core.normal_fill(d, *args, 2)
+        assert np.mean(a == d) < 0.01
+
+
+def test_purpose_registry_matches_header():
+    text = (KERNELS / "rng_ids.h").read_text()
+    ids = {m.group(1): int(m.group(2)) for m in re.finditer(r"RPU_RNG_(\w+)\s*=\s*(\d+)", text)}
+    assert ids == {p.name: int(p) for p in Purpose}
+    assert len(set(ids.values())) == len(ids)
+
+
+def test_resolve_seed():
+    s, k = resolve_seed(123)
+    assert s == 123 and resolve_seed(123)[1] == k and resolve_seed(124)[1] != k
+    assert 0 <= k < 2**64
+    s1, _ = resolve_seed(None)
+    s2, _ = resolve_seed(None)
+    assert s1 != s2 and resolve_seed(s1)[0] == s1
+    with pytest.raises(ValueError, match="seed"):
+        resolve_seed(-1)
+    with pytest.raises(TypeError, match="seed"):
+        resolve_seed(1.5)
+    with pytest.raises(TypeError, match="seed"):
+        resolve_seed(True)
