@@ -40,22 +40,37 @@ def effective_n_threads(n_threads=None):
     return n_threads
 
 
-_BLAS_CONTROLLER = None
+_BLAS_LIBRARIES = None
 
 
-def _blas_controller():
-    global _BLAS_CONTROLLER
-    if _BLAS_CONTROLLER is None:
+def _blas_libraries():
+    global _BLAS_LIBRARIES
+    if _BLAS_LIBRARIES is None:
         from threadpoolctl import ThreadpoolController
-        _BLAS_CONTROLLER = ThreadpoolController().select(user_api="blas")
-    return _BLAS_CONTROLLER
+        _BLAS_LIBRARIES = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _BLAS_LIBRARIES
 
 
-def blas_single_thread():
+class blas_single_thread:
     """Context manager that pins BLAS to one thread while the core runs its OpenMP region.
 
     The core splits its GEMMs over its own OpenMP threads and calls BLAS inside them; BLAS's
     own worker threads would otherwise compete with OpenMP for the same cores (both spin-wait).
-    The controller is built once and cached (its construction scans the loaded libraries).
+    The BLAS libraries are found once with threadpoolctl and cached; entering and leaving then
+    costs a few foreign calls, not a library scan.
     """
-    return _blas_controller().limit(limits=1)
+
+    __slots__ = ("_saved",)
+
+    def __enter__(self):
+        self._saved = [(lib, lib.get_num_threads()) for lib in _blas_libraries()]
+        for lib, n in self._saved:
+            if n != 1:
+                lib.set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc):
+        for lib, n in self._saved:
+            if n != 1:
+                lib.set_num_threads(n)
+        return False

@@ -7,7 +7,7 @@ be reused. The same string is what the NVRTC compile test checks on machines wit
 from pathlib import Path
 
 _PKG = Path(__file__).resolve().parent.parent
-HEADERS = ("rpu_common.h", "rng_ids.h", "philox.h", "mvm_io.h")
+HEADERS = ("rpu_common.h", "rng_ids.h", "normal.h", "philox.h", "mvm_io.h")
 KERNELS = ("rpu_uniform_fill", "rpu_normal_fill", "rpu_dac_rows", "rpu_adc_rows")
 OPTIONS = ("--std=c++17", "--fmad=false")
 

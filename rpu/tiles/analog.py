@@ -64,10 +64,13 @@ class AnalogTile(TileBase):
     def _mvm(self, rows, periphery, transposed):
         n_out = periphery.n_out
         out = np.empty((rows.shape[0], n_out), dtype=self.dtype)
-        op = self._next_op()
-        self._backend.analog_mvm(self._weights, transposed, rows, out, periphery.spec,
-                                 periphery.lines, periphery.nm_state, self._key, op,
-                                 _threads.effective_n_threads())
+        n_threads = _threads.effective_n_threads()
+        with _threads.blas_single_thread():
+            self._backend.analog_mvm(self._weights, transposed, rows, out, periphery.spec,
+                                     periphery.lines, periphery.nm_state, self._key,
+                                     self._op_counter, n_threads)
+        # The counter advances only once the call succeeded.
+        self._op_counter += 1
         return out
 
     def _forward_rows(self, rows):

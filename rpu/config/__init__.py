@@ -1,0 +1,139 @@
+"""Configuration of rpu tiles: dataclasses and enums named as in aihwkit 1.1.0.
+
+Code written for aihwkit ports by changing the imports, e.g.::
+
+    from rpu.config import SingleRPUConfig, IOParameters, ConstantStepDevice, NoiseManagementType
+
+    cfg = SingleRPUConfig(device=ConstantStepDevice(dw_min=0.01),
+                          forward=IOParameters(noise_management=NoiseManagementType.NONE))
+
+Every configuration object validates itself on construction (``cfg.validate()`` re-checks it
+after a change and raises :class:`rpu.errors.ConfigError`), prints only its non-default fields,
+and serialises to JSON-safe dicts (``cfg.to_dict()`` / :func:`from_dict`,
+``cfg.to_json()`` / :func:`from_json`).
+"""
+
+from ._base import ConfigBase, from_dict, from_json, registered_classes
+from .configs import (
+    FloatingPointRPUConfig,
+    InferenceRPUConfig,
+    IOManagedRPUConfig,
+    MappableRPU,
+    PrePostProcessingRPU,
+    RPUConfigBase,
+    RuntimeParameter,
+    SingleRPUConfig,
+)
+from .devices import (
+    ConstantStepDevice,
+    ExpStepDevice,
+    FloatingPointDevice,
+    IdealDevice,
+    LinearStepDevice,
+    PiecewiseStepDevice,
+    PowStepDevice,
+    PowStepReferenceDevice,
+    PulsedDevice,
+    SoftBoundsDevice,
+    SoftBoundsPmaxDevice,
+    SoftBoundsReferenceDevice,
+)
+from .enums import (
+    AnalogMVType,
+    BoundManagementType,
+    CountLRFeedbackPolicy,
+    NoiseManagementType,
+    PulseType,
+    RPUDataType,
+    VectorUnitCellUpdatePolicy,
+    WeightClipType,
+    WeightModifierType,
+    WeightNoiseType,
+    WeightRemapType,
+)
+from .inference import (
+    DriftParameter,
+    SimpleDriftParameter,
+    WeightClipParameter,
+    WeightModifierParameter,
+    WeightRemapParameter,
+)
+from .io import IOParameters
+from .mapping import MappingParameter
+from .noise_models import (
+    BaseConductanceConverter,
+    BaseDriftCompensation,
+    BaseNoiseModel,
+    GlobalDriftCompensation,
+    PCMLikeNoiseModel,
+    SinglePairConductanceConverter,
+)
+from .pre_post import (
+    InputRangeParameter,
+    PeripheryQuantizationParameter,
+    PrePostProcessingParameter,
+    PrePostProcessingParameterQuant,
+)
+from .update import UpdateParameters
+
+__all__ = [
+    # machinery
+    "ConfigBase",
+    "from_dict",
+    "from_json",
+    "registered_classes",
+    # enums
+    "RPUDataType",
+    "BoundManagementType",
+    "NoiseManagementType",
+    "WeightNoiseType",
+    "PulseType",
+    "WeightModifierType",
+    "WeightClipType",
+    "WeightRemapType",
+    "VectorUnitCellUpdatePolicy",
+    "AnalogMVType",
+    "CountLRFeedbackPolicy",
+    # parameters
+    "IOParameters",
+    "UpdateParameters",
+    "SimpleDriftParameter",
+    "DriftParameter",
+    "WeightModifierParameter",
+    "WeightClipParameter",
+    "WeightRemapParameter",
+    "MappingParameter",
+    "InputRangeParameter",
+    "PeripheryQuantizationParameter",
+    "PrePostProcessingParameter",
+    "PrePostProcessingParameterQuant",
+    "RuntimeParameter",
+    # devices
+    "FloatingPointDevice",
+    "IdealDevice",
+    "PulsedDevice",
+    "ConstantStepDevice",
+    "LinearStepDevice",
+    "SoftBoundsDevice",
+    "SoftBoundsPmaxDevice",
+    "SoftBoundsReferenceDevice",
+    "ExpStepDevice",
+    "PowStepDevice",
+    "PowStepReferenceDevice",
+    "PiecewiseStepDevice",
+    # inference noise parameters
+    "BaseConductanceConverter",
+    "SinglePairConductanceConverter",
+    "BaseNoiseModel",
+    "PCMLikeNoiseModel",
+    "BaseDriftCompensation",
+    "GlobalDriftCompensation",
+    # RPU configs
+    "RPUConfigBase",
+    "PrePostProcessingRPU",
+    "MappableRPU",
+    "IOManagedRPUConfig",
+    "SingleRPUConfig",
+    "FloatingPointRPUConfig",
+    "InferenceRPUConfig",
+]
