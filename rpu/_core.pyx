@@ -30,6 +30,7 @@ from scipy.linalg.cython_blas cimport sgemm, dgemm
 from rpu._openmp cimport RPU_OPENMP_ENABLED, omp_get_max_threads
 from rpu._kernels cimport (
     rpu_philox4x32_10, rpu_uniform4, rpu_normal4, rpu_normal_row, rpu_uniform_row,
+    rpu_abs_max_row, rpu_dac_row, rpu_adc_row,
     RPU_RNG_INP_NOISE, RPU_RNG_INP_STO_ROUND, RPU_RNG_OUT_NOISE, RPU_RNG_OUT_STO_ROUND,
     RPU_RNG_W_NOISE, RPU_RNG_W_NOISE_NEG_PASS,
     rpu_dac_prepare, rpu_ir_drop_factor, rpu_ir_drop_input, rpu_v_offset, rpu_adc_finalize,
@@ -256,9 +257,7 @@ cdef double _nm_factor(const floating *x, Py_ssize_t n, const IOSpec *io) noexce
     cdef double m = 0
     cdef Py_ssize_t j
     if io.nm_type == NM_ABS_MAX or io.nm_type == NM_AVERAGE_ABS_MAX:
-        for j in range(n):
-            if fabs(x[j]) > m:
-                m = fabs(x[j])
+        m = rpu_abs_max_row(x, n)
     elif io.nm_type == NM_MAX:
         m = -INFINITY if n > 0 else 0
         for j in range(n):
@@ -286,8 +285,7 @@ cdef void _dac_row(const floating *x, floating *u, Py_ssize_t n, floating scale,
     cdef floating zero = 0, half = 0.5
     cdef Py_ssize_t j
     if io.inp_noise <= 0 and not io.inp_sto_round:
-        for j in range(n):
-            u[j] = rpu_dac_prepare(x[j], scale, step, bound, zero, zero, asym)
+        rpu_dac_row(x, u, n, scale, step, bound, asym, <const floating *>NULL, <const floating *>NULL)
         return
     if io.inp_noise > 0:
         rpu_normal_row(noise, n, bits, seed, row, op, RPU_RNG_INP_NOISE, sub)
@@ -303,8 +301,7 @@ cdef void _dac_row(const floating *x, floating *u, Py_ssize_t n, floating scale,
     else:
         for j in range(n):
             shift[j] = 0
-    for j in range(n):
-        u[j] = rpu_dac_prepare(x[j], scale, step, bound, shift[j], noise[j], asym)
+    rpu_dac_row(x, u, n, scale, step, bound, asym, noise, shift)
 
 
 cdef void _line_effects_row(floating *v, const floating *u, Py_ssize_t n_out, Py_ssize_t n_in,
@@ -383,15 +380,7 @@ cdef int _adc_row(floating *v, Py_ssize_t n, const IOSpec *io, const floating *s
     else:
         for i in range(n):
             shift[i] = 0
-    if io.nonlinear:
-        for i in range(n):
-            v[i] = rpu_adc_finalize(v[i], 1, nl_line[i], nlf, asym, noise[i], step, shift[i],
-                                    bound, &overflow) * factor
-    else:
-        for i in range(n):
-            v[i] = rpu_adc_finalize(v[i], 0, zero, nlf, asym, noise[i], step, shift[i], bound,
-                                    &overflow) * factor
-    return overflow
+    return rpu_adc_row(v, n, step, bound, asym, factor, noise, shift, io.nonlinear, nl_line, nlf)
 
 
 def _gemm_views(const floating[:, ::1] A, const floating[:, ::1] M, floating[:, ::1] C,

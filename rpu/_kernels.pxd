@@ -42,3 +42,15 @@ cdef extern from "cpu_rows.h" nogil:
                          uint64_t op, int purpose, uint32_t sub)
     void rpu_uniform_row(double *out, long n, uint32_t *scratch, uint64_t seed, uint64_t row,
                          uint64_t op, int purpose, uint32_t sub)
+    float rpu_abs_max_row(const float *x, long n)
+    double rpu_abs_max_row(const double *x, long n)
+    void rpu_dac_row(const float *x, float *u, long n, float scale, float step, float bound,
+                     float asymmetry, const float *noise, const float *shift)
+    void rpu_dac_row(const double *x, double *u, long n, double scale, double step, double bound,
+                     double asymmetry, const double *noise, const double *shift)
+    int rpu_adc_row(float *v, long n, float step, float bound, float asymmetry, float factor,
+                    const float *noise, const float *shift, int nonlinear, const float *nl_line,
+                    float nlf)
+    int rpu_adc_row(double *v, long n, double step, double bound, double asymmetry, double factor,
+                    const double *noise, const double *shift, int nonlinear, const double *nl_line,
+                    double nlf)

@@ -13,6 +13,7 @@
 
 #include "rpu_common.h"
 #include "philox.h"
+#include "mvm_io.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(RPU_NO_SIMD_CLONES)
 #define RPU_SIMD_CLONES __attribute__((target_clones("default", "avx2", "arch=x86-64-v4")))
@@ -80,6 +81,49 @@ static inline void rpu_uniform_row(T *__restrict out, long n, rpu_uint32 *__rest
   long n_blocks = (n + 3) >> 2;
   rpu_philox_row(scratch, n_blocks, seed, row, op, purpose, sub);
   for (long j = 0; j < n; ++j) out[j] = rpu_u01<T>(scratch[j]);
+}
+
+/* max_j |x_j| of a row (0 for an empty row). */
+template <typename T>
+RPU_SIMD_CLONES
+static T rpu_abs_max_row(const T *__restrict x, long n) {
+  T m = 0;
+  for (long j = 0; j < n; ++j) {
+    T a = rpu_fabs(x[j]);
+    m = a > m ? a : m;
+  }
+  return m;
+}
+
+/* DAC of a row: u_j = rpu_dac_prepare(x_j, ...), with per-element noise and rounding shift
+ * arrays, or none (NULL) for the deterministic DAC. */
+template <typename T>
+RPU_SIMD_CLONES
+static void rpu_dac_row(const T *__restrict x, T *__restrict u, long n, T scale, T step, T bound,
+                        T asymmetry, const T *__restrict noise, const T *__restrict shift) {
+  if (noise == 0 && shift == 0) {
+    for (long j = 0; j < n; ++j) u[j] = rpu_dac_prepare(x[j], scale, step, bound, (T)0, (T)0, asymmetry);
+  } else {
+    for (long j = 0; j < n; ++j) u[j] = rpu_dac_prepare(x[j], scale, step, bound, shift[j], noise[j], asymmetry);
+  }
+}
+
+/* ADC of a row in place, then the digital rescale by factor; noise and shift are per-element
+ * arrays (already scaled). Returns the OR of the overflow bits. */
+template <typename T>
+RPU_SIMD_CLONES
+static int rpu_adc_row(T *__restrict v, long n, T step, T bound, T asymmetry, T factor,
+                       const T *__restrict noise, const T *__restrict shift, int nonlinear,
+                       const T *__restrict nl_line, T nlf) {
+  int overflow = 0;
+  if (nonlinear) {
+    for (long i = 0; i < n; ++i)
+      v[i] = rpu_adc_finalize(v[i], 1, nl_line[i], nlf, asymmetry, noise[i], step, shift[i], bound, &overflow) * factor;
+  } else {
+    for (long i = 0; i < n; ++i)
+      v[i] = rpu_adc_finalize(v[i], 0, (T)0, nlf, asymmetry, noise[i], step, shift[i], bound, &overflow) * factor;
+  }
+  return overflow;
 }
 
 #endif /* RPU_CPU_ROWS_H */
