@@ -73,10 +73,16 @@ def as_batch(a, name, size, feature_first, dtype):
     if feature_first:
         a = np.moveaxis(a, 0, -1)
     lead_shape = a.shape[:-1]
-    rows = np.ascontiguousarray(a.reshape(-1, size), dtype=dtype)
+    rows = a.reshape(-1, size)
     if not np.isfinite(rows).all():
         raise ValueError(f"{name} contains NaN or Inf; analog tiles need finite inputs.")
-    return rows, lead_shape
+    if rows.dtype != dtype:
+        with np.errstate(over="ignore"):
+            rows = rows.astype(dtype)
+        if not np.isfinite(rows).all():
+            raise ValueError(f"{name} has values beyond the range of the tile's dtype "
+                             f"{np.dtype(dtype).name}; scale the input or use a float64 tile.")
+    return np.ascontiguousarray(rows), lead_shape
 
 
 def from_batch(rows, lead_shape, feature_first):
