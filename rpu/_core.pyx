@@ -21,9 +21,8 @@ so any ``n_threads`` gives bit-identical results.
 import numpy as np
 cimport numpy as cnp
 from cython cimport floating
-from cython.parallel cimport parallel, prange
+from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY, sqrt, fabs
-from libc.stdlib cimport malloc, free
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
@@ -38,22 +37,24 @@ from rpu._kernels cimport (
 
 cnp.import_array()
 
-# Noise/bound management and MV-type codes used in the resolved IO dict (see rpu/tiles/_periphery.py).
-DEF NM_NONE = 0
-DEF NM_ABS_MAX = 1
-DEF NM_MAX = 2
-DEF NM_CONSTANT = 3
-DEF NM_AVERAGE_ABS_MAX = 4
-DEF NM_ABS_MAX_NP_SUM = 5
-DEF BM_NONE = 0
-DEF BM_ITERATIVE = 1
-DEF BM_ITERATIVE_WORST_CASE = 2
-DEF MV_ONE_PASS = 0
-DEF MV_POS_NEG_SEPARATE = 1
-DEF MV_POS_NEG_SEPARATE_DIGITAL_SUM = 2
-DEF W_NOISE_NONE = 0
-DEF W_NOISE_ADDITIVE_CONSTANT = 1
-DEF W_NOISE_PCM_READ = 2
+# Noise/bound management, MV-type and weight-noise codes of the resolved IO dict; the Python side
+# (rpu/tiles/_periphery.py) maps aihwkit's enum members to these numbers.
+cdef enum:
+    NM_NONE = 0
+    NM_ABS_MAX = 1
+    NM_MAX = 2
+    NM_CONSTANT = 3
+    NM_AVERAGE_ABS_MAX = 4
+    NM_ABS_MAX_NP_SUM = 5
+    BM_NONE = 0
+    BM_ITERATIVE = 1
+    BM_ITERATIVE_WORST_CASE = 2
+    MV_ONE_PASS = 0
+    MV_POS_NEG_SEPARATE = 1
+    MV_POS_NEG_SEPARATE_DIGITAL_SUM = 2
+    W_NOISE_NONE = 0
+    W_NOISE_ADDITIVE_CONSTANT = 1
+    W_NOISE_PCM_READ = 2
 
 
 cdef struct IOSpec:
@@ -131,19 +132,20 @@ def normal_fill(floating[:, ::1] out,      # OUT (rows, cols) standard normals
 
 
 cdef void _fill(floating[:, ::1] out, uint64_t seed, uint64_t op, int purpose, uint32_t sub,
-                int n_threads, bint normal) noexcept:
+                int n_threads, bint normal):
     cdef Py_ssize_t r, n = out.shape[1]
-    cdef uint32_t *scratch
+    cdef Py_ssize_t words = _scratch_words(n)
     if out.shape[0] == 0 or n == 0:
         return
-    with nogil, parallel(num_threads=n_threads):
-        scratch = <uint32_t *>malloc(_scratch_words(n) * sizeof(uint32_t))
-        for r in prange(out.shape[0], schedule='static'):
+    # One scratch row of Philox words per OpenMP thread, allocated here with the GIL held.
+    scratch_arr = np.empty((max(n_threads, 1), words), dtype=np.uint32)
+    cdef uint32_t[:, ::1] scratch = scratch_arr
+    with nogil:
+        for r in prange(out.shape[0], schedule='static', num_threads=n_threads):
             if normal:
-                rpu_normal_row(&out[r, 0], n, scratch, seed, <uint64_t>r, op, purpose, sub)
+                rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op, purpose, sub)
             else:
-                rpu_uniform_row(&out[r, 0], n, scratch, seed, <uint64_t>r, op, purpose, sub)
-        free(scratch)
+                rpu_uniform_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op, purpose, sub)
 
 
 cdef inline Py_ssize_t _scratch_words(Py_ssize_t n) noexcept nogil:
@@ -496,6 +498,11 @@ def analog_mvm(const floating[:, ::1] W,       # IN  (out, in) weights; (in, out
     cdef int w_noise_purpose
     cdef uint32_t sub
     cdef Py_ssize_t n_max = n_in if n_in > n_out else n_out
+    # Per-thread scratch of the row loops, [noise (n_max) | shift (n_max) | Philox words], in
+    # floating units; allocated once per call with the GIL held and indexed by threadid().
+    cdef Py_ssize_t stride = 2 * n_max + (_scratch_words(n_max) * 4 + sizeof(floating) - 1) // sizeof(floating)
+    scratch_arr = np.empty((max(n_threads, 1), stride), dtype=dtype)
+    cdef floating[:, ::1] scratch = scratch_arr
     cdef floating *buf
     cdef bint line_effects = io.ir_drop > 0 or io.v_offset_on or (io.w_noise > 0 and io.w_noise_type != W_NOISE_NONE)
 
@@ -520,9 +527,9 @@ def analog_mvm(const floating[:, ::1] W,       # IN  (out, in) weights; (in, out
                     nu[rows[k]] = _nm_abs_max_np_sum(&X[rows[k], 0] if n_in > 0 else NULL, n_in, &io)
             rho = 1.0
         sub = <uint32_t>(round_idx * 2)
-        with nogil, parallel(num_threads=n_threads):
-            buf = <floating *>malloc(2 * n_max * sizeof(floating) + _scratch_words(n_max) * sizeof(uint32_t))
-            for k in prange(n_act, schedule='static'):
+        with nogil:
+            for k in prange(n_act, schedule='static', num_threads=n_threads):
+                buf = &scratch[threadid(), 0]
                 row = rows[k]
                 scale_d = 1.0
                 if nm_on and nu[row] > 0:
@@ -532,7 +539,6 @@ def analog_mvm(const floating[:, ::1] W,       # IN  (out, in) weights; (in, out
                 scale[k] = <floating>scale_d
                 _dac_row(&X[row, 0] if n_in > 0 else NULL, _row_ptr(U, k), n_in, scale[k], &io,
                          seed, <uint64_t>row, op, sub, buf, buf + n_max, <uint32_t *>(buf + 2 * n_max))
-            free(buf)
 
         if direct and round_idx == 0:
             Vv = Y_arr
@@ -571,37 +577,34 @@ def analog_mvm(const floating[:, ::1] W,       # IN  (out, in) weights; (in, out
             V_pass = Vp
             w_noise_purpose = RPU_RNG_W_NOISE if pass_idx == n_pass - 1 else RPU_RNG_W_NOISE_NEG_PASS
             if line_effects:
-                with nogil, parallel(num_threads=n_threads):
-                    buf = <floating *>malloc(2 * n_max * sizeof(floating) + _scratch_words(n_max) * sizeof(uint32_t))
-                    for k in prange(n_act, schedule='static'):
+                with nogil:
+                    for k in prange(n_act, schedule='static', num_threads=n_threads):
+                        buf = &scratch[threadid(), 0]
                         _line_effects_row(_row_ptr(V_pass, k), _row_ptr(U_pass, k), n_out, n_in, &io,
                                           _row_ptr(ir_abs, k), _row_ptr(ir_weighted, k),
                                           &v_offset[0], _row_ptr(pcm_read, k),
                                           seed, <uint64_t>rows[k], op, sub, w_noise_purpose,
                                           buf, <uint32_t *>(buf + 2 * n_max))
-                    free(buf)
             if io.mv_type == MV_POS_NEG_SEPARATE_DIGITAL_SUM:
                 # Each pass has its own ADC conversion (and rescale); the digital sum follows.
-                with nogil, parallel(num_threads=n_threads):
-                    buf = <floating *>malloc(2 * n_max * sizeof(floating) + _scratch_words(n_max) * sizeof(uint32_t))
-                    for k in prange(n_act, schedule='static'):
+                with nogil:
+                    for k in prange(n_act, schedule='static', num_threads=n_threads):
+                        buf = &scratch[threadid(), 0]
                         overflow[k] = (overflow[k] if pass_idx == 1 else 0) | _adc_row(
                             _row_ptr(V_pass, k), n_out, &io, &sigma_line[0], &nl_line[0],
                             <floating>io.out_scale / scale[k], seed, <uint64_t>rows[k], op,
                             sub + <uint32_t>pass_idx, buf, buf + n_max, <uint32_t *>(buf + 2 * n_max))
-                    free(buf)
         if posneg:
             np.add(Vv, V_pass_arr[:n_act], out=Vv)
 
         if io.mv_type != MV_POS_NEG_SEPARATE_DIGITAL_SUM:
-            with nogil, parallel(num_threads=n_threads):
-                buf = <floating *>malloc(2 * n_max * sizeof(floating) + _scratch_words(n_max) * sizeof(uint32_t))
-                for k in prange(n_act, schedule='static'):
+            with nogil:
+                for k in prange(n_act, schedule='static', num_threads=n_threads):
+                    buf = &scratch[threadid(), 0]
                     overflow[k] = _adc_row(_row_ptr(V, k), n_out, &io, &sigma_line[0], &nl_line[0],
                                            <floating>io.out_scale / scale[k], seed,
                                            <uint64_t>rows[k], op, sub, buf, buf + n_max,
                                            <uint32_t *>(buf + 2 * n_max))
-                free(buf)
 
         # Keep the rows that must be repeated (bound management); write out the others.
         stop_round = (not bm_on) or (<long long>rho > io.max_bm_factor) or (rho > stop_res)
