@@ -32,16 +32,20 @@ LINE_KEYS = ("out_noise_values", "v_offset", "out_nonlinearity", "out_nonlineari
              "w_asymmetry")
 
 
-def resolution_step(res, bound):
+def resolution_step(res, bound, dtype=np.float64):
     """aihwkit's quantisation step: ``res' * 2 * bound`` with ``res' = 1/res`` for ``res > 1``.
 
+    Computed in the tile's dtype, as aihwkit's C++ does in float32: the float32 step of the
+    default ADC is 0.04705883, so 255 steps land just above ``out_bound = 12`` and an output on
+    the top ADC level counts as an overflow for bound management, as in aihwkit.
     A step <= 0 (resolution <= 0, or a non-positive bound) means no quantisation.
     """
-    r = 0.0 if res < 0 else (1.0 / res if res > 1 else float(res))
-    return r * 2.0 * float(bound)
+    t = np.dtype(dtype).type
+    r = t(0) if res < 0 else (t(1) / t(res) if res > 1 else t(res))
+    return float(r * (t(2) * t(bound)))
 
 
-def resolve_io(io, direction, path):
+def resolve_io(io, direction, path, dtype=np.float64):
     """Resolve ``io`` (an IOParameters) for ``direction`` ("forward" or "backward").
 
     Raises ConfigError for settings aihwkit's C++ path rejects (noise management with
@@ -65,8 +69,8 @@ def resolve_io(io, direction, path):
             f"{path}.inp_bound = {io.inp_bound!r} with noise_management = {nm_name}: noise "
             f"management scales inputs to [-1, 1], so inp_bound must be 1.0 (aihwkit's C++ path "
             f"treats this as fatal); set noise_management = NONE to use another input bound.")
-    inp_step = resolution_step(io.inp_res, io.inp_bound)
-    out_step = resolution_step(io.out_res, io.out_bound)
+    inp_step = resolution_step(io.inp_res, io.inp_bound, dtype)
+    out_step = resolution_step(io.out_res, io.out_bound, dtype)
     out_bound = float(io.out_bound) if io.out_bound > 0 else math.inf
     inp_bound = float(io.inp_bound) if io.inp_bound > 0 else math.inf
     return {
@@ -125,7 +129,7 @@ class Periphery:
 
     def __init__(self, io, direction, n_out, n_in, w_shape, backend, key, dtype, n_threads, path):
         self.direction = direction
-        self.spec = resolve_io(io, direction, path)
+        self.spec = resolve_io(io, direction, path, dtype)
         self.n_out = n_out
         self.w_shape = tuple(w_shape)
         self.nm_state = np.zeros(2, dtype=np.float64)
