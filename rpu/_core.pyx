@@ -24,7 +24,7 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY, sqrt, fabs
 from libc.stdint cimport uint32_t, uint64_t, int64_t
-from scipy.linalg.cython_blas cimport sgemm, dgemm
+from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
 
 from rpu._openmp cimport RPU_OPENMP_ENABLED, omp_get_max_threads
 from rpu._kernels cimport (
@@ -55,6 +55,8 @@ cdef enum:
     W_NOISE_NONE = 0
     W_NOISE_ADDITIVE_CONSTANT = 1
     W_NOISE_PCM_READ = 2
+    # Batches up to this many rows use matrix-vector products instead of GEMM.
+    GEMV_MAX_ROWS = 8
 
 
 cdef struct IOSpec:
@@ -177,12 +179,27 @@ cdef void _gemm_block(const floating *A, const floating *M, floating *C, int n_r
     cdef floating beta = 0
     cdef const floating *M_block = M + (<Py_ssize_t>out_start * n_in if not m_is_transposed else out_start)
     cdef Py_ssize_t i, k
+    cdef int one = 1, gemv_m, gemv_n
+    cdef char gemv_trans = b'T' if not m_is_transposed else b'N'
     if n_rows <= 0 or n_out <= 0:
         return
     if n_in == 0:
         for k in range(n_rows):
             for i in range(n_out):
                 C[k * n_out_total + out_start + i] = 0
+        return
+    if n_rows <= GEMV_MAX_ROWS:
+        # A few rows: matrix-vector products. GEMM would first repack the whole weight block,
+        # which costs as much as the product itself at these sizes.
+        gemv_m = n_in if not m_is_transposed else n_out
+        gemv_n = n_out if not m_is_transposed else n_in
+        for k in range(n_rows):
+            if floating is float:
+                sgemv(&gemv_trans, &gemv_m, &gemv_n, &alpha, <float *>M_block, &lda,
+                      <float *>(A + k * n_in), &one, &beta, <float *>(C + k * n_out_total + out_start), &one)
+            else:
+                dgemv(&gemv_trans, &gemv_m, &gemv_n, &alpha, <double *>M_block, &lda,
+                      <double *>(A + k * n_in), &one, &beta, <double *>(C + k * n_out_total + out_start), &one)
         return
     if floating is float:
         sgemm(&transa, &transb, &n_out, &n_rows, &n_in, &alpha, <float *>M_block, &lda,

@@ -1,0 +1,181 @@
+"""Runs IBM aihwkit (the reference simulator) for rpu's benchmarks and parity tests.
+
+This script is executed by aihwkit's own interpreter (``$AIHWKIT_PYTHON``), never imported by rpu:
+rpu's process must not load torch or aihwkit. Data go in and out through .npz files::
+
+    $AIHWKIT_PYTHON _aihwkit_worker.py run   IN.npz OUT.npz
+    $AIHWKIT_PYTHON _aihwkit_worker.py bench IN.npz OUT.npz
+
+IN.npz holds a JSON string ``spec`` and the arrays it names; OUT.npz receives the results and a
+JSON string ``info`` (versions, thread count).
+
+``spec["threads"]`` (default 2) sets ``torch.set_num_threads``; the caller should also set
+``OMP_NUM_THREADS`` (and MKL/OpenBLAS counts) in the environment, since aihwkit's C++ core reads
+them at load time.
+
+Tile description (shared by both modes), every key optional except ``W``::
+
+    {"config": "single" | "floating",      # SingleRPUConfig(ConstantStepDevice()) or FloatingPointRPUConfig()
+     "forward": {io_field: value, ...},    # overrides of rpu_config.forward (IOParameters)
+     "backward": {io_field: value, ...},   # overrides of rpu_config.backward
+     "device": {field: value, ...},        # overrides of the ConstantStepDevice
+     "W": "array key"}                     # (out_size, in_size) weights
+
+Enum-valued fields are given by member name ("ITERATIVE", "NONE", ...).
+
+run mode: ``spec["jobs"]`` is a list of tile descriptions with ``"name"`` and optional ``"x"``
+(forward input key) and ``"d"`` (backward input key). For each job OUT.npz gets ``<name>_W`` (the
+weights actually held by the tile after ``set_weights``: ConstantStepDevice clips them to its
+per-device bounds), ``<name>_y`` = forward(x) and ``<name>_dx`` = backward(d).
+
+bench mode: ``spec["cases"]`` is a list of tile descriptions with ``"name"``, ``"ops"`` (a list of
+``{"op": "forward"|"backward", "input": key, "label": str}``), and the timing settings
+``"warmup"``, ``"repeats"``, ``"max_seconds"``, and ``"calls"``: a list of ``"tile"`` and/or
+``"module"`` (default ``["tile"]``). OUT.npz gets ``timings`` (JSON:
+``{name: {label: {call: median seconds per call}}}``) and ``counts`` (timed calls, same layout).
+
+``"module"`` times the call a user makes, ``AnalogTile.forward(x)`` / ``.backward(d)`` (the torch
+module: autograd function, pre/post-processing, then the simulator); ``"tile"`` times the simulator
+itself, the C++ tile underneath (``AnalogTile.tile.forward(x)`` / ``.backward(d)``, same arguments
+and results for these configs), which is aihwkit's fastest path and the fair counterpart of rpu's
+NumPy tile. Inputs are CPU float32 tensors built once outside the timed region, under
+``torch.no_grad()``.
+"""
+
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+
+def _enum_value(field_default, value):
+    """Turns a member name into the enum of the field's default, leaves other values alone."""
+    enum_cls = type(field_default)
+    if isinstance(value, str) and hasattr(enum_cls, "__members__"):
+        return enum_cls[value]
+    return value
+
+
+def _apply_overrides(obj, overrides, what):
+    for key, value in (overrides or {}).items():
+        if not hasattr(obj, key):
+            raise KeyError(f"{what} has no field {key!r}")
+        setattr(obj, key, _enum_value(getattr(obj, key), value))
+
+
+def make_tile(desc, arrays):
+    import torch
+    from aihwkit.simulator.configs import FloatingPointRPUConfig, SingleRPUConfig
+    from aihwkit.simulator.configs.devices import ConstantStepDevice
+
+    kind = desc.get("config", "single")
+    if kind == "single":
+        device = ConstantStepDevice()
+        _apply_overrides(device, desc.get("device"), "ConstantStepDevice")
+        rpu_config = SingleRPUConfig(device=device)
+        _apply_overrides(rpu_config.forward, desc.get("forward"), "forward IOParameters")
+        _apply_overrides(rpu_config.backward, desc.get("backward"), "backward IOParameters")
+    elif kind == "floating":
+        rpu_config = FloatingPointRPUConfig()
+    else:
+        raise ValueError(f"config must be 'single' or 'floating', got {kind!r}")
+
+    W = np.ascontiguousarray(arrays[desc["W"]], dtype=np.float32)
+    out_size, in_size = W.shape
+    tile = rpu_config.tile_class(out_size, in_size, rpu_config, bias=False)
+    tile.set_weights(torch.from_numpy(W.copy()))
+    return tile
+
+
+def _tensor(arrays, key):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(arrays[key], dtype=np.float32).copy())
+
+
+def run_jobs(spec, arrays):
+    out = {}
+    for job in spec["jobs"]:
+        name = job["name"]
+        tile = make_tile(job, arrays)
+        out[f"{name}_W"] = tile.tile.get_weights().detach().cpu().numpy()
+        if job.get("x"):
+            out[f"{name}_y"] = tile.forward(_tensor(arrays, job["x"])).detach().cpu().numpy()
+        if job.get("d"):
+            out[f"{name}_dx"] = tile.backward(_tensor(arrays, job["d"])).detach().cpu().numpy()
+    return out
+
+
+def time_calls(fn, warmup, repeats, max_seconds):
+    """Median seconds per call: `warmup` untimed calls, then up to `repeats` timed ones (at least 3,
+    fewer if `max_seconds` runs out)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < repeats:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= 3 and time.perf_counter() - start > max_seconds:
+            break
+    return statistics.median(times), len(times)
+
+
+def bench_cases(spec, arrays):
+    timings, counts = {}, {}
+    for case in spec["cases"]:
+        tile = make_tile(case, arrays)
+        res, cnt = {}, {}
+        for op in case["ops"]:
+            inp = _tensor(arrays, op["input"])
+            res[op["label"]], cnt[op["label"]] = {}, {}
+            for call in case.get("calls", ["tile"]):
+                target = tile.tile if call == "tile" else tile
+                fn = getattr(target, op["op"])
+                res[op["label"]][call], cnt[op["label"]][call] = time_calls(
+                    lambda: fn(inp),
+                    case.get("warmup", 3),
+                    case.get("repeats", 30),
+                    case.get("max_seconds", 3.0),
+                )
+        timings[case["name"]] = res
+        counts[case["name"]] = cnt
+    return {"timings": json.dumps(timings), "counts": json.dumps(counts)}
+
+
+def main(argv):
+    if len(argv) != 4 or argv[1] not in ("run", "bench"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    mode, in_path, out_path = argv[1:]
+    with np.load(in_path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    spec = json.loads(str(arrays.pop("spec")))
+
+    import torch
+
+    threads = int(spec.get("threads", 2))
+    torch.set_num_threads(threads)
+    torch.set_grad_enabled(False)
+    import aihwkit
+
+    out = run_jobs(spec, arrays) if mode == "run" else bench_cases(spec, arrays)
+    out["info"] = json.dumps(
+        {
+            "aihwkit": aihwkit.__version__,
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+            "python": sys.version.split()[0],
+        }
+    )
+    np.savez(out_path, **out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,377 @@
+"""Speed of the analog matrix-vector products (forward / backward), against the limit and aihwkit.
+
+    python -m benchmarks.bench_mvm [--sizes 512 1024] [--batch 100] [--repeats 30]
+                                   [--json out.json] [--aihwkit-python PATH]
+
+For each size n (square n x n tiles) and batch b it reports the median seconds per call of
+- the limit: a bare float32 GEMM of the same shape in NumPy (``x @ W.T`` forward, ``d @ W``
+  backward), i.e. what an ideal analog simulator costs at least;
+- rpu's FloatingPointTile forward/backward;
+- rpu's AnalogTile (SingleRPUConfig with ConstantStepDevice, default IOParameters) forward and
+  backward, plus two forward variants: inputs scaled by 10, and data that make ~40 % of the samples
+  overflow out_bound so that iterative bound management recomputes them;
+- the same calls on aihwkit's CPU tiles, in a subprocess of aihwkit's own interpreter
+  (``--aihwkit-python`` or ``$AIHWKIT_PYTHON``), in the same run, on the same arrays.
+
+Both sides run with 2 threads: OMP_NUM_THREADS / OPENBLAS_NUM_THREADS / MKL_NUM_THREADS are set to 2
+here before NumPy is imported (unless already set), and the aihwkit worker calls
+``torch.set_num_threads(2)``. The ratios (rpu / GEMM, aihwkit / rpu) are the figures to quote;
+absolute times depend on the machine.
+"""
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "2")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+WORKER = Path(__file__).resolve().parent / "_aihwkit_worker.py"
+OUT_BOUND = 12.0  # IOParameters.out_bound default
+
+# (tile, op, variant): what each row measures; the GEMM reference is the plain op of the same shape.
+ROWS = [
+    ("floating", "forward", ""),
+    ("floating", "backward", ""),
+    ("analog", "forward", ""),
+    ("analog", "backward", ""),
+    ("analog", "forward", "inputs x10"),
+    ("analog", "forward", "overflow, BM on"),
+]
+
+
+def time_calls(fn, warmup=3, repeats=30, max_seconds=3.0):
+    """Median seconds per call: `warmup` untimed calls, then up to `repeats` timed ones (at least 3,
+    fewer if `max_seconds` runs out). Same rule as the aihwkit worker."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < repeats:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= 3 and time.perf_counter() - start > max_seconds:
+            break
+    return statistics.median(times)
+
+
+def make_data(n, batch, seed=0):
+    """Weights and inputs for one size. `W`, `x`, `d`: plain, U(-a, a) weights with a = 0.3 at n = 256
+    and ~1/sqrt(n) (so that no output comes near the bound), U(-1, 1) inputs; `x10`: x * 10;
+    `W_ovf`, `x_ovf`: positive weights ~24/n and inputs u**p (p spread over [0.5, 2]) so that
+    the ideal outputs, after ABS_MAX noise management, exceed out_bound for ~40 % of the samples."""
+    rng = np.random.default_rng(seed + n)
+    data = {
+        # |y| / max|x| has std ~1.6 whatever n: outputs stay > 7 sigma below out_bound
+        "W": rng.uniform(-1.0, 1.0, (n, n)) * (0.3 * np.sqrt(256.0 / n)),
+        "x": rng.uniform(-1.0, 1.0, (batch, n)),
+        "d": rng.uniform(-1.0, 1.0, (batch, n)),
+    }
+    data["x10"] = 10.0 * data["x"]
+    m = 24.0 / n
+    data["W_ovf"] = m + rng.uniform(-m / 2, m / 2, (n, n))
+    p = rng.permutation(np.linspace(0.5, 2.0, batch))[:, None]  # batch 1: p = 0.5, overflows
+    data["x_ovf"] = rng.uniform(0.0, 1.0, (batch, n)) ** p
+    return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in data.items()}
+
+
+def overflow_share(W, x):
+    y = (x.astype(np.float64) @ W.T.astype(np.float64)) / np.abs(x).max(axis=1, keepdims=True)
+    return float(np.mean(np.abs(y).max(axis=1) > OUT_BOUND))
+
+
+def _row_inputs(op, variant):
+    """(weights key, input key) of a row."""
+    if variant == "inputs x10":
+        return "W", "x10"
+    if variant.startswith("overflow"):
+        return "W_ovf", "x_ovf"
+    return "W", "x" if op == "forward" else "d"
+
+
+# ---------------------------------------------------------------------------------------------
+# rpu side
+
+
+def bench_rpu(data, repeats, max_seconds):
+    """{(tile, op, variant): seconds or error string}."""
+    import rpu
+    from rpu import config as rc
+
+    def analog_tile(W):
+        device_cls = getattr(rc, "ConstantStepDevice", None)
+        cfg = rc.SingleRPUConfig(device=device_cls()) if device_cls else rc.SingleRPUConfig()
+        tile = rpu.AnalogTile(W.shape[0], W.shape[1], rpu_config=cfg, dtype=np.float32, seed=0)
+        tile.set_weights(W)
+        return tile
+
+    def floating_tile(W):
+        tile = rpu.FloatingPointTile(W.shape[0], W.shape[1])
+        tile.set_weights(W)
+        return tile
+
+    tiles = {}
+    out = {}
+    for tile_kind, op, variant in ROWS:
+        wkey, ikey = _row_inputs(op, variant)
+        try:
+            if (tile_kind, wkey) not in tiles:
+                maker = analog_tile if tile_kind == "analog" else floating_tile
+                tiles[tile_kind, wkey] = maker(data[wkey])
+            fn = getattr(tiles[tile_kind, wkey], op)
+            inp = data[ikey]
+            out[tile_kind, op, variant] = time_calls(
+                lambda: fn(inp), repeats=repeats, max_seconds=max_seconds
+            )
+        except Exception as exc:  # report and go on with the other rows
+            out[tile_kind, op, variant] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def bench_gemm(data, repeats, max_seconds):
+    W, x, d = data["W"], data["x"], data["d"]
+    return {
+        "forward": time_calls(lambda: x @ W.T, repeats=repeats, max_seconds=max_seconds),
+        "backward": time_calls(lambda: d @ W, repeats=repeats, max_seconds=max_seconds),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# aihwkit side (a subprocess of aihwkit's interpreter)
+
+
+def run_aihwkit_worker(python, mode, spec, arrays, threads=2, timeout=900):
+    """Runs benchmarks/_aihwkit_worker.py under `python`; returns its output arrays."""
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[var] = str(threads)
+    spec = dict(spec, threads=threads)
+    with tempfile.TemporaryDirectory(prefix="rpu-aihwkit-") as tmp:
+        in_path, out_path = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
+        np.savez(in_path, spec=np.array(json.dumps(spec)), **arrays)
+        proc = subprocess.run(
+            [python, str(WORKER), mode, in_path, out_path],
+            env=env, capture_output=True, text=True, timeout=timeout,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"aihwkit worker failed (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            )
+        with np.load(out_path, allow_pickle=False) as res:
+            return {k: res[k] for k in res.files}
+
+
+def bench_aihwkit(python, all_data, repeats, max_seconds):
+    """{(n, tile, op, variant): {"tile": s, "module": s}}, info dict. One subprocess, all sizes.
+    "tile" is aihwkit's C++ simulator call, "module" the torch module call around it."""
+    arrays, cases = {}, []
+    for n, data in all_data.items():
+        for key, arr in data.items():
+            arrays[f"{key}_{n}"] = arr
+        groups = {}
+        for tile_kind, op, variant in ROWS:
+            wkey, ikey = _row_inputs(op, variant)
+            groups.setdefault((tile_kind, wkey), []).append(
+                {"op": op, "input": f"{ikey}_{n}", "label": f"{op}|{variant}"}
+            )
+        for (tile_kind, wkey), ops in groups.items():
+            cases.append({
+                "name": f"{n}|{tile_kind}|{wkey}",
+                "config": "single" if tile_kind == "analog" else "floating",
+                "W": f"{wkey}_{n}",
+                "ops": ops,
+                "warmup": 3,
+                "repeats": repeats,
+                "max_seconds": max_seconds,
+                "calls": ["tile", "module"],
+            })
+    res = run_aihwkit_worker(python, "bench", {"cases": cases}, arrays)
+    timings = json.loads(str(res["timings"]))
+    out = {}
+    for name, labels in timings.items():
+        n, tile_kind, _ = name.split("|")
+        for label, by_call in labels.items():
+            op, variant = label.split("|")
+            out[int(n), tile_kind, op, variant] = by_call
+    return out, json.loads(str(res["info"]))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _fmt_time(v):
+    if isinstance(v, (int, float)):
+        return f"{v * 1e3:9.3f}"
+    return f"{'-':>9s}"
+
+
+def _fmt_ratio(a, b):
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0:
+        return f"{a / b:8.2f}"
+    return f"{'-':>8s}"
+
+
+def _ratio(a, b):
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0:
+        return a / b
+    return None
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_mvm", description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024], help="tile sizes n (n x n)")
+    ap.add_argument("--batch", type=int, default=100, help="batch size (default 100)")
+    ap.add_argument("--repeats", type=int, default=30, help="timed calls per measurement (median)")
+    ap.add_argument("--max-seconds", type=float, default=2.0,
+                    help="stop timing one measurement after this long (at least 3 calls)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="measure everything this many times, keep the best median (default 3)")
+    ap.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    ap.add_argument("--aihwkit-python", metavar="PATH", default=os.environ.get("AIHWKIT_PYTHON"),
+                    help="interpreter with aihwkit installed (default: $AIHWKIT_PYTHON)")
+    args = ap.parse_args(argv)
+
+    threads = os.environ.get("OMP_NUM_THREADS")
+    meta = {
+        "batch": args.batch,
+        "sizes": args.sizes,
+        "repeats": args.repeats,
+        "rounds": args.rounds,
+        "threads": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                    "MKL_NUM_THREADS")},
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "processor": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+    }
+
+    all_data = {n: make_data(n, args.batch) for n in args.sizes}
+    for n, data in all_data.items():
+        meta[f"overflow_share_{n}"] = overflow_share(data["W_ovf"], data["x_ovf"])
+        meta[f"plain_overflow_share_{n}"] = overflow_share(data["W"], data["x"])
+
+    # Rounds: GEMM + rpu here, then aihwkit in its subprocess (never concurrently: same cores).
+    # Each figure is the smallest of its per-round medians, which discounts transient load from
+    # other processes on the machine.
+    gemm, rpu_t, aih, rpu_error, aih_error = {}, {}, {}, None, None
+    try:
+        import rpu
+
+        meta["rpu"] = getattr(rpu, "__version__", "?")
+    except Exception as exc:
+        rpu_error = f"{type(exc).__name__}: {exc}"
+    if not args.aihwkit_python:
+        aih_error = "not available (set AIHWKIT_PYTHON or --aihwkit-python)"
+
+    def keep_min(store, key, value):
+        old = store.get(key)
+        if isinstance(value, str):  # an error message: keep it unless a time came
+            store.setdefault(key, value)
+        elif not isinstance(old, (int, float)) or value < old:
+            store[key] = value
+
+    for _ in range(args.rounds):
+        for n, data in all_data.items():
+            for op, v in bench_gemm(data, args.repeats, args.max_seconds).items():
+                keep_min(gemm, (n, op), v)
+            if rpu_error is None:
+                for key, v in bench_rpu(data, args.repeats, args.max_seconds).items():
+                    keep_min(rpu_t, (n,) + key, v)
+        if aih_error is None:
+            try:
+                res, meta["aihwkit"] = bench_aihwkit(args.aihwkit_python, all_data, args.repeats,
+                                                     args.max_seconds)
+            except Exception as exc:
+                aih_error = f"{type(exc).__name__}: {exc}"
+            else:
+                for key, by_call in res.items():
+                    for call, v in by_call.items():
+                        keep_min(aih, key + (call,), v)
+
+    try:  # after the rounds, so that rpu's own BLAS / OpenMP libraries are loaded and listed
+        from threadpoolctl import threadpool_info
+
+        meta["threadpools"] = [
+            {k: p.get(k) for k in ("user_api", "internal_api", "num_threads", "filepath")}
+            for p in threadpool_info()
+        ]
+    except ImportError:
+        pass
+
+    # table
+    print(f"MVM speed: median ms per call (best of {args.rounds} rounds), batch {args.batch}, "
+          f"OMP_NUM_THREADS={threads}, {os.cpu_count()} CPUs")
+    print(f"rpu: {meta.get('rpu', 'not importable: ' + str(rpu_error))}")
+    if aih_error:
+        print(f"aihwkit: {aih_error}")
+    else:
+        info = meta["aihwkit"]
+        print(f"aihwkit: {info['aihwkit']} (torch {info['torch']}, {info['torch_threads']} "
+              f"threads); 'aihwkit' = its C++ tile call, 'aih mod' = the torch module call")
+    head = (f"{'n':>5s} {'tile':8s} {'op':8s} {'variant':15s} {'GEMM':>9s} {'rpu':>9s} "
+            f"{'rpu/GEMM':>8s} {'aihwkit':>9s} {'aih/rpu':>8s} {'aih/GEMM':>8s} {'aih mod':>9s}")
+    print(head)
+    print("-" * len(head))
+    results, errors = [], []
+    for n in args.sizes:
+        for tile_kind, op, variant in ROWS:
+            g = gemm[n, op]
+            r = rpu_t.get((n, tile_kind, op, variant))
+            a = aih.get((n, tile_kind, op, variant, "tile"))
+            am = aih.get((n, tile_kind, op, variant, "module"))
+            if isinstance(r, str):
+                errors.append(f"rpu {tile_kind} {op} {variant} n={n}: {r}")
+            print(f"{n:5d} {tile_kind:8s} {op:8s} {variant:15s} {_fmt_time(g)} {_fmt_time(r)} "
+                  f"{_fmt_ratio(r, g)} {_fmt_time(a)} {_fmt_ratio(a, r)} {_fmt_ratio(a, g)} "
+                  f"{_fmt_time(am)}")
+            results.append({
+                "n": n, "batch": args.batch, "tile": tile_kind, "op": op, "variant": variant,
+                "gemm_s": g,
+                "rpu_s": r if not isinstance(r, str) else None,
+                "rpu_error": r if isinstance(r, str) else None,
+                "aihwkit_s": a,
+                "aihwkit_module_s": am,
+                "rpu_over_gemm": _ratio(r, g),
+                "aihwkit_over_rpu": _ratio(a, r),
+                "aihwkit_over_gemm": _ratio(a, g),
+            })
+    for n in args.sizes:
+        print(f"n={n}: {meta[f'overflow_share_{n}']:.0%} of the samples exceed out_bound="
+              f"{OUT_BOUND:g} in the overflow rows, {meta[f'plain_overflow_share_{n}']:.0%} in the "
+              f"others (ideal outputs after noise management)")
+    for e in errors:
+        print("error:", e)
+
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"meta": meta, "rpu_error": rpu_error, "aihwkit_error": aih_error,
+                       "results": results}, f, indent=1)
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
