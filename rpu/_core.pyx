@@ -411,9 +411,10 @@ def _gemm_views(const floating[:, ::1] A, const floating[:, ::1] M, floating[:, 
                     C.shape[0], C.shape[1], A.shape[1], transposed, n_threads)
 
 
-cdef inline floating *_row_ptr(floating[:, ::1] a, Py_ssize_t k) noexcept nogil:
-    # NULL for the (1, 1) placeholders of switched-off effects, which are never read.
-    return &a[k, 0] if k < a.shape[0] and a.shape[1] > 0 else NULL
+cdef inline void *_data(object arr):
+    # Raw data pointer of a C-contiguous ndarray (None -> NULL); cheaper than a typed
+    # memoryview for the driver's private work arrays.
+    return NULL if arr is None else cnp.PyArray_DATA(<cnp.ndarray>arr)
 
 
 def analog_mvm(const floating[:, ::1] W,       # IN  (out, in) weights; (in, out) view if transposed
@@ -421,24 +422,24 @@ def analog_mvm(const floating[:, ::1] W,       # IN  (out, in) weights; (in, out
                const floating[:, ::1] X,       # IN  (batch, n_in) inputs
                floating[:, ::1] Y,             # OUT (batch, n_out) outputs
                dict io_dict,                   # IN  resolved IOParameters (rpu.tiles._periphery)
-               line_params,                    # IN  dict of per-line arrays (see below)
+               dict line_params,               # IN  per-line arrays of the tile's dtype (see below)
                double[::1] nm_state,           # IN/OUT (2,) AverageAbsMax running value, initialised flag
                uint64_t seed, uint64_t op,     # IN  RNG key and this call's op counter
                int n_threads):
     """One analog matrix-vector product for a batch, in aihwkit's RPUCuda CPU order.
 
-    ``line_params`` holds the per-output-line arrays drawn at construction: ``out_noise_values``
-    (n_out,), ``v_offset`` (n_out,), ``out_nonlinearity`` (n_out,) and ``w_asymmetry`` (shape of
-    the stored weights); absent keys mean the effect is off. Bound management decides per input
-    vector (row), as the C++ CPU path does: rows whose output clipped are repeated with the input
-    halved again, and only those rows.
+    ``line_params`` holds the per-output-line arrays drawn at construction, C-contiguous in the
+    tile's dtype: ``out_noise_values`` (n_out,), ``v_offset`` (n_out,), ``out_nonlinearity``
+    (n_out,) and ``w_asymmetry`` (shape of the stored weights); absent keys mean the effect is
+    off. Bound management decides per input vector (row), as the C++ CPU path does: rows whose
+    output clipped are repeated with the input halved again, and only those rows.
     """
     cdef IOSpec io = io_dict
     cdef Py_ssize_t n_b = X.shape[0]
     cdef Py_ssize_t n_in = X.shape[1]
     cdef Py_ssize_t n_out = Y.shape[1]
-    cdef Py_ssize_t k, i, j, row, n_act, n_next
-    cdef double rho, scale_d, stop_res
+    cdef Py_ssize_t k, i, row, n_act, n_next
+    cdef double rho, scale_d, stop_res, a_run
     cdef bint nm_on = io.nm_type != NM_NONE
     cdef bint bm_on = io.bm_type != BM_NONE
     cdef bint stop_round, exceeded
@@ -458,21 +459,25 @@ def analog_mvm(const floating[:, ::1] W,       # IN  (out, in) weights; (in, out
                     for i in range(n_out):
                         Y[k, i] = Y[k, i] * factor
         return
+    if n_b == 0 or n_out == 0:
+        return
 
-    # Per-line arrays (typed views of the optional ones; a (1,)-sized dummy when absent).
-    dummy = np.zeros(1, dtype=dtype)
-    cdef const floating[::1] sigma_line = line_params.get('out_noise_values', dummy)
-    cdef const floating[::1] v_offset = line_params.get('v_offset', dummy)
-    cdef const floating[::1] nl_line = line_params.get('out_nonlinearity', dummy)
+    cdef const floating *Xp = &X[0, 0] if n_in > 0 else NULL
+    cdef floating *Yp = &Y[0, 0]
+    cdef const floating *sigma_line = <const floating *>_data(line_params.get('out_noise_values'))
+    cdef const floating *v_offset = <const floating *>_data(line_params.get('v_offset'))
+    cdef const floating *nl_line = <const floating *>_data(line_params.get('out_nonlinearity'))
 
     # The noise-management factor of every input vector.
-    nu_arr = np.ones(n_b, dtype=np.float64)
-    cdef double[::1] nu = nu_arr
-    cdef double a_run
-    if nm_on:
-        with nogil:
+    nu_arr = np.empty(n_b, dtype=np.float64)
+    cdef double *nu = <double *>_data(nu_arr)
+    with nogil:
+        if not nm_on:
+            for k in range(n_b):
+                nu[k] = 1.0
+        else:
             for k in prange(n_b, schedule='static', num_threads=n_threads):
-                nu[k] = _nm_factor(&X[k, 0] if n_in > 0 else NULL, n_in, &io)
+                nu[k] = _nm_factor(Xp + k * n_in, n_in, &io)
             if io.nm_type == NM_AVERAGE_ABS_MAX:
                 # A running average over the vectors in batch order: sequential by nature.
                 a_run = nm_state[0]
@@ -487,15 +492,17 @@ def analog_mvm(const floating[:, ::1] W,       # IN  (out, in) weights; (in, out
 
     # Rows still to compute, and the zero shortcut (NM on and a non-positive factor).
     rows_arr = np.empty(n_b, dtype=np.int64)
-    cdef int64_t[::1] rows = rows_arr
+    cdef int64_t *rows = <int64_t *>_data(rows_arr)
     n_act = 0
     for k in range(n_b):
         if nm_on and nu[k] <= 0 and (io.inp_noise <= 0 or not io.zero_shortcut_needs_no_inp_noise):
             for i in range(n_out):
-                Y[k, i] = 0
+                Yp[k * n_out + i] = 0
         else:
             rows[n_act] = k
             n_act += 1
+    if n_act == 0:
+        return
 
     posneg = io.mv_type != MV_ONE_PASS
     n_pass = 2 if posneg else 1
@@ -503,30 +510,32 @@ def analog_mvm(const floating[:, ::1] W,       # IN  (out, in) weights; (in, out
     Y_arr = np.asarray(Y)
     U_arr = np.empty((n_act, n_in), dtype=dtype)
     V_arr = None if direct else np.empty((n_act, n_out), dtype=dtype)
-    cdef floating[:, ::1] U = U_arr
-    cdef floating[:, ::1] V, U_pass, V_pass
-    cdef floating[:, ::1] ir_abs, ir_weighted, pcm_read
-    empty2 = np.zeros((1, 1), dtype=dtype)
-    ir_abs = ir_weighted = pcm_read = empty2
-    overflow_arr = np.zeros(n_act, dtype=np.int32)
-    cdef int[::1] overflow = overflow_arr
-    scale_arr = np.ones(n_act, dtype=dtype)
-    cdef floating[::1] scale = scale_arr
-    cdef int w_noise_purpose
+    cdef floating *U = <floating *>_data(U_arr)
+    cdef floating *V
+    cdef floating *U_pass
+    cdef floating *V_pass
+    cdef const floating *ir_abs = NULL
+    cdef const floating *ir_weighted = NULL
+    cdef const floating *pcm_read = NULL
+    overflow_arr = np.empty(n_act, dtype=np.int32)
+    cdef int *overflow = <int *>_data(overflow_arr)
+    scale_arr = np.empty(n_act, dtype=dtype)
+    cdef floating *scale = <floating *>_data(scale_arr)
     cdef uint32_t sub
+    cdef int w_noise_purpose
+    cdef bint line_effects = io.ir_drop > 0 or io.v_offset_on or (io.w_noise > 0 and io.w_noise_type != W_NOISE_NONE)
     cdef Py_ssize_t n_max = n_in if n_in > n_out else n_out
     # Per-thread scratch of the row loops, [noise (n_max) | shift (n_max) | Philox words], in
     # floating units; allocated once per call with the GIL held and indexed by threadid().
     cdef Py_ssize_t stride = 2 * n_max + (_scratch_words(n_max) * 4 + sizeof(floating) - 1) // sizeof(floating)
     scratch_arr = np.empty((max(n_threads, 1), stride), dtype=dtype)
-    cdef floating[:, ::1] scratch = scratch_arr
+    cdef floating *scratch = <floating *>_data(scratch_arr)
     cdef floating *buf
-    cdef bint line_effects = io.ir_drop > 0 or io.v_offset_on or (io.w_noise > 0 and io.w_noise_type != W_NOISE_NONE)
 
     W_np = np.asarray(W)
     W_neg_pass = W_np
     if posneg and io.read_asymmetry_on:
-        W_neg_pass = np.ascontiguousarray(W_np * np.asarray(line_params['w_asymmetry']))
+        W_neg_pass = np.ascontiguousarray(W_np * line_params['w_asymmetry'])
     if posneg:
         U_pass_arr = np.empty((n_act, n_in), dtype=dtype)
         V_pass_arr = np.empty((n_act, n_out), dtype=dtype)
@@ -541,12 +550,12 @@ def analog_mvm(const floating[:, ::1] W,       # IN  (out, in) weights; (in, out
         if round_idx == 1 and io.bm_type == BM_ITERATIVE_WORST_CASE and io.nm_type != NM_ABS_MAX_NP_SUM:
             with nogil:
                 for k in prange(n_act, schedule='static', num_threads=n_threads):
-                    nu[rows[k]] = _nm_abs_max_np_sum(&X[rows[k], 0] if n_in > 0 else NULL, n_in, &io)
+                    nu[rows[k]] = _nm_abs_max_np_sum(Xp + rows[k] * n_in, n_in, &io)
             rho = 1.0
         sub = <uint32_t>(round_idx * 2)
         with nogil:
             for k in prange(n_act, schedule='static', num_threads=n_threads):
-                buf = &scratch[threadid(), 0]
+                buf = scratch + threadid() * stride
                 row = rows[k]
                 scale_d = 1.0
                 if nm_on and nu[row] > 0:
@@ -554,16 +563,11 @@ def analog_mvm(const floating[:, ::1] W,       # IN  (out, in) weights; (in, out
                 if bm_on:
                     scale_d = scale_d / rho
                 scale[k] = <floating>scale_d
-                _dac_row(&X[row, 0] if n_in > 0 else NULL, _row_ptr(U, k), n_in, scale[k], &io,
-                         seed, <uint64_t>row, op, sub, buf, buf + n_max, <uint32_t *>(buf + 2 * n_max))
+                _dac_row(Xp + row * n_in, U + k * n_in, n_in, scale[k], &io, seed, <uint64_t>row,
+                         op, sub, buf, buf + n_max, <uint32_t *>(buf + 2 * n_max))
 
-        if direct and round_idx == 0:
-            Vv = Y_arr
-        else:
-            if V_arr is None:
-                V_arr = np.empty((n_act, n_out), dtype=dtype)
-            Vv = V_arr[:n_act]
-        V = Vv
+        Vv = Y_arr if direct and round_idx == 0 else V_arr[:n_act]
+        V = <floating *>_data(Vv)
         Uv = U_arr[:n_act]
         for pass_idx in range(n_pass):
             # POS_NEG modes split the prepared input: pass 0 drives the negative inputs (on the
@@ -585,30 +589,35 @@ def analog_mvm(const floating[:, ::1] W,       # IN  (out, in) weights; (in, out
             _gemm_views(Up, Wp, Vp, transposed, n_threads)
             if io.ir_drop > 0:
                 Wa = np.abs(Wp)
-                ir_abs = np.ascontiguousarray(np.abs(Up) @ (Wa if transposed else Wa.T))
-                ir_weighted = np.ascontiguousarray((Up * j_weights) @ (Wp if transposed else Wp.T))
+                ir_abs_arr = np.ascontiguousarray(np.abs(Up) @ (Wa if transposed else Wa.T), dtype=dtype)
+                ir_w_arr = np.ascontiguousarray((Up * j_weights) @ (Wp if transposed else Wp.T), dtype=dtype)
+                ir_abs = <const floating *>_data(ir_abs_arr)
+                ir_weighted = <const floating *>_data(ir_w_arr)
             if io.w_noise > 0 and io.w_noise_type == W_NOISE_PCM_READ:
                 Wa = np.abs(Wp)
-                pcm_read = np.ascontiguousarray((Up * Up) @ (Wa if transposed else Wa.T))
-            U_pass = Up
-            V_pass = Vp
+                pcm_arr = np.ascontiguousarray((Up * Up) @ (Wa if transposed else Wa.T), dtype=dtype)
+                pcm_read = <const floating *>_data(pcm_arr)
+            U_pass = <floating *>_data(Up)
+            V_pass = <floating *>_data(Vp)
             w_noise_purpose = RPU_RNG_W_NOISE if pass_idx == n_pass - 1 else RPU_RNG_W_NOISE_NEG_PASS
             if line_effects:
                 with nogil:
                     for k in prange(n_act, schedule='static', num_threads=n_threads):
-                        buf = &scratch[threadid(), 0]
-                        _line_effects_row(_row_ptr(V_pass, k), _row_ptr(U_pass, k), n_out, n_in, &io,
-                                          _row_ptr(ir_abs, k), _row_ptr(ir_weighted, k),
-                                          &v_offset[0], _row_ptr(pcm_read, k),
+                        buf = scratch + threadid() * stride
+                        _line_effects_row(V_pass + k * n_out, U_pass + k * n_in, n_out, n_in, &io,
+                                          ir_abs + k * n_out if ir_abs != NULL else NULL,
+                                          ir_weighted + k * n_out if ir_weighted != NULL else NULL,
+                                          v_offset,
+                                          pcm_read + k * n_out if pcm_read != NULL else NULL,
                                           seed, <uint64_t>rows[k], op, sub, w_noise_purpose,
                                           buf, <uint32_t *>(buf + 2 * n_max))
             if io.mv_type == MV_POS_NEG_SEPARATE_DIGITAL_SUM:
                 # Each pass has its own ADC conversion (and rescale); the digital sum follows.
                 with nogil:
                     for k in prange(n_act, schedule='static', num_threads=n_threads):
-                        buf = &scratch[threadid(), 0]
+                        buf = scratch + threadid() * stride
                         overflow[k] = (overflow[k] if pass_idx == 1 else 0) | _adc_row(
-                            _row_ptr(V_pass, k), n_out, &io, &sigma_line[0], &nl_line[0],
+                            V_pass + k * n_out, n_out, &io, sigma_line, nl_line,
                             <floating>io.out_scale / scale[k], seed, <uint64_t>rows[k], op,
                             sub + <uint32_t>pass_idx, buf, buf + n_max, <uint32_t *>(buf + 2 * n_max))
         if posneg:
@@ -617,8 +626,8 @@ def analog_mvm(const floating[:, ::1] W,       # IN  (out, in) weights; (in, out
         if io.mv_type != MV_POS_NEG_SEPARATE_DIGITAL_SUM:
             with nogil:
                 for k in prange(n_act, schedule='static', num_threads=n_threads):
-                    buf = &scratch[threadid(), 0]
-                    overflow[k] = _adc_row(_row_ptr(V, k), n_out, &io, &sigma_line[0], &nl_line[0],
+                    buf = scratch + threadid() * stride
+                    overflow[k] = _adc_row(V + k * n_out, n_out, &io, sigma_line, nl_line,
                                            <floating>io.out_scale / scale[k], seed,
                                            <uint64_t>rows[k], op, sub, buf, buf + n_max,
                                            <uint32_t *>(buf + 2 * n_max))
@@ -632,9 +641,11 @@ def analog_mvm(const floating[:, ::1] W,       # IN  (out, in) weights; (in, out
             if stop_round or not exceeded:
                 if not (direct and round_idx == 0):
                     for i in range(n_out):
-                        Y[row, i] = V[k, i]
+                        Yp[row * n_out + i] = V[k * n_out + i]
             else:
                 rows[n_next] = row
                 n_next += 1
         n_act = n_next
         round_idx += 1
+        if n_act > 0 and V_arr is None:
+            V_arr = np.empty((n_act, n_out), dtype=dtype)

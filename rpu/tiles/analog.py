@@ -10,6 +10,10 @@ from rpu.config import SingleRPUConfig
 from rpu.tiles._periphery import Periphery
 from rpu.tiles.base import TileBase
 
+# Below this many multiply-adds per call, one thread is faster: starting the OpenMP team and
+# pinning BLAS cost more than they save (a 256 x 256 matrix-vector product is 65k).
+SMALL_PRODUCT_MACS = 1 << 17
+
 
 class AnalogTile(TileBase):
     """An analog crossbar tile on NumPy arrays.
@@ -64,11 +68,17 @@ class AnalogTile(TileBase):
     def _mvm(self, rows, periphery, transposed):
         n_out = periphery.n_out
         out = np.empty((rows.shape[0], n_out), dtype=self.dtype)
-        n_threads = _threads.effective_n_threads()
-        with _threads.blas_single_thread():
+        if rows.shape[0] * self._weights.size < SMALL_PRODUCT_MACS:
+            # One thread: BLAS is not called from an OpenMP team, so it needs no pinning.
             self._backend.analog_mvm(self._weights, transposed, rows, out, periphery.spec,
                                      periphery.lines, periphery.nm_state, self._key,
-                                     self._op_counter, n_threads)
+                                     self._op_counter, 1)
+        else:
+            n_threads = _threads.effective_n_threads()
+            with _threads.blas_single_thread():
+                self._backend.analog_mvm(self._weights, transposed, rows, out, periphery.spec,
+                                         periphery.lines, periphery.nm_state, self._key,
+                                         self._op_counter, n_threads)
         # The counter advances only once the call succeeded.
         self._op_counter += 1
         return out
