@@ -236,15 +236,10 @@ cdef void _gemm_split(const floating *A, const floating *M, floating *C, int n_r
 def gemm_rows(const floating[:, ::1] A,  # IN  (n_rows, n_in)
               const floating[:, ::1] M,  # IN  (n_out, n_in), or (n_in, n_out) when transposed
               floating[:, ::1] C,        # OUT (n_rows, n_out)
-              bint transposed):
-    """``C = A @ M.T`` (or ``A @ M`` when ``transposed``) through BLAS, without Python overhead."""
-    cdef int n_out = C.shape[1]
-    cdef int n_in = A.shape[1]
-    with nogil:
-        _gemm_block(&A[0, 0] if A.shape[0] > 0 and n_in > 0 else NULL,
-                    &M[0, 0] if M.shape[0] > 0 and M.shape[1] > 0 else NULL,
-                    &C[0, 0] if C.shape[0] > 0 and n_out > 0 else NULL,
-                    C.shape[0], n_out, 0, n_out, n_in, transposed)
+              bint transposed, int n_threads):
+    """``C = A @ M.T`` (or ``A @ M`` when ``transposed``), split over ``n_threads`` OpenMP threads
+    that each call single-threaded BLAS (pin BLAS to one thread around the call)."""
+    _gemm_views(A, M, C, transposed, n_threads)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ backward ``d W``, both as one BLAS GEMM.
 """
 import numpy as np
 
+from rpu import _threads
 from rpu.config import FloatingPointRPUConfig
 from rpu.tiles.base import TileBase
 
@@ -24,12 +25,16 @@ class FloatingPointTile(TileBase):
                          out_trans=out_trans, dtype=dtype, seed=seed, backend=backend)
         self.set_weights_uniform_random(-0.1, 0.1)
 
-    def _forward_rows(self, rows):
-        out = np.empty((rows.shape[0], self.d_size), dtype=self.dtype)
-        self._backend.gemm_rows(rows, self._weights, out, False)
+    def _product(self, rows, n_out, transposed):
+        # The GEMM is split over the core's OpenMP threads, each calling single-threaded BLAS:
+        # measured faster here than BLAS's own threading, and the same scheme as AnalogTile.
+        out = np.empty((rows.shape[0], n_out), dtype=self.dtype)
+        with _threads.blas_single_thread():
+            self._backend.gemm_rows(rows, self._weights, out, transposed, _threads.effective_n_threads())
         return out
 
+    def _forward_rows(self, rows):
+        return self._product(rows, self.d_size, False)
+
     def _backward_rows(self, rows):
-        out = np.empty((rows.shape[0], self.x_size), dtype=self.dtype)
-        self._backend.gemm_rows(rows, self._weights, out, True)
-        return out
+        return self._product(rows, self.x_size, True)
