@@ -44,11 +44,12 @@ NumPy tile. Inputs are CPU float32 tensors built once outside the timed region, 
 
 import json
 import os
-import statistics
 import sys
 import time
 
 import numpy as np
+
+from _timing import time_calls  # the worker runs as a script: its folder is on sys.path
 
 
 def _enum_value(field_default, value):
@@ -107,22 +108,6 @@ def run_jobs(spec, arrays):
         if job.get("d"):
             out[f"{name}_dx"] = tile.backward(_tensor(arrays, job["d"])).detach().cpu().numpy()
     return out
-
-
-def time_calls(fn, warmup, repeats, max_seconds):
-    """Median seconds per call: `warmup` untimed calls, then up to `repeats` timed ones (at least 3,
-    fewer if `max_seconds` runs out)."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < repeats:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        if len(times) >= 3 and time.perf_counter() - start > max_seconds:
-            break
-    return statistics.median(times), len(times)
 
 
 def bench_cases(spec, arrays):

@@ -27,7 +27,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -35,6 +34,8 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+from benchmarks._timing import time_calls  # noqa: E402
 
 WORKER = Path(__file__).resolve().parent / "_aihwkit_worker.py"
 OUT_BOUND = 12.0  # IOParameters.out_bound default
@@ -48,22 +49,6 @@ ROWS = [
     ("analog", "forward", "inputs x10"),
     ("analog", "forward", "overflow, BM on"),
 ]
-
-
-def time_calls(fn, warmup=3, repeats=30, max_seconds=3.0):
-    """Median seconds per call: `warmup` untimed calls, then up to `repeats` timed ones (at least 3,
-    fewer if `max_seconds` runs out). Same rule as the aihwkit worker."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < repeats:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        if len(times) >= 3 and time.perf_counter() - start > max_seconds:
-            break
-    return statistics.median(times)
 
 
 def make_data(n, batch, seed=0):
@@ -133,7 +118,7 @@ def bench_rpu(data, repeats, max_seconds):
             inp = data[ikey]
             out[tile_kind, op, variant] = time_calls(
                 lambda: fn(inp), repeats=repeats, max_seconds=max_seconds
-            )
+            )[0]
         except Exception as exc:  # report and go on with the other rows
             out[tile_kind, op, variant] = f"{type(exc).__name__}: {exc}"
     return out
@@ -142,8 +127,8 @@ def bench_rpu(data, repeats, max_seconds):
 def bench_gemm(data, repeats, max_seconds):
     W, x, d = data["W"], data["x"], data["d"]
     return {
-        "forward": time_calls(lambda: x @ W.T, repeats=repeats, max_seconds=max_seconds),
-        "backward": time_calls(lambda: d @ W, repeats=repeats, max_seconds=max_seconds),
+        "forward": time_calls(lambda: x @ W.T, repeats=repeats, max_seconds=max_seconds)[0],
+        "backward": time_calls(lambda: d @ W, repeats=repeats, max_seconds=max_seconds)[0],
     }
 
 

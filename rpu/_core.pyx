@@ -288,6 +288,37 @@ cdef double _nm_factor(const floating *x, Py_ssize_t n, const IOSpec *io) noexce
     return m
 
 
+cdef void _periphery_draws(floating *noise, floating *shift, Py_ssize_t n,
+                           const floating *sigma_line, floating sigma, int noise_purpose,
+                           bint sto_round, int round_purpose, uint32_t *bits, uint64_t seed,
+                           uint64_t row, uint64_t op, uint32_t sub) noexcept nogil:
+    """The random terms of one DAC or ADC row, in the thread's scratch.
+
+    noise[j] = sigma_j xi_j, with sigma_j from ``sigma_line`` when given, else ``sigma``
+    (0 everywhere when neither is set); shift[j] = U_j - 1/2 with stochastic rounding, else 0.
+    """
+    cdef floating half = 0.5
+    cdef Py_ssize_t j
+    if sigma_line != NULL or sigma > 0:
+        rpu_normal_row(noise, n, bits, seed, row, op, noise_purpose, sub)
+        if sigma_line != NULL:
+            for j in range(n):
+                noise[j] = sigma_line[j] * noise[j]
+        else:
+            for j in range(n):
+                noise[j] = sigma * noise[j]
+    else:
+        for j in range(n):
+            noise[j] = 0
+    if sto_round:
+        rpu_uniform_row(shift, n, bits, seed, row, op, round_purpose, sub)
+        for j in range(n):
+            shift[j] = shift[j] - half
+    else:
+        for j in range(n):
+            shift[j] = 0
+
+
 cdef void _dac_row(const floating *x, floating *u, Py_ssize_t n, floating scale, const IOSpec *io,
                    uint64_t seed, uint64_t row, uint64_t op, uint32_t sub,
                    floating *noise, floating *shift, uint32_t *bits) noexcept nogil:
@@ -295,26 +326,12 @@ cdef void _dac_row(const floating *x, floating *u, Py_ssize_t n, floating scale,
     cdef floating step = <floating>io.inp_step
     cdef floating bound = <floating>io.inp_bound
     cdef floating asym = <floating>io.inp_asymmetry
-    cdef floating inp_noise = <floating>io.inp_noise
-    cdef floating zero = 0, half = 0.5
-    cdef Py_ssize_t j
     if io.inp_noise <= 0 and not io.inp_sto_round:
         rpu_dac_row(x, u, n, scale, step, bound, asym, <const floating *>NULL, <const floating *>NULL)
         return
-    if io.inp_noise > 0:
-        rpu_normal_row(noise, n, bits, seed, row, op, RPU_RNG_INP_NOISE, sub)
-        for j in range(n):
-            noise[j] = inp_noise * noise[j]
-    else:
-        for j in range(n):
-            noise[j] = 0
-    if io.inp_sto_round:
-        rpu_uniform_row(shift, n, bits, seed, row, op, RPU_RNG_INP_STO_ROUND, sub)
-        for j in range(n):
-            shift[j] = shift[j] - half
-    else:
-        for j in range(n):
-            shift[j] = 0
+    _periphery_draws(noise, shift, n, <const floating *>NULL, <floating>io.inp_noise,
+                     RPU_RNG_INP_NOISE, io.inp_sto_round, RPU_RNG_INP_STO_ROUND, bits, seed, row,
+                     op, sub)
     rpu_dac_row(x, u, n, scale, step, bound, asym, noise, shift)
 
 
@@ -368,42 +385,12 @@ cdef int _adc_row(floating *v, Py_ssize_t n, const IOSpec *io, const floating *s
     repeats is recomputed from its input, so rescaling it here is harmless. ``noise``/``shift``
     (n,) and ``bits`` are the thread's scratch.
     """
-    cdef floating step = <floating>io.out_step
-    cdef floating bound = <floating>io.out_bound
-    cdef floating asym = <floating>io.out_asymmetry
-    cdef floating out_noise = <floating>io.out_noise
-    cdef floating nlf = <floating>io.nlf
-    cdef floating zero = 0, half = 0.5
-    cdef int overflow = 0
-    cdef Py_ssize_t i
-    if io.out_noise_per_line:
-        rpu_normal_row(noise, n, bits, seed, row, op, RPU_RNG_OUT_NOISE, sub)
-        for i in range(n):
-            noise[i] = sigma_line[i] * noise[i]
-    elif io.out_noise > 0:
-        rpu_normal_row(noise, n, bits, seed, row, op, RPU_RNG_OUT_NOISE, sub)
-        for i in range(n):
-            noise[i] = out_noise * noise[i]
-    else:
-        for i in range(n):
-            noise[i] = 0
-    if io.out_sto_round:
-        rpu_uniform_row(shift, n, bits, seed, row, op, RPU_RNG_OUT_STO_ROUND, sub)
-        for i in range(n):
-            shift[i] = shift[i] - half
-    else:
-        for i in range(n):
-            shift[i] = 0
-    return rpu_adc_row(v, n, step, bound, asym, factor, noise, shift, io.nonlinear, nl_line, nlf)
-
-
-def _gemm_views(const floating[:, ::1] A, const floating[:, ::1] M, floating[:, ::1] C,
-                bint transposed, int n_threads):
-    with nogil:
-        _gemm_split(&A[0, 0] if A.shape[0] > 0 and A.shape[1] > 0 else NULL,
-                    &M[0, 0] if M.shape[0] > 0 and M.shape[1] > 0 else NULL,
-                    &C[0, 0] if C.shape[0] > 0 and C.shape[1] > 0 else NULL,
-                    C.shape[0], C.shape[1], A.shape[1], transposed, n_threads)
+    _periphery_draws(noise, shift, n, sigma_line if io.out_noise_per_line else <const floating *>NULL,
+                     <floating>io.out_noise, RPU_RNG_OUT_NOISE, io.out_sto_round,
+                     RPU_RNG_OUT_STO_ROUND, bits, seed, row, op, sub)
+    return rpu_adc_row(v, n, <floating>io.out_step, <floating>io.out_bound,
+                       <floating>io.out_asymmetry, factor, noise, shift, io.nonlinear, nl_line,
+                       <floating>io.nlf)
 
 
 cdef inline void *_data(object arr):
