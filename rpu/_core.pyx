@@ -6,8 +6,10 @@ Design, in three layers (after scikit-learn's ``_loss`` module):
 a) Per-element math is ``RPU_HD`` inline C++ in ``rpu/_kernels/*.h`` (DAC, ADC, noise, RNG). The
    GPU backend compiles the same headers, so the math exists once.
 b) This module: loops that only index arrays and call (a), in ``prange`` over batch rows with the
-   GIL released, plus the dense products, which go to BLAS (``scipy.linalg.cython_blas``) outside
-   any parallel region so that BLAS threads and OpenMP threads never nest.
+   GIL released, plus the dense products, which go to BLAS (``scipy.linalg.cython_blas``) split
+   over the same OpenMP threads by blocks of output lines. The caller pins BLAS to one thread
+   meanwhile (rpu._threads.blas_single_thread), so one thread pool runs, never two competing
+   for the cores. The vectorised row loops themselves live in ``_kernels/cpu_rows.h``.
 c) The Python tile classes (``rpu/tiles``) validate once, resolve configs into the plain dicts
    this module reads, allocate outputs and call in here. Nothing here checks shapes again.
 
