@@ -32,6 +32,8 @@ from rpu._openmp cimport RPU_OPENMP_ENABLED, omp_get_max_threads
 from rpu._kernels cimport (
     rpu_philox4x32_10, rpu_uniform4, rpu_normal4, rpu_normal_row, rpu_uniform_row,
     rpu_abs_max_row, rpu_dac_row, rpu_adc_row,
+    RPU_RNG_X_TRAIN, RPU_RNG_D_TRAIN, RPU_RNG_X_PROB_ROUND, RPU_RNG_D_PROB_ROUND,
+    rpu_device_row, rpu_device_globals, rpu_pulse_train_sample, rpu_coincidence_row, rpu_pulse_row,
     RPU_RNG_INP_NOISE, RPU_RNG_INP_STO_ROUND, RPU_RNG_OUT_NOISE, RPU_RNG_OUT_STO_ROUND,
     RPU_RNG_W_NOISE, RPU_RNG_W_NOISE_NEG_PASS,
     rpu_dac_prepare, rpu_ir_drop_factor, rpu_ir_drop_input, rpu_v_offset, rpu_adc_finalize,
@@ -395,6 +397,16 @@ cdef int _adc_row(floating *v, Py_ssize_t n, const IOSpec *io, const floating *s
                        <floating>io.nlf)
 
 
+def _gemm_views(const floating[:, ::1] A, const floating[:, ::1] M, floating[:, ::1] C,
+                bint transposed, int n_threads):
+    """``C = A @ op(M)^T`` on typed views, split over ``n_threads`` (see _gemm_split)."""
+    with nogil:
+        _gemm_split(&A[0, 0] if A.shape[0] > 0 and A.shape[1] > 0 else NULL,
+                    &M[0, 0] if M.shape[0] > 0 and M.shape[1] > 0 else NULL,
+                    &C[0, 0] if C.shape[0] > 0 and C.shape[1] > 0 else NULL,
+                    C.shape[0], C.shape[1], A.shape[1], transposed, n_threads)
+
+
 cdef inline void *_data(object arr):
     # Raw data pointer of a C-contiguous ndarray (None -> NULL); cheaper than a typed
     # memoryview for the driver's private work arrays.
@@ -633,3 +645,152 @@ def analog_mvm(const floating[:, ::1] W,       # IN  (out, in) weights; (in, out
         round_idx += 1
         if n_act > 0 and V_arr is None:
             V_arr = np.empty((n_act, n_out), dtype=dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# The pulsed update: pulse trains per sample, then coincidences and device pulses per weight row
+# ---------------------------------------------------------------------------------------------
+
+# Indices of the hidden parameters the pulse rules read, in the order of _HIDDEN_FOR_PULSES.
+_HIDDEN_FOR_PULSES = ("max_bound", "min_bound", "dwmin_up", "dwmin_down", "slope_up",
+                      "slope_down", "gamma_up", "gamma_down", "reference")
+
+
+cdef void _pulse_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ssize_t d_size,
+                       Py_ssize_t x_size, Py_ssize_t m, const int *counts,
+                       const rpu_device_globals[floating] *g, const floating *hidden,
+                       const int *hidden_idx, floating write_noise, int needs_noise,
+                       floating *normals, uint32_t *words, uint64_t seed,
+                       uint64_t op) noexcept nogil:
+    # The device row (pointers into each hidden parameter at row i) is built here, in the
+    # thread's own frame.
+    cdef rpu_device_row[floating] h
+    cdef Py_ssize_t plane = d_size * x_size, off = i * x_size
+    h.b_max = hidden + hidden_idx[0] * plane + off
+    h.b_min = hidden + hidden_idx[1] * plane + off
+    h.s_up = hidden + hidden_idx[2] * plane + off
+    h.s_down = hidden + hidden_idx[3] * plane + off
+    h.slope_up = hidden + hidden_idx[4] * plane + off if hidden_idx[4] >= 0 else NULL
+    h.slope_down = hidden + hidden_idx[5] * plane + off if hidden_idx[5] >= 0 else NULL
+    h.gamma_up = hidden + hidden_idx[6] * plane + off if hidden_idx[6] >= 0 else NULL
+    h.gamma_down = hidden + hidden_idx[7] * plane + off if hidden_idx[7] >= 0 else NULL
+    h.reference = hidden + hidden_idx[8] * plane + off if hidden_idx[8] >= 0 else NULL
+    rpu_pulse_row(stored + off, visible + off, x_size, m, counts, g[0], h, write_noise,
+                  needs_noise, normals, words, 1024, seed, <uint64_t>i, op)
+
+
+def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the pulses act on
+                  floating[:, ::1] visible,         # IN/OUT (d, x) visible weights (may be stored)
+                  const floating[:, :, ::1] hidden, # IN  (n_par, d, x) hidden device parameters
+                  tuple hidden_idx,                 # IN  indices of _HIDDEN_FOR_PULSES (-1: absent)
+                  const floating[:, ::1] X,         # IN  (m, x) update inputs
+                  const floating[:, ::1] D,         # IN  (m, d) update errors
+                  const int[::1] BL,                # IN  (m,) bit length per sample
+                  const double[::1] A,              # IN  (m,) d-side probability scale
+                  const double[::1] B,              # IN  (m,) x-side probability scale
+                  dict up,                          # IN  mode, x_res, d_res, sto_round, lr_sign
+                  dict dev,                         # IN  device globals (rpu.tiles._devices)
+                  uint64_t seed, uint64_t op, int n_threads):
+    """Apply a batch of pulsed updates, samples in order, as aihwkit's RPUPulsed does.
+
+    Step 1, per sample (parallel over samples): pulse probabilities and bit trains (or dense
+    counts) of x and d. Step 2, per weight row (parallel over rows): coincidence counts of every
+    weight with every sample, then the device pulses, the weight held across the batch. Rows are
+    independent, and every random number is keyed by what it is for, so the result does not
+    depend on the thread count.
+    """
+    cdef Py_ssize_t m = X.shape[0], x_size = X.shape[1], d_size = D.shape[1]
+    cdef Py_ssize_t b, i, n_max = x_size if x_size > d_size else d_size
+    cdef object one = 1
+    cdef int mode = up["mode"], sto = up["sto_round"], lr_sign = up["lr_sign"]
+    cdef floating x_res = up["x_res"], d_res = up["d_res"]
+    cdef int max_bl = 0
+    for b in range(m):
+        if BL[b] > max_bl:
+            max_bl = BL[b]
+    if m == 0 or max_bl == 0:
+        return
+    cdef int nw = (max_bl + 63) // 64
+    dtype = np.float32 if floating is float else np.float64
+
+    # Step 1 outputs, element-major so that step 2 reads each element's samples contiguously.
+    # Dense pulse types need no trains: a (1, 1, 1) placeholder.
+    train_shape_x = (<object>x_size, <object>m, <object>nw) if mode == 0 else (one, one, one)
+    train_shape_d = (<object>d_size, <object>m, <object>nw) if mode == 0 else (one, one, one)
+    x_trains = np.zeros(train_shape_x, dtype=np.uint64)
+    d_trains = np.zeros(train_shape_d, dtype=np.uint64)
+    x_sign = np.empty((x_size, m), dtype=np.int8)
+    d_sign = np.empty((d_size, m), dtype=np.int8)
+    x_dense = np.zeros((x_size, m), dtype=dtype)
+    d_dense = np.zeros((d_size, m), dtype=dtype)
+    cdef uint64_t *xt = <uint64_t *>_data(x_trains)
+    cdef uint64_t *dt = <uint64_t *>_data(d_trains)
+    cdef signed char *xs = <signed char *>_data(x_sign)
+    cdef signed char *ds = <signed char *>_data(d_sign)
+    cdef floating *xd = <floating *>_data(x_dense)
+    cdef floating *dd = <floating *>_data(d_dense)
+    cdef long t_stride = m * nw if mode == 0 else 0
+    cdef Py_ssize_t prob_words = (n_max * sizeof(floating) + 3) // 4
+    cdef Py_ssize_t s1_stride = prob_words + _scratch_words(n_max)
+    scratch1 = np.empty((max(n_threads, 1), s1_stride), dtype=np.uint32)
+    cdef uint32_t *s1 = <uint32_t *>_data(scratch1)
+    cdef uint32_t *buf1
+    with nogil:
+        for b in prange(m, schedule='static', num_threads=n_threads):
+            buf1 = s1 + threadid() * s1_stride
+            rpu_pulse_train_sample(&X[b, 0], x_size, <floating>B[b], x_res, sto, BL[b], nw, mode,
+                                   xt + b * nw if mode == 0 else xt, t_stride, xs + b, xd + b, m,
+                                   <floating *>buf1, buf1 + prob_words, seed, <uint64_t>b, op,
+                                   RPU_RNG_X_TRAIN, RPU_RNG_X_PROB_ROUND)
+            rpu_pulse_train_sample(&D[b, 0], d_size, <floating>A[b], d_res, sto, BL[b], nw, mode,
+                                   dt + b * nw if mode == 0 else dt, t_stride, ds + b, dd + b, m,
+                                   <floating *>buf1, buf1 + prob_words, seed, <uint64_t>b, op,
+                                   RPU_RNG_D_TRAIN, RPU_RNG_D_PROB_ROUND)
+
+    # Step 2: per weight row.
+    cdef rpu_device_globals[floating] g
+    nodes_up = np.ascontiguousarray(dev["nodes_up"], dtype=dtype)
+    nodes_down = np.ascontiguousarray(dev["nodes_down"], dtype=dtype)
+    g.kind = dev["kind"]
+    g.mult_noise = dev["mult_noise"]
+    g.n_nodes = <int>nodes_up.shape[0]
+    g.sigma = dev["sigma"]
+    g.A_up = dev["A_up"]
+    g.A_down = dev["A_down"]
+    g.gamma_up = dev["gamma_up"]
+    g.gamma_down = dev["gamma_down"]
+    g.a = dev["a"]
+    g.b = dev["b"]
+    g.std_add = dev["std_add"]
+    g.std_slope = dev["std_slope"]
+    g.nodes_up = <const floating *>_data(nodes_up)
+    g.nodes_down = <const floating *>_data(nodes_down)
+    cdef floating write_noise = dev["write_noise"]
+    cdef int needs_noise = dev["needs_noise"]
+    cdef int idx[9]
+    for b in range(9):
+        idx[b] = hidden_idx[b]
+    bl32 = np.asarray(BL, dtype=np.int32)
+    cdef const int *blp = <const int *>_data(bl32)
+    # Per-thread scratch: counts (x_size * m ints) | normals (chunk) | Philox words.
+    cdef Py_ssize_t chunk = 1024
+    cdef Py_ssize_t norm_words = (chunk * sizeof(floating) + 3) // 4
+    cdef Py_ssize_t s2_stride = x_size * m + norm_words + _scratch_words(chunk)
+    scratch2 = np.empty((max(n_threads, 1), s2_stride), dtype=np.uint32)
+    cdef uint32_t *s2 = <uint32_t *>_data(scratch2)
+    cdef uint32_t *buf2
+    cdef long total
+    cdef floating *stored_p = &stored[0, 0]
+    cdef floating *visible_p = &visible[0, 0]
+    cdef const floating *hidden_p = &hidden[0, 0, 0]
+    with nogil:
+        for i in prange(d_size, schedule='static', num_threads=n_threads):
+            buf2 = s2 + threadid() * s2_stride
+            total = rpu_coincidence_row(<int *>buf2, x_size, m, nw, mode, xt,
+                                        dt + i * m * nw if mode == 0 else dt, xs, ds + i * m,
+                                        xd, dd + i * m, blp, lr_sign)
+            if total > 0:
+                _pulse_row_i(stored_p, visible_p, i, d_size, x_size, m, <const int *>buf2, &g,
+                             hidden_p, idx, write_noise, needs_noise,
+                             <floating *>(buf2 + x_size * m),
+                             buf2 + x_size * m + norm_words, seed, op)

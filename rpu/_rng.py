@@ -21,6 +21,16 @@ class Purpose(IntEnum):
     OUT_STO_ROUND = 6
     W_NOISE = 7
     W_NOISE_NEG_PASS = 8
+    X_TRAIN = 9
+    D_TRAIN = 10
+    X_PROB_ROUND = 11
+    D_PROB_ROUND = 12
+    PULSE_NOISE = 13
+    WRITE_NOISE = 14
+    DEVICE_CONSTRUCTION = 15
+    DECAY_DIFFUSE = 16
+    RESET = 17
+    DRIFT = 18
 
 
 def resolve_seed(seed):

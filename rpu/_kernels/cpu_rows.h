@@ -14,6 +14,9 @@
 #include "rpu_common.h"
 #include "philox.h"
 #include "mvm_io.h"
+#include "pulse_trains.h"
+#include "pulsed_devices.h"
+#include "rng_ids.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(RPU_NO_SIMD_CLONES)
 #define RPU_SIMD_CLONES __attribute__((target_clones("default", "avx2", "arch=x86-64-v4")))
@@ -124,6 +127,172 @@ static int rpu_adc_row(T *__restrict v, long n, T step, T bound, T asymmetry, T 
       v[i] = rpu_adc_finalize(v[i], 0, (T)0, nlf, asymmetry, noise[i], step, shift[i], bound, &overflow) * factor;
   }
   return overflow;
+}
+
+/* ----------------------------------------------------------------------------------------------
+ * Pulsed update, step 1 (per sample b): the pulse probabilities of one input line vector v (x or
+ * d of sample b, n elements) and, for the stochastic types, their bit trains.
+ *
+ *   trains[j * train_stride + w]  word w of element j's train (bit k = slot k), nw words
+ *   signs[j * sign_stride]        sign of v_j (-1, 0, 1)
+ *   dense[j * sign_stride]        MEAN_COUNT signed count / DETERMINISTIC_IMPLICIT signed fraction
+ *
+ * mode: 0 stochastic (trains), 1 mean count, 2 deterministic implicit (dense). Slots use
+ * Philox (element j, sample b, op, purpose | slot block); slot 4 q + l is lane l of block q.
+ * -------------------------------------------------------------------------------------------- */
+template <typename T>
+static void rpu_pulse_train_sample(const T *v, long n, T scale, T res, int sto_round, int bl,
+                                   int nw, int mode, rpu_uint64 *trains, long train_stride,
+                                   signed char *signs, T *dense, long sign_stride, T *prob,
+                                   rpu_uint32 *scratch, rpu_uint64 seed, rpu_uint64 sample,
+                                   rpu_uint64 op, int train_purpose, int round_purpose) {
+  long n_blocks = n;  /* one Philox block per element and slot block */
+  if (sto_round && res > (T)0) {
+    rpu_uniform_row(prob, n, scratch, seed, sample, op, round_purpose, 0u);
+    for (long j = 0; j < n; ++j)
+      prob[j] = rpu_quantize_probability(scale * rpu_fabs(v[j]), res, prob[j] - (T)0.5);
+  } else {
+    for (long j = 0; j < n; ++j)
+      prob[j] = rpu_quantize_probability(scale * rpu_fabs(v[j]), res, (T)0);
+  }
+  for (long j = 0; j < n; ++j)
+    signs[j * sign_stride] = (signed char)((v[j] > (T)0) - (v[j] < (T)0));
+  if (mode == 1) {
+    for (long j = 0; j < n; ++j) dense[j * sign_stride] = rpu_mean_count(v[j], prob[j], bl);
+    return;
+  }
+  if (mode == 2) {
+    for (long j = 0; j < n; ++j) dense[j * sign_stride] = rpu_implicit_fraction(v[j], prob[j]);
+    return;
+  }
+  for (long j = 0; j < n; ++j)
+    for (int w = 0; w < nw; ++w) trains[j * train_stride + w] = 0;
+  for (int q = 0; q * 4 < bl; ++q) {
+    rpu_philox_row(scratch, n_blocks, seed, sample, op, train_purpose, (rpu_uint32)q);
+    for (int l = 0; l < 4 && 4 * q + l < bl; ++l) {
+      int slot = 4 * q + l;
+      rpu_uint64 bit = (rpu_uint64)1 << (slot & 63);
+      for (long j = 0; j < n; ++j) {
+        if (rpu_u01<T>(scratch[4 * j + l]) < prob[j]) trains[j * train_stride + (slot >> 6)] |= bit;
+      }
+    }
+  }
+}
+
+/* Per-element hidden parameters of one weight row, and the device's global parameters. */
+template <typename T>
+struct rpu_device_row {
+  const T *b_max, *b_min, *s_up, *s_down, *slope_up, *slope_down, *gamma_up, *gamma_down,
+      *reference;
+};
+
+template <typename T>
+struct rpu_device_globals {
+  int kind, mult_noise, n_nodes;
+  T sigma, A_up, A_down, gamma_up, gamma_down, a, b, std_add, std_slope;
+  const T *nodes_up, *nodes_down;
+};
+
+/* One pulse on element j of a row: dispatch to the device family's rule. */
+template <typename T>
+static inline T rpu_device_pulse(const rpu_device_globals<T> &g, const rpu_device_row<T> &h,
+                                 long j, T w, int down, T xi) {
+  switch (g.kind) {
+    case RPU_DEVICE_LINEAR_STEP:
+      return rpu_pulse_linear_step(w, down, h.s_up[j], h.s_down[j], h.slope_up[j],
+                                   h.slope_down[j], g.sigma, xi, g.mult_noise, h.b_min[j],
+                                   h.b_max[j]);
+    case RPU_DEVICE_SOFT_BOUNDS_REFERENCE:
+      return rpu_pulse_soft_bounds_reference(w, down, h.s_up[j], h.s_down[j], h.reference[j],
+                                             g.sigma, xi, g.mult_noise, h.b_min[j], h.b_max[j]);
+    case RPU_DEVICE_EXP_STEP:
+      return rpu_pulse_exp_step(w, down, h.s_up[j], h.s_down[j], g.sigma, xi, g.A_up, g.A_down,
+                                g.gamma_up, g.gamma_down, g.a, g.b, g.std_add, g.std_slope,
+                                h.b_min[j], h.b_max[j]);
+    case RPU_DEVICE_POW_STEP:
+    case RPU_DEVICE_POW_STEP_REFERENCE:
+      return rpu_pulse_pow_step(w, down, h.s_up[j], h.s_down[j], h.gamma_up[j], h.gamma_down[j],
+                                h.reference ? h.reference[j] : (T)0, g.sigma, xi, h.b_min[j],
+                                h.b_max[j]);
+    case RPU_DEVICE_PIECEWISE_STEP:
+      return rpu_pulse_piecewise_step(w, down, h.s_up[j], h.s_down[j], g.sigma, xi, g.nodes_up,
+                                      g.nodes_down, g.n_nodes, h.b_min[j], h.b_max[j]);
+    default:
+      return rpu_pulse_constant_step(w, down, h.s_up[j], h.s_down[j], g.sigma, xi, h.b_min[j],
+                                     h.b_max[j]);
+  }
+}
+
+/* Count the signed coincidences of one weight row with every sample: counts[j * m + b] > 0
+ * means that many "down" pulses. Returns the total number of pulses. */
+template <typename T>
+RPU_SIMD_CLONES
+static long rpu_coincidence_row(int *__restrict counts, long x_size, long m, int nw, int mode,
+                                const rpu_uint64 *__restrict x_trains,
+                                const rpu_uint64 *__restrict d_train,
+                                const signed char *__restrict x_sign,
+                                const signed char *__restrict d_sign, const T *__restrict x_dense,
+                                const T *__restrict d_dense, const int *__restrict bl,
+                                int lr_sign) {
+  long total = 0;
+  for (long j = 0; j < x_size; ++j) {
+    for (long b = 0; b < m; ++b) {
+      int c;
+      if (mode == 0) {
+        int n = 0;
+        for (int w = 0; w < nw; ++w)
+          n += __builtin_popcountll(x_trains[(j * m + b) * nw + w] & d_train[b * nw + w]);
+        c = n * x_sign[j * m + b] * d_sign[b] * lr_sign;
+      } else {
+        c = rpu_dense_coincidences(x_dense[j * m + b], d_dense[b], bl[b], mode == 1);
+      }
+      counts[j * m + b] = c;
+      total += c < 0 ? -c : c;
+    }
+  }
+  return total;
+}
+
+/* Pulsed update, step 2 (per weight row i): apply every sample's coincidences to the row, the
+ * weight held in a register across the batch, samples in order. The cycle-to-cycle noise of the
+ * k-th pulse of the row (in weight-then-sample order) is the normal of Philox (k / 4 within
+ * chunk, row i, op, PULSE_NOISE | chunk), drawn a chunk at a time and only as far as pulses
+ * land. `stored` are the weights the pulses act on (the persistent weights of write-noise
+ * devices); `visible` gets stored + write_noise xi for every element that received a pulse. */
+template <typename T>
+static void rpu_pulse_row(T *stored, T *visible, long x_size, long m, const int *counts,
+                          const rpu_device_globals<T> &g, const rpu_device_row<T> &h,
+                          T write_noise, int needs_noise, T *normals, rpu_uint32 *scratch,
+                          long chunk, rpu_uint64 seed, rpu_uint64 row, rpu_uint64 op) {
+  long k = 0, chunk_index = -1;
+  for (long j = 0; j < x_size; ++j) {
+    T w = stored[j];
+    int pulsed = 0;
+    for (long b = 0; b < m; ++b) {
+      int c = counts[j * m + b];
+      if (c == 0) continue;
+      int down = c > 0;
+      int n = down ? c : -c;
+      pulsed = 1;
+      for (int p = 0; p < n; ++p, ++k) {
+        T xi = (T)0;
+        if (needs_noise) {
+          if (k / chunk != chunk_index) {
+            chunk_index = k / chunk;
+            rpu_normal_row(normals, chunk, scratch, seed, row, op, RPU_RNG_PULSE_NOISE,
+                           (rpu_uint32)chunk_index);
+          }
+          xi = normals[k - chunk_index * chunk];
+        }
+        w = rpu_device_pulse(g, h, j, w, down, xi);
+      }
+    }
+    stored[j] = w;
+    if (visible != stored && pulsed) {
+      visible[j] = w + write_noise * rpu_normal_at<T>(seed, (rpu_uint64)j, row, op,
+                                                      RPU_RNG_WRITE_NOISE, 0u);
+    }
+  }
 }
 
 #endif /* RPU_CPU_ROWS_H */

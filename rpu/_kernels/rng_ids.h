@@ -18,7 +18,17 @@ enum rpu_rng_purpose {
   RPU_RNG_OUT_NOISE = 5,          /* ADC additive output noise */
   RPU_RNG_OUT_STO_ROUND = 6,      /* ADC stochastic rounding */
   RPU_RNG_W_NOISE = 7,            /* output-referred weight (read) noise */
-  RPU_RNG_W_NOISE_NEG_PASS = 8    /* weight noise of the negative pass in the POS_NEG mv types */
+  RPU_RNG_W_NOISE_NEG_PASS = 8,   /* weight noise of the negative pass in the POS_NEG mv types */
+  RPU_RNG_X_TRAIN = 9,            /* Bernoulli slots of the x pulse trains */
+  RPU_RNG_D_TRAIN = 10,           /* Bernoulli slots of the d pulse trains */
+  RPU_RNG_X_PROB_ROUND = 11,      /* stochastic rounding of the x pulse probabilities */
+  RPU_RNG_D_PROB_ROUND = 12,      /* stochastic rounding of the d pulse probabilities */
+  RPU_RNG_PULSE_NOISE = 13,       /* cycle-to-cycle noise of each device pulse */
+  RPU_RNG_WRITE_NOISE = 14,       /* visible-weight write noise of persistent devices */
+  RPU_RNG_DEVICE_CONSTRUCTION = 15, /* device-to-device draws (keyed by construction_seed) */
+  RPU_RNG_DECAY_DIFFUSE = 16,     /* diffusion noise */
+  RPU_RNG_RESET = 17,             /* reset_columns: reset noise and the reset coin */
+  RPU_RNG_DRIFT = 18              /* drift: per-call nu spread and read noise */
 };
 
 #endif /* RPU_RNG_IDS_H */

@@ -35,6 +35,10 @@ RPU_HD float rpu_sqrt(float x) { return sqrtf(x); }
 RPU_HD double rpu_sqrt(double x) { return sqrt(x); }
 RPU_HD float rpu_cos(float x) { return cosf(x); }
 RPU_HD double rpu_cos(double x) { return cos(x); }
+RPU_HD float rpu_exp(float x) { return expf(x); }
+RPU_HD double rpu_exp(double x) { return exp(x); }
+RPU_HD float rpu_pow(float x, float y) { return powf(x, y); }
+RPU_HD double rpu_pow(double x, double y) { return pow(x, y); }
 RPU_HD float rpu_sin(float x) { return sinf(x); }
 RPU_HD double rpu_sin(double x) { return sin(x); }
 RPU_HD float rpu_fabs(float x) { return fabsf(x); }

@@ -1,0 +1,134 @@
+/* pulsed_devices.h -- what one voltage pulse does to one resistive device.
+ *
+ * Each function takes the device's stored weight w, the pulse direction (down != 0: the weight
+ * decreases; aihwkit's "s > 0"), the device's hidden parameters at that element, and the
+ * cycle-to-cycle noise sample xi of this pulse, and returns the new stored weight, clipped to the
+ * device's bounds [b_min, b_max]. The rules are aihwkit's RPUCuda update_once (spec training.md
+ * §3.5); aihwkit's names are given in the comments. One function per device family:
+ *
+ *   ConstantStep            w +- s (1 + sigma xi)
+ *   LinearStep / SoftBounds w +- (slope w + s)(1 + sigma xi)       (multiplicative noise)
+ *                           w +- (slope w + s (1 + sigma xi))      (additive noise)
+ *   SoftBoundsReference     soft bounds around a reference point
+ *   ExpStep                 exponential step-size dependence on w
+ *   PowStep(+Reference)     power-law step-size dependence on w
+ *   PiecewiseStep           step size interpolated from a table of nodes
+ */
+#ifndef RPU_PULSED_DEVICES_H
+#define RPU_PULSED_DEVICES_H
+
+#include "rpu_common.h"
+
+enum rpu_device_kind {
+  RPU_DEVICE_CONSTANT_STEP = 0,
+  RPU_DEVICE_LINEAR_STEP = 1,        /* also SoftBounds and SoftBoundsPmax */
+  RPU_DEVICE_SOFT_BOUNDS_REFERENCE = 2,
+  RPU_DEVICE_EXP_STEP = 3,
+  RPU_DEVICE_POW_STEP = 4,
+  RPU_DEVICE_POW_STEP_REFERENCE = 5,
+  RPU_DEVICE_PIECEWISE_STEP = 6
+};
+
+/* ConstantStepDevice: w -= s_down (1 + sigma xi) or w += s_up (1 + sigma xi). */
+template <typename T>
+RPU_HD T rpu_pulse_constant_step(T w, int down, T s_up, T s_down, T sigma, T xi, T b_min, T b_max) {
+  T dw = down ? -s_down : s_up;
+  return rpu_clip(w + dw * ((T)1 + sigma * xi), b_min, b_max);
+}
+
+/* LinearStepDevice (SoftBounds is the case slope = -s/b): the step shrinks linearly with w. */
+template <typename T>
+RPU_HD T rpu_pulse_linear_step(T w, int down, T s_up, T s_down, T slope_up, T slope_down,
+                               T sigma, T xi, int mult_noise, T b_min, T b_max) {
+  if (down) {
+    w -= mult_noise ? (slope_down * w + s_down) * ((T)1 + sigma * xi)
+                    : slope_down * w + s_down * ((T)1 + sigma * xi);
+  } else {
+    w += mult_noise ? (slope_up * w + s_up) * ((T)1 + sigma * xi)
+                    : slope_up * w + s_up * ((T)1 + sigma * xi);
+  }
+  return rpu_clip(w, b_min, b_max);
+}
+
+/* SoftBoundsReferenceDevice: soft bounds act on v = w + reference; the stored w stays
+ * reference-free. */
+template <typename T>
+RPU_HD T rpu_pulse_soft_bounds_reference(T w, int down, T s_up, T s_down, T reference, T sigma,
+                                         T xi, int mult_noise, T b_min, T b_max) {
+  T v = w + reference;
+  if (down) {
+    T a = b_min < (T)0 ? v / b_min : (T)0;
+    v -= mult_noise ? s_down * ((T)1 - a) * ((T)1 + sigma * xi) : s_down * ((T)1 - a + sigma * xi);
+  } else {
+    T a = b_max > (T)0 ? v / b_max : (T)0;
+    v += mult_noise ? s_up * ((T)1 - a) * ((T)1 + sigma * xi) : s_up * ((T)1 - a + sigma * xi);
+  }
+  return rpu_clip(v, b_min, b_max) - reference;
+}
+
+/* ExpStepDevice (es_A_up, es_A_down, es_gamma_up, es_gamma_down, es_a, es_b): the step factor
+ * 1 - A exp(+-gamma z) of the normalised position z = 2 a w / (b_max - b_min) + b. With
+ * std_add or std_slope set, the noise is additive: sigma (|dw| + std_add + std_slope |w|) xi. */
+template <typename T>
+RPU_HD T rpu_pulse_exp_step(T w, int down, T s_up, T s_down, T sigma, T xi, T A_up, T A_down,
+                            T gamma_up, T gamma_down, T a, T b, T std_add, T std_slope, T b_min,
+                            T b_max) {
+  T range = b_max - b_min;
+  if (range <= (T)0) return w;  /* a collapsed device does not move */
+  T z = (T)2 * a * w / range + b;
+  if (sigma > (T)0 && (std_add != (T)0 || std_slope != (T)0)) {
+    T dw = down ? -rpu_max((T)1 - A_down * rpu_exp(-gamma_down * z), (T)0) * s_down
+                : rpu_max((T)1 - A_up * rpu_exp(gamma_up * z), (T)0) * s_up;
+    w += dw + sigma * (rpu_fabs(dw) + std_add + std_slope * rpu_fabs(w)) * xi;
+  } else if (down) {
+    w -= rpu_max((T)1 - A_down * rpu_exp(-gamma_down * z), (T)0) * ((T)1 + sigma * xi) * s_down;
+  } else {
+    w += rpu_max((T)1 - A_up * rpu_exp(gamma_up * z), (T)0) * ((T)1 + sigma * xi) * s_up;
+  }
+  return rpu_clip(w, b_min, b_max);
+}
+
+/* PowStepDevice: steps scale with the distance to the bound it moves towards, to the power
+ * gamma. PowStepReferenceDevice applies the same rule to v = w + reference. */
+template <typename T>
+RPU_HD T rpu_pulse_pow_step(T w, int down, T s_up, T s_down, T gamma_up, T gamma_down,
+                            T reference, T sigma, T xi, T b_min, T b_max) {
+  T range = b_max - b_min;
+  if (range == (T)0) return w;
+  T v = w + reference;
+  if (down) {
+    /* max(., 0): a reference can put v outside the bounds before the first clip */
+    v -= s_down * rpu_pow(rpu_max((v - b_min) / range, (T)0), gamma_down) * ((T)1 + sigma * xi);
+  } else {
+    v += s_up * rpu_pow(rpu_max((b_max - v) / range, (T)0), gamma_up) * ((T)1 + sigma * xi);
+  }
+  return rpu_clip(v, b_min, b_max) - reference;
+}
+
+/* PiecewiseStepDevice: the step factor is interpolated linearly between n_nodes nodes spread
+ * evenly over [b_min, b_max] (tables nodes_up / nodes_down). */
+template <typename T>
+RPU_HD T rpu_pulse_piecewise_step(T w, int down, T s_up, T s_down, T sigma, T xi,
+                                  const T *nodes_up, const T *nodes_down, int n_nodes, T b_min,
+                                  T b_max) {
+  int n = n_nodes - 1;
+  const T *nodes = down ? nodes_down : nodes_up;
+  T factor;
+  if (n <= 0 || b_max <= b_min) {
+    factor = nodes[0];
+  } else {
+    T ws = rpu_max((w - b_min) / (b_max - b_min) * (T)n, (T)0);
+    int k = (int)ws;
+    k = k < n - 1 ? k : n - 1;
+    T t = rpu_min(ws - (T)k, (T)1);
+    factor = ((T)1 - t) * nodes[k] + t * nodes[k + 1];
+  }
+  if (down) {
+    w -= s_down * factor * ((T)1 + sigma * xi);
+  } else {
+    w += s_up * factor * ((T)1 + sigma * xi);
+  }
+  return rpu_clip(w, b_min, b_max);
+}
+
+#endif /* RPU_PULSED_DEVICES_H */
