@@ -24,6 +24,12 @@ cdef extern from "rng_ids.h" nogil:
         RPU_RNG_OUT_STO_ROUND
         RPU_RNG_W_NOISE
         RPU_RNG_W_NOISE_NEG_PASS
+        RPU_RNG_X_TRAIN
+        RPU_RNG_D_TRAIN
+        RPU_RNG_X_PROB_ROUND
+        RPU_RNG_D_PROB_ROUND
+        RPU_RNG_PULSE_NOISE
+        RPU_RNG_WRITE_NOISE
 
 cdef extern from "mvm_io.h" nogil:
     T rpu_dac_prepare[T](T x, T scale, T step, T bound, T round_shift, T noise, T asymmetry)
@@ -54,3 +60,55 @@ cdef extern from "cpu_rows.h" nogil:
     int rpu_adc_row(double *v, long n, double step, double bound, double asymmetry, double factor,
                     const double *noise, const double *shift, int nonlinear, const double *nl_line,
                     double nlf)
+
+    cdef cppclass rpu_device_row[T]:
+        const T *b_max
+        const T *b_min
+        const T *s_up
+        const T *s_down
+        const T *slope_up
+        const T *slope_down
+        const T *gamma_up
+        const T *gamma_down
+        const T *reference
+
+    cdef cppclass rpu_device_globals[T]:
+        int kind
+        int mult_noise
+        int n_nodes
+        T sigma
+        T A_up
+        T A_down
+        T gamma_up
+        T gamma_down
+        T a
+        T b
+        T std_add
+        T std_slope
+        const T *nodes_up
+        const T *nodes_down
+
+    void rpu_pulse_train_sample(const float *v, long n, float scale, float res, int sto_round,
+                                int bl, int nw, int mode, uint64_t *trains, long train_stride,
+                                signed char *signs, float *dense, long sign_stride, float *prob,
+                                uint32_t *scratch, uint64_t seed, uint64_t sample, uint64_t op,
+                                int train_purpose, int round_purpose)
+    void rpu_pulse_train_sample(const double *v, long n, double scale, double res, int sto_round,
+                                int bl, int nw, int mode, uint64_t *trains, long train_stride,
+                                signed char *signs, double *dense, long sign_stride, double *prob,
+                                uint32_t *scratch, uint64_t seed, uint64_t sample, uint64_t op,
+                                int train_purpose, int round_purpose)
+    long rpu_compact_sample(long n, int nw, int mode, const uint64_t *trains,
+                            const signed char *signs, const float *dense, int *idx,
+                            uint64_t *words, signed char *sgn, float *val)
+    long rpu_compact_sample(long n, int nw, int mode, const uint64_t *trains,
+                            const signed char *signs, const double *dense, int *idx,
+                            uint64_t *words, signed char *sgn, double *val)
+    void rpu_update_row[T](T *stored, T *visible, long x_size, long m, int nw, int mode,
+                           const int *x_cnt, const int *x_idx, const uint64_t *x_words,
+                           const signed char *x_sgn, const T *x_val, const uint64_t *d_train,
+                           const signed char *d_sign, const T *d_dense, const int *bl,
+                           int lr_sign, const rpu_device_globals[T] &g,
+                           const rpu_device_row[T] &h, T write_noise, int needs_noise,
+                           unsigned char *flags, T *normals, uint32_t *scratch, long chunk,
+                           uint64_t seed, uint64_t row, uint64_t op)

@@ -21,7 +21,7 @@ import rpu
 from rpu.config import (
     AnalogMVType,
     BoundManagementType,
-    ConstantStepDevice,
+    ConstantStepDevice, IdealDevice,
     FloatingPointRPUConfig,
     IOParameters,
     NoiseManagementType,
@@ -54,7 +54,9 @@ def quiet(**kw):
 
 def make_tile(out_size, in_size, fwd=None, bwd=None, weights=None, dtype=np.float64, seed=SEED, **kw):
     cfg = SingleRPUConfig(
-        device=ConstantStepDevice(),
+        # IdealDevice: no device bounds, so set_weights keeps the weights exactly (the MVM is
+        # what these tests are about; ConstantStep devices would clip to their dtod bounds).
+        device=IdealDevice(),
         forward=fwd if fwd is not None else quiet(),
         backward=bwd if bwd is not None else quiet(),
     )

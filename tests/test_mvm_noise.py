@@ -16,7 +16,7 @@ import rpu
 from rpu.config import (
     AnalogMVType,
     BoundManagementType,
-    ConstantStepDevice,
+    ConstantStepDevice, IdealDevice,
     IOParameters,
     NoiseManagementType,
     SingleRPUConfig,
@@ -34,7 +34,9 @@ N = 4000  # samples (rows) per statistical test
 
 def make_tile(out_size, in_size, fwd=None, bwd=None, weights=None, dtype=np.float64, seed=SEED, **kw):
     cfg = SingleRPUConfig(
-        device=ConstantStepDevice(),
+        # IdealDevice: no device bounds, so set_weights keeps the weights exactly (the MVM is
+        # what these tests are about; ConstantStep devices would clip to their dtod bounds).
+        device=IdealDevice(),
         forward=fwd if fwd is not None else IOParameters(),
         backward=bwd if bwd is not None else IOParameters(),
     )

@@ -4,17 +4,19 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import rpu
-from rpu.config import FloatingPointRPUConfig, IOParameters, SingleRPUConfig
+from rpu.config import (ConstantStepDevice, FloatingPointRPUConfig, IdealDevice, IOParameters,
+                        SingleRPUConfig)
 from rpu.errors import ConfigError
 
 RNG = np.random.default_rng(0)
 
 
 def quiet_config(**fwd):
-    """Analog config with every noise source off (exact up to quantisation)."""
+    """Analog config with every noise source off (exact up to quantisation), on ideal devices
+    (no device bounds, so weights are stored as set)."""
     io = dict(out_noise=0.0, inp_res=-1, out_res=-1)
     io.update(fwd)
-    return SingleRPUConfig(forward=IOParameters(**io), backward=IOParameters(**io))
+    return SingleRPUConfig(device=IdealDevice(), forward=IOParameters(**io), backward=IOParameters(**io))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -164,8 +166,17 @@ def test_seed_none_is_recorded_and_replays():
     assert np.array_equal(a.forward(x), b.forward(x))
 
 
+def test_pulsed_devices_clip_set_weights_to_their_bounds():
+    tile = rpu.AnalogTile(30, 20, SingleRPUConfig(device=ConstantStepDevice()), seed=0)
+    tile.set_weights(np.full((30, 20), 5.0))
+    w = tile.get_weights()
+    hidden = tile.get_hidden_parameters()
+    np.testing.assert_array_equal(w, hidden["max_bound"])
+    assert 0.2 < w.mean() < 1.0 and w.std() > 0.05  # w_max 0.6 with a 30 % device-to-device spread
+
+
 def test_set_weights_uniform_random():
-    tile = rpu.AnalogTile(50, 40, seed=0)
+    tile = rpu.AnalogTile(50, 40, SingleRPUConfig(device=IdealDevice()), seed=0)
     tile.set_weights_uniform_random(-0.3, 0.7)
     w = tile.get_weights()
     assert w.min() >= -0.3 and w.max() < 0.7 and abs(w.mean() - 0.2) < 0.02

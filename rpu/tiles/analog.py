@@ -7,6 +7,8 @@ import numpy as np
 
 from rpu import _threads
 from rpu.config import SingleRPUConfig
+from rpu.tiles import _checks
+from rpu.tiles._device_array import DeviceArray
 from rpu.tiles._periphery import Periphery
 from rpu.tiles.base import TileBase
 
@@ -63,7 +65,15 @@ class AnalogTile(TileBase):
                               self._backend, self._key, self.dtype, n_threads, "rpu_config.forward")
         self._bwd = Periphery(self.rpu_config.backward, "backward", self.x_size, self.d_size, w_shape,
                               self._backend, self._key, self.dtype, n_threads, "rpu_config.backward")
+        self._devices = DeviceArray(self.rpu_config.device, self.rpu_config.update, self.d_size,
+                                    self.x_size, self.dtype, self._backend, self._key, n_threads)
         self.set_weights_uniform_random(-0.1, 0.1)
+
+    def _assign_weights(self, weights):
+        # aihwkit's onSetWeights: device bounds clip, persistent weights, write noise.
+        self._devices.on_set_weights(weights, self._key, self._next_op(),
+                                     _threads.effective_n_threads())
+        self._weights = weights
 
     def _mvm(self, rows, periphery, transposed):
         n_out = periphery.n_out
@@ -88,6 +98,156 @@ class AnalogTile(TileBase):
 
     def _backward_rows(self, rows):
         return self._mvm(rows, self._bwd, True)
+
+    # ----- update ------------------------------------------------------------------------------------
+    def update(self, x, d):
+        """The pulsed update ``W <- W - lr d^T x``, one sample after the other.
+
+        Parameters
+        ----------
+        x : array_like of shape (..., in_size), or (in_size, ...) when ``in_trans``
+        d : array_like of shape (..., out_size), or (out_size, ...) when ``out_trans``
+            The same number of vectors as ``x``: d is the gradient of the loss with respect to the
+            tile output, so a positive learning rate moves the weights against it.
+
+        Notes
+        -----
+        The rule follows the config: ``IdealDevice`` or ``PulseType.NONE`` make the exact step
+        (one GEMM); ``NONE_WITH_DEVICE`` the exact step clipped to the device bounds; the other
+        pulse types draw pulse trains for x and d per sample (update management chooses the bit
+        length and scales, :func:`rpu.tiles.update_management.update_management`) and apply one
+        device pulse per coincidence. With ``res > 1`` (a number of steps) rpu uses ``1/res`` as
+        the probability resolution, as aihwkit documents; aihwkit 1.1.0 uses ``res`` itself and
+        then never updates.
+        """
+        x_rows, d_rows = self._rows_pair(x, d)
+        lr = self._learning_rate
+        if lr == 0 or x_rows.shape[0] == 0:
+            return
+        self._devices.update(self._weights, x_rows, d_rows, lr, self._key, self._op_counter,
+                             _threads.effective_n_threads())
+        self._op_counter += 1
+
+    def update_indexed(self, x_input, d_input, indices):
+        """The update of a convolution: every patch position is one update vector.
+
+        Parameters
+        ----------
+        x_input : array_like of shape (N, n_features)
+            The flattened layer inputs (e.g. images C*H*W), one row per sample.
+        d_input : array_like of shape (N, L, out_size)
+            The gradients of the L output positions of each sample.
+        indices : array_like of int, shape (L, in_size)
+            For each output position, the feature index of each of the tile's inputs; -1 stands
+            for zero padding.
+
+        Equivalent to ``update(X, D)`` with ``X[n * L + l, k] = x_input[n, indices[l, k]]`` (0
+        where the index is -1) and ``D = d_input.reshape(N * L, out_size)``.
+        """
+        x_arr = np.asarray(x_input)
+        idx = np.asarray(indices)
+        if idx.dtype.kind not in "iu" or idx.ndim != 2 or idx.shape[1] != self.in_size:
+            raise ValueError(f"indices must be an integer array of shape (L, {self.in_size}), got "
+                             f"{idx.dtype} of shape {idx.shape}.")
+        if x_arr.ndim != 2:
+            raise ValueError(f"x_input must have shape (N, n_features), got shape {x_arr.shape}.")
+        if idx.size and (idx.min() < -1 or idx.max() >= x_arr.shape[1]):
+            raise ValueError(f"indices must lie in [-1, {x_arr.shape[1] - 1}] (the features of "
+                             f"x_input; -1 pads), got values in [{idx.min()}, {idx.max()}].")
+        d_arr = np.asarray(d_input)
+        if d_arr.ndim != 3 or d_arr.shape[:2] != (x_arr.shape[0], idx.shape[0]) or d_arr.shape[2] != self.out_size:
+            raise ValueError(f"d_input must have shape ({x_arr.shape[0]}, {idx.shape[0]}, "
+                             f"{self.out_size}) (N, L, out_size), got {d_arr.shape}.")
+        padded = np.concatenate([x_arr, np.zeros((x_arr.shape[0], 1), dtype=x_arr.dtype)], axis=1)
+        patches = padded[:, np.where(idx < 0, x_arr.shape[1], idx)]  # (N, L, in_size)
+        # The tile's own layout flags do not apply to the indexed form.
+        saved = self.in_trans, self.out_trans
+        self.in_trans = self.out_trans = False
+        try:
+            self.update(patches.reshape(-1, self.in_size), d_arr.reshape(-1, self.out_size))
+        finally:
+            self.in_trans, self.out_trans = saved
+
+    # ----- devices: hidden parameters and maintenance ---------------------------------------------
+    def get_hidden_parameter_names(self):
+        """aihwkit's names of the devices' hidden parameters, in order (empty for ideal devices)."""
+        return list(self._devices.names)
+
+    def get_hidden_parameters(self):
+        """The devices' hidden parameters: dict name -> copy of shape (out_size, x_size).
+
+        For pulsed devices: ``max_bound``, ``min_bound`` (the device bounds), ``dwmin_up``,
+        ``dwmin_down`` (step sizes), ``decay_scales``, ``diffusion_rates``, ``reset_bias``,
+        ``drift_nu``, then ``persistent_weights`` for write-noise devices and the device's own
+        (``slope_up``/``slope_down``, ``gamma_up``/``gamma_down``, ``reference``).
+        """
+        return {name: self._devices.hidden[k].copy() for k, name in enumerate(self._devices.names)}
+
+    def set_hidden_parameters(self, params):
+        """Replace the hidden parameters (all names, each of shape (out_size, x_size), finite).
+
+        The weights are then re-applied to the devices (clipped to the new bounds), as aihwkit's
+        ``set_hidden_parameters`` does. Nothing changes if any entry is invalid.
+        """
+        if not isinstance(params, dict):
+            raise TypeError(f"params must be a dict name -> array, got {type(params).__name__}.")
+        names = self._devices.names
+        if sorted(params) != sorted(names):
+            raise KeyError(f"hidden parameter names must be exactly {names}, got {list(params)}.")
+        staged = {}
+        for name in names:
+            staged[name] = _checks.as_weights(params[name], f"hidden parameter {name!r}",
+                                              (self.d_size, self.x_size), self.dtype)
+        for k, name in enumerate(names):
+            self._devices.hidden[k] = staged[name]
+        if "persistent_weights" in names:
+            weights = self._devices.persistent.copy()
+        else:
+            weights = self._weights
+        self._assign_weights(weights)
+
+    def _maintain(self, operation, *args):
+        n_threads = _threads.effective_n_threads()
+        operation(self._weights, *args, self._key, self._op_counter, n_threads)
+        self._op_counter += 1
+
+    def decay_weights(self, alpha=1.0):
+        """Decay towards the reset bias by the devices' lifetimes: ``w <- (w - b) (1 + alpha
+        (decay_scale - 1)) + b`` with ``decay_scale = 1 - 1/lifetime``; then the bounds."""
+        self._maintain(self._devices.decay, _checks.check_finite_number(alpha, "alpha"))
+
+    def diffuse_weights(self):
+        """Add Gaussian diffusion, ``w <- w + diffusion_rate * xi``, then the bounds."""
+        self._maintain(self._devices.diffuse)
+
+    def reset_columns(self, start_column_idx=0, num_columns=1, reset_prob=1.0):
+        """Reset ``num_columns`` columns from ``start_column_idx`` (wrapping around) to
+        ``reset_bias + reset_std * xi``; each element is reset with probability ``reset_prob``."""
+        start = int(start_column_idx)
+        num = int(num_columns)
+        if num < 0 or num > self.x_size:
+            raise ValueError(f"num_columns must be in [0, {self.x_size}], got {num_columns!r}.")
+        prob = _checks.check_finite_number(reset_prob, "reset_prob")
+        if not 0 <= prob <= 1:
+            raise ValueError(f"reset_prob must be in [0, 1], got {reset_prob!r}.")
+        columns = (start + np.arange(num)) % self.x_size
+        self._maintain(self._devices.reset_columns, columns, prob)
+
+    def drift_weights(self, delta_t=1.0):
+        """Power-law drift of the weights over ``delta_t`` (in units of ``drift.t_0``), with the
+        device's DriftParameter (no effect when ``nu`` is 0)."""
+        dt = _checks.check_finite_number(delta_t, "delta_t")
+        if dt < 0:
+            raise ValueError(f"delta_t must be >= 0, got {delta_t!r}.")
+        self._maintain(self._devices.drift, dt)
+
+    def post_update_step(self):
+        """What aihwkit's optimizer does after each step: diffusion (if the device has any), then
+        decay with alpha = 1 (if it has a lifetime)."""
+        if self._devices.any_diffusion():
+            self.diffuse_weights()
+        if self._devices.any_decay():
+            self.decay_weights(1.0)
 
     # ----- periphery parameters -------------------------------------------------------------------
     def get_forward_parameters(self):
@@ -122,6 +282,7 @@ class AnalogTile(TileBase):
     # ----- state ------------------------------------------------------------------------------------
     def _state_arrays(self):
         arrays = super()._state_arrays()
+        arrays.update(self._devices.state_arrays())
         for prefix, per in (("fwd", self._fwd), ("bwd", self._bwd)):
             for name, value in per.get_parameters().items():
                 arrays[f"{prefix}.{name}"] = value
@@ -137,6 +298,8 @@ class AnalogTile(TileBase):
             if nm_state.shape != (2,) or not np.isfinite(nm_state).all():
                 raise ValueError(f"{prefix}.nm_state must be 2 finite numbers, got {nm_state!r}.")
             staged[prefix] = (per, params, nm_state)
+        # Persistent weights come with the hidden parameters.
+        self._devices.load_state({k: v for k, v in arrays.items() if k.startswith(("hidden.", "drift."))})
         super()._load_state(meta, arrays)
         for per, params, nm_state in staged.values():
             per.set_parameters(params, self.dtype)

@@ -86,8 +86,12 @@ class TileBase:
         weights : array_like of shape (out_size, in_size), or (out_size, in_size + 1) with a bias
             Finite values; NaN or Inf raise ValueError and leave the tile unchanged.
         """
-        self._weights = _checks.as_weights(weights, "weights", (self.d_size, self.x_size),
-                                           self.dtype, self._weights_layout())
+        self._assign_weights(_checks.as_weights(weights, "weights", (self.d_size, self.x_size),
+                                                self.dtype, self._weights_layout()))
+
+    def _assign_weights(self, weights):
+        """Store checked weights; devices with bounds override this (aihwkit's onSetWeights)."""
+        self._weights = weights
 
     def set_weights_uniform_random(self, bmin, bmax):
         """Draw every weight uniformly from ``[bmin, bmax)`` from the tile's own random stream."""
@@ -98,7 +102,7 @@ class TileBase:
         u = np.empty((self.d_size, self.x_size), dtype=self.dtype)
         self._backend.uniform_fill(u, self._key, self._next_op(), int(Purpose.WEIGHT_INIT), 0,
                                    _threads.effective_n_threads())
-        self._weights = (bmin + (bmax - bmin) * u).astype(self.dtype)
+        self._assign_weights((bmin + (bmax - bmin) * u).astype(self.dtype))
 
     # ----- learning rate -------------------------------------------------------------------------
     def get_learning_rate(self):
@@ -117,6 +121,17 @@ class TileBase:
         op = self._op_counter
         self._op_counter += 1
         return op
+
+    def _rows_pair(self, x, d):
+        """Check an (x, d) pair of update inputs: rows of both, with the bias input appended."""
+        x_rows, _ = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype)
+        d_rows, _ = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype)
+        if x_rows.shape[0] != d_rows.shape[0]:
+            raise ValueError(f"x and d must hold the same number of vectors, got {x_rows.shape[0]} "
+                             f"rows of x and {d_rows.shape[0]} rows of d.")
+        if self.bias:
+            x_rows = np.concatenate([x_rows, np.ones((x_rows.shape[0], 1), dtype=self.dtype)], axis=1)
+        return x_rows, d_rows
 
     def forward(self, x):
         """Analog forward pass ``y = W x``, one product per input vector.
@@ -183,7 +198,12 @@ class TileBase:
         }
 
     def _load_state(self, meta, arrays):
-        """Restore the mutable state saved by ``_state_arrays``/``_state_meta`` (after checks)."""
-        self.set_weights(arrays["weights"])
+        """Restore the mutable state saved by ``_state_arrays``/``_state_meta``.
+
+        The weights are restored as saved, not set anew: they already passed through the
+        devices (bounds, write noise) when the tile was saved.
+        """
+        self._weights = _checks.as_weights(arrays["weights"], "weights", (self.d_size, self.x_size),
+                                           self.dtype, self._weights_layout())
         self._op_counter = int(meta["op_counter"])
         self._learning_rate = float(meta["learning_rate"])

@@ -1,0 +1,282 @@
+"""The devices behind a tile's weights: hidden parameters, the update, and device maintenance.
+
+``DeviceArray`` owns everything a tile's device config implies beyond the visible weights:
+
+* the hidden parameters (aihwkit's names and order) drawn at construction;
+* the persistent weights of write-noise devices (pulses act on them; the visible weight is the
+  persistent one plus write noise);
+* the state of the pulsed-device drifter;
+* the update: floating point (IdealDevice, ``PulseType.NONE``), ``NONE_WITH_DEVICE`` (exact step
+  then device bounds), or pulsed (``_core.pulsed_update``);
+* decay, diffusion, reset and drift, with aihwkit's per-element rules (spec training.md §3.7,
+  inference.md §1.3).
+
+It never checks user input: the tile does that first.
+"""
+import math
+
+import numpy as np
+
+from rpu._rng import Purpose, resolve_seed
+from rpu.config import PulseType
+from rpu.tiles import _devices
+from rpu.tiles.update_management import update_management
+
+_MODES = {"STOCHASTIC": 0, "STOCHASTIC_COMPRESSED": 0, "MEAN_COUNT": 1, "DETERMINISTIC_IMPLICIT": 2}
+
+# Sub-streams of the maintenance draws (purpose DECAY_DIFFUSE / RESET / DRIFT / WRITE_NOISE).
+_SUB_DIFFUSION, _SUB_RESET_NOISE, _SUB_RESET_COIN, _SUB_DRIFT_NU, _SUB_DRIFT_READ = range(5)
+
+
+def _resolution(res):
+    """aihwkit documents ``res > 1`` as a number of steps; rpu uses 1/res there.
+
+    aihwkit 1.1.0 uses the raw value, which rounds every probability to 0 (spec training.md §2.1,
+    marked [bug]), so a tile with res > 1 never updates there.
+    """
+    res = float(res)
+    return 1.0 / res if res > 1 else res
+
+
+class DeviceArray:
+    """The device state of a (d_size, x_size) tile; see the module docstring."""
+
+    def __init__(self, device, update_params, d_size, x_size, dtype, backend, tile_key, n_threads):
+        self.device = device
+        self.up = update_params
+        self.shape = (d_size, x_size)
+        self.dtype = dtype
+        self.backend = backend
+        self.pulse_type = update_params.pulse_type.name
+        # PulseType.NONE turns any device into a floating-point one (aihwkit replaces it at
+        # construction by a SimpleRPUDevice that keeps diffusion, lifetime, drift and reset_std).
+        self.pulsed = _devices.is_pulsed(device) and self.pulse_type != "NONE"
+        self.names = _devices.hidden_names(device) if self.pulsed else []
+        self.hidden = np.zeros((len(self.names),) + self.shape, dtype=dtype)
+        self._drift_state = None
+        seed = getattr(device, "construction_seed", 0)
+        self.construction_key = resolve_seed(seed)[1] if seed else tile_key
+        if self.pulsed:
+            self.granularity = _devices.granularity(device)
+            self.globals = _devices.globals_of(device, dtype)
+            hidden = _devices.populate(device, d_size, x_size, self._draws(Purpose.DEVICE_CONSTRUCTION, True, n_threads),
+                                       self._draws(Purpose.DEVICE_CONSTRUCTION, False, n_threads, offset=64),
+                                       dtype)
+            for k, name in enumerate(self.names):
+                self.hidden[k] = hidden[name]
+            self.pulse_index = tuple(self.names.index(n) if n in self.names else -1
+                                     for n in ("max_bound", "min_bound", "dwmin_up", "dwmin_down",
+                                               "slope_up", "slope_down", "gamma_up", "gamma_down",
+                                               "reference"))
+        self.write_noise = self.globals["write_noise"] if self.pulsed else 0.0
+
+    # ----- random draws ---------------------------------------------------------------------------
+    def _draws(self, purpose, normal, n_threads, offset=0, key=None, op=0):
+        fill = self.backend.normal_fill if normal else self.backend.uniform_fill
+
+        def draw(sub):
+            out = np.empty(self.shape, dtype=np.float64)
+            fill(out, self.construction_key if key is None else key, op, int(purpose), offset + sub, n_threads)
+            return out
+        return draw
+
+    def _normal(self, key, op, purpose, sub, n_threads):
+        out = np.empty(self.shape, dtype=self.dtype)
+        self.backend.normal_fill(out, key, op, int(purpose), sub, n_threads)
+        return out
+
+    def _uniform(self, key, op, purpose, sub, n_threads):
+        out = np.empty(self.shape, dtype=self.dtype)
+        self.backend.uniform_fill(out, key, op, int(purpose), sub, n_threads)
+        return out
+
+    # ----- hidden parameters ------------------------------------------------------------------------
+    def param(self, name):
+        return self.hidden[self.names.index(name)]
+
+    @property
+    def persistent(self):
+        """The persistent weights of write-noise devices (None otherwise)."""
+        return self.param("persistent_weights") if "persistent_weights" in self.names else None
+
+    def clip(self, w):
+        """Clip to the devices' bounds in place (pulsed devices; no-op otherwise)."""
+        if self.pulsed:
+            np.clip(w, self.param("min_bound"), self.param("max_bound"), out=w)
+        return w
+
+    def _redraw_visible(self, weights, key, op, n_threads, mask=None):
+        # Visible = persistent + write noise (aihwkit re-draws after every change of w_p).
+        noise = self.write_noise * self._normal(key, op, Purpose.WRITE_NOISE, 1, n_threads)
+        if mask is None:
+            weights[...] = self.persistent + noise
+        else:
+            weights[mask] = (self.persistent + noise)[mask]
+
+    def on_set_weights(self, weights, key, op, n_threads):
+        """aihwkit's onSetWeights: clip to the bounds; write-noise devices keep the clipped
+        weights as persistent and show them with write noise if ``apply_write_noise_on_set``."""
+        self.clip(weights)
+        if self.persistent is not None:
+            self.persistent[...] = weights
+            if getattr(self.device, "apply_write_noise_on_set", True):
+                self._redraw_visible(weights, key, op, n_threads)
+
+    # ----- the update -------------------------------------------------------------------------------
+    def update(self, weights, X, D, lr, key, op, n_threads):
+        """W <- W - lr D^T X (m samples in order) with this device's update rule."""
+        if not self.pulsed or self.pulse_type == "NONE_WITH_DEVICE":
+            target = self.persistent if self.persistent is not None else weights
+            target -= (lr * (D.T @ X)).astype(self.dtype)
+            self.clip(target)
+            if self.persistent is not None:
+                self._redraw_visible(weights, key, op, n_threads)
+            return
+        bl, a, b = update_management(np.abs(X).max(axis=1), np.abs(D).max(axis=1), lr,
+                                     self.granularity, self.up)
+        mode = _MODES[self.pulse_type]
+        if mode == 2:
+            x_res, d_res = _resolution(self.up.x_res_implicit), _resolution(self.up.d_res_implicit)
+        else:
+            x_res = d_res = _resolution(self.up.res)
+        up = {"mode": mode, "x_res": x_res, "d_res": d_res, "sto_round": int(bool(self.up.sto_round)),
+              "lr_sign": 1 if lr >= 0 else -1}
+        stored = self.persistent if self.persistent is not None else weights
+        self.backend.pulsed_update(stored, weights, self.hidden, self.pulse_index, X, D,
+                                   bl.astype(np.int32), a, b, up, self.globals, key, op, n_threads)
+
+    # ----- maintenance --------------------------------------------------------------------------
+    def _target(self, weights):
+        return self.persistent if self.persistent is not None else weights
+
+    def _finish(self, weights, key, op, n_threads):
+        if self.persistent is not None:
+            self._redraw_visible(weights, key, op, n_threads)
+
+    def decay(self, weights, alpha, key, op, n_threads):
+        """w <- (w - reset_bias) (1 + alpha (decay_scale - 1)) + reset_bias, then the bounds.
+
+        Floating-point devices: W <- W (1 - alpha / lifetime) when lifetime > 1.
+        """
+        if not self.pulsed:
+            lifetime = float(getattr(self.device, "lifetime", 0.0))
+            if lifetime > 1:
+                weights *= self.dtype.type(1 - alpha / lifetime)
+            return
+        w = self._target(weights)
+        b0 = self.param("reset_bias")
+        w[...] = (w - b0) * (1 + alpha * (self.param("decay_scales") - 1)) + b0
+        self.clip(w)
+        self._finish(weights, key, op, n_threads)
+
+    def diffuse(self, weights, key, op, n_threads):
+        """w <- w + diffusion_rate xi, then the bounds (floating point: W + diffusion xi)."""
+        xi = self._normal(key, op, Purpose.DECAY_DIFFUSE, _SUB_DIFFUSION, n_threads)
+        if not self.pulsed:
+            weights += self.dtype.type(getattr(self.device, "diffusion", 0.0)) * xi
+            return
+        w = self._target(weights)
+        w += self.param("diffusion_rates") * xi
+        self.clip(w)
+        self._finish(weights, key, op, n_threads)
+
+    def reset_columns(self, weights, columns, reset_prob, key, op, n_threads):
+        """Reset ``columns``: each element, with probability ``reset_prob``, to
+        reset_bias + reset_std xi (clipped); floating point: reset_std xi."""
+        reset_std = float(getattr(self.device, "reset_std", 0.0))
+        xi = self._normal(key, op, Purpose.RESET, _SUB_RESET_NOISE, n_threads)
+        mask = np.zeros(self.shape, dtype=bool)
+        mask[:, columns] = True
+        if reset_prob < 1:
+            mask &= self._uniform(key, op, Purpose.RESET, _SUB_RESET_COIN, n_threads) < reset_prob
+        w = self._target(weights)
+        new = (self.param("reset_bias") if self.pulsed else 0) + reset_std * xi
+        w[mask] = new.astype(self.dtype)[mask]
+        self.clip(w)
+        self._finish(weights, key, op, n_threads)
+
+    def any_diffusion(self):
+        return float(getattr(self.device, "diffusion", 0.0)) > 0
+
+    def any_decay(self):
+        return float(getattr(self.device, "lifetime", 0.0)) > 0
+
+    # ----- drift (pulsed devices with drift.nu > 0; floating point: simple drift) ---------------
+    def drift_parameters(self):
+        return getattr(self.device, "drift", None)
+
+    def drift(self, weights, delta_t, key, op, n_threads):
+        """Power-law drift of the weights over ``delta_t`` (inference.md §1.3).
+
+        Elements changed by more than ``reset_tol`` since the last call restart their clock
+        and do not drift in this call. ln is used in the ``nu_k`` term (aihwkit's CPU path);
+        its argument is floored at 1e-30 so that a weight outside the conductance range cannot
+        produce NaN.
+        """
+        p = self.drift_parameters()
+        if p is None or p.nu <= 0:
+            return
+        w = self._target(weights)
+        st = self._drift_state
+        if st is None:
+            st = self._drift_state = {"current_t": 0.0, "t": np.zeros(self.shape),
+                                      "w0": w.astype(np.float64), "prev": w.astype(np.float64)}
+        st["current_t"] += delta_t / p.t_0
+        a = getattr(p, "g_offset", 0.0) * getattr(p, "wg_ratio", 1.0) + getattr(p, "w_offset", 0.0)
+        if abs(a) < p.reset_tol:
+            a = 0.0
+        cur = w.astype(np.float64)
+        changed = np.abs(st["prev"] - cur) > p.reset_tol
+        st["t"][changed] = st["current_t"]
+        st["w0"][changed] = cur[changed]
+        if self.pulsed and "drift_nu" in self.names:
+            nu = self.param("drift_nu").astype(np.float64)
+        else:
+            nu = np.full(self.shape, p.nu)
+        nu_std = getattr(p, "nu_std", 0.0)
+        if nu_std > 0:
+            nu = nu + nu_std * nu * self._normal(key, op, Purpose.DRIFT, _SUB_DRIFT_NU, n_threads)
+        nu_k = getattr(p, "nu_k", 0.0)
+        if nu_k != 0:
+            g = (cur - getattr(p, "w_offset", 0.0)) / getattr(p, "wg_ratio", 1.0) + getattr(p, "g_offset", 0.0)
+            nu = nu - nu_k * np.log(np.maximum(g, 1e-30)) + nu_k * getattr(p, "log_g0", 0.0)
+        f = np.maximum(st["current_t"] - st["t"], 1.0) ** (-nu)
+        drifted = st["w0"] * f + a * (f - 1)
+        new = np.where(changed, cur, drifted)
+        read_std = getattr(p, "w_noise_std", 0.0)
+        if read_std > 0:
+            new = new + read_std * self._normal(key, op, Purpose.DRIFT, _SUB_DRIFT_READ, n_threads)
+        w[...] = new.astype(self.dtype)
+        self.clip(w)
+        st["prev"] = w.astype(np.float64)
+        self._finish(weights, key, op, n_threads)
+
+    # ----- state ----------------------------------------------------------------------------------
+    def state_arrays(self):
+        arrays = {f"hidden.{name}": self.hidden[k] for k, name in enumerate(self.names)}
+        if self._drift_state is not None:
+            st = self._drift_state
+            arrays.update({"drift.current_t": np.array(st["current_t"]), "drift.t": st["t"],
+                           "drift.w0": st["w0"], "drift.prev": st["prev"]})
+        return arrays
+
+    def load_state(self, arrays):
+        names = [k.split(".", 1)[1] for k in arrays if k.startswith("hidden.")]
+        if sorted(names) != sorted(self.names):
+            raise ValueError(f"hidden parameters {sorted(names)} do not match the device's "
+                             f"{sorted(self.names)}.")
+        for k, name in enumerate(self.names):
+            value = np.asarray(arrays[f"hidden.{name}"], dtype=self.dtype)
+            if value.shape != self.shape or not np.isfinite(value).all():
+                raise ValueError(f"hidden parameter {name} must be finite with shape {self.shape}.")
+            self.hidden[k] = value
+        if "drift.current_t" in arrays:
+            st = {"current_t": float(arrays["drift.current_t"])}
+            for name in ("t", "w0", "prev"):
+                value = np.asarray(arrays[f"drift.{name}"], dtype=np.float64)
+                if value.shape != self.shape or not np.isfinite(value).all():
+                    raise ValueError(f"drift state {name} must be finite with shape {self.shape}.")
+                st[name] = value.copy()
+            if not math.isfinite(st["current_t"]):
+                raise ValueError("drift state current_t must be finite.")
+            self._drift_state = st
