@@ -33,7 +33,7 @@ from rpu._kernels cimport (
     rpu_philox4x32_10, rpu_uniform4, rpu_normal4, rpu_normal_row, rpu_uniform_row,
     rpu_abs_max_row, rpu_dac_row, rpu_adc_row,
     RPU_RNG_X_TRAIN, RPU_RNG_D_TRAIN, RPU_RNG_X_PROB_ROUND, RPU_RNG_D_PROB_ROUND,
-    rpu_device_row, rpu_device_globals, rpu_pulse_train_sample, rpu_compact_sample, rpu_update_row,
+    rpu_device_row, rpu_device_globals, rpu_pulse_trains, rpu_compact_sample, rpu_update_row,
     RPU_RNG_INP_NOISE, RPU_RNG_INP_STO_ROUND, RPU_RNG_OUT_NOISE, RPU_RNG_OUT_STO_ROUND,
     RPU_RNG_W_NOISE, RPU_RNG_W_NOISE_NEG_PASS,
     rpu_dac_prepare, rpu_ir_drop_factor, rpu_ir_drop_input, rpu_v_offset, rpu_adc_finalize,
@@ -659,8 +659,8 @@ _HIDDEN_FOR_PULSES = ("max_bound", "min_bound", "dwmin_up", "dwmin_down", "slope
 cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ssize_t d_size,
                         Py_ssize_t x_size, Py_ssize_t m, int nw, int mode, const int *x_cnt,
                         const int *x_idx, const uint64_t *x_words, const signed char *x_sgn,
-                        const floating *x_val, const uint64_t *dt, const signed char *ds,
-                        const floating *dd, const int *bl, int lr_sign,
+                        const floating *x_val, const floating *D, const floating *a_scales,
+                        const int *bl, floating d_res, int sto, int lr_sign,
                         const rpu_device_globals[floating] *g, const floating *hidden,
                         const int *hidden_idx, floating write_noise, int needs_noise,
                         uint64_t *buf, Py_ssize_t chunk, uint64_t seed,
@@ -678,14 +678,20 @@ cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ss
     h.gamma_up = hidden + hidden_idx[6] * plane + off if hidden_idx[6] >= 0 else NULL
     h.gamma_down = hidden + hidden_idx[7] * plane + off if hidden_idx[7] >= 0 else NULL
     h.reference = hidden + hidden_idx[8] * plane + off if hidden_idx[8] >= 0 else NULL
-    # scratch (8-byte units): normals (chunk floating) | Philox words (chunk + 8) | flags (x_size)
+    # scratch (8-byte units): normals (chunk) | noise words (chunk / 2 + 8) | d trains (m * nw) |
+    # d dense (m) | prob (m) | train words (2 m + 2) | d signs (m / 8 + 1) | flags (x_size / 8 + 1)
     cdef floating *normals = <floating *>buf
-    cdef uint32_t *words = <uint32_t *>(buf + chunk)
-    cdef unsigned char *flags = <unsigned char *>(buf + chunk + (chunk + 8) // 2 + 1)
+    cdef uint32_t *noise_words = <uint32_t *>(buf + chunk)
+    cdef uint64_t *d_train = buf + chunk + chunk // 2 + 8
+    cdef floating *d_dense = <floating *>(d_train + m * nw)
+    cdef floating *prob = <floating *>(d_train + m * nw + m)
+    cdef uint32_t *words = <uint32_t *>(d_train + m * nw + 2 * m)
+    cdef signed char *d_sign = <signed char *>(d_train + m * nw + 4 * m + 2)
+    cdef unsigned char *flags = <unsigned char *>(d_train + m * nw + 4 * m + 2 + m // 8 + 1)
     rpu_update_row(stored + off, visible + off, x_size, m, nw, mode, x_cnt, x_idx, x_words,
-                   x_sgn, x_val, dt + i * m * nw if mode == 0 else dt, ds + i * m, dd + i * m,
-                   bl, lr_sign, g[0], h, write_noise, needs_noise, flags, normals, words, chunk,
-                   seed, <uint64_t>i, op)
+                   x_sgn, x_val, D + i, d_size, a_scales, bl, d_res, sto, lr_sign, g[0], h,
+                   write_noise, needs_noise, flags, normals, noise_words, chunk, d_train, d_sign,
+                   d_dense, prob, words, seed, <uint64_t>i, op)
 
 
 def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the pulses act on
@@ -722,53 +728,44 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     cdef int nw = (max_bl + 63) // 64
     dtype = np.float32 if floating is float else np.float64
 
-    # Step 1 outputs. d side: element-major (row i reads its samples contiguously). x side: per
-    # sample, the compacted list of the elements whose line fires (step 1b).
-    # Dense pulse types need no trains: (1, 1, 1) placeholders.
-    train_shape_d = (<object>d_size, <object>m, <object>nw) if mode == 0 else (one, one, one)
-    d_trains = np.zeros(train_shape_d, dtype=np.uint64)
-    d_sign = np.empty((d_size, m), dtype=np.int8)
-    d_dense = np.zeros((d_size, m), dtype=dtype)
+    # Step 1 (parallel over samples): the x side of every sample -- probabilities, trains, and
+    # the compacted list of the elements whose line fires. The d side is made per weight row in
+    # step 2, where it is used (so that no two threads write the same cache lines).
     x_cnt_arr = np.zeros(m, dtype=np.int32)
     x_idx_arr = np.empty((m, x_size), dtype=np.int32)
-    x_words_arr = np.zeros((m, x_size, nw), dtype=np.uint64)
+    x_words_arr = np.empty((m, x_size, nw), dtype=np.uint64)
     x_sgn_arr = np.empty((m, x_size), dtype=np.int8)
     x_val_arr = np.empty((m, x_size), dtype=dtype)
-    cdef uint64_t *dt = <uint64_t *>_data(d_trains)
-    cdef signed char *ds = <signed char *>_data(d_sign)
-    cdef floating *dd = <floating *>_data(d_dense)
     cdef int *x_cnt = <int *>_data(x_cnt_arr)
     cdef int *x_idx = <int *>_data(x_idx_arr)
     cdef uint64_t *x_words = <uint64_t *>_data(x_words_arr)
     cdef signed char *x_sgn = <signed char *>_data(x_sgn_arr)
     cdef floating *x_val = <floating *>_data(x_val_arr)
-    cdef long t_stride = m * nw if mode == 0 else 0
-    # Per-thread scratch (8-byte units): probabilities (n_max floating) | Philox words (4 per
-    # element) | one sample's x trains (x_size * nw) | x signs | x dense values.
-    cdef Py_ssize_t s1_stride = n_max + (4 * n_max + 4) // 2 + 1 + x_size * nw + x_size // 8 + 1 + x_size
+    # Per-thread scratch (8-byte units): probabilities (x_size) | Philox words (2 x_size + 2) |
+    # one sample's x trains (x_size * nw) | x dense values (x_size) | x signs (x_size / 8 + 1).
+    cdef Py_ssize_t s1_stride = x_size + 2 * x_size + 2 + x_size * nw + x_size + x_size // 8 + 1
     scratch1 = np.empty((max(n_threads, 1), s1_stride), dtype=np.uint64)
     cdef uint64_t *s1 = <uint64_t *>_data(scratch1)
     cdef uint64_t *buf1
     cdef uint64_t *xt_tmp
-    cdef signed char *xs_tmp
     cdef floating *xd_tmp
+    cdef signed char *xs_tmp
+    cdef floating scale_b
+    cdef int count_b
     with nogil:
         for b in prange(m, schedule='static', num_threads=n_threads):
             buf1 = s1 + threadid() * s1_stride
-            xt_tmp = buf1 + n_max + (4 * n_max + 4) // 2 + 1
-            xs_tmp = <signed char *>(xt_tmp + x_size * nw)
-            xd_tmp = <floating *>(xt_tmp + x_size * nw + x_size // 8 + 1)
-            rpu_pulse_train_sample(&X[b, 0], x_size, <floating>B[b], x_res, sto, BL[b], nw, mode,
-                                   xt_tmp, nw, xs_tmp, xd_tmp, 1, <floating *>buf1,
-                                   <uint32_t *>(buf1 + n_max), seed, <uint64_t>b, op,
-                                   RPU_RNG_X_TRAIN, RPU_RNG_X_PROB_ROUND)
-            x_cnt[b] = <int>rpu_compact_sample(x_size, nw, mode, xt_tmp, xs_tmp, xd_tmp,
-                                               x_idx + b * x_size, x_words + b * x_size * nw,
-                                               x_sgn + b * x_size, x_val + b * x_size)
-            rpu_pulse_train_sample(&D[b, 0], d_size, <floating>A[b], d_res, sto, BL[b], nw, mode,
-                                   dt + b * nw if mode == 0 else dt, t_stride, ds + b, dd + b, m,
-                                   <floating *>buf1, <uint32_t *>(buf1 + n_max), seed,
-                                   <uint64_t>b, op, RPU_RNG_D_TRAIN, RPU_RNG_D_PROB_ROUND)
+            xt_tmp = buf1 + 3 * x_size + 2
+            xd_tmp = <floating *>(xt_tmp + x_size * nw)
+            xs_tmp = <signed char *>(xt_tmp + x_size * nw + x_size)
+            scale_b = <floating>B[b]
+            rpu_pulse_trains(&X[b, 0], 1, x_size, &scale_b, &BL[b], 0, x_res, sto, nw, mode,
+                             xt_tmp, xs_tmp, xd_tmp, <floating *>buf1, <uint32_t *>(buf1 + x_size),
+                             seed, <uint64_t>b, op, RPU_RNG_X_TRAIN, RPU_RNG_X_PROB_ROUND)
+            count_b = <int>rpu_compact_sample(x_size, nw, mode, xt_tmp, xs_tmp, xd_tmp,
+                                              x_idx + b * x_size, x_words + b * x_size * nw,
+                                              x_sgn + b * x_size, x_val + b * x_size)
+            x_cnt[b] = count_b
 
     # Step 2: per weight row.
     cdef rpu_device_globals[floating] g
@@ -795,16 +792,21 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
         idx[b] = hidden_idx[b]
     bl32 = np.asarray(BL, dtype=np.int32)
     cdef const int *blp = <const int *>_data(bl32)
-    # Per-thread scratch of _update_row_i (8-byte units).
+    # The d side's probability scales per sample, in the tile dtype.
+    a_arr = np.asarray(A, dtype=dtype)
+    cdef const floating *a_scales = <const floating *>_data(a_arr)
+    # Per-thread scratch of _update_row_i (8-byte units; layout there).
     cdef Py_ssize_t chunk = 1024
-    cdef Py_ssize_t s2_stride = chunk + (chunk + 8) // 2 + 1 + x_size // 8 + 2
+    cdef Py_ssize_t s2_stride = chunk + chunk // 2 + 8 + m * nw + 4 * m + 2 + m // 8 + 1 + x_size // 8 + 2
     scratch2 = np.empty((max(n_threads, 1), s2_stride), dtype=np.uint64)
     cdef uint64_t *s2 = <uint64_t *>_data(scratch2)
     cdef floating *stored_p = &stored[0, 0]
     cdef floating *visible_p = &visible[0, 0]
     cdef const floating *hidden_p = &hidden[0, 0, 0]
+    cdef const floating *D_p = &D[0, 0]
     with nogil:
         for i in prange(d_size, schedule='static', num_threads=n_threads):
             _update_row_i(stored_p, visible_p, i, d_size, x_size, m, nw, mode, x_cnt, x_idx,
-                          x_words, x_sgn, x_val, dt, ds, dd, blp, lr_sign, &g, hidden_p, idx,
-                          write_noise, needs_noise, s2 + threadid() * s2_stride, chunk, seed, op)
+                          x_words, x_sgn, x_val, D_p, a_scales, blp, d_res, sto, lr_sign, &g,
+                          hidden_p, idx, write_noise, needs_noise, s2 + threadid() * s2_stride,
+                          chunk, seed, op)

@@ -88,16 +88,11 @@ cdef extern from "cpu_rows.h" nogil:
         const T *nodes_up
         const T *nodes_down
 
-    void rpu_pulse_train_sample(const float *v, long n, float scale, float res, int sto_round,
-                                int bl, int nw, int mode, uint64_t *trains, long train_stride,
-                                signed char *signs, float *dense, long sign_stride, float *prob,
-                                uint32_t *scratch, uint64_t seed, uint64_t sample, uint64_t op,
-                                int train_purpose, int round_purpose)
-    void rpu_pulse_train_sample(const double *v, long n, double scale, double res, int sto_round,
-                                int bl, int nw, int mode, uint64_t *trains, long train_stride,
-                                signed char *signs, double *dense, long sign_stride, double *prob,
-                                uint32_t *scratch, uint64_t seed, uint64_t sample, uint64_t op,
-                                int train_purpose, int round_purpose)
+    void rpu_pulse_trains[T](const T *v, long v_stride, long n, const T *scales, const int *bls,
+                             int per_element, T res, int sto_round, int nw, int mode,
+                             uint64_t *trains, signed char *signs, T *dense, T *prob,
+                             uint32_t *scratch, uint64_t seed, uint64_t fixed, uint64_t op,
+                             int train_purpose, int round_purpose)
     long rpu_compact_sample(long n, int nw, int mode, const uint64_t *trains,
                             const signed char *signs, const float *dense, int *idx,
                             uint64_t *words, signed char *sgn, float *val)
@@ -106,9 +101,10 @@ cdef extern from "cpu_rows.h" nogil:
                             uint64_t *words, signed char *sgn, double *val)
     void rpu_update_row[T](T *stored, T *visible, long x_size, long m, int nw, int mode,
                            const int *x_cnt, const int *x_idx, const uint64_t *x_words,
-                           const signed char *x_sgn, const T *x_val, const uint64_t *d_train,
-                           const signed char *d_sign, const T *d_dense, const int *bl,
-                           int lr_sign, const rpu_device_globals[T] &g,
+                           const signed char *x_sgn, const T *x_val, const T *d_col,
+                           long d_stride, const T *a_scales, const int *bl, T d_res,
+                           int sto_round, int lr_sign, const rpu_device_globals[T] &g,
                            const rpu_device_row[T] &h, T write_noise, int needs_noise,
                            unsigned char *flags, T *normals, uint32_t *scratch, long chunk,
-                           uint64_t seed, uint64_t row, uint64_t op)
+                           uint64_t *d_train, signed char *d_sign, T *d_dense, T *prob,
+                           uint32_t *words, uint64_t seed, uint64_t row, uint64_t op)

@@ -26,15 +26,21 @@
 #define RPU_SIMD_CLONES
 #endif
 
-/* scratch[4 b + l] = word l of the Philox block b of a row, for b < n_blocks. */
+/* scratch[4 b + l] = word l of Philox block b, for b < n_blocks, where block b has the counter
+ * (c0_first + b, c1_first, op, purpose << 24 | sub) -- or, with lanes_on_c1, (c0_first,
+ * c1_first + b, ...): the blocks of one element across consecutive samples. */
 RPU_SIMD_CLONES
-static void rpu_philox_row(rpu_uint32 *__restrict scratch, long n_blocks, rpu_uint64 seed,
-                           rpu_uint64 row, rpu_uint64 op, int purpose, rpu_uint32 sub) {
+static void rpu_philox_blocks(rpu_uint32 *__restrict scratch, long n_blocks, rpu_uint64 seed,
+                              rpu_uint64 c0_first, rpu_uint64 c1_first, int lanes_on_c1,
+                              rpu_uint64 op, int purpose, rpu_uint32 sub) {
   const rpu_uint32 k0_init = (rpu_uint32)seed, k1_init = (rpu_uint32)(seed >> 32);
-  const rpu_uint32 c1_init = (rpu_uint32)row, c2_init = (rpu_uint32)op;
+  const rpu_uint32 c2_init = (rpu_uint32)op;
   const rpu_uint32 c3_init = ((rpu_uint32)purpose << 24) | (sub & 0xFFFFFFu);
+  const rpu_uint32 c0_step = lanes_on_c1 ? 0u : 1u, c1_step = lanes_on_c1 ? 1u : 0u;
   for (long b = 0; b < n_blocks; ++b) {
-    rpu_uint32 c0 = (rpu_uint32)b, c1 = c1_init, c2 = c2_init, c3 = c3_init;
+    rpu_uint32 c0 = (rpu_uint32)c0_first + c0_step * (rpu_uint32)b;
+    rpu_uint32 c1 = (rpu_uint32)c1_first + c1_step * (rpu_uint32)b;
+    rpu_uint32 c2 = c2_init, c3 = c3_init;
     rpu_uint32 k0 = k0_init, k1 = k1_init;
 #pragma GCC unroll 10
     for (int round = 0; round < 10; ++round) {
@@ -54,6 +60,12 @@ static void rpu_philox_row(rpu_uint32 *__restrict scratch, long n_blocks, rpu_ui
     scratch[4 * b + 2] = c2;
     scratch[4 * b + 3] = c3;
   }
+}
+
+/* scratch[4 b + l] = word l of Philox block (b, row, op, purpose | sub): the blocks of a row. */
+static inline void rpu_philox_row(rpu_uint32 *__restrict scratch, long n_blocks, rpu_uint64 seed,
+                                  rpu_uint64 row, rpu_uint64 op, int purpose, rpu_uint32 sub) {
+  rpu_philox_blocks(scratch, n_blocks, seed, 0, row, 0, op, purpose, sub);
 }
 
 /* In place: the raw words of scratch (4 * n_blocks) become float normals (as bits). */
@@ -132,50 +144,59 @@ static int rpu_adc_row(T *__restrict v, long n, T step, T bound, T asymmetry, T 
 }
 
 /* ----------------------------------------------------------------------------------------------
- * Pulsed update, step 1 (per sample b): the pulse probabilities of one input line vector v (x or
- * d of sample b, n elements) and, for the stochastic types, their bit trains.
+ * Pulse trains. Line value v of element e in sample b becomes the probability
+ * p = Q(scale_b |v|); slot 4 q + l of its train fires when the exact uniform of word l of Philox
+ * (e, b, op, train_purpose | q) is below p; stochastic rounding of p uses word 0 of Philox
+ * (e, b, op, round_purpose). One function serves both layouts:
  *
- *   trains[j * train_stride + w]  word w of element j's train (bit k = slot k), nw words
- *   signs[j * sign_stride]        sign of v_j (-1, 0, 1)
- *   dense[j * sign_stride]        MEAN_COUNT signed count / DETERMINISTIC_IMPLICIT signed fraction
+ *   per sample (x side, step 1): lanes run over the elements e = 0..n-1 of sample `fixed`;
+ *   per element (d side, step 2): lanes run over the samples b = 0..n-1 of element `fixed`.
  *
- * mode: 0 stochastic (trains), 1 mean count, 2 deterministic implicit (dense). Slots use
- * Philox (element j, sample b, op, purpose | slot block); slot 4 q + l is lane l of block q.
+ * Outputs, per lane k: trains[k * nw + w] (word w; bit k = slot k), signs[k] (-1, 0, 1), and for
+ * the dense types dense[k]: the MEAN_COUNT signed count or DETERMINISTIC_IMPLICIT signed
+ * fraction. mode: 0 stochastic, 1 mean count, 2 deterministic implicit. `scales` and `bls` are
+ * per lane in the per-element layout (per sample: scales[0], bls[0] for every lane).
  * -------------------------------------------------------------------------------------------- */
 template <typename T>
-static void rpu_pulse_train_sample(const T *v, long n, T scale, T res, int sto_round, int bl,
-                                   int nw, int mode, rpu_uint64 *trains, long train_stride,
-                                   signed char *signs, T *dense, long sign_stride, T *prob,
-                                   rpu_uint32 *scratch, rpu_uint64 seed, rpu_uint64 sample,
-                                   rpu_uint64 op, int train_purpose, int round_purpose) {
-  long n_blocks = n;  /* one Philox block per element and slot block */
+static void rpu_pulse_trains(const T *v, long v_stride, long n, const T *scales, const int *bls,
+                             int per_element, T res, int sto_round, int nw, int mode,
+                             rpu_uint64 *trains, signed char *signs, T *dense, T *prob,
+                             rpu_uint32 *scratch, rpu_uint64 seed, rpu_uint64 fixed,
+                             rpu_uint64 op, int train_purpose, int round_purpose) {
+  const rpu_uint64 c0 = per_element ? fixed : 0, c1 = per_element ? 0 : fixed;
+  int max_bl = 0;
+  for (long k = 0; k < n; ++k) {
+    T scale = scales[per_element ? k : 0];
+    prob[k] = scale * rpu_fabs(v[k * v_stride]);
+    int bl = bls[per_element ? k : 0];
+    max_bl = bl > max_bl ? bl : max_bl;
+    signs[k] = (signed char)((v[k * v_stride] > (T)0) - (v[k * v_stride] < (T)0));
+  }
   if (sto_round && res > (T)0) {
-    rpu_uniform_row(prob, n, scratch, seed, sample, op, round_purpose, 0u);
-    for (long j = 0; j < n; ++j)
-      prob[j] = rpu_quantize_probability(scale * rpu_fabs(v[j]), res, prob[j] - (T)0.5);
+    rpu_philox_blocks(scratch, n, seed, c0, c1, per_element, op, round_purpose, 0u);
+    for (long k = 0; k < n; ++k)
+      prob[k] = rpu_quantize_probability(prob[k], res, rpu_u01<T>(scratch[4 * k]) - (T)0.5);
   } else {
-    for (long j = 0; j < n; ++j)
-      prob[j] = rpu_quantize_probability(scale * rpu_fabs(v[j]), res, (T)0);
+    for (long k = 0; k < n; ++k) prob[k] = rpu_quantize_probability(prob[k], res, (T)0);
   }
-  for (long j = 0; j < n; ++j)
-    signs[j * sign_stride] = (signed char)((v[j] > (T)0) - (v[j] < (T)0));
-  if (mode == 1) {
-    for (long j = 0; j < n; ++j) dense[j * sign_stride] = rpu_mean_count(v[j], prob[j], bl);
+  if (mode != 0) {
+    for (long k = 0; k < n; ++k) {
+      int bl = bls[per_element ? k : 0];
+      dense[k] = mode == 1 ? rpu_mean_count(v[k * v_stride], prob[k], bl)
+                           : rpu_implicit_fraction(v[k * v_stride], prob[k]);
+    }
     return;
   }
-  if (mode == 2) {
-    for (long j = 0; j < n; ++j) dense[j * sign_stride] = rpu_implicit_fraction(v[j], prob[j]);
-    return;
-  }
-  for (long j = 0; j < n; ++j)
-    for (int w = 0; w < nw; ++w) trains[j * train_stride + w] = 0;
-  for (int q = 0; q * 4 < bl; ++q) {
-    rpu_philox_row(scratch, n_blocks, seed, sample, op, train_purpose, (rpu_uint32)q);
-    for (int l = 0; l < 4 && 4 * q + l < bl; ++l) {
-      int slot = 4 * q + l;
-      rpu_uint64 bit = (rpu_uint64)1 << (slot & 63);
-      for (long j = 0; j < n; ++j) {
-        if (rpu_u01<T>(scratch[4 * j + l]) < prob[j]) trains[j * train_stride + (slot >> 6)] |= bit;
+  for (long k = 0; k < n * nw; ++k) trains[k] = 0;
+  for (int q = 0; q * 4 < max_bl; ++q) {
+    rpu_philox_blocks(scratch, n, seed, c0, c1, per_element, op, train_purpose, (rpu_uint32)q);
+    for (int l = 0; l < 4 && 4 * q + l < max_bl; ++l) {
+      const int slot = 4 * q + l;
+      const rpu_uint64 bit = (rpu_uint64)1 << (slot & 63);
+      const int word = slot >> 6;
+      for (long k = 0; k < n; ++k) {
+        const int fires = slot < bls[per_element ? k : 0] && rpu_u01<T>(scratch[4 * k + l]) < prob[k];
+        trains[k * nw + word] |= fires ? bit : (rpu_uint64)0;
       }
     }
   }
@@ -345,16 +366,23 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
   }
 }
 
-/* Step 2 for row `row`: picks the device family's instantiation. */
+/* Step 2 for weight row `row`: the d trains of this row's element across all samples (from
+ * the column d_col of D, stride d_stride), then the device family's instantiation of the row
+ * update. Scratch: d_train (m * nw), d_sign (m), d_dense (m), prob (m), words (4 m) for the
+ * trains; normals and scratch (chunk each) for the pulse noise; flags (x_size). */
 template <typename T>
 static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, int mode,
                            const int *x_cnt, const int *x_idx, const rpu_uint64 *x_words,
-                           const signed char *x_sgn, const T *x_val, const rpu_uint64 *d_train,
-                           const signed char *d_sign, const T *d_dense, const int *bl,
-                           int lr_sign, const rpu_device_globals<T> &g,
+                           const signed char *x_sgn, const T *x_val, const T *d_col,
+                           long d_stride, const T *a_scales, const int *bl, T d_res,
+                           int sto_round, int lr_sign, const rpu_device_globals<T> &g,
                            const rpu_device_row<T> &h, T write_noise, int needs_noise,
                            unsigned char *flags, T *normals, rpu_uint32 *scratch, long chunk,
-                           rpu_uint64 seed, rpu_uint64 row, rpu_uint64 op) {
+                           rpu_uint64 *d_train, signed char *d_sign, T *d_dense, T *prob,
+                           rpu_uint32 *words, rpu_uint64 seed, rpu_uint64 row, rpu_uint64 op) {
+  rpu_pulse_trains(d_col, d_stride, m, a_scales, bl, 1, d_res, sto_round, nw, mode, d_train,
+                   d_sign, d_dense, prob, words, seed, row, op, RPU_RNG_D_TRAIN,
+                   RPU_RNG_D_PROB_ROUND);
   rpu_pulse_noise<T> noise = {normals, scratch, chunk, chunk, -1, seed, row, op};
 #define RPU_UPDATE_ROW_CASE(K)                                                                 \
   case K:                                                                                      \
