@@ -34,6 +34,7 @@ from rpu._kernels cimport (
     rpu_abs_max_row, rpu_dac_row, rpu_adc_row,
     RPU_RNG_X_TRAIN, RPU_RNG_D_TRAIN, RPU_RNG_X_PROB_ROUND, RPU_RNG_D_PROB_ROUND,
     rpu_device_row, rpu_device_globals, rpu_pulse_trains, rpu_compact_sample, rpu_update_row,
+    rpu_exact_update_row,
     RPU_RNG_INP_NOISE, RPU_RNG_INP_STO_ROUND, RPU_RNG_OUT_NOISE, RPU_RNG_OUT_STO_ROUND,
     RPU_RNG_W_NOISE, RPU_RNG_W_NOISE_NEG_PASS,
     rpu_dac_prepare, rpu_ir_drop_factor, rpu_ir_drop_input, rpu_v_offset, rpu_adc_finalize,
@@ -810,3 +811,21 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
                           x_words, x_sgn, x_val, D_p, a_scales, blp, d_res, sto, lr_sign, &g,
                           hidden_p, idx, write_noise, needs_noise, s2 + threadid() * s2_stride,
                           chunk, seed, op)
+
+
+def exact_update_clipped(floating[:, ::1] W,          # IN/OUT (d, x) weights
+                         const floating[:, ::1] X,    # IN  (m, x)
+                         const floating[:, ::1] D,    # IN  (m, d)
+                         double lr,
+                         const floating[:, ::1] b_min, const floating[:, ::1] b_max,  # IN (d, x)
+                         int n_threads):
+    """``NONE_WITH_DEVICE``: W -= lr d_b x_b^T for each sample b in order, clipped to the device
+    bounds after each sample. Rows are independent, so they run in parallel."""
+    cdef Py_ssize_t i, d_size = W.shape[0], x_size = W.shape[1], m = X.shape[0]
+    cdef floating lr_t = <floating>lr
+    if m == 0 or d_size == 0 or x_size == 0:
+        return
+    with nogil:
+        for i in prange(d_size, schedule='static', num_threads=n_threads):
+            rpu_exact_update_row(&W[i, 0], x_size, m, &X[0, 0], &D[0, i], d_size, lr_t,
+                                 &b_min[i, 0], &b_max[i, 0])

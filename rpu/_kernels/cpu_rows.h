@@ -405,4 +405,19 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
 #undef RPU_UPDATE_ROW_CASE
 }
 
+/* PulseType.NONE_WITH_DEVICE on one weight row: the exact SGD step of every sample in order,
+ * each followed by the device bounds (aihwkit's updateVectorWithDevice). */
+template <typename T>
+RPU_SIMD_CLONES
+static void rpu_exact_update_row(T *__restrict w, long x_size, long m, const T *__restrict X,
+                                 const T *d_col, long d_stride, T lr, const T *__restrict b_min,
+                                 const T *__restrict b_max) {
+  for (long b = 0; b < m; ++b) {
+    const T c = -lr * d_col[b * d_stride];
+    if (c == (T)0) continue;
+    const T *xb = X + b * x_size;
+    for (long j = 0; j < x_size; ++j) w[j] = rpu_clip(w[j] + c * xb[j], b_min[j], b_max[j]);
+  }
+}
+
 #endif /* RPU_CPU_ROWS_H */

@@ -125,10 +125,15 @@ class DeviceArray:
     # ----- the update -------------------------------------------------------------------------------
     def update(self, weights, X, D, lr, key, op, n_threads):
         """W <- W - lr D^T X (m samples in order) with this device's update rule."""
-        if not self.pulsed or self.pulse_type == "NONE_WITH_DEVICE":
+        if not self.pulsed:
+            weights -= (lr * (D.T @ X)).astype(self.dtype)
+            return
+        if self.pulse_type == "NONE_WITH_DEVICE":
+            # Exact steps, each sample followed by the device bounds (aihwkit's CPU path;
+            # its CUDA path clips once per batch).
             target = self.persistent if self.persistent is not None else weights
-            target -= (lr * (D.T @ X)).astype(self.dtype)
-            self.clip(target)
+            self.backend.exact_update_clipped(target, X, D, lr, self.param("min_bound"),
+                                              self.param("max_bound"), n_threads)
             if self.persistent is not None:
                 self._redraw_visible(weights, key, op, n_threads)
             return

@@ -1,0 +1,156 @@
+"""BL, A, B of the pulsed update (spec training.md §2.3): rpu's ``update_management`` against the
+independent reference in ``update_reference.py`` over a grid of UpdateParameters."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from rpu.config import UpdateParameters
+from rpu.tiles.update_management import update_management
+
+from update_reference import calculate_bl_ab, update_management_ref
+
+RNG = np.random.default_rng(20240611)
+
+# A / B: the same formulas in float64; a different (valid) order of the square roots may cost an ulp.
+RTOL = 1e-14
+
+
+def _abs_max_samples():
+    """max|x|, max|d| pairs: random, tiny, large (k > desired_bl), exact oracle values."""
+    xm = np.concatenate([RNG.uniform(0.01, 1.0, 40), 10.0 ** RNG.uniform(-4, 3, 40),
+                         [1.0, 1.0, 1.0, 0.5, 2.0, 1e-6]])
+    dm = np.concatenate([RNG.uniform(0.01, 1.0, 40), 10.0 ** RNG.uniform(-4, 3, 40),
+                         [0.5, 100.0, 0.25, 1.0, 3.0, 1e-6]])
+    return xm, dm
+
+
+XM, DM = _abs_max_samples()
+
+
+def _check(up, lr, g, xm=XM, dm=DM):
+    bl, a, b = update_management(np.asarray(xm, np.float64), np.asarray(dm, np.float64), lr, g, up)
+    rbl, ra, rb = update_management_ref(xm, dm, lr, g, up)
+    bl = np.asarray(bl)
+    assert bl.shape == rbl.shape and np.asarray(a).shape == ra.shape and np.asarray(b).shape == rb.shape
+    assert bl.dtype == np.int64, bl.dtype
+    assert np.asarray(a).dtype == np.float64 and np.asarray(b).dtype == np.float64
+    bad = np.flatnonzero(bl != rbl)
+    assert bad.size == 0, (
+        f"BL differs for {up!r}, lr={lr}, g={g}: at xm={np.asarray(xm)[bad][:5]}, "
+        f"dm={np.asarray(dm)[bad][:5]}: got {bl[bad][:5]}, expected {rbl[bad][:5]}")
+    on = rbl > 0  # A and B only matter where pulses can happen
+    np.testing.assert_allclose(np.asarray(a)[on], ra[on], rtol=RTOL, atol=0,
+                               err_msg=f"A for {up!r}, lr={lr}, g={g}")
+    np.testing.assert_allclose(np.asarray(b)[on], rb[on], rtol=RTOL, atol=0,
+                               err_msg=f"B for {up!r}, lr={lr}, g={g}")
+    return bl, np.asarray(a), np.asarray(b)
+
+
+@pytest.mark.parametrize("fixed_bl,ublm,um",
+                         list(itertools.product([True, False], [True, False], [True, False])))
+@pytest.mark.parametrize("um_grad_scale", [1.0, 0.3, 2.5])
+def test_grid_against_reference(fixed_bl, ublm, um, um_grad_scale):
+    for desired_bl, lr, g in itertools.product([1, 2, 5, 31, 64, 100, 255],
+                                               [1e-4, 0.01, 0.1, 1.0],
+                                               [0.001, 0.0005]):
+        up = UpdateParameters(desired_bl=desired_bl, fixed_bl=fixed_bl, update_bl_management=ublm,
+                              update_management=um, um_grad_scale=um_grad_scale)
+        _check(up, lr, g)
+
+
+@pytest.mark.parametrize("desired_bl", range(1, 256))
+def test_every_desired_bl(desired_bl):
+    up = UpdateParameters(desired_bl=desired_bl)
+    bl, a, b = _check(up, 0.01, 0.001)
+    assert bl.max() == desired_bl and bl.min() >= 1
+
+
+def test_spec_oracles():
+    # training.md §2.3/§2.4: lr 0.01, g 0.001, x = [1], d = [0.5, 0.25] -> BL = 5, p_x = 1, p_d = [1, 0.5]
+    bl, a, b = update_management(np.array([1.0]), np.array([0.5]), 0.01, 0.001, UpdateParameters())
+    assert int(bl[0]) == 5
+    assert b[0] * 1.0 == pytest.approx(1.0, rel=1e-12)
+    assert a[0] * 0.5 == pytest.approx(1.0, rel=1e-12) and a[0] * 0.25 == pytest.approx(0.5, rel=1e-12)
+    # d = [100, 1]: k = 1000 > 31 -> BL = 31, p_x = 1, p_d(1) = 0.3226 (= 10/31), p_d(100) >= 1
+    bl, a, b = update_management(np.array([1.0]), np.array([100.0]), 0.01, 0.001, UpdateParameters())
+    assert int(bl[0]) == 31
+    assert b[0] == pytest.approx(1.0, rel=1e-12)
+    assert a[0] * 1.0 == pytest.approx(10 / 31, rel=1e-12)
+    assert a[0] * 100.0 > 1
+
+
+def test_zero_inputs_and_zero_lr_give_no_update():
+    xm = np.array([0.0, 1.0, 0.0, 0.3])
+    dm = np.array([1.0, 0.0, 0.0, 0.2])
+    for fixed_bl, ublm, um in itertools.product([True, False], [True, False], [True, False]):
+        if not (ublm or um):
+            continue
+        up = UpdateParameters(fixed_bl=fixed_bl, update_bl_management=ublm, update_management=um)
+        bl, _, _ = _check(up, 0.01, 0.001, xm, dm)
+        assert list(bl) == [0, 0, 0, 1 if ublm else 31]
+    for fixed_bl, ublm, um in itertools.product([True, False], [True, False], [True, False]):
+        up = UpdateParameters(fixed_bl=fixed_bl, update_bl_management=ublm, update_management=um)
+        bl, _, _ = _check(up, 0.0, 0.001, xm, dm)
+        assert (bl == 0).all()
+
+
+def test_without_management_bl_ignores_the_inputs():
+    """UM and UBLM off: plain calculateBlAB, which does not look at x and d (spec §2.3 `else`).
+
+    (With x = 0 no probability is positive, so whether BL is reported as 0 there has no effect on
+    the weights; the spec keeps BL = desired_bl.)"""
+    up = UpdateParameters(update_bl_management=False, update_management=False, desired_bl=7)
+    bl, a, b = _check(up, 0.01, 0.001, np.array([0.0, 0.5, 3.0]), np.array([0.0, 0.5, 0.0]))
+    assert list(bl) == [7, 7, 7]
+    assert np.allclose(a, math.sqrt(0.01 / (0.001 * 7))) and np.allclose(b, a)
+
+
+def test_fixed_bl_false_grows_bl():
+    # g * desired_bl = 0.031 < lr = 0.1 -> BL = ceil(lr / g) = 100, A = B = 1 (spec §2.3)
+    up = UpdateParameters(fixed_bl=False, update_bl_management=False, update_management=False)
+    assert calculate_bl_ab(0.1, 0.001, up) == (100, 1.0, 1.0)
+    bl, a, b = _check(up, 0.1, 0.001, np.array([0.7]), np.array([0.2]))
+    assert int(bl[0]) == 100 and a[0] == 1.0 and b[0] == 1.0
+    # UM balances A and B, BL stays ceil(lr / g)
+    up = UpdateParameters(fixed_bl=False, update_bl_management=False, update_management=True)
+    bl, a, b = _check(up, 0.1, 0.001, np.array([0.7]), np.array([0.2]))
+    assert int(bl[0]) == 100
+
+
+def test_ublm_forces_um():
+    """UBLM on and UM off behaves as UM on (spec §2.1: 'forced True if UBLM')."""
+    for lr in (0.001, 0.01, 0.5):
+        r1 = update_management(XM, DM, lr, 0.001, UpdateParameters(update_management=False))
+        r2 = update_management(XM, DM, lr, 0.001, UpdateParameters(update_management=True))
+        for u, v in zip(r1, r2):
+            assert np.array_equal(np.asarray(u), np.asarray(v))
+
+
+def test_um_keeps_the_expected_pulse_count():
+    """With UM and k <= desired_bl: p_x(max) p_d(max) BL = lr xm dm / g (spec §2.3 consequence);
+    with k > desired_bl the x side is at probability 1 and the d side is clipped."""
+    lr, g = 0.01, 0.001
+    up = UpdateParameters()
+    bl, a, b = update_management(XM, DM, lr, g, up)
+    k = lr * XM * DM / g
+    small = k <= 31
+    np.testing.assert_allclose((a * DM * b * XM * bl)[small], k[small], rtol=1e-12)
+    np.testing.assert_allclose((b * XM)[~small], 1.0, rtol=1e-12)
+    np.testing.assert_allclose((a * DM)[~small], k[~small] / 31, rtol=1e-12)
+
+
+def test_um_grad_scale_biases_towards_clipping_d():
+    """um_grad_scale < 1 lowers d_val: for k > desired_bl the x side still reaches 1, and for
+    k <= desired_bl the products p_x p_d are unchanged."""
+    lr, g = 0.01, 0.001
+    xm, dm = np.array([1.0, 1.0]), np.array([0.5, 100.0])
+    b1 = update_management(xm, dm, lr, g, UpdateParameters(um_grad_scale=1.0))
+    b2 = update_management(xm, dm, lr, g, UpdateParameters(um_grad_scale=0.5))
+    # sample 0: k = 5 (scale 1) vs 2.5 (scale 0.5): BL 5 vs 3
+    assert int(b1[0][0]) == 5 and int(b2[0][0]) == 3
+    assert b2[2][0] < b1[2][0]  # B smaller: x side less saturated
+    # products A * B * BL are lr / g when not clipped
+    for bl, a, b in (b1, b2):
+        assert a[0] * b[0] * bl[0] == pytest.approx(lr / g, rel=1e-12)
