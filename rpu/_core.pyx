@@ -695,6 +695,16 @@ cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ss
                    d_dense, prob, words, seed, <uint64_t>i, op)
 
 
+def _work(dict workspace, str name, tuple shape, dtype):
+    """A work array of the given shape from ``workspace``, made anew only when the shape or
+    dtype changes. Contents are not cleared: every user writes before it reads."""
+    arr = workspace.get(name)
+    if arr is None or arr.shape != shape or arr.dtype != np.dtype(dtype):
+        arr = np.empty(shape, dtype=dtype)
+        workspace[name] = arr
+    return arr
+
+
 def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the pulses act on
                   floating[:, ::1] visible,         # IN/OUT (d, x) visible weights (may be stored)
                   const floating[:, :, ::1] hidden, # IN  (n_par, d, x) hidden device parameters
@@ -706,7 +716,8 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
                   const double[::1] B,              # IN  (m,) x-side probability scale
                   dict up,                          # IN  mode, x_res, d_res, sto_round, lr_sign
                   dict dev,                         # IN  device globals (rpu.tiles._devices)
-                  uint64_t seed, uint64_t op, int n_threads):
+                  uint64_t seed, uint64_t op, int n_threads,
+                  dict workspace=None):             # IN/OUT reusable work arrays (owned by the tile)
     """Apply a batch of pulsed updates, samples in order, as aihwkit's RPUPulsed does.
 
     Step 1, per sample (parallel over samples): pulse probabilities and bit trains (or dense
@@ -732,11 +743,15 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     # Step 1 (parallel over samples): the x side of every sample -- probabilities, trains, and
     # the compacted list of the elements whose line fires. The d side is made per weight row in
     # step 2, where it is used (so that no two threads write the same cache lines).
-    x_cnt_arr = np.zeros(m, dtype=np.int32)
-    x_idx_arr = np.empty((m, x_size), dtype=np.int32)
-    x_words_arr = np.empty((m, x_size, nw), dtype=np.uint64)
-    x_sgn_arr = np.empty((m, x_size), dtype=np.int8)
-    x_val_arr = np.empty((m, x_size), dtype=dtype)
+    # Work arrays come from the tile's workspace when the shapes repeat: fresh pages cost the
+    # kernel a page clear each, a sizeable share of a call otherwise.
+    if workspace is None:
+        workspace = {}
+    x_cnt_arr = _work(workspace, "x_cnt", (m,), np.int32)
+    x_idx_arr = _work(workspace, "x_idx", (m, x_size), np.int32)
+    x_words_arr = _work(workspace, "x_words", (m, x_size, nw), np.uint64)
+    x_sgn_arr = _work(workspace, "x_sgn", (m, x_size), np.int8)
+    x_val_arr = _work(workspace, "x_val", (m, x_size), dtype)
     cdef int *x_cnt = <int *>_data(x_cnt_arr)
     cdef int *x_idx = <int *>_data(x_idx_arr)
     cdef uint64_t *x_words = <uint64_t *>_data(x_words_arr)
@@ -745,7 +760,7 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     # Per-thread scratch (8-byte units): probabilities (x_size) | Philox words (2 x_size + 2) |
     # one sample's x trains (x_size * nw) | x dense values (x_size) | x signs (x_size / 8 + 1).
     cdef Py_ssize_t s1_stride = x_size + 2 * x_size + 2 + x_size * nw + x_size + x_size // 8 + 1
-    scratch1 = np.empty((max(n_threads, 1), s1_stride), dtype=np.uint64)
+    scratch1 = _work(workspace, "scratch1", (max(n_threads, 1), s1_stride), np.uint64)
     cdef uint64_t *s1 = <uint64_t *>_data(scratch1)
     cdef uint64_t *buf1
     cdef uint64_t *xt_tmp
@@ -799,7 +814,7 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     # Per-thread scratch of _update_row_i (8-byte units; layout there).
     cdef Py_ssize_t chunk = 1024
     cdef Py_ssize_t s2_stride = chunk + chunk // 2 + 8 + m * nw + 4 * m + 2 + m // 8 + 1 + x_size // 8 + 2
-    scratch2 = np.empty((max(n_threads, 1), s2_stride), dtype=np.uint64)
+    scratch2 = _work(workspace, "scratch2", (max(n_threads, 1), s2_stride), np.uint64)
     cdef uint64_t *s2 = <uint64_t *>_data(scratch2)
     cdef floating *stored_p = &stored[0, 0]
     cdef floating *visible_p = &visible[0, 0]

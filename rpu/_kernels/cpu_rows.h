@@ -317,6 +317,9 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
   const int write = visible != stored;
   if (write)
     for (long j = 0; j < x_size; ++j) flags[j] = 0;
+  const T *normals = noise.normals;
+  const long chunk = noise.chunk;
+  long pos = noise.pos;
   for (long b = 0; b < m; ++b) {
     const rpu_uint64 *db = d_train + b * nw;
     int sd = 0, blb = bl[b];
@@ -351,7 +354,16 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
       const long j = idx[t];
       T w = stored[j];
       for (int p = 0; p < n; ++p) {
-        T xi = needs_noise ? noise.next() : (T)0;
+        T xi = (T)0;
+        if (needs_noise) {
+          /* the cursor lives in registers; only a chunk refill touches the struct */
+          if (pos == chunk) {
+            noise.pos = pos;
+            noise.next();
+            pos = noise.pos - 1;
+          }
+          xi = normals[pos++];
+        }
         w = rpu_device_pulse<T, KIND>(g, h, j, w, down, xi);
       }
       stored[j] = w;

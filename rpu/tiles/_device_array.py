@@ -69,6 +69,7 @@ class DeviceArray:
                                                "slope_up", "slope_down", "gamma_up", "gamma_down",
                                                "reference"))
         self.write_noise = self.globals["write_noise"] if self.pulsed else 0.0
+        self._workspace = {}  # the update's work arrays, reused while shapes repeat
 
     # ----- random draws ---------------------------------------------------------------------------
     def _draws(self, purpose, normal, n_threads, offset=0, key=None, op=0):
@@ -148,7 +149,8 @@ class DeviceArray:
               "lr_sign": 1 if lr >= 0 else -1}
         stored = self.persistent if self.persistent is not None else weights
         self.backend.pulsed_update(stored, weights, self.hidden, self.pulse_index, X, D,
-                                   bl.astype(np.int32), a, b, up, self.globals, key, op, n_threads)
+                                   bl.astype(np.int32), a, b, up, self.globals, key, op, n_threads,
+                                   self._workspace)
 
     # ----- maintenance --------------------------------------------------------------------------
     def _target(self, weights):
