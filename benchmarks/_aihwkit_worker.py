@@ -5,6 +5,7 @@ rpu's process must not load torch or aihwkit. Data go in and out through .npz fi
 
     $AIHWKIT_PYTHON _aihwkit_worker.py run   IN.npz OUT.npz
     $AIHWKIT_PYTHON _aihwkit_worker.py bench IN.npz OUT.npz
+    $AIHWKIT_PYTHON _aihwkit_worker.py update IN.npz OUT.npz
 
 IN.npz holds a JSON string ``spec`` and the arrays it names; OUT.npz receives the results and a
 JSON string ``info`` (versions, thread count).
@@ -18,7 +19,9 @@ Tile description (shared by both modes), every key optional except ``W``::
     {"config": "single" | "floating",      # SingleRPUConfig(ConstantStepDevice()) or FloatingPointRPUConfig()
      "forward": {io_field: value, ...},    # overrides of rpu_config.forward (IOParameters)
      "backward": {io_field: value, ...},   # overrides of rpu_config.backward
-     "device": {field: value, ...},        # overrides of the ConstantStepDevice
+     "device": {field: value, ...},        # overrides of the device
+     "device_class": "ConstantStepDevice", # or another class of aihwkit.simulator.configs.devices
+     "update": {field: value, ...},        # overrides of rpu_config.update (UpdateParameters)
      "W": "array key"}                     # (out_size, in_size) weights
 
 Enum-valued fields are given by member name ("ITERATIVE", "NONE", ...).
@@ -40,10 +43,21 @@ itself, the C++ tile underneath (``AnalogTile.tile.forward(x)`` / ``.backward(d)
 and results for these configs), which is aihwkit's fastest path and the fair counterpart of rpu's
 NumPy tile. Inputs are CPU float32 tensors built once outside the timed region, under
 ``torch.no_grad()``.
+
+update mode: ``spec["cases"]`` is a list of tile descriptions with ``"name"``, ``"x"`` (key of the
+``(batch, in_size)`` inputs), ``"d"`` (key of the ``(batch, out_size)`` errors), ``"lr"`` (the
+tile learning rate), the timing settings above and ``"calls"``. Before every call, timed or
+warm-up, the weights are set back to ``W`` (outside the timed region), so that each call does the
+same work on the same weights and the devices never drift into their bounds. ``"tile"`` times
+``AnalogTile.tile.update(x, d, False)`` (the C++ simulator), ``"module"`` ``AnalogTile.update(x,
+d)`` (adds ``pre_update``). OUT.npz gets ``timings`` and ``counts`` (JSON: ``{name: {call:
+value}}``) and ``<name>_dW``: the weight change of one C++ update from ``W`` (a check that the
+update did the expected amount of work).
 """
 
 import json
 import os
+import statistics
 import sys
 import time
 
@@ -70,15 +84,17 @@ def _apply_overrides(obj, overrides, what):
 def make_tile(desc, arrays):
     import torch
     from aihwkit.simulator.configs import FloatingPointRPUConfig, SingleRPUConfig
-    from aihwkit.simulator.configs.devices import ConstantStepDevice
+    from aihwkit.simulator.configs import devices
 
     kind = desc.get("config", "single")
     if kind == "single":
-        device = ConstantStepDevice()
-        _apply_overrides(device, desc.get("device"), "ConstantStepDevice")
+        device_name = desc.get("device_class", "ConstantStepDevice")
+        device = getattr(devices, device_name)()
+        _apply_overrides(device, desc.get("device"), device_name)
         rpu_config = SingleRPUConfig(device=device)
         _apply_overrides(rpu_config.forward, desc.get("forward"), "forward IOParameters")
         _apply_overrides(rpu_config.backward, desc.get("backward"), "backward IOParameters")
+        _apply_overrides(rpu_config.update, desc.get("update"), "UpdateParameters")
     elif kind == "floating":
         rpu_config = FloatingPointRPUConfig()
     else:
@@ -132,8 +148,61 @@ def bench_cases(spec, arrays):
     return {"timings": json.dumps(timings), "counts": json.dumps(counts)}
 
 
+def _time_calls_reset(fn, reset, warmup=2, repeats=20, max_seconds=3.0):
+    """``time_calls``' rule (median seconds per call, number of timed calls) with an untimed
+    ``reset()`` before every call, warm-up included; ``max_seconds`` counts the resets too."""
+    for _ in range(warmup):
+        reset()
+        fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < repeats:
+        reset()
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= 3 and time.perf_counter() - start > max_seconds:
+            break
+    return statistics.median(times), len(times)
+
+
+def bench_updates(spec, arrays):
+    timings, counts, out = {}, {}, {}
+    for case in spec["cases"]:
+        name = case["name"]
+        tile = make_tile(case, arrays)
+        tile.set_learning_rate(float(case["lr"]))
+        W0 = _tensor(arrays, case["W"])
+        x, d = _tensor(arrays, case["x"]), _tensor(arrays, case["d"])
+        sim = tile.tile
+
+        def reset():
+            sim.set_weights(W0)
+
+        reset()
+        held = sim.get_weights().clone()  # set_weights clips to the device bounds
+        sim.update(x, d, False)
+        out[f"{name}_dW"] = (sim.get_weights() - held).numpy()
+        calls = {
+            "tile": lambda: sim.update(x, d, False),
+            "module": lambda: tile.update(x, d),
+        }
+        timings[name], counts[name] = {}, {}
+        for call in case.get("calls", ["tile"]):
+            timings[name][call], counts[name][call] = _time_calls_reset(
+                calls[call], reset,
+                case.get("warmup", 2), case.get("repeats", 20), case.get("max_seconds", 3.0),
+            )
+    out["timings"] = json.dumps(timings)
+    out["counts"] = json.dumps(counts)
+    return out
+
+
+MODES = {"run": run_jobs, "bench": bench_cases, "update": bench_updates}
+
+
 def main(argv):
-    if len(argv) != 4 or argv[1] not in ("run", "bench"):
+    if len(argv) != 4 or argv[1] not in MODES:
         print(__doc__, file=sys.stderr)
         return 2
     mode, in_path, out_path = argv[1:]
@@ -148,7 +217,7 @@ def main(argv):
     torch.set_grad_enabled(False)
     import aihwkit
 
-    out = run_jobs(spec, arrays) if mode == "run" else bench_cases(spec, arrays)
+    out = MODES[mode](spec, arrays)
     out["info"] = json.dumps(
         {
             "aihwkit": aihwkit.__version__,
