@@ -57,7 +57,6 @@ update did the expected amount of work).
 
 import json
 import os
-import statistics
 import sys
 import time
 
@@ -148,24 +147,6 @@ def bench_cases(spec, arrays):
     return {"timings": json.dumps(timings), "counts": json.dumps(counts)}
 
 
-def _time_calls_reset(fn, reset, warmup=2, repeats=20, max_seconds=3.0):
-    """``time_calls``' rule (median seconds per call, number of timed calls) with an untimed
-    ``reset()`` before every call, warm-up included; ``max_seconds`` counts the resets too."""
-    for _ in range(warmup):
-        reset()
-        fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < repeats:
-        reset()
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        if len(times) >= 3 and time.perf_counter() - start > max_seconds:
-            break
-    return statistics.median(times), len(times)
-
-
 def bench_updates(spec, arrays):
     timings, counts, out = {}, {}, {}
     for case in spec["cases"]:
@@ -189,9 +170,9 @@ def bench_updates(spec, arrays):
         }
         timings[name], counts[name] = {}, {}
         for call in case.get("calls", ["tile"]):
-            timings[name][call], counts[name][call] = _time_calls_reset(
-                calls[call], reset,
-                case.get("warmup", 2), case.get("repeats", 20), case.get("max_seconds", 3.0),
+            timings[name][call], counts[name][call] = time_calls(
+                calls[call], case.get("warmup", 2), case.get("repeats", 20),
+                case.get("max_seconds", 3.0), reset=reset,
             )
     out["timings"] = json.dumps(timings)
     out["counts"] = json.dumps(counts)

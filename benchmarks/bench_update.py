@@ -38,9 +38,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -56,25 +54,6 @@ from benchmarks.bench_mvm import (  # noqa: E402
 # command-line name -> config class name (the same in rpu.config and aihwkit's devices)
 DEVICES = {"constantstep": "ConstantStepDevice", "softbounds": "SoftBoundsDevice"}
 W_START = 0.2  # start weights U(-W_START, W_START): well inside the default bounds (+-0.6)
-
-
-def time_calls_reset(fn, reset, warmup=2, repeats=20, max_seconds=3.0):
-    """``_timing.time_calls``' rule with an untimed ``reset()`` before every call (warm-up
-    included): median seconds per call and the number of timed calls. ``max_seconds`` counts
-    the resets too. The aihwkit worker uses the same rule (``_time_calls_reset``)."""
-    for _ in range(warmup):
-        reset()
-        fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < repeats:
-        reset()
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        if len(times) >= 3 and time.perf_counter() - start > max_seconds:
-            break
-    return statistics.median(times), len(times)
 
 
 def make_data(n, batch, d_scale, seed=0):
@@ -151,8 +130,8 @@ def bench_rpu(data, device, lr, warmup, repeats, max_seconds):
         held = tile.get_weights()  # after the device's clipping to its bounds
         tile.update(x, d)
         dW = tile.get_weights() - held
-        seconds = time_calls_reset(lambda: tile.update(x, d), lambda: tile.set_weights(W0),
-                                   warmup, repeats, max_seconds)[0]
+        seconds = time_calls(lambda: tile.update(x, d), warmup, repeats, max_seconds,
+                             reset=lambda: tile.set_weights(W0))[0]
         return seconds, dW
     except Exception as exc:  # report and go on with the other rows
         return f"{type(exc).__name__}: {exc}", None
