@@ -132,6 +132,16 @@ def bench_gemm(data, repeats, max_seconds):
     }
 
 
+def threadpools():
+    """The BLAS and OpenMP thread pools loaded in this process (empty without threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    return [{k: p.get(k) for k in ("user_api", "internal_api", "num_threads", "filepath")}
+            for p in threadpool_info()]
+
+
 # ---------------------------------------------------------------------------------------------
 # aihwkit side (a subprocess of aihwkit's interpreter)
 
@@ -296,15 +306,8 @@ def main(argv=None):
                     for call, v in by_call.items():
                         keep_min(aih, key + (call,), v)
 
-    try:  # after the rounds, so that rpu's own BLAS / OpenMP libraries are loaded and listed
-        from threadpoolctl import threadpool_info
-
-        meta["threadpools"] = [
-            {k: p.get(k) for k in ("user_api", "internal_api", "num_threads", "filepath")}
-            for p in threadpool_info()
-        ]
-    except ImportError:
-        pass
+    # after the rounds, so that rpu's own BLAS / OpenMP libraries are loaded and listed
+    meta["threadpools"] = threadpools()
 
     # table
     print(f"MVM speed: median ms per call (best of {args.rounds} rounds), batch {args.batch}, "

@@ -49,6 +49,7 @@ from benchmarks.bench_mvm import (  # noqa: E402
     _fmt_time,
     _ratio,
     run_aihwkit_worker,
+    threadpools,
 )
 
 # command-line name -> config class name (the same in rpu.config and aihwkit's devices)
@@ -249,15 +250,8 @@ def main(argv=None):
                     for call, v in by_call.items():
                         keep_min(aih, key + (call,), v)
 
-    try:  # after the rounds, so that rpu's own BLAS / OpenMP libraries are loaded and listed
-        from threadpoolctl import threadpool_info
-
-        meta["threadpools"] = [
-            {k: p.get(k) for k in ("user_api", "internal_api", "num_threads", "filepath")}
-            for p in threadpool_info()
-        ]
-    except ImportError:
-        pass
+    # after the rounds, so that rpu's own BLAS / OpenMP libraries are loaded and listed
+    meta["threadpools"] = threadpools()
 
     print(f"Pulsed update speed: median ms per update(x, d) call (best of {args.rounds} rounds), "
           f"batch {args.batch}, x ~ U(-1,1), d ~ {args.d_scale:g} U(-1,1), "
