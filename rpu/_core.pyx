@@ -681,6 +681,7 @@ cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ss
     h.reference = hidden + hidden_idx[8] * plane + off if hidden_idx[8] >= 0 else NULL
     # scratch (8-byte units): normals (chunk) | noise words (chunk / 2 + 8) | d trains (m * nw) |
     # d dense (m) | prob (m) | train words (2 m + 2) | d signs (m / 8 + 1) | flags (x_size / 8 + 1)
+    # | pair_j (x_size / 2 + 1) | pair_n (x_size / 2 + 1)
     cdef floating *normals = <floating *>buf
     cdef uint32_t *noise_words = <uint32_t *>(buf + chunk)
     cdef uint64_t *d_train = buf + chunk + chunk // 2 + 8
@@ -689,10 +690,12 @@ cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ss
     cdef uint32_t *words = <uint32_t *>(d_train + m * nw + 2 * m)
     cdef signed char *d_sign = <signed char *>(d_train + m * nw + 4 * m + 2)
     cdef unsigned char *flags = <unsigned char *>(d_train + m * nw + 4 * m + 2 + m // 8 + 1)
+    cdef int *pair_j = <int *>(d_train + m * nw + 4 * m + 2 + m // 8 + 1 + x_size // 8 + 1)
+    cdef int *pair_n = pair_j + 2 * (x_size // 2 + 1)
     rpu_update_row(stored + off, visible + off, x_size, m, nw, mode, x_cnt, x_idx, x_words,
                    x_sgn, x_val, D + i, d_size, a_scales, bl, d_res, sto, lr_sign, g[0], h,
                    write_noise, needs_noise, flags, normals, noise_words, chunk, d_train, d_sign,
-                   d_dense, prob, words, seed, <uint64_t>i, op)
+                   d_dense, prob, words, pair_j, pair_n, seed, <uint64_t>i, op)
 
 
 def _work(dict workspace, str name, tuple shape, dtype):
@@ -813,7 +816,8 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     cdef const floating *a_scales = <const floating *>_data(a_arr)
     # Per-thread scratch of _update_row_i (8-byte units; layout there).
     cdef Py_ssize_t chunk = 1024
-    cdef Py_ssize_t s2_stride = chunk + chunk // 2 + 8 + m * nw + 4 * m + 2 + m // 8 + 1 + x_size // 8 + 2
+    cdef Py_ssize_t s2_stride = (chunk + chunk // 2 + 8 + m * nw + 4 * m + 2 + m // 8 + 1
+                                 + x_size // 8 + 1 + 2 * (x_size // 2 + 1) + 1)
     scratch2 = _work(workspace, "scratch2", (max(n_threads, 1), s2_stride), np.uint64)
     cdef uint64_t *s2 = <uint64_t *>_data(scratch2)
     cdef floating *stored_p = &stored[0, 0]

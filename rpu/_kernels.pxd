@@ -107,6 +107,7 @@ cdef extern from "cpu_rows.h" nogil:
                            const rpu_device_row[T] &h, T write_noise, int needs_noise,
                            unsigned char *flags, T *normals, uint32_t *scratch, long chunk,
                            uint64_t *d_train, signed char *d_sign, T *d_dense, T *prob,
-                           uint32_t *words, uint64_t seed, uint64_t row, uint64_t op)
+                           uint32_t *words, int *pair_j, int *pair_n, uint64_t seed,
+                           uint64_t row, uint64_t op)
     void rpu_exact_update_row[T](T *w, long x_size, long m, const T *X, const T *d_col,
                                  long d_stride, T lr, const T *b_min, const T *b_max)

@@ -242,23 +242,23 @@ static inline T rpu_device_pulse(const rpu_device_globals<T> &g, const rpu_devic
                                  h.b_max[j]);
 }
 
-/* The cycle-to-cycle noise stream of one weight row: the k-th pulse of the row (in
- * weight-then-sample order) takes the normal of Philox (k / 4 within its chunk, row, op,
- * PULSE_NOISE | chunk), generated a chunk at a time, only as far as pulses land. */
+/* The cycle-to-cycle noise of the pulses of one (weight row, sample): the k-th pulse of the
+ * sample in the row (pairs in list order) takes the normal of Philox (k / 4, row, op,
+ * PULSE_NOISE | sample), generated `chunk` at a time, only as far as pulses land. */
 template <typename T>
 struct rpu_pulse_noise {
   T *normals;
   rpu_uint32 *scratch;
-  long chunk, pos, chunk_index;
+  long chunk;
   rpu_uint64 seed, row, op;
-  inline T next() {
-    if (pos == chunk) {
-      ++chunk_index;
-      rpu_normal_row(normals, chunk, scratch, seed, row, op, RPU_RNG_PULSE_NOISE,
-                     (rpu_uint32)chunk_index);
-      pos = 0;
-    }
-    return normals[pos++];
+  /* normals[0 .. len) = pulses [first, first + len) of `sample` (first: a multiple of 4,
+   * len <= chunk; whole blocks of 4 are drawn). */
+  inline void fill(long first, long len, rpu_uint64 sample) {
+    long n_blocks = (len + 3) >> 2;
+    rpu_philox_blocks(scratch, n_blocks, seed, (rpu_uint64)(first >> 2), row, 0, op,
+                      RPU_RNG_PULSE_NOISE, (rpu_uint32)sample);
+    rpu_box_muller_row(scratch, n_blocks);
+    for (long k = 0; k < 4 * n_blocks; ++k) normals[k] = (T)rpu_bits_float(scratch[k]);
   }
 };
 
@@ -313,13 +313,12 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
                                 const T *d_dense, const int *bl, int lr_sign,
                                 const rpu_device_globals<T> &g, const rpu_device_row<T> &h,
                                 T write_noise, int needs_noise, unsigned char *flags,
-                                rpu_pulse_noise<T> &noise) {
+                                int *pair_j, int *pair_n, rpu_pulse_noise<T> &noise) {
   const int write = visible != stored;
   if (write)
     for (long j = 0; j < x_size; ++j) flags[j] = 0;
   const T *normals = noise.normals;
   const long chunk = noise.chunk;
-  long pos = noise.pos;
   for (long b = 0; b < m; ++b) {
     const rpu_uint64 *db = d_train + b * nw;
     int sd = 0, blb = bl[b];
@@ -338,31 +337,53 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
     const rpu_uint64 *xw = x_words + b * x_size * nw;
     const signed char *xs = x_sgn + b * x_size;
     const T *xv = x_val + b * x_size;
-    for (long t = 0; t < cnt; ++t) {
-      int n, down;
-      if (mode == 0) {
-        n = 0;
-        for (int w = 0; w < nw; ++w) n += __builtin_popcountll(xw[t * nw + w] & db[w]);
-        if (n == 0) continue;
-        down = xs[t] * sd > 0;
-      } else {
-        int c = rpu_dense_coincidences(xv[t], cd, blb, mode == 1);
-        if (c == 0) continue;
-        down = c > 0;
-        n = down ? c : -c;
+    /* Pass 1, branch-free: the pairs that pulse, with their signed pulse counts (> 0: down). */
+    long np = 0, total = 0;
+    if (mode == 0 && nw == 1) {
+      const rpu_uint64 d0 = db[0];
+      for (long t = 0; t < cnt; ++t) {
+        const int n = __builtin_popcountll(xw[t] & d0);
+        pair_j[np] = idx[t];
+        pair_n[np] = xs[t] * sd > 0 ? n : -n;
+        np += n > 0;
+        total += n;
       }
-      const long j = idx[t];
+    } else {
+      for (long t = 0; t < cnt; ++t) {
+        int c;
+        if (mode == 0) {
+          int n = 0;
+          for (int w = 0; w < nw; ++w) n += __builtin_popcountll(xw[t * nw + w] & db[w]);
+          c = xs[t] * sd > 0 ? n : -n;
+        } else {
+          c = rpu_dense_coincidences(xv[t], cd, blb, mode == 1);
+        }
+        pair_j[np] = idx[t];
+        pair_n[np] = c;
+        np += c != 0;
+        total += c < 0 ? -c : c;
+      }
+    }
+    if (np == 0) continue;
+    /* Pass 2: the pulses, pairs independent of each other within the sample. */
+    long k = 0, chunk_start = 0, chunk_end = 0;
+    for (long u = 0; u < np; ++u) {
+      const long j = pair_j[u];
+      const int c = pair_n[u];
+      const int down = c > 0;
+      const int n = down ? c : -c;
       T w = stored[j];
-      for (int p = 0; p < n; ++p) {
+      for (int p = 0; p < n; ++p, ++k) {
         T xi = (T)0;
         if (needs_noise) {
-          /* the cursor lives in registers; only a chunk refill touches the struct */
-          if (pos == chunk) {
-            noise.pos = pos;
-            noise.next();
-            pos = noise.pos - 1;
+          if (k >= chunk_end) {
+            /* draw only as far as this sample's pulses go */
+            const long len = total - k < chunk ? total - k : chunk;
+            noise.fill(k, len, (rpu_uint64)b);
+            chunk_start = k;
+            chunk_end = k + len;
           }
-          xi = normals[pos++];
+          xi = normals[k - chunk_start];
         }
         w = rpu_device_pulse<T, KIND>(g, h, j, w, down, xi);
       }
@@ -381,7 +402,8 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
 /* Step 2 for weight row `row`: the d trains of this row's element across all samples (from
  * the column d_col of D, stride d_stride), then the device family's instantiation of the row
  * update. Scratch: d_train (m * nw), d_sign (m), d_dense (m), prob (m), words (4 m) for the
- * trains; normals and scratch (chunk each) for the pulse noise; flags (x_size). */
+ * trains; normals and scratch (chunk each) for the pulse noise; flags, pair_j, pair_n
+ * (x_size each). */
 template <typename T>
 static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, int mode,
                            const int *x_cnt, const int *x_idx, const rpu_uint64 *x_words,
@@ -391,16 +413,17 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
                            const rpu_device_row<T> &h, T write_noise, int needs_noise,
                            unsigned char *flags, T *normals, rpu_uint32 *scratch, long chunk,
                            rpu_uint64 *d_train, signed char *d_sign, T *d_dense, T *prob,
-                           rpu_uint32 *words, rpu_uint64 seed, rpu_uint64 row, rpu_uint64 op) {
+                           rpu_uint32 *words, int *pair_j, int *pair_n, rpu_uint64 seed,
+                           rpu_uint64 row, rpu_uint64 op) {
   rpu_pulse_trains(d_col, d_stride, m, a_scales, bl, 1, d_res, sto_round, nw, mode, d_train,
                    d_sign, d_dense, prob, words, seed, row, op, RPU_RNG_D_TRAIN,
                    RPU_RNG_D_PROB_ROUND);
-  rpu_pulse_noise<T> noise = {normals, scratch, chunk, chunk, -1, seed, row, op};
+  rpu_pulse_noise<T> noise = {normals, scratch, chunk, seed, row, op};
 #define RPU_UPDATE_ROW_CASE(K)                                                                 \
   case K:                                                                                      \
     rpu_update_row_kind<T, K>(stored, visible, x_size, m, nw, mode, x_cnt, x_idx, x_words,     \
                               x_sgn, x_val, d_train, d_sign, d_dense, bl, lr_sign, g, h,       \
-                              write_noise, needs_noise, flags, noise);                          \
+                              write_noise, needs_noise, flags, pair_j, pair_n, noise);          \
     break;
   switch (g.kind) {
     RPU_UPDATE_ROW_CASE(RPU_DEVICE_LINEAR_STEP)
@@ -412,7 +435,8 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
     default:
       rpu_update_row_kind<T, RPU_DEVICE_CONSTANT_STEP>(
           stored, visible, x_size, m, nw, mode, x_cnt, x_idx, x_words, x_sgn, x_val, d_train,
-          d_sign, d_dense, bl, lr_sign, g, h, write_noise, needs_noise, flags, noise);
+          d_sign, d_dense, bl, lr_sign, g, h, write_noise, needs_noise, flags, pair_j, pair_n,
+          noise);
   }
 #undef RPU_UPDATE_ROW_CASE
 }
