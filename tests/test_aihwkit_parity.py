@@ -152,11 +152,10 @@ def aihwkit_stats():
     return stats
 
 
-def _rpu_config(io):
+def _rpu_config(io, device="ConstantStepDevice"):
     from rpu import config as rc
 
-    device_cls = getattr(rc, "ConstantStepDevice", None)
-    cfg = rc.SingleRPUConfig(device=device_cls()) if device_cls else rc.SingleRPUConfig()
+    cfg = rc.SingleRPUConfig(device=getattr(rc, device)())
     for io_params in (cfg.forward, cfg.backward):
         for key, value in io.items():
             current = getattr(io_params, key)  # AttributeError names a missing field
@@ -223,15 +222,16 @@ def test_residual_mean_matches_aihwkit(name, direction, aihwkit_stats, rpu_stats
 @pytest.mark.parametrize("direction", ["forward", "backward"])
 def test_quantisation_only_matches_entrywise(direction, aihwkit_stats):
     """Without output noise the analog MVM is deterministic (DAC, product, ADC, clip), so rpu, given
-    the weights aihwkit's tile holds, must reproduce aihwkit's outputs entry by entry. Should rpu
-    clip them again to its own per-device bounds, only the rows (columns) it leaves unchanged are
-    compared. Entries may differ by one ADC step where the exact product falls on a rounding tie
-    (float summation order): allow that for 0.1 % of them."""
+    the weights aihwkit's tile holds, must reproduce aihwkit's outputs entry by entry. rpu's tile
+    uses an IdealDevice here, so that it keeps aihwkit's held weights exactly (a ConstantStep
+    device would clip them again to its own random per-device bounds). Entries may differ by one
+    ADC step where the exact product falls on a rounding tie (float summation order): allow that
+    for 0.1 % of them."""
     import rpu
 
     c = CASES["quantisation_only"]
     Wa, ya, dxa = aihwkit_stats["quantisation_only", "raw"]
-    tile = rpu.AnalogTile(Wa.shape[0], Wa.shape[1], rpu_config=_rpu_config(c["io"]),
+    tile = rpu.AnalogTile(Wa.shape[0], Wa.shape[1], rpu_config=_rpu_config(c["io"], "IdealDevice"),
                           dtype=np.float32, seed=7)
     tile.set_weights(Wa)
     Wr = np.asarray(tile.get_weights())
