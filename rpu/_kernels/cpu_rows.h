@@ -337,6 +337,28 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
     const rpu_uint64 *xw = x_words + b * x_size * nw;
     const signed char *xs = x_sgn + b * x_size;
     const T *xv = x_val + b * x_size;
+    if (mode == 0 && blb == 1) {
+      /* One slot: every element on the list fires in it, so each pair pulses exactly once
+       * (the common case under BL management with small lr). No counting pass needed. */
+      long k = 0, chunk_start = 0, chunk_end = 0;
+      for (long t = 0; t < cnt; ++t, ++k) {
+        const long j = idx[t];
+        const int down = xs[t] * sd > 0;
+        T xi = (T)0;
+        if (needs_noise) {
+          if (k >= chunk_end) {
+            const long len = cnt - k < chunk ? cnt - k : chunk;
+            noise.fill(k, len, (rpu_uint64)b);
+            chunk_start = k;
+            chunk_end = k + len;
+          }
+          xi = normals[k - chunk_start];
+        }
+        stored[j] = rpu_device_pulse<T, KIND>(g, h, j, stored[j], down, xi);
+        if (write) flags[j] = 1;
+      }
+      continue;
+    }
     /* Pass 1, branch-free: the pairs that pulse, with their signed pulse counts (> 0: down). */
     long np = 0, total = 0;
     if (mode == 0 && nw == 1) {
