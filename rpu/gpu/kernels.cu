@@ -66,3 +66,64 @@ __global__ void rpu_adc_rows(T *v, const long long *rows, long long n_act, long 
                                noise, step, shift, bound, &flags);
   if (flags) atomicOr(&overflow[k], flags);
 }
+
+/* One pulse on every element (direction per element, noise sample per element): the device
+ * rules of pulsed_devices.h, one thread per weight. hidden holds the per-element parameters
+ * b_max, b_min, s_up, s_down, slope_up, slope_down, gamma_up, gamma_down, reference, each n long
+ * (planes of one array); params the globals sigma, A_up, A_down, gamma_up, gamma_down, a, b,
+ * std_add, std_slope; nodes_up/nodes_down the PiecewiseStep tables. */
+template <typename T>
+__global__ void rpu_device_pulse_elements(T *w, const int *down, const T *xi, long long n,
+                                          const T *hidden, const T *params, int kind,
+                                          int mult_noise, const T *nodes_up,
+                                          const T *nodes_down, int n_nodes) {
+  long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= n) return;
+  const T *p = hidden + j;
+  T b_max = p[0], b_min = p[n], s_up = p[2 * n], s_down = p[3 * n];
+  T v = w[j], x = xi[j];
+  int d = down[j];
+  switch (kind) {
+    case RPU_DEVICE_LINEAR_STEP:
+      v = rpu_pulse_linear_step<T>(v, d, s_up, s_down, p[4 * n], p[5 * n], params[0], x,
+                                   mult_noise, b_min, b_max);
+      break;
+    case RPU_DEVICE_SOFT_BOUNDS_REFERENCE:
+      v = rpu_pulse_soft_bounds_reference<T>(v, d, s_up, s_down, p[8 * n], params[0], x,
+                                             mult_noise, b_min, b_max);
+      break;
+    case RPU_DEVICE_EXP_STEP:
+      v = rpu_pulse_exp_step<T>(v, d, s_up, s_down, params[0], x, params[1], params[2], params[3],
+                                params[4], params[5], params[6], params[7], params[8], b_min,
+                                b_max);
+      break;
+    case RPU_DEVICE_POW_STEP:
+    case RPU_DEVICE_POW_STEP_REFERENCE:
+      v = rpu_pulse_pow_step<T>(v, d, s_up, s_down, p[6 * n], p[7 * n],
+                                kind == RPU_DEVICE_POW_STEP_REFERENCE ? p[8 * n] : (T)0,
+                                params[0], x, b_min, b_max);
+      break;
+    case RPU_DEVICE_PIECEWISE_STEP:
+      v = rpu_pulse_piecewise_step<T>(v, d, s_up, s_down, params[0], x, nodes_up, nodes_down,
+                                      n_nodes, b_min, b_max);
+      break;
+    default:
+      v = rpu_pulse_constant_step<T>(v, d, s_up, s_down, params[0], x, b_min, b_max);
+  }
+  w[j] = v;
+}
+
+/* The dense pulse counts of one (x line, d line) pair of MEAN_COUNT / DETERMINISTIC_IMPLICIT. */
+template <typename T>
+__global__ void rpu_dense_counts(const T *x, const T *d, int *counts, long long n_x,
+                                 long long n_d, T scale_x, T scale_d, T res, int bl,
+                                 int mean_count) {
+  long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (idx >= n_x * n_d) return;
+  long long i = idx / n_x, j = idx % n_x;
+  T px = rpu_quantize_probability<T>(scale_x * rpu_fabs(x[j]), res, (T)0);
+  T pd = rpu_quantize_probability<T>(scale_d * rpu_fabs(d[i]), res, (T)0);
+  T cx = mean_count ? rpu_mean_count<T>(x[j], px, bl) : rpu_implicit_fraction<T>(x[j], px);
+  T cd = mean_count ? rpu_mean_count<T>(d[i], pd, bl) : rpu_implicit_fraction<T>(d[i], pd);
+  counts[idx] = rpu_dense_coincidences<T>(cx, cd, bl, mean_count);
+}
