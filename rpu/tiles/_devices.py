@@ -13,7 +13,7 @@ the same devices whatever the tile seed.
 import numpy as np
 
 from rpu.config import (
-    ConstantStepDevice, ExpStepDevice, IdealDevice, LinearStepDevice, PiecewiseStepDevice,
+    ConstantStepDevice, ExpStepDevice, LinearStepDevice, PiecewiseStepDevice,
     PowStepDevice, PowStepReferenceDevice, PulsedDevice, SoftBoundsDevice, SoftBoundsPmaxDevice,
     SoftBoundsReferenceDevice,
 )
@@ -259,7 +259,3 @@ def _pow_step_symmetry_point(device, b_max, b_min, s_up, s_down, g_up, g_down):
         sp = sp - s_down * np.maximum((sp - b_min) / safe, 0) ** g_down + s_up * np.maximum((b_max - sp) / safe, 0) ** g_up
     return np.where(inside, sp, 0.0)
 
-
-def ideal_update_only(device):
-    """True for devices whose update is the exact floating-point step (IdealDevice)."""
-    return isinstance(device, IdealDevice) or not is_pulsed(device)
