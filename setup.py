@@ -5,6 +5,7 @@ the core still builds: prange becomes a serial loop and results do not change, b
 number depends on the thread that draws it. The outcome is written to rpu/_build_info.py, which
 `rpu info` reports. RPU_DEBUG_CYTHON=1 turns Cython's bounds and wraparound checks back on.
 """
+import glob
 import os
 import shutil
 import subprocess
@@ -98,6 +99,8 @@ extensions = [
         sources=["rpu/_core.pyx"],
         language="c++",
         include_dirs=["rpu/_kernels", np.get_include()],
+        # an edited kernel header must rebuild the module (a stale .so hides the change)
+        depends=sorted(glob.glob("rpu/_kernels/*.h")),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=compile_args,
         extra_link_args=omp_link,

@@ -32,7 +32,7 @@ enum rpu_device_kind {
 /* ConstantStepDevice: w -= s_down (1 + sigma xi) or w += s_up (1 + sigma xi). */
 template <typename T>
 RPU_HD T rpu_pulse_constant_step(T w, int down, T s_up, T s_down, T sigma, T xi, T b_min, T b_max) {
-  T dw = down ? -s_down : s_up;
+  T dw = rpu_pick(down, s_up, -s_down);
   return rpu_clip(w + dw * ((T)1 + sigma * xi), b_min, b_max);
 }
 
@@ -40,14 +40,9 @@ RPU_HD T rpu_pulse_constant_step(T w, int down, T s_up, T s_down, T sigma, T xi,
 template <typename T>
 RPU_HD T rpu_pulse_linear_step(T w, int down, T s_up, T s_down, T slope_up, T slope_down,
                                T sigma, T xi, int mult_noise, T b_min, T b_max) {
-  if (down) {
-    w -= mult_noise ? (slope_down * w + s_down) * ((T)1 + sigma * xi)
-                    : slope_down * w + s_down * ((T)1 + sigma * xi);
-  } else {
-    w += mult_noise ? (slope_up * w + s_up) * ((T)1 + sigma * xi)
-                    : slope_up * w + s_up * ((T)1 + sigma * xi);
-  }
-  return rpu_clip(w, b_min, b_max);
+  const T slope = rpu_pick(down, slope_up, slope_down), s = rpu_pick(down, s_up, s_down);
+  const T m = mult_noise ? (slope * w + s) * ((T)1 + sigma * xi) : slope * w + s * ((T)1 + sigma * xi);
+  return rpu_clip(w + rpu_sign_of<T>(down) * m, b_min, b_max);
 }
 
 /* SoftBoundsReferenceDevice: soft bounds act on v = w + reference; the stored w stays
@@ -56,13 +51,12 @@ template <typename T>
 RPU_HD T rpu_pulse_soft_bounds_reference(T w, int down, T s_up, T s_down, T reference, T sigma,
                                          T xi, int mult_noise, T b_min, T b_max) {
   T v = w + reference;
-  if (down) {
-    T a = b_min < (T)0 ? v / b_min : (T)0;
-    v -= mult_noise ? s_down * ((T)1 - a) * ((T)1 + sigma * xi) : s_down * ((T)1 - a + sigma * xi);
-  } else {
-    T a = b_max > (T)0 ? v / b_max : (T)0;
-    v += mult_noise ? s_up * ((T)1 - a) * ((T)1 + sigma * xi) : s_up * ((T)1 - a + sigma * xi);
-  }
+  /* the bound the pulse moves towards; a bound on the wrong side of zero gives no softening */
+  const T bound = rpu_pick(down, b_max, b_min), s = rpu_pick(down, s_up, s_down);
+  const int soft = rpu_pick(down, (int)(b_max > (T)0), (int)(b_min < (T)0));
+  const T a = rpu_pick(soft, (T)0, v / bound);
+  const T m = mult_noise ? s * ((T)1 - a) * ((T)1 + sigma * xi) : s * ((T)1 - a + sigma * xi);
+  v += rpu_sign_of<T>(down) * m;
   return rpu_clip(v, b_min, b_max) - reference;
 }
 
@@ -96,12 +90,11 @@ RPU_HD T rpu_pulse_pow_step(T w, int down, T s_up, T s_down, T gamma_up, T gamma
   T range = b_max - b_min;
   if (range == (T)0) return w;
   T v = w + reference;
-  if (down) {
-    /* max(., 0): a reference can put v outside the bounds before the first clip */
-    v -= s_down * rpu_pow(rpu_max((v - b_min) / range, (T)0), gamma_down) * ((T)1 + sigma * xi);
-  } else {
-    v += s_up * rpu_pow(rpu_max((b_max - v) / range, (T)0), gamma_up) * ((T)1 + sigma * xi);
-  }
+  /* distance to the bound the pulse moves towards; max(., 0): a reference can put v outside
+   * the bounds before the first clip */
+  const T dist = rpu_pick(down, b_max - v, v - b_min);
+  const T s = rpu_pick(down, s_up, s_down), gamma = rpu_pick(down, gamma_up, gamma_down);
+  v += rpu_sign_of<T>(down) * (s * rpu_pow(rpu_max(dist / range, (T)0), gamma) * ((T)1 + sigma * xi));
   return rpu_clip(v, b_min, b_max) - reference;
 }
 

@@ -88,4 +88,19 @@ template <typename T> RPU_HD T rpu_min(T a, T b) { return a < b ? a : b; }
 template <typename T> RPU_HD T rpu_max(T a, T b) { return a > b ? a : b; }
 template <typename T> RPU_HD T rpu_clip(T v, T lo, T hi) { return rpu_min(rpu_max(v, lo), hi); }
 
+/* `pick` (0 or 1) ? b : a, without a branch on the CPU: the pulse direction is a coin flip per
+ * pulse, and a mispredicted branch costs more than the pulse itself. (GPUs select without
+ * branching anyway, and an indexed local array would go to local memory there.) */
+template <typename T> RPU_HD T rpu_pick(int pick, T a, T b) {
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+  return pick ? b : a;
+#else
+  const T v[2] = {a, b};
+  return v[pick];
+#endif
+}
+
+/* +1 for pick == 0, -1 for pick == 1; exact, so w + rpu_sign_of(down) * m == (down ? w - m : w + m). */
+template <typename T> RPU_HD T rpu_sign_of(int pick) { return (T)(1 - 2 * pick); }
+
 #endif /* RPU_COMMON_H */
