@@ -14,7 +14,22 @@ and serialises to JSON-safe dicts (``cfg.to_dict()`` / :func:`from_dict`,
 """
 
 from ._base import ConfigBase, from_dict, from_json, registered_classes
+from .build import build_config
+from .compounds import (
+    BufferedTransferCompound,
+    ChoppedTransferCompound,
+    DifferenceUnitCell,
+    DigitalRankUpdateCell,
+    DynamicTransferCompound,
+    MixedPrecisionCompound,
+    OneSidedUnitCell,
+    ReferenceUnitCell,
+    TransferCompound,
+    UnitCell,
+    VectorUnitCell,
+)
 from .configs import (
+    DigitalRankUpdateRPUConfig,
     FloatingPointRPUConfig,
     InferenceRPUConfig,
     IOManagedRPUConfig,
@@ -23,6 +38,7 @@ from .configs import (
     RPUConfigBase,
     RuntimeParameter,
     SingleRPUConfig,
+    UnitCellRPUConfig,
 )
 from .devices import (
     ConstantStepDevice,
@@ -121,6 +137,18 @@ __all__ = [
     "PowStepDevice",
     "PowStepReferenceDevice",
     "PiecewiseStepDevice",
+    # compound devices
+    "UnitCell",
+    "VectorUnitCell",
+    "ReferenceUnitCell",
+    "OneSidedUnitCell",
+    "DifferenceUnitCell",
+    "TransferCompound",
+    "BufferedTransferCompound",
+    "ChoppedTransferCompound",
+    "DynamicTransferCompound",
+    "DigitalRankUpdateCell",
+    "MixedPrecisionCompound",
     # inference noise parameters
     "BaseConductanceConverter",
     "SinglePairConductanceConverter",
@@ -136,4 +164,12 @@ __all__ = [
     "SingleRPUConfig",
     "FloatingPointRPUConfig",
     "InferenceRPUConfig",
+    "UnitCellRPUConfig",
+    "DigitalRankUpdateRPUConfig",
+    # helpers
+    "build_config",
 ]
+
+# The presets (rpu.presets) are configuration classes too; importing them here registers them,
+# so that from_dict / from_json can rebuild a saved preset configuration in a fresh process.
+from rpu import presets as _presets  # noqa: E402,F401  (after every name above is defined)

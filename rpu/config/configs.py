@@ -12,6 +12,7 @@ from typing import Optional, Union
 from rpu.errors import ConfigError
 
 from ._base import ConfigBase, config_class, param
+from .compounds import DigitalRankUpdateCell, UnitCell
 from .devices import ConstantStepDevice, FloatingPointDevice, IdealDevice, PulsedDevice
 from .enums import BoundManagementType, NoiseManagementType, PulseType, RPUDataType
 from .inference import WeightClipParameter, WeightModifierParameter, WeightRemapParameter
@@ -35,6 +36,8 @@ __all__ = [
     "SingleRPUConfig",
     "FloatingPointRPUConfig",
     "InferenceRPUConfig",
+    "UnitCellRPUConfig",
+    "DigitalRankUpdateRPUConfig",
 ]
 
 
@@ -221,3 +224,59 @@ class InferenceRPUConfig(IOManagedRPUConfig):
     remap: WeightRemapParameter = param(factory=WeightRemapParameter)
     modifier: WeightModifierParameter = param(factory=WeightModifierParameter)
     device: IdealDevice = param(factory=IdealDevice, init=False)
+
+
+@config_class
+class UnitCellRPUConfig(IOManagedRPUConfig):
+    """Analog tile with a compound device per cross-point (unit cells, Tiki-taka, TTv2, AGAD).
+
+    Parameters
+    ----------
+    runtime, pre_post, mapping, forward, backward, update
+        See :class:`IOManagedRPUConfig`; all default-constructed.
+    device : UnitCell, default UnitCell()
+        The compound of every cross-point (:class:`~rpu.config.VectorUnitCell`,
+        :class:`~rpu.config.TransferCompound`, ...). The default, the abstract base, is
+        aihwkit's and must be replaced before a tile is built (see :meth:`check_ready`).
+    """
+
+    device: UnitCell = param(factory=UnitCell)
+
+    def check_ready(self, path: Optional[str] = None) -> "UnitCellRPUConfig":
+        """Validate, then refuse a device that cannot build a tile (the ``UnitCell`` base
+        class, an empty ``unit_cell_devices`` list); raises :class:`~rpu.errors.ConfigError`.
+        """
+        path = path or type(self).__name__
+        self.validate(_path=path)
+        self.device.check_ready(f"{path}.device")
+        return self
+
+
+@config_class
+class DigitalRankUpdateRPUConfig(IOManagedRPUConfig):
+    """Analog tile whose rank update is computed in digital (mixed precision).
+
+    Forward and backward are analog as in :class:`SingleRPUConfig`; the update goes through
+    the digital cell in ``device``, which occasionally transfers to the analog device.
+
+    Parameters
+    ----------
+    runtime, pre_post, mapping, forward, backward
+        See :class:`IOManagedRPUConfig`; all default-constructed.
+    update : UpdateParameters
+        Pulsed-update settings of the transfers onto the analog device.
+    device : DigitalRankUpdateCell, default DigitalRankUpdateCell()
+        The digital rank-update cell (:class:`~rpu.config.MixedPrecisionCompound`). The default,
+        the abstract base, is aihwkit's and must be replaced before a tile is built.
+    """
+
+    device: DigitalRankUpdateCell = param(factory=DigitalRankUpdateCell)
+
+    def check_ready(self, path: Optional[str] = None) -> "DigitalRankUpdateRPUConfig":
+        """Validate, then refuse a device that cannot build a tile (the base cell, an analog
+        unit cell without devices); raises :class:`~rpu.errors.ConfigError`.
+        """
+        path = path or type(self).__name__
+        self.validate(_path=path)
+        self.device.check_ready(f"{path}.device")
+        return self
