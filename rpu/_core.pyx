@@ -38,6 +38,7 @@ from rpu._kernels cimport (
     RPU_RNG_INP_NOISE, RPU_RNG_INP_STO_ROUND, RPU_RNG_OUT_NOISE, RPU_RNG_OUT_STO_ROUND,
     RPU_RNG_W_NOISE, RPU_RNG_W_NOISE_NEG_PASS,
     rpu_dac_prepare, rpu_ir_drop_factor, rpu_ir_drop_input, rpu_v_offset, rpu_adc_finalize,
+    rpu_chopped_buffer_step, rpu_dynamic_buffer_step,
 )
 
 cnp.import_array()
@@ -664,8 +665,8 @@ cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ss
                         const int *bl, floating d_res, int sto, int lr_sign,
                         const rpu_device_globals[floating] *g, const floating *hidden,
                         const int *hidden_idx, floating write_noise, int needs_noise,
-                        uint64_t *buf, Py_ssize_t chunk, uint64_t seed,
-                        uint64_t op) noexcept nogil:
+                        uint64_t *buf, Py_ssize_t chunk, uint64_t seed, uint64_t noise_seed,
+                        uint64_t op, const int *record_col, floating *record_out) noexcept nogil:
     # The device row (pointers into each hidden parameter at row i) and the scratch layout are
     # built here, in the thread's own frame.
     cdef rpu_device_row[floating] h
@@ -695,7 +696,8 @@ cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ss
     rpu_update_row(stored + off, visible + off, x_size, m, nw, mode, x_cnt, x_idx, x_words,
                    x_sgn, x_val, D + i, d_size, a_scales, bl, d_res, sto, lr_sign, g[0], h,
                    write_noise, needs_noise, flags, normals, noise_words, chunk, d_train, d_sign,
-                   d_dense, prob, words, pair_j, pair_n, seed, <uint64_t>i, op)
+                   d_dense, prob, words, pair_j, pair_n, seed, noise_seed, <uint64_t>i, op,
+                   record_col, record_out + i if record_out != NULL else NULL, d_size)
 
 
 def _work(dict workspace, str name, tuple shape, dtype):
@@ -720,8 +722,16 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
                   dict up,                          # IN  mode, x_res, d_res, sto_round, lr_sign
                   dict dev,                         # IN  device globals (rpu.tiles._devices)
                   uint64_t seed, uint64_t op, int n_threads,
-                  dict workspace=None):             # IN/OUT reusable work arrays (owned by the tile)
+                  dict workspace=None,              # IN/OUT reusable work arrays (owned by the tile)
+                  noise_seed=None,                  # IN  key of the pulse noise (default: seed)
+                  record_cols=None,                 # IN  (m,) int32: column to record after each sample (-1: none)
+                  floating[:, ::1] record_out=None):  # OUT (m, d) stored[i, record_cols[b]] after sample b
     """Apply a batch of pulsed updates, samples in order, as aihwkit's RPUPulsed does.
+
+    ``noise_seed`` gives the cycle-to-cycle pulse noise its own key (the sub-devices of a unit
+    cell see the same pulse trains with independent noise). ``record_cols``/``record_out`` let a
+    transfer compound read the column it transfers at the moment of the transfer, in the same
+    pass: row i records its stored weight in column ``record_cols[b]`` once sample b is applied.
 
     Step 1, per sample (parallel over samples): pulse probabilities and bit trains (or dense
     counts) of x and d. Step 2, per weight row (parallel over rows): coincidence counts of every
@@ -739,6 +749,13 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
         if BL[b] > max_bl:
             max_bl = BL[b]
     if m == 0 or max_bl == 0:
+        if record_cols is not None and m > 0:
+            # nothing moves: every recorded read is the current column
+            cols = np.asarray(record_cols)
+            rec = np.asarray(record_out)
+            for b in range(m):
+                if cols[b] >= 0:
+                    rec[b, :] = np.asarray(stored)[:, cols[b]]
         return
     cdef int nw = (max_bl + 63) // 64
     dtype = np.float32 if floating is float else np.float64
@@ -824,12 +841,22 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     cdef floating *visible_p = &visible[0, 0]
     cdef const floating *hidden_p = &hidden[0, 0, 0]
     cdef const floating *D_p = &D[0, 0]
+    cdef uint64_t n_seed = seed if noise_seed is None else <uint64_t>noise_seed
+    cdef const int *rec_col = NULL
+    cdef floating *rec_out = NULL
+    if record_cols is not None:
+        rec_cols_arr = np.ascontiguousarray(record_cols, dtype=np.int32)
+        if rec_cols_arr.shape != (m,) or record_out is None or record_out.shape[0] != m \
+                or record_out.shape[1] != d_size or (rec_cols_arr >= x_size).any():
+            raise ValueError("record_cols must be (m,) columns < x_size with record_out of shape (m, d).")
+        rec_col = <const int *>_data(rec_cols_arr)
+        rec_out = &record_out[0, 0]
     with nogil:
         for i in prange(d_size, schedule='static', num_threads=n_threads):
             _update_row_i(stored_p, visible_p, i, d_size, x_size, m, nw, mode, x_cnt, x_idx,
                           x_words, x_sgn, x_val, D_p, a_scales, blp, d_res, sto, lr_sign, &g,
                           hidden_p, idx, write_noise, needs_noise, s2 + threadid() * s2_stride,
-                          chunk, seed, op)
+                          chunk, seed, n_seed, op, rec_col, rec_out)
 
 
 def exact_update_clipped(floating[:, ::1] W,          # IN/OUT (d, x) weights
@@ -848,3 +875,59 @@ def exact_update_clipped(floating[:, ::1] W,          # IN/OUT (d, x) weights
         for i in prange(d_size, schedule='static', num_threads=n_threads):
             rpu_exact_update_row(&W[i, 0], x_size, m, &X[0, 0], &D[0, i], d_size, lr_t,
                                  &b_min[i, 0], &b_max[i, 0])
+
+
+# ---------------------------------------------------------------------------------------------
+# The buffers of the chopped transfer compounds: events in order, rows in parallel
+# ---------------------------------------------------------------------------------------------
+
+def chopped_buffer(const floating[:, ::1] reads,   # IN  (n_ev, d) transfer reads of A's columns
+                   const int[::1] cols,            # IN  (n_ev,) column of each event
+                   const floating[:, ::1] chop,    # IN  (n_ev, d) +-1: de-chopping sign
+                   const double[::1] lr_scale,     # IN  (n_ev,) read -> buffer units
+                   floating[:, ::1] H,             # IN/OUT (d, x) buffer
+                   int max_n, double momentum, int forget_buffer, int no_buffer, int n_threads):
+    """Advance the TTv2 buffer over a batch's transfer events; returns the pulse counts
+    (n_ev, d) int32 to write into C (rpu_chopped_buffer_step, transfer.h)."""
+    cdef Py_ssize_t n_ev = reads.shape[0], d = reads.shape[1], e, i
+    counts_arr = np.zeros((n_ev, d), dtype=np.int32)
+    cdef int[:, ::1] counts = counts_arr
+    cdef floating mom = <floating>momentum
+    if n_ev == 0 or d == 0:
+        return counts_arr
+    with nogil:
+        for i in prange(d, schedule='static', num_threads=n_threads):
+            for e in range(n_ev):
+                counts[e, i] = rpu_chopped_buffer_step(&H[i, cols[e]], reads[e, i], chop[e, i],
+                                                       <floating>lr_scale[e], max_n, mom,
+                                                       forget_buffer, no_buffer)
+    return counts_arr
+
+
+def dynamic_buffer(const floating[:, ::1] reads,   # IN  (n_ev, d) transfer reads of A's columns
+                   const int[::1] cols,            # IN  (n_ev,) column of each event
+                   const floating[:, ::1] chop,    # IN  (n_ev, d) +-1: de-chopping sign
+                   const double[::1] lr_scale,     # IN  (n_ev,) read -> buffer units
+                   const signed char[::1] switched,  # IN (n_ev,) the column's chopper switched
+                   floating[:, ::1] H,             # IN/OUT (d, x) buffer
+                   floating[:, ::1] mu,            # IN/OUT (d, x) running mean of the reads
+                   floating[:, ::1] mu_past,       # IN/OUT (d, x) the mean at the last switch
+                   int max_n, double momentum, int forget_buffer, double cap, double beta,
+                   int n_threads):
+    """Advance the AGAD buffers over a batch's transfer events; returns the pulse counts
+    (n_ev, d) int32 (rpu_dynamic_buffer_step, transfer.h)."""
+    cdef Py_ssize_t n_ev = reads.shape[0], d = reads.shape[1], e, i
+    counts_arr = np.zeros((n_ev, d), dtype=np.int32)
+    cdef int[:, ::1] counts = counts_arr
+    cdef floating mom = <floating>momentum, cap_t = <floating>cap, beta_t = <floating>beta
+    if n_ev == 0 or d == 0:
+        return counts_arr
+    with nogil:
+        for i in prange(d, schedule='static', num_threads=n_threads):
+            for e in range(n_ev):
+                counts[e, i] = rpu_dynamic_buffer_step(&H[i, cols[e]], &mu[i, cols[e]],
+                                                       &mu_past[i, cols[e]], reads[e, i],
+                                                       chop[e, i], <floating>lr_scale[e],
+                                                       switched[e], max_n, mom, forget_buffer,
+                                                       cap_t, beta_t)
+    return counts_arr

@@ -108,6 +108,15 @@ cdef extern from "cpu_rows.h" nogil:
                            unsigned char *flags, T *normals, uint32_t *scratch, long chunk,
                            uint64_t *d_train, signed char *d_sign, T *d_dense, T *prob,
                            uint32_t *words, int *pair_j, int *pair_n, uint64_t seed,
-                           uint64_t row, uint64_t op)
+                           uint64_t noise_seed, uint64_t row, uint64_t op,
+                           const int *record_col, T *record_out, long record_stride)
     void rpu_exact_update_row[T](T *w, long x_size, long m, const T *X, const T *d_col,
                                  long d_stride, T lr, const T *b_min, const T *b_max)
+
+
+cdef extern from "transfer.h" nogil:
+    int rpu_chopped_buffer_step[T](T *h, T read, T chop, T lr_scale, int max_n, T momentum,
+                                   int forget_buffer, int no_buffer)
+    int rpu_dynamic_buffer_step[T](T *h, T *mu, T *mu_past, T read, T chop, T lr_scale,
+                                   int switched, int max_n, T momentum, int forget_buffer, T cap,
+                                   T beta)

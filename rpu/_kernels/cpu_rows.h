@@ -313,13 +313,17 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
                                 const T *d_dense, const int *bl, int lr_sign,
                                 const rpu_device_globals<T> &g, const rpu_device_row<T> &h,
                                 T write_noise, int needs_noise, unsigned char *flags,
-                                int *pair_j, int *pair_n, rpu_pulse_noise<T> &noise) {
+                                int *pair_j, int *pair_n, rpu_pulse_noise<T> &noise,
+                                const int *record_col, T *record_out, long record_stride) {
   const int write = visible != stored;
   if (write)
     for (long j = 0; j < x_size; ++j) flags[j] = 0;
   const T *normals = noise.normals;
   const long chunk = noise.chunk;
   for (long b = 0; b < m; ++b) {
+    /* `continue` below ends the sample's work and lands after this block, where a transfer
+     * compound records the weight it will read after this sample. */
+    do {
     const rpu_uint64 *db = d_train + b * nw;
     int sd = 0, blb = bl[b];
     T cd = (T)0;
@@ -412,6 +416,8 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
       stored[j] = w;
       if (write) flags[j] = 1;
     }
+    } while (0);
+    if (record_col != 0 && record_col[b] >= 0) record_out[b * record_stride] = stored[record_col[b]];
   }
   if (write) {
     for (long j = 0; j < x_size; ++j)
@@ -436,16 +442,18 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
                            unsigned char *flags, T *normals, rpu_uint32 *scratch, long chunk,
                            rpu_uint64 *d_train, signed char *d_sign, T *d_dense, T *prob,
                            rpu_uint32 *words, int *pair_j, int *pair_n, rpu_uint64 seed,
-                           rpu_uint64 row, rpu_uint64 op) {
+                           rpu_uint64 noise_seed, rpu_uint64 row, rpu_uint64 op,
+                           const int *record_col, T *record_out, long record_stride) {
   rpu_pulse_trains(d_col, d_stride, m, a_scales, bl, 1, d_res, sto_round, nw, mode, d_train,
                    d_sign, d_dense, prob, words, seed, row, op, RPU_RNG_D_TRAIN,
                    RPU_RNG_D_PROB_ROUND);
-  rpu_pulse_noise<T> noise = {normals, scratch, chunk, seed, row, op};
+  rpu_pulse_noise<T> noise = {normals, scratch, chunk, noise_seed, row, op};
 #define RPU_UPDATE_ROW_CASE(K)                                                                 \
   case K:                                                                                      \
     rpu_update_row_kind<T, K>(stored, visible, x_size, m, nw, mode, x_cnt, x_idx, x_words,     \
                               x_sgn, x_val, d_train, d_sign, d_dense, bl, lr_sign, g, h,       \
-                              write_noise, needs_noise, flags, pair_j, pair_n, noise);          \
+                              write_noise, needs_noise, flags, pair_j, pair_n, noise,          \
+                              record_col, record_out, record_stride);                          \
     break;
   switch (g.kind) {
     RPU_UPDATE_ROW_CASE(RPU_DEVICE_LINEAR_STEP)
@@ -458,7 +466,7 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
       rpu_update_row_kind<T, RPU_DEVICE_CONSTANT_STEP>(
           stored, visible, x_size, m, nw, mode, x_cnt, x_idx, x_words, x_sgn, x_val, d_train,
           d_sign, d_dense, bl, lr_sign, g, h, write_noise, needs_noise, flags, pair_j, pair_n,
-          noise);
+          noise, record_col, record_out, record_stride);
   }
 #undef RPU_UPDATE_ROW_CASE
 }

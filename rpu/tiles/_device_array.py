@@ -41,7 +41,8 @@ def _resolution(res):
 class DeviceArray:
     """The device state of a (d_size, x_size) tile; see the module docstring."""
 
-    def __init__(self, device, update_params, d_size, x_size, dtype, backend, tile_key, n_threads):
+    def __init__(self, device, update_params, d_size, x_size, dtype, backend, tile_key, n_threads,
+                 construction_key=None):
         self.device = device
         self.up = update_params
         self.shape = (d_size, x_size)
@@ -55,7 +56,10 @@ class DeviceArray:
         self.hidden = np.zeros((len(self.names),) + self.shape, dtype=dtype)
         self._drift_state = None
         seed = getattr(device, "construction_seed", 0)
-        self.construction_key = resolve_seed(seed)[1] if seed else tile_key
+        if construction_key is not None:  # a compound's sub-device: its own stream
+            self.construction_key = resolve_seed(seed)[1] if seed else construction_key
+        else:
+            self.construction_key = resolve_seed(seed)[1] if seed else tile_key
         if self.pulsed:
             self.granularity = _devices.granularity(device)
             self.globals = _devices.globals_of(device, dtype)
@@ -124,12 +128,26 @@ class DeviceArray:
                 self._redraw_visible(weights, key, op, n_threads)
 
     # ----- the update -------------------------------------------------------------------------------
-    def update(self, weights, X, D, lr, key, op, n_threads):
-        """W <- W - lr D^T X (m samples in order) with this device's update rule."""
-        if not self.pulsed:
-            weights -= (lr * (D.T @ X)).astype(self.dtype)
+    def update(self, weights, X, D, lr, key, op, n_threads, *, up=None, granularity=None,
+               noise_key=None, record_cols=None, record_out=None):
+        """W <- W - lr D^T X (m samples in order) with this device's update rule.
+
+        ``lr`` may be one value per sample. A compound passes its own update parameters
+        (``up``), the granularity its bit lengths use, a key for the pulse noise, and the columns
+        to record after each sample (``record_cols``, ``record_out``: see ``_core.pulsed_update``).
+        """
+        up = self.up if up is None else up
+        pulse_type = up.pulse_type.name
+        lr_rows = np.asarray(lr, dtype=np.float64)
+        if not self.pulsed or pulse_type == "NONE":
+            if record_cols is not None:
+                raise ValueError("record_cols needs a pulsed device.")
+            scaled = D if lr_rows.ndim == 0 else D * lr_rows[:, None].astype(self.dtype)
+            weights -= ((lr_rows if lr_rows.ndim == 0 else 1.0) * (scaled.T @ X)).astype(self.dtype)
             return
-        if self.pulse_type == "NONE_WITH_DEVICE":
+        if pulse_type == "NONE_WITH_DEVICE":
+            if record_cols is not None or lr_rows.ndim:
+                raise ValueError("NONE_WITH_DEVICE takes one learning rate and records nothing.")
             # Exact steps, each sample followed by the device bounds (aihwkit's CPU path;
             # its CUDA path clips once per batch).
             target = self.persistent if self.persistent is not None else weights
@@ -138,19 +156,20 @@ class DeviceArray:
             if self.persistent is not None:
                 self._redraw_visible(weights, key, op, n_threads)
             return
-        bl, a, b = update_management(np.abs(X).max(axis=1), np.abs(D).max(axis=1), lr,
-                                     self.granularity, self.up)
-        mode = _MODES[self.pulse_type]
+        g = self.granularity if granularity is None else granularity
+        bl, a, b = update_management(np.abs(X).max(axis=1), np.abs(D).max(axis=1), lr, g, up)
+        mode = _MODES[pulse_type]
         if mode == 2:
-            x_res, d_res = _resolution(self.up.x_res_implicit), _resolution(self.up.d_res_implicit)
+            x_res, d_res = _resolution(up.x_res_implicit), _resolution(up.d_res_implicit)
         else:
-            x_res = d_res = _resolution(self.up.res)
-        up = {"mode": mode, "x_res": x_res, "d_res": d_res, "sto_round": int(bool(self.up.sto_round)),
-              "lr_sign": 1 if lr >= 0 else -1}
+            x_res = d_res = _resolution(up.res)
+        lr_sign = -1 if np.all(lr_rows < 0) and lr_rows.size else 1
+        up_spec = {"mode": mode, "x_res": x_res, "d_res": d_res, "sto_round": int(bool(up.sto_round)),
+                   "lr_sign": lr_sign}
         stored = self.persistent if self.persistent is not None else weights
         self.backend.pulsed_update(stored, weights, self.hidden, self.pulse_index, X, D,
-                                   bl.astype(np.int32), a, b, up, self.globals, key, op, n_threads,
-                                   self._workspace)
+                                   bl.astype(np.int32), a, b, up_spec, self.globals, key, op, n_threads,
+                                   self._workspace, noise_key, record_cols, record_out)
 
     # ----- maintenance --------------------------------------------------------------------------
     def _target(self, weights):

@@ -6,9 +6,9 @@ IOParameters of the config; the crossbar sum itself is one BLAS GEMM per bound-m
 import numpy as np
 
 from rpu import _threads
-from rpu.config import SingleRPUConfig
+from rpu.config import DigitalRankUpdateRPUConfig, SingleRPUConfig, UnitCellRPUConfig
 from rpu.tiles import _checks
-from rpu.tiles._device_array import DeviceArray
+from rpu.tiles._compounds import make_device_state
 from rpu.tiles._periphery import Periphery
 from rpu.tiles.base import TileBase
 
@@ -26,8 +26,12 @@ class AnalogTile(TileBase):
         Output lines (rows of the weight matrix).
     in_size : int
         Input lines (columns), not counting the bias.
-    rpu_config : SingleRPUConfig, optional
+    rpu_config : SingleRPUConfig, UnitCellRPUConfig or DigitalRankUpdateRPUConfig, optional
         Device, IO and update settings with aihwkit's names and defaults; copied by the tile.
+        ``UnitCellRPUConfig`` takes a VectorUnitCell, ReferenceUnitCell or one of the transfer
+        compounds (TransferCompound: Tiki-taka; ChoppedTransferCompound: TTv2 / c-TTv2;
+        DynamicTransferCompound: AGAD) -- build them with :func:`rpu.config.build_config`;
+        ``DigitalRankUpdateRPUConfig`` a MixedPrecisionCompound.
     bias : bool
         Add an analog bias column: the input gets a constant 1 appended, which goes through
         noise management and the DAC like any other input (so AbsMax gives a factor >= 1).
@@ -53,7 +57,7 @@ class AnalogTile(TileBase):
     New weights are drawn uniformly from [-0.1, 0.1), as aihwkit's C++ tiles start.
     """
 
-    config_classes = (SingleRPUConfig,)
+    config_classes = (SingleRPUConfig, UnitCellRPUConfig, DigitalRankUpdateRPUConfig)
 
     def __init__(self, out_size, in_size, rpu_config=None, *, bias=False, in_trans=False,
                  out_trans=False, dtype=np.float32, seed=None, backend="auto"):
@@ -65,8 +69,8 @@ class AnalogTile(TileBase):
                               self._backend, self._key, self.dtype, n_threads, "rpu_config.forward")
         self._bwd = Periphery(self.rpu_config.backward, "backward", self.x_size, self.d_size, w_shape,
                               self._backend, self._key, self.dtype, n_threads, "rpu_config.backward")
-        self._devices = DeviceArray(self.rpu_config.device, self.rpu_config.update, self.d_size,
-                                    self.x_size, self.dtype, self._backend, self._key, n_threads)
+        self._devices = make_device_state(self.rpu_config, self.d_size, self.x_size, self.dtype,
+                                          self._backend, self._key, n_threads)
         self.set_weights_uniform_random(-0.1, 0.1)
 
     def _assign_weights(self, weights):
@@ -179,15 +183,22 @@ class AnalogTile(TileBase):
         For pulsed devices: ``max_bound``, ``min_bound`` (the device bounds), ``dwmin_up``,
         ``dwmin_down`` (step sizes), ``decay_scales``, ``diffusion_rates``, ``reset_bias``,
         ``drift_nu``, then ``persistent_weights`` for write-noise devices and the device's own
-        (``slope_up``/``slope_down``, ``gamma_up``/``gamma_down``, ``reference``).
+        (``slope_up``/``slope_down``, ``gamma_up``/``gamma_down``, ``reference``). Compounds
+        list each sub-device's names with the suffix ``_k`` followed by its weights
+        ``hidden_weights_k``, then their buffers (``buffered_FP_weight_0``; AGAD:
+        ``buffered_FP_weight``, ``running_mean_weight``, ``past_mean_weight``; mixed precision:
+        the analog device's names and ``hidden_weights_chi``), as aihwkit names them.
         """
+        if hasattr(self._devices, "get_hidden"):
+            return self._devices.get_hidden()
         return {name: self._devices.hidden[k].copy() for k, name in enumerate(self._devices.names)}
 
     def set_hidden_parameters(self, params):
         """Replace the hidden parameters (all names, each of shape (out_size, x_size), finite).
 
         The weights are then re-applied to the devices (clipped to the new bounds), as aihwkit's
-        ``set_hidden_parameters`` does. Nothing changes if any entry is invalid.
+        ``set_hidden_parameters`` does; a compound recomputes its visible weights from the
+        sub-devices' weights. Nothing changes if any entry is invalid.
         """
         if not isinstance(params, dict):
             raise TypeError(f"params must be a dict name -> array, got {type(params).__name__}.")
@@ -198,6 +209,9 @@ class AnalogTile(TileBase):
         for name in names:
             staged[name] = _checks.as_weights(params[name], f"hidden parameter {name!r}",
                                               (self.d_size, self.x_size), self.dtype)
+        if hasattr(self._devices, "set_hidden"):
+            self._devices.set_hidden(staged, self._weights)
+            return
         for k, name in enumerate(names):
             self._devices.hidden[k] = staged[name]
         if "persistent_weights" in names:
@@ -299,7 +313,8 @@ class AnalogTile(TileBase):
                 raise ValueError(f"{prefix}.nm_state must be 2 finite numbers, got {nm_state!r}.")
             staged[prefix] = (per, params, nm_state)
         # Persistent weights come with the hidden parameters.
-        self._devices.load_state({k: v for k, v in arrays.items() if k.startswith(("hidden.", "drift."))})
+        self._devices.load_state({k: v for k, v in arrays.items()
+                                  if k.startswith(("hidden.", "drift.", "sub", "extra.", "counter."))})
         super()._load_state(meta, arrays)
         for per, params, nm_state in staged.values():
             per.set_parameters(params, self.dtype)

@@ -31,8 +31,9 @@ def update_management(x_abs_max, d_abs_max, lr, granularity, up):
     ----------
     x_abs_max, d_abs_max : ndarray of shape (m,)
         max_j |x_j| and max_i |d_i| of every sample.
-    lr : float
-        The learning rate (its absolute value is used).
+    lr : float, or ndarray of shape (m,)
+        The learning rate (its absolute value is used); one per sample where it changes from
+        sample to sample (the auto-scaled fast learning rate of the chopped transfer compounds).
     granularity : float
         The device's weight granularity g (about dw_min).
     up : UpdateParameters
@@ -46,29 +47,35 @@ def update_management(x_abs_max, d_abs_max, lr, granularity, up):
     """
     xm = np.asarray(x_abs_max, dtype=np.float64)
     dm = np.asarray(d_abs_max, dtype=np.float64)
-    lr = abs(float(lr))
-    g = float(granularity)
-    bl0, a0, b0 = calculate_bl_ab(lr, g, up)
     m = xm.shape[0]
-    bl = np.full(m, bl0, dtype=np.int64)
-    a = np.full(m, a0)
-    b = np.full(m, b0)
-    if bl0 == 0:
-        return np.zeros(m, dtype=np.int64), np.zeros(m), np.zeros(m)
+    if np.ndim(lr) == 0:
+        bl0, a0, _ = calculate_bl_ab(abs(float(lr)), granularity, up)
+        lr = np.full(m, abs(float(lr)))
+        bl = np.full(m, bl0, dtype=np.int64)
+        a = np.full(m, a0)
+    else:
+        lr = np.abs(np.asarray(lr, dtype=np.float64))
+        per_sample = [calculate_bl_ab(v, granularity, up) for v in lr]
+        bl = np.array([p[0] for p in per_sample], dtype=np.int64).reshape(m)
+        a = np.array([p[1] for p in per_sample], dtype=np.float64).reshape(m)
+    b = a.copy()
+    g = float(granularity)
     if not (up.update_bl_management or up.update_management):
         return bl, a, b
-    active = (xm > 0) & (dm > 0)
+    managed = bl > 0
+    active = (xm > 0) & (dm > 0) & managed
     xs = np.where(active, xm, 1.0)
     dv = up.um_grad_scale * np.where(active, dm, 1.0)
     k = lr * xs * dv / g  # the expected number of pulses of the largest element
     if up.update_bl_management:
-        bl = np.maximum(np.minimum(np.ceil(k), up.desired_bl), 1).astype(np.int64)
-    dv = np.where(k > up.desired_bl, dv * up.desired_bl / k, dv)
+        bl = np.where(managed, np.maximum(np.minimum(np.ceil(k), up.desired_bl), 1).astype(np.int64), bl)
+    with np.errstate(divide="ignore", invalid="ignore"):  # k = 0 where lr = 0 (masked below)
+        dv = np.where(k > up.desired_bl, dv * up.desired_bl / k, dv)
     # A = sqrt(lr / (g BL)) sqrt(xm / dv), B = sqrt(lr / (g BL)) sqrt(dv / xm), each under one
     # square root: exact where the product is (e.g. A = 2, not 2.0000000000000004, so that the
     # dense pulse counts round as aihwkit's do).
-    base = lr / (g * bl)
-    a = np.sqrt(base * (xs / dv))
-    b = np.sqrt(base * (dv / xs))
-    bl = np.where(active, bl, 0)
-    return bl, np.where(active, a, 0.0), np.where(active, b, 0.0)
+    base = lr / (g * np.maximum(bl, 1))
+    a = np.where(managed, np.sqrt(base * (xs / dv)), a)
+    b = np.where(managed, np.sqrt(base * (dv / xs)), b)
+    off = managed & ~active
+    return np.where(off, 0, bl), np.where(off, 0.0, a), np.where(off, 0.0, b)

@@ -1,0 +1,724 @@
+"""Compound devices: several device arrays behind one tile's weights, and the training algorithms
+that move weight between them (aihwkit's unit cells and transfer compounds, spec training.md §4).
+
+Each class here has the interface of :class:`rpu.tiles._device_array.DeviceArray` (the tile calls
+``update``, ``on_set_weights``, the maintenance methods and the state methods the same way), and
+owns one ``DeviceArray`` per sub-device with that sub-device's own weights ("hidden_weights_k").
+
+* :class:`VectorCell` -- VectorUnitCell and ReferenceUnitCell: visible W = sum_k gamma_k w_k; the
+  update goes to every device (policy ALL: the same pulse trains, independent pulse noise) or to one
+  chosen per sample.
+* :class:`TransferCell` -- TransferCompound (Tiki-taka v1), ChoppedTransferCompound (TTv2,
+  c-TTv2) and DynamicTransferCompound (AGAD), with two devices: the fast array A takes the SGD
+  pulses; every few samples one column of A is read through the transfer periphery and written
+  into the slow array C.
+* :class:`MixedPrecisionCell` -- MixedPrecisionCompound: a digital accumulator chi takes the
+  exact update; whole multiples of the granularity are written into the analog device.
+
+Why the transfer is fast. A never depends on C, so one pass of the pulsed-update kernel applies
+the whole batch to A and, row by row, records the column each transfer reads at the moment it
+reads it (``record_cols``). The reads then go through the transfer periphery together (one small
+product), the buffers are advanced by the transfer kernel over rows, and all the writes into C
+are one more pulsed update, samples in order. Nothing loops over elements in Python, and the
+result is the sequential algorithm's: sample, transfer, sample, ...
+"""
+import math
+
+import numpy as np
+
+from rpu._rng import Purpose
+from rpu.config import (
+    ChoppedTransferCompound,
+    DynamicTransferCompound,
+    IOParameters,
+    MixedPrecisionCompound,
+    ReferenceUnitCell,
+    TransferCompound,
+    UpdateParameters,
+    VectorUnitCell,
+    VectorUnitCellUpdatePolicy,
+)
+from rpu.config.enums import BoundManagementType, NoiseManagementType
+from rpu.errors import ConfigError
+from rpu.tiles import _devices
+from rpu.tiles._device_array import DeviceArray
+from rpu.tiles._periphery import Periphery
+
+# Roles of the derived keys: every random job of a compound has its own stream.
+(_ROLE_DEVICE, _ROLE_NOISE, _ROLE_POLICY, _ROLE_READ, _ROLE_WRITE, _ROLE_CHOP, _ROLE_QUANT,
+ _ROLE_MAINTENANCE) = range(8)
+
+
+def _derived_key(key, role, k=0):
+    """A 64-bit key for one role of one sub-device, mixed from the tile key."""
+    ss = np.random.SeedSequence([key & 0xFFFFFFFF, key >> 32, 0xC0, role, k])
+    return int(ss.generate_state(1, dtype=np.uint64)[0])
+
+
+class _Draws:
+    """Uniforms for the compound's decisions (policies, choppers, stochastic rounding)."""
+
+    def __init__(self, backend, key):
+        self.backend = backend
+        self.key = key
+
+    def uniform(self, n, op, sub=0):
+        out = np.empty((1, max(int(n), 1)), dtype=np.float64)
+        self.backend.uniform_fill(out, self.key, op, int(Purpose.X_PROB_ROUND), sub, 1)
+        return out[0, : int(n)]
+
+
+def _sub_device_arrays(devices, up, shape, dtype, backend, key, n_threads, path):
+    subs = []
+    for k, dev in enumerate(devices):
+        subs.append(DeviceArray(dev, up, shape[0], shape[1], dtype, backend, key, n_threads,
+                                construction_key=_derived_key(key, _ROLE_DEVICE, k)))
+        if not subs[-1].pulsed:
+            raise ConfigError(f"{path}.unit_cell_devices[{k}] = {type(dev).__name__} is not a "
+                              f"pulsed device; compound cells need pulsed devices (e.g. "
+                              f"ConstantStepDevice, SoftBoundsDevice).")
+    return subs
+
+
+class _Cell:
+    """What every compound shares: sub-devices with their weights, names, maintenance, state."""
+
+    pulsed = True
+
+    def __init__(self, subs, shape, dtype, backend, key):
+        self.subs = subs
+        self.shape = shape
+        self.dtype = np.dtype(dtype)
+        self.backend = backend
+        self.key = key
+        self.w = [np.zeros(shape, dtype=dtype) for _ in subs]
+        self.noise_keys = [_derived_key(key, _ROLE_NOISE, k) for k in range(len(subs))]
+        self.draws = _Draws(backend, _derived_key(key, _ROLE_POLICY))
+        self.maintenance_keys = [_derived_key(key, _ROLE_MAINTENANCE, k) for k in range(len(subs))]
+        self.extra = {}  # name -> (d, x) array of extra hidden state (buffers)
+
+    # ----- hidden parameters -------------------------------------------------------------
+    @property
+    def names(self):
+        out = []
+        for k, sub in enumerate(self.subs):
+            out += [f"{n}_{k}" for n in sub.names] + [f"hidden_weights_{k}"]
+        return out + list(self.extra)
+
+    def get_hidden(self):
+        out = {}
+        for k, sub in enumerate(self.subs):
+            for j, n in enumerate(sub.names):
+                out[f"{n}_{k}"] = sub.hidden[j].copy()
+            out[f"hidden_weights_{k}"] = self.w[k].copy()
+        out.update({n: v.copy() for n, v in self.extra.items()})
+        return out
+
+    def set_hidden(self, staged, weights):
+        for k, sub in enumerate(self.subs):
+            for j, n in enumerate(sub.names):
+                sub.hidden[j] = staged[f"{n}_{k}"]
+            self.w[k][...] = staged[f"hidden_weights_{k}"]
+            sub.clip(self.w[k])
+        for n in self.extra:
+            self.extra[n][...] = staged[n]
+        self.visible(weights)
+
+    persistent = None
+
+    # ----- maintenance: every sub-device with its own parameters -------------------------
+    def _each(self, name, weights, *args):
+        # the tile key is replaced by each sub-device's own, so that their draws differ
+        op, n_threads = args[-2:]
+        for k, sub in enumerate(self.subs):
+            getattr(sub, name)(self.w[k], *args[:-3], self.maintenance_keys[k], op, n_threads)
+        self.visible(weights)
+
+    def decay(self, weights, alpha, key, op, n_threads):
+        self._each("decay", weights, alpha, key, op, n_threads)
+
+    def diffuse(self, weights, key, op, n_threads):
+        self._each("diffuse", weights, key, op, n_threads)
+
+    def drift(self, weights, delta_t, key, op, n_threads):
+        self._each("drift", weights, delta_t, key, op, n_threads)
+
+    def reset_columns(self, weights, columns, reset_prob, key, op, n_threads):
+        for k in self.reset_devices():
+            self.subs[k].reset_columns(self.w[k], columns, reset_prob, self.maintenance_keys[k], op,
+                                       n_threads)
+        self.visible(weights)
+
+    def reset_devices(self):
+        return range(len(self.subs))
+
+    def any_diffusion(self):
+        return any(sub.any_diffusion() for sub in self.subs)
+
+    def any_decay(self):
+        return any(sub.any_decay() for sub in self.subs)
+
+    def drift_parameters(self):
+        return self.subs[0].drift_parameters()
+
+    # ----- state ---------------------------------------------------------------------------
+    def counters(self):
+        """Integer/float scalars and small vectors of algorithm state (saved with the tile)."""
+        return {}
+
+    def load_counters(self, values):
+        pass
+
+    def state_arrays(self):
+        arrays = {}
+        for k, sub in enumerate(self.subs):
+            for name, value in sub.state_arrays().items():
+                arrays[f"sub{k}.{name}"] = value
+            arrays[f"sub{k}.weights"] = self.w[k]
+        for n, v in self.extra.items():
+            arrays[f"extra.{n}"] = v
+        for n, v in self.counters().items():
+            arrays[f"counter.{n}"] = np.asarray(v)
+        return arrays
+
+    def load_state(self, arrays):
+        for k, sub in enumerate(self.subs):
+            prefix = f"sub{k}."
+            sub.load_state({key[len(prefix):]: v for key, v in arrays.items()
+                            if key.startswith(prefix) and key != prefix + "weights"})
+            w = np.asarray(arrays[prefix + "weights"], dtype=self.dtype)
+            if w.shape != self.shape or not np.isfinite(w).all():
+                raise ValueError(f"{prefix}weights must be finite with shape {self.shape}.")
+            self.w[k][...] = w
+        for n in self.extra:
+            v = np.asarray(arrays[f"extra.{n}"], dtype=self.dtype)
+            if v.shape != self.extra[n].shape or not np.isfinite(v).all():
+                raise ValueError(f"{n} must be finite with shape {self.extra[n].shape}.")
+            self.extra[n][...] = v
+        self.load_counters({key.split(".", 1)[1]: np.asarray(v) for key, v in arrays.items()
+                            if key.startswith("counter.")})
+
+
+class VectorCell(_Cell):
+    """VectorUnitCell / ReferenceUnitCell (spec §4.1, §4.2)."""
+
+    def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path):
+        devices = list(cell.unit_cell_devices)
+        if isinstance(cell, ReferenceUnitCell):
+            devices = (devices * 2)[:2]
+        subs = _sub_device_arrays(devices, up, shape, dtype, backend, key, n_threads, path)
+        super().__init__(subs, shape, dtype, backend, key)
+        n = len(subs)
+        self.up = up
+        self.gamma = np.array(cell.gamma_vec if len(cell.gamma_vec) else [1.0 / n] * n, dtype=np.float64)
+        self.policy = VectorUnitCellUpdatePolicy(cell.update_policy)
+        self.first = int(cell.first_update_idx)
+        self.current = self.first
+        self.granularity = float(np.mean([s.granularity for s in subs]))
+
+    def visible(self, weights):
+        acc = np.zeros(self.shape, dtype=np.float64)
+        for g, w in zip(self.gamma, self.w):
+            acc += g * w
+        weights[...] = acc.astype(self.dtype)
+
+    def on_set_weights(self, weights, key, op, n_threads):
+        fixed = self.policy == VectorUnitCellUpdatePolicy.SINGLE_FIXED
+        if not fixed:
+            self.current = self.first
+        for k, sub in enumerate(self.subs):
+            if not fixed or k == self.current:
+                self.w[k][...] = weights
+                sub.on_set_weights(self.w[k], key, op, n_threads)
+        self.visible(weights)
+
+    def _choices(self, m, op):
+        """The device each sample goes to (aihwkit's CPU path chooses per sample)."""
+        n = len(self.subs)
+        if self.policy == VectorUnitCellUpdatePolicy.SINGLE_RANDOM:
+            return np.minimum((self.draws.uniform(m, op) * n).astype(np.int64), n - 1)
+        if self.policy == VectorUnitCellUpdatePolicy.SINGLE_SEQUENTIAL:
+            ks = (self.current + 1 + np.arange(m)) % n
+            self.current = int(ks[-1])
+            return ks
+        return np.full(m, self.current, dtype=np.int64)
+
+    def update(self, weights, X, D, lr, key, op, n_threads):
+        if self.policy == VectorUnitCellUpdatePolicy.ALL:
+            for k, sub in enumerate(self.subs):
+                sub.update(self.w[k], X, D, lr, key, op, n_threads, granularity=self.granularity,
+                           noise_key=self.noise_keys[k])
+        else:
+            ks = self._choices(X.shape[0], op)
+            for k, sub in enumerate(self.subs):
+                rows = np.flatnonzero(ks == k)
+                if rows.size:
+                    sub.update(self.w[k], np.ascontiguousarray(X[rows]), np.ascontiguousarray(D[rows]),
+                               lr, key, op, n_threads, granularity=self.granularity,
+                               noise_key=self.noise_keys[k])
+        self.visible(weights)
+
+    def counters(self):
+        return {"current_device_idx": self.current}
+
+    def load_counters(self, values):
+        self.current = int(values.get("current_device_idx", self.current))
+
+
+def _read_periphery(io, shape, backend, key, dtype, n_threads, path):
+    """The transfer read's periphery, with noise and bound management off (as aihwkit forces).
+
+    The reads of a batch go through it together, as one product of the recorded columns with
+    an identity; that is the read of each column by its one-hot vector exactly when no part of
+    the periphery couples a line to the other (zero) inputs, which the defaults satisfy.
+    """
+    io = _copy_config(io)
+    io.noise_management = NoiseManagementType.NONE
+    io.bound_management = BoundManagementType.NONE
+    coupled = {"inp_noise": io.inp_noise > 0, "ir_drop": io.ir_drop > 0,
+               "w_read_asymmetry_dtod": io.w_read_asymmetry_dtod != 0,
+               "v_offset_std": io.v_offset_std > 0, "r_series": io.r_series > 0,
+               "out_nonlinearity": io.out_nonlinearity > 0}
+    for name, on in coupled.items():
+        if on and not io.is_perfect:
+            raise ConfigError(f"{path}.{name} = {getattr(io, name)!r}: rpu reads the transferred "
+                              f"columns without the zero inputs of the one-hot read vector, which "
+                              f"this setting would involve; set it to 0 for the transfer read.")
+    return Periphery(io, "forward", shape[0], shape[1], shape, backend, key, dtype, n_threads, path)
+
+
+def _copy_config(cfg):
+    from rpu.config import from_dict
+    return from_dict(cfg.to_dict())
+
+
+class TransferCell(_Cell):
+    """Tiki-taka v1, TTv2 / c-TTv2 and AGAD with two devices, column transfer (spec §4.4-4.7)."""
+
+    def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path):
+        devices = list(cell.unit_cell_devices)
+        if len(devices) != 2:
+            raise ConfigError(f"{path}.unit_cell_devices has {len(devices)} devices; rpu's transfer "
+                              f"compounds take exactly 2 (fast A, slow C).")
+        if not cell.transfer_columns:
+            raise ConfigError(f"{path}.transfer_columns = False (row transfer) is not supported by "
+                              f"rpu yet; use column transfer.")
+        subs = _sub_device_arrays(devices, up, shape, dtype, backend, key, n_threads, path)
+        super().__init__(subs, shape, dtype, backend, key)
+        self.cell = cell
+        self.up = up
+        self.chopped = isinstance(cell, ChoppedTransferCompound)
+        self.dynamic = isinstance(cell, DynamicTransferCompound)
+        d, x = shape
+        if len(cell.gamma_vec):
+            self.gamma = np.array(cell.gamma_vec, dtype=np.float64)
+        else:
+            self.gamma = np.array([cell.gamma, 1.0])
+        self.fully_hidden = self.gamma[0] == 0 and self.gamma[1] == 1
+        self.granularity = float(np.mean([s.granularity for s in subs]))
+        self.transfer_lr = (list(cell.transfer_lr_vec) or [cell.transfer_lr])[0]
+        self.n_reads = min(int(cell.n_reads_per_transfer), x)
+        if self.chopped and (self.n_reads != 1 or cell.random_selection or cell.with_reset_prob > 0):
+            raise ConfigError(f"{path}: chopped transfer needs n_reads_per_transfer = 1, "
+                              f"random_selection = False and with_reset_prob = 0.")
+        te = list(cell.transfer_every_vec) or [cell.transfer_every]
+        self.transfer_every = float(te[0])
+        self.transfer_up = cell.transfer_update
+        self.read = _read_periphery(cell.transfer_forward, shape, backend,
+                                    _derived_key(key, _ROLE_READ), dtype, n_threads,
+                                    path + ".transfer_forward")
+        self.read_key = _derived_key(key, _ROLE_READ, 1)
+        self.write_key = _derived_key(key, _ROLE_WRITE)
+        self.chop_draws = _Draws(backend, _derived_key(key, _ROLE_CHOP))
+        if self.dynamic:
+            self.extra = {"buffered_FP_weight": np.zeros(shape, dtype=dtype),
+                          "running_mean_weight": np.zeros(shape, dtype=dtype),
+                          "past_mean_weight": np.zeros(shape, dtype=dtype)}
+        elif self.chopped:
+            self.extra = {"buffered_FP_weight_0": np.zeros(shape, dtype=dtype)}
+        self._reset_counters()
+
+    def _reset_counters(self):
+        d, x = self.shape
+        self.count = 0              # vector updates since set_weights
+        self.slice = 0              # next column to transfer
+        self.transfer_counter = 0   # full sweeps over the columns (chopped)
+        self.n_transfers = 0        # transfers since construction (keys the read/write streams)
+        self.in_chopper = np.zeros(x, dtype=bool)
+        self.out_chopper = np.zeros(d, dtype=bool)
+        self.in_switched = np.zeros(x, dtype=bool)
+        self.m_x = 0.0
+        self.m_d = 0.0
+
+    def reset_devices(self):
+        return (0,)
+
+    def visible(self, weights):
+        if self.fully_hidden:
+            weights[...] = self.w[1]
+        else:
+            weights[...] = (self.gamma[0] * self.w[0].astype(np.float64)
+                            + self.gamma[1] * self.w[1]).astype(self.dtype)
+
+    def on_set_weights(self, weights, key, op, n_threads):
+        self.w[0][...] = 0
+        self.w[1][...] = weights / self.dtype.type(self.gamma[1])
+        for k, sub in enumerate(self.subs):
+            sub.on_set_weights(self.w[k], key, op, n_threads)
+        for v in self.extra.values():
+            v[...] = 0
+        self._reset_counters()
+        self.visible(weights)
+
+    # ----- the schedule of one batch ---------------------------------------------------------
+    def _every(self, m):
+        te = self.transfer_every
+        if self.chopped and te < 0:
+            states = 1.0 / self.subs[0].granularity
+            return max(1, round(states / self.shape[1] * abs(te)))
+        if te <= 0:
+            return 0
+        if self.cell.units_in_mbatch:
+            return int(math.ceil(te * m))
+        return int(round(te))
+
+    def _fast_lr(self, X, D, lr):
+        """The learning rate of A's pulses, per sample (auto-scaled ones change per sample)."""
+        cell = self.cell
+        m = X.shape[0]
+        if self.chopped and cell.auto_scale:
+            tau = (1.0 - cell.auto_momentum) / m
+            xs, ds = np.abs(X).max(axis=1), np.abs(D).max(axis=1)
+            mx, md = np.empty(m), np.empty(m)
+            for b in range(m):
+                self.m_x = _ema(self.m_x, xs[b], tau)
+                self.m_d = _ema(self.m_d, ds[b], tau)
+                mx[b], md[b] = self.m_x, self.m_d
+            if cell.fast_lr > 0:
+                scale = cell.fast_lr * self.up.desired_bl * self.subs[0].granularity
+                ok = (mx > 0) & (md > 0)
+                return np.where(ok, scale / np.where(ok, mx * md, 1.0), scale)
+        if cell.fast_lr > 0:
+            return np.full(m, cell.fast_lr)  # aihwkit 1.1.0: the absolute fast_lr
+        return np.full(m, lr)
+
+    def update(self, weights, X, D, lr, key, op, n_threads):
+        m, (d, x) = X.shape[0], self.shape
+        every = self._every(m)
+        after = np.arange(1, m + 1) + self.count
+        events = np.flatnonzero(after % every == 0) if every > 0 else np.zeros(0, dtype=np.int64)
+        self.count += m
+        # Columns read at each event, and the chopper signs every sample's update of A sees.
+        n_ev = events.size
+        cols = (self.slice + np.arange(n_ev)) % x
+        record = np.full(m, -1, dtype=np.int32)
+        record[events] = cols
+        sx = sd = None
+        if self.chopped:
+            sx, sd, ev_in, ev_out, flips = self._chopper_schedule(m, events, cols, op)
+        xa, da = (X, D) if sx is None else (np.ascontiguousarray(X * sx), np.ascontiguousarray(D * sd))
+        lr_fast = self._fast_lr(X, D, lr)
+        R = np.empty((m, d), dtype=self.dtype)
+        self.subs[0].update(self.w[0], xa, da, lr_fast, key, op, n_threads, granularity=self.granularity,
+                            noise_key=self.noise_keys[0], record_cols=record, record_out=R)
+        if n_ev:
+            reads = self._read(R[events], n_threads)
+            if self.chopped:
+                self._chopped_transfer(reads, cols, ev_in, ev_out, lr, lr_fast[events], n_threads)
+                self.in_chopper, self.out_chopper, self.in_switched = flips
+            else:
+                self._tt_transfer(reads, cols, lr, n_threads)
+            self.slice = int((self.slice + n_ev) % x)
+            self.n_transfers += n_ev
+        self.visible(weights)
+
+    def _chopper_schedule(self, m, events, cols, op):
+        """Chopper states per sample and per event; the choppers depend on no data, only on
+        the transfer count and their own draws, so the whole batch is known up front."""
+        cell = self.cell
+        d, x = self.shape
+        c_in, c_out, switched = self.in_chopper.copy(), self.out_chopper.copy(), self.in_switched.copy()
+        sx = np.empty((m, x), dtype=self.dtype)
+        sd = np.empty((m, d), dtype=self.dtype)
+        ev_in = np.zeros(events.size, dtype=bool)
+        ev_out = np.zeros((events.size, d), dtype=bool)
+        ev_switched = np.zeros(events.size, dtype=bool)
+        coin = self.chop_draws.uniform(max(events.size, 1), op)
+        n_period = max(int(math.ceil(1.0 / cell.in_chop_prob)) if cell.in_chop_prob > 0 else 2, 2)
+        counter = self.transfer_counter
+        prev = 0
+        for e, (b, j) in enumerate(zip(events, cols)):
+            sx[prev:b + 1] = np.where(c_in, -1, 1)
+            sd[prev:b + 1] = np.where(c_out, -1, 1)
+            prev = b + 1
+            ev_in[e], ev_out[e], ev_switched[e] = c_in[j], c_out, switched[j]
+            switched[j] = False
+            if self.dynamic:
+                cur = counter % n_period + 1
+                flip = cur == n_period or (cell.in_chop_random and coin[e] < cell.in_chop_prob)
+                if flip:
+                    c_in[j] = not c_in[j]
+                    switched[j] = True
+            elif cell.in_chop_prob > 0:
+                if cell.in_chop_random:
+                    flip = coin[e] < cell.in_chop_prob
+                else:
+                    flip = counter % n_period + 1 == n_period
+                if flip:
+                    c_in[j] = not c_in[j]
+            if j == x - 1:
+                if cell.out_chop_prob > 0 and not self.dynamic:
+                    u = self.chop_draws.uniform(d, op, sub=1 + e)
+                    c_out = np.where(u < cell.out_chop_prob, ~c_out, c_out)
+                counter += 1
+        sx[prev:] = np.where(c_in, -1, 1)
+        sd[prev:] = np.where(c_out, -1, 1)
+        self._ev_switched = ev_switched
+        self._counter_at_events = None
+        self.transfer_counter_next = counter
+        return sx, sd, ev_in, ev_out, (c_in, c_out, switched)
+
+    def _read(self, columns, n_threads):
+        """The transfer reads of the recorded columns (n_events, d) through the periphery."""
+        n_ev = columns.shape[0]
+        W = np.ascontiguousarray(columns.T)
+        X = np.eye(n_ev, dtype=self.dtype)
+        out = np.empty((n_ev, self.shape[0]), dtype=self.dtype)
+        self.backend.analog_mvm(W, False, X, out, self.read.spec, self.read.lines, self.read.nm_state,
+                                self.read_key, self.n_transfers, n_threads)
+        return out
+
+    def _tt_transfer(self, reads, cols, lr, n_threads):
+        """Tiki-taka v1: C += lr_t read (pulsed, the transfer's update parameters)."""
+        lr_t = self.transfer_lr * (lr if self.cell.scale_transfer_lr else 1.0)
+        n_ev, x = reads.shape[0], self.shape[1]
+        Xe = np.zeros((n_ev, x), dtype=self.dtype)
+        Xe[np.arange(n_ev), cols] = 1
+        De = np.ascontiguousarray(-reads)
+        self.subs[1].update(self.w[1], Xe, De, lr_t, self.write_key, self.n_transfers, n_threads,
+                            up=self.transfer_up, noise_key=self.noise_keys[1])
+
+    def _chopped_transfer(self, reads, cols, ev_in, ev_out, lr, lr_fast_ev, n_threads):
+        cell = self.cell
+        g_a, g_c = self.subs[0].granularity, self.subs[1].granularity
+        M = int(self.transfer_up.desired_bl)
+        bg = (cell.buffer_granularity if cell.buffer_granularity > 0 else 1.0) * g_a
+        if cell.auto_granularity > 0:
+            bg *= cell.auto_granularity / (self.shape[1] * abs(self.transfer_every))
+        lr_t = self.transfer_lr * (lr if cell.scale_transfer_lr else 1.0)
+        if self.gamma[0] > 0 and self.gamma[1] > 0:
+            lr_t *= self.gamma[0] / self.gamma[1]
+        if cell.correct_gradient_magnitudes:
+            bg *= g_c / g_a
+            lr_scale = np.abs(lr_t) / lr_fast_ev / bg
+        else:
+            lr_scale = np.full(reads.shape[0], abs(lr_t) / bg)
+        chop = np.where(ev_in[:, None] != ev_out, -1, 1).astype(self.dtype)
+        if self.dynamic:
+            n_period = max(int(math.ceil(1.0 / cell.in_chop_prob)) if cell.in_chop_prob > 0 else 2, 2)
+            counters = self._event_counters(cols)
+            if cell.experimental_correct_accumulation:
+                cur = counters % n_period + 1
+                lr_scale = lr_scale / np.minimum(cur, 1.0 / g_a)
+            beta = min(cell.tail_weightening / n_period, 1.0)
+            counts = self.backend.dynamic_buffer(
+                reads, np.asarray(cols, np.int32), chop, lr_scale.astype(np.float64),
+                self._ev_switched.astype(np.int8), self.extra["buffered_FP_weight"],
+                self.extra["running_mean_weight"], self.extra["past_mean_weight"], M,
+                float(cell.momentum), int(cell.forget_buffer), float(M * cell.buffer_cap), beta,
+                n_threads)
+            write = counters > n_period
+        else:
+            counts = self.backend.chopped_buffer(
+                reads, np.asarray(cols, np.int32), chop, lr_scale.astype(np.float64),
+                self.extra["buffered_FP_weight_0"], M, float(cell.momentum),
+                int(cell.forget_buffer), int(cell.no_buffer), n_threads)
+            write = np.ones(reads.shape[0], dtype=bool)
+        self.transfer_counter = self.transfer_counter_next
+        write &= (counts != 0).any(axis=1)
+        if write.any():
+            sel = np.flatnonzero(write)
+            Xe = np.zeros((sel.size, self.shape[1]), dtype=self.dtype)
+            Xe[np.arange(sel.size), np.asarray(cols)[sel]] = 1
+            De = np.ascontiguousarray(-counts[sel].astype(self.dtype))
+            self.subs[1].update(self.w[1], Xe, De, cell.step * g_c, self.write_key, self.n_transfers,
+                                n_threads, up=self.transfer_up, noise_key=self.noise_keys[1])
+
+    def _event_counters(self, cols):
+        """transfer_counter at each event (it advances after the read of the last column)."""
+        x = self.shape[1]
+        wraps = np.concatenate([[0], np.cumsum(np.asarray(cols) == x - 1)[:-1]])
+        return self.transfer_counter + wraps
+
+    def counters(self):
+        return {"count": self.count, "slice": self.slice, "transfer_counter": self.transfer_counter,
+                "n_transfers": self.n_transfers, "in_chopper": self.in_chopper,
+                "out_chopper": self.out_chopper, "in_switched": self.in_switched,
+                "m_x": self.m_x, "m_d": self.m_d}
+
+    def load_counters(self, values):
+        d, x = self.shape
+        for name in ("count", "slice", "transfer_counter", "n_transfers"):
+            if name in values:
+                setattr(self, name, int(values[name]))
+        for name, n in (("in_chopper", x), ("out_chopper", d), ("in_switched", x)):
+            if name in values:
+                v = np.asarray(values[name], dtype=bool)
+                if v.shape != (n,):
+                    raise ValueError(f"counter {name} must have shape ({n},), got {v.shape}.")
+                setattr(self, name, v.copy())
+        self.m_x = float(values.get("m_x", self.m_x))
+        self.m_d = float(values.get("m_d", self.m_d))
+
+
+def _ema(m, v, tau):
+    """aihwkit's running max of the chopped compounds: the first value, then an EMA."""
+    if m <= 0:
+        return float(v)
+    if v > 0:
+        return (1 - tau) * m + tau * float(v)
+    return m
+
+
+class MixedPrecisionCell(_Cell):
+    """MixedPrecisionCompound (spec §4.8): a digital accumulator chi, written to the analog
+    device in whole multiples of the granularity."""
+
+    def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path):
+        subs = _sub_device_arrays([cell.device], up, shape, dtype, backend, key, n_threads, path)
+        super().__init__(subs, shape, dtype, backend, key)
+        self.cell = cell
+        self.up = up
+        self.extra = {"hidden_weights_chi": np.zeros(shape, dtype=dtype)}
+        g = cell.granularity if cell.granularity > 0 else subs[0].granularity
+        self.g = float(g)
+        # the transfer writes with BL and update management on (aihwkit forces both)
+        t_up = _copy_config(up)
+        t_up.update_bl_management = True
+        t_up.update_management = True
+        self.transfer_up = t_up
+        self.quant = _Draws(backend, _derived_key(key, _ROLE_QUANT))
+        self.write_key = _derived_key(key, _ROLE_WRITE)
+        self.count = 0
+        self.row = 0
+        self.n_transfers = 0
+
+    @property
+    def names(self):
+        return list(self.subs[0].names) + ["hidden_weights_chi"]
+
+    def get_hidden(self):
+        out = {n: self.subs[0].hidden[j].copy() for j, n in enumerate(self.subs[0].names)}
+        out["hidden_weights_chi"] = self.extra["hidden_weights_chi"].copy()
+        return out
+
+    def set_hidden(self, staged, weights):
+        for j, n in enumerate(self.subs[0].names):
+            self.subs[0].hidden[j] = staged[n]
+        self.extra["hidden_weights_chi"][...] = staged["hidden_weights_chi"]
+        self.w[0][...] = weights
+        self.subs[0].clip(self.w[0])
+        self.visible(weights)
+
+    def visible(self, weights):
+        weights[...] = self.w[0]
+
+    def on_set_weights(self, weights, key, op, n_threads):
+        self.w[0][...] = weights
+        self.subs[0].on_set_weights(self.w[0], key, op, n_threads)
+        self.extra["hidden_weights_chi"][...] = 0
+        self.count = 0
+        self.visible(weights)
+
+    def _quantise(self, V, n_bins, sto, op, sub):
+        if n_bins <= 0:
+            return V
+        half = n_bins // 2
+        width = np.abs(V).max(axis=1, keepdims=True) / max(half, 1)
+        width = np.where(width > 0, width, 1.0)
+        u = 0.0
+        if sto:
+            u = self.quant.uniform(V.size, op, sub).reshape(V.shape) - 0.5
+        return (np.clip(np.rint(V / width + u), -half, half) * width).astype(self.dtype)
+
+    def update(self, weights, X, D, lr, key, op, n_threads):
+        cell = self.cell
+        m = X.shape[0]
+        qx = self._quantise(X, cell.n_x_bins, cell.stoc_round_x, op, 0)
+        qd = self._quantise(D, cell.n_d_bins, cell.stoc_round_d, op, 1)
+        every = int(cell.transfer_every) * m
+        chi = self.extra["hidden_weights_chi"]
+        # transfer after the chi update of sample b when its counter u (before the increment)
+        # is a positive multiple of every
+        u = self.count + np.arange(m)
+        cuts = np.flatnonzero((u > 0) & (u % every == 0)) if every > 0 else np.zeros(0, dtype=np.int64)
+        start = 0
+        for b in list(cuts) + [None]:
+            stop = m if b is None else b + 1
+            if stop > start:
+                chi += (lr * (qd[start:stop].T.astype(np.float64) @ qx[start:stop])).astype(self.dtype)
+            start = stop
+            if b is not None:
+                self._transfer(n_threads)
+        self.count += m
+        self.visible(weights)
+
+    def _transfer(self, n_threads):
+        cell = self.cell
+        d, x = self.shape
+        n_rows = d if cell.n_rows_per_transfer < 0 else min(int(cell.n_rows_per_transfer), d)
+        if n_rows == 0:
+            return
+        rows = (self.row + np.arange(n_rows)) % d
+        self.row = int((self.row + n_rows) % d)
+        chi = self.extra["hidden_weights_chi"]
+        delta = np.trunc(chi[rows] / self.dtype.type(self.g))
+        chi[rows] -= (delta * self.dtype.type(self.g)).astype(self.dtype)
+        De = np.zeros((n_rows, d), dtype=self.dtype)
+        De[np.arange(n_rows), rows] = 1
+        # chi holds +lr d x^T (the gradient); the pulsed step W -= (g lr_tr) e_i delta^T
+        # writes its whole multiples of g
+        self.subs[0].update(self.w[0], np.ascontiguousarray(delta.astype(self.dtype)), De,
+                            self.g * cell.transfer_lr, self.write_key, self.n_transfers, n_threads,
+                            up=self.transfer_up, noise_key=self.noise_keys[0])
+        self.n_transfers += 1
+
+    def counters(self):
+        return {"count": self.count, "row": self.row, "n_transfers": self.n_transfers}
+
+    def load_counters(self, values):
+        for name in ("count", "row", "n_transfers"):
+            if name in values:
+                setattr(self, name, int(values[name]))
+
+
+def make_device_state(rpu_config, d_size, x_size, dtype, backend, key, n_threads):
+    """The device state of a tile: a DeviceArray for single devices, a cell for compounds."""
+    from rpu.config import DigitalRankUpdateRPUConfig, UnitCellRPUConfig
+    shape = (d_size, x_size)
+    if isinstance(rpu_config, DigitalRankUpdateRPUConfig):
+        cell = rpu_config.device
+        if not isinstance(cell, MixedPrecisionCompound):
+            raise ConfigError(f"rpu_config.device must be a MixedPrecisionCompound, got "
+                              f"{type(cell).__name__}.")
+        return MixedPrecisionCell(cell, rpu_config.update, shape, dtype, backend, key, n_threads,
+                                  "rpu_config.device")
+    if isinstance(rpu_config, UnitCellRPUConfig):
+        cell = rpu_config.device
+        if hasattr(cell, "check_ready"):
+            cell.check_ready()
+        path = "rpu_config.device"
+        if isinstance(cell, (ChoppedTransferCompound, TransferCompound)):
+            if type(cell) not in (TransferCompound, ChoppedTransferCompound, DynamicTransferCompound):
+                raise ConfigError(f"{path} = {type(cell).__name__} is not supported by rpu yet; "
+                                  f"use TransferCompound, ChoppedTransferCompound or "
+                                  f"DynamicTransferCompound.")
+            return TransferCell(cell, rpu_config.update, shape, dtype, backend, key, n_threads, path)
+        if type(cell) in (VectorUnitCell, ReferenceUnitCell):
+            return VectorCell(cell, rpu_config.update, shape, dtype, backend, key, n_threads, path)
+        raise ConfigError(f"{path} = {type(cell).__name__} is not supported by rpu yet; use "
+                          f"VectorUnitCell, ReferenceUnitCell, TransferCompound, "
+                          f"ChoppedTransferCompound, DynamicTransferCompound (UnitCellRPUConfig) "
+                          f"or MixedPrecisionCompound (DigitalRankUpdateRPUConfig).")
+    return DeviceArray(rpu_config.device, rpu_config.update, d_size, x_size, dtype, backend, key,
+                       n_threads)
