@@ -344,22 +344,21 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
     if (mode == 0 && blb == 1) {
       /* One slot: every element on the list fires in it, so each pair pulses exactly once
        * (the common case under BL management with small lr). No counting pass needed. */
-      long k = 0, chunk_start = 0, chunk_end = 0;
-      for (long t = 0; t < cnt; ++t, ++k) {
-        const long j = idx[t];
-        const int down = xs[t] * sd > 0;
-        T xi = (T)0;
-        if (needs_noise) {
-          if (k >= chunk_end) {
-            const long len = cnt - k < chunk ? cnt - k : chunk;
-            noise.fill(k, len, (rpu_uint64)b);
-            chunk_start = k;
-            chunk_end = k + len;
-          }
-          xi = normals[k - chunk_start];
+      for (long first = 0; first < cnt; first += chunk) {
+        const long len = cnt - first < chunk ? cnt - first : chunk;
+        if (needs_noise) noise.fill(first, len, (rpu_uint64)b);
+        const int *idx_c = idx + first;
+        const signed char *xs_c = xs + first;
+        /* the elements of one sample are distinct: no iteration reads what another wrote, so
+         * the loop runs as gathers and scatters on SIMD hardware */
+#pragma GCC ivdep
+        for (long t = 0; t < len; ++t) {
+          const long j = idx_c[t];
+          const T xi = needs_noise ? normals[t] : (T)0;
+          stored[j] = rpu_device_pulse<T, KIND>(g, h, j, stored[j], xs_c[t] * sd > 0, xi);
         }
-        stored[j] = rpu_device_pulse<T, KIND>(g, h, j, stored[j], down, xi);
-        if (write) flags[j] = 1;
+        if (write)
+          for (long t = 0; t < len; ++t) flags[idx_c[t]] = 1;
       }
       continue;
     }

@@ -88,17 +88,26 @@ template <typename T> RPU_HD T rpu_min(T a, T b) { return a < b ? a : b; }
 template <typename T> RPU_HD T rpu_max(T a, T b) { return a > b ? a : b; }
 template <typename T> RPU_HD T rpu_clip(T v, T lo, T hi) { return rpu_min(rpu_max(v, lo), hi); }
 
-/* `pick` (0 or 1) ? b : a, without a branch on the CPU: the pulse direction is a coin flip per
- * pulse, and a mispredicted branch costs more than the pulse itself. (GPUs select without
- * branching anyway, and an indexed local array would go to local memory there.) */
-template <typename T> RPU_HD T rpu_pick(int pick, T a, T b) {
+/* `pick` (0 or 1) ? b : a, as a bit blend: no branch on the CPU (the pulse direction is a coin
+ * flip per pulse, and a mispredicted branch costs more than the pulse itself), and a plain
+ * blend in SIMD loops. */
+RPU_HD float rpu_pick(int pick, float a, float b) {
+  const rpu_uint32 m = 0u - (rpu_uint32)(pick != 0);
+  return rpu_bits_float((rpu_float_bits(a) & ~m) | (rpu_float_bits(b) & m));
+}
+RPU_HD double rpu_pick(int pick, double a, double b) {
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
   return pick ? b : a;
 #else
-  const T v[2] = {a, b};
-  return v[pick];
+  union { double f; rpu_uint64 u; } va, vb;
+  va.f = a;
+  vb.f = b;
+  const rpu_uint64 m = 0ull - (rpu_uint64)(pick != 0);
+  va.u = (va.u & ~m) | (vb.u & m);
+  return va.f;
 #endif
 }
+RPU_HD int rpu_pick(int pick, int a, int b) { return pick ? b : a; }
 
 /* +1 for pick == 0, -1 for pick == 1; exact, so w + rpu_sign_of(down) * m == (down ? w - m : w + m). */
 template <typename T> RPU_HD T rpu_sign_of(int pick) { return (T)(1 - 2 * pick); }
