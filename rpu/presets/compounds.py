@@ -3,15 +3,10 @@
 Same names and values as aihwkit 1.1.0's ``aihwkit.simulator.presets.compounds``.
 """
 
-from typing import List
-
 from rpu.config._base import config_class
 from rpu.config.compounds import OneSidedUnitCell
-from rpu.config.devices import PulsedDevice
-from rpu.config.io import IOParameters
-from rpu.config.update import UpdateParameters
 
-from ._fields import like
+from ._fields import defaults
 from .devices import PCMPresetDevice
 from .utils import PresetIOParameters, PresetUpdateParameters
 
@@ -27,6 +22,10 @@ def _refresh_update() -> PresetUpdateParameters:
 
 
 @config_class
+@defaults(
+    unit_cell_devices=_pcm_pair, refresh_every=1, units_in_mbatch=True,
+    refresh_forward=PresetIOParameters, refresh_update=_refresh_update,
+)
 class PCMPresetUnitCell(OneSidedUnitCell):
     """Two uni-directional PCM devices of opposite sign, refreshed after every mini-batch.
 
@@ -36,12 +35,3 @@ class PCMPresetUnitCell(OneSidedUnitCell):
     :class:`~rpu.presets.PresetIOParameters` and refresh writes with
     ``PresetUpdateParameters(desired_bl=31)``.
     """
-
-    unit_cell_devices: List[PulsedDevice] = like(OneSidedUnitCell, "unit_cell_devices",
-                                                 factory=_pcm_pair)
-    refresh_every: int = like(OneSidedUnitCell, "refresh_every", 1)
-    units_in_mbatch: bool = like(OneSidedUnitCell, "units_in_mbatch", True)
-    refresh_forward: IOParameters = like(OneSidedUnitCell, "refresh_forward",
-                                         factory=PresetIOParameters)
-    refresh_update: UpdateParameters = like(OneSidedUnitCell, "refresh_update",
-                                            factory=_refresh_update)

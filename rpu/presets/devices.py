@@ -1,7 +1,8 @@
 """Device presets: single pulsed devices fitted to published measurements.
 
 Same names and values as aihwkit 1.1.0's ``aihwkit.simulator.presets.devices``. Each preset is a
-subclass of an rpu device class that only changes defaults; weights are in normalised units
+subclass of an rpu device class that only changes defaults (the ``@defaults`` above the class
+statement; see :func:`~rpu.presets._fields.defaults`); weights are in normalised units
 (most presets use the range ``[-1, 1]``). Only the fields that differ from the parent's defaults
 (or that aihwkit states explicitly) are listed in the docstrings; see the parent class for the
 meaning of each field.
@@ -15,7 +16,7 @@ from rpu.config.devices import (
     SoftBoundsReferenceDevice,
 )
 
-from ._fields import like
+from ._fields import defaults
 
 __all__ = [
     "ReRamESPresetDevice",
@@ -32,6 +33,12 @@ __all__ = [
 
 
 @config_class
+@defaults(
+    dw_min=0.00135, up_down=0.259359, w_max=1.0, w_min=-1.0,
+    a=-0.5, b=-0.5, gamma_up=5.0, gamma_down=5.0, A_up=-1.18445, A_down=-0.081404,
+    dw_min_dtod=0.2, up_down_dtod=0.05, w_max_dtod=0.3, w_min_dtod=0.3,
+    dw_min_std=5.0, write_noise_std=75.0,
+)
 class ReRamESPresetDevice(ExpStepDevice):
     """ReRAM, exponential-step fit to Gong et al., Nat. Commun. 2018.
 
@@ -41,25 +48,13 @@ class ReRamESPresetDevice(ExpStepDevice):
     ``dw_min_std=5.0`` (relative) and ``write_noise_std=75`` (in units of ``dw_min``).
     """
 
-    dw_min: float = like(ExpStepDevice, "dw_min", 0.00135)
-    up_down: float = like(ExpStepDevice, "up_down", 0.259359)
-    w_max: float = like(ExpStepDevice, "w_max", 1.0)
-    w_min: float = like(ExpStepDevice, "w_min", -1.0)
-    a: float = like(ExpStepDevice, "a", -0.5)
-    b: float = like(ExpStepDevice, "b", -0.5)
-    gamma_up: float = like(ExpStepDevice, "gamma_up", 5.0)
-    gamma_down: float = like(ExpStepDevice, "gamma_down", 5.0)
-    A_up: float = like(ExpStepDevice, "A_up", -1.18445)
-    A_down: float = like(ExpStepDevice, "A_down", -0.081404)
-    dw_min_dtod: float = like(ExpStepDevice, "dw_min_dtod", 0.2)
-    up_down_dtod: float = like(ExpStepDevice, "up_down_dtod", 0.05)
-    w_max_dtod: float = like(ExpStepDevice, "w_max_dtod", 0.3)
-    w_min_dtod: float = like(ExpStepDevice, "w_min_dtod", 0.3)
-    dw_min_std: float = like(ExpStepDevice, "dw_min_std", 5.0)
-    write_noise_std: float = like(ExpStepDevice, "write_noise_std", 75.0)
-
 
 @config_class
+@defaults(
+    dw_min=0.002, up_down=0.0, w_max=1.25, w_min=-0.75, mult_noise=False,
+    dw_min_dtod=0.3, up_down_dtod=0.01, w_max_dtod=0.3 / 1.25, w_min_dtod=0.3 / 0.75,
+    dw_min_std=3.75, write_noise_std=56.0,
+)
 class ReRamSBPresetDevice(SoftBoundsReferenceDevice):
     """ReRAM, soft-bounds fit (loose) to Gong et al., Nat. Commun. 2018.
 
@@ -70,20 +65,16 @@ class ReRamSBPresetDevice(SoftBoundsReferenceDevice):
     ``write_noise_std=56`` (units of ``dw_min``; an int in aihwkit, 56.0 here).
     """
 
-    dw_min: float = like(SoftBoundsReferenceDevice, "dw_min", 0.002)
-    up_down: float = like(SoftBoundsReferenceDevice, "up_down", 0.0)
-    w_max: float = like(SoftBoundsReferenceDevice, "w_max", 1.25)
-    w_min: float = like(SoftBoundsReferenceDevice, "w_min", -0.75)
-    mult_noise: bool = like(SoftBoundsReferenceDevice, "mult_noise", False)
-    dw_min_dtod: float = like(SoftBoundsReferenceDevice, "dw_min_dtod", 0.3)
-    up_down_dtod: float = like(SoftBoundsReferenceDevice, "up_down_dtod", 0.01)
-    w_max_dtod: float = like(SoftBoundsReferenceDevice, "w_max_dtod", 0.3 / 1.25)
-    w_min_dtod: float = like(SoftBoundsReferenceDevice, "w_min_dtod", 0.3 / 0.75)
-    dw_min_std: float = like(SoftBoundsReferenceDevice, "dw_min_std", 3.75)
-    write_noise_std: float = like(SoftBoundsReferenceDevice, "write_noise_std", 56.0)
-
 
 @config_class
+@defaults(
+    dw_min=0.005, up_down=0.0, w_max=1.0, w_min=-1.0, mult_noise=False,
+    gamma_up=0.05, gamma_down=0.05,
+    dw_min_dtod=0.1, up_down_dtod=0.06, w_max_dtod=0.07, w_min_dtod=0.07,
+    gamma_up_dtod=0.01, gamma_down_dtod=0.01,
+    dw_min_std=0.3, write_noise_std=0.0,
+    mean_bound_reference=True, lifetime=1.0e6, lifetime_dtod=0.3,
+)
 class CapacitorPresetDevice(LinearStepDevice):
     """Capacitor cell, linear-step fit to Li et al., VLSI 2018, with leakage.
 
@@ -95,27 +86,16 @@ class CapacitorPresetDevice(LinearStepDevice):
     ``lifetime`` to the physical time a mini-batch takes.
     """
 
-    dw_min: float = like(LinearStepDevice, "dw_min", 0.005)
-    up_down: float = like(LinearStepDevice, "up_down", 0.0)
-    w_max: float = like(LinearStepDevice, "w_max", 1.0)
-    w_min: float = like(LinearStepDevice, "w_min", -1.0)
-    mult_noise: bool = like(LinearStepDevice, "mult_noise", False)
-    gamma_up: float = like(LinearStepDevice, "gamma_up", 0.05)
-    gamma_down: float = like(LinearStepDevice, "gamma_down", 0.05)
-    dw_min_dtod: float = like(LinearStepDevice, "dw_min_dtod", 0.1)
-    up_down_dtod: float = like(LinearStepDevice, "up_down_dtod", 0.06)
-    w_max_dtod: float = like(LinearStepDevice, "w_max_dtod", 0.07)
-    w_min_dtod: float = like(LinearStepDevice, "w_min_dtod", 0.07)
-    gamma_up_dtod: float = like(LinearStepDevice, "gamma_up_dtod", 0.01)
-    gamma_down_dtod: float = like(LinearStepDevice, "gamma_down_dtod", 0.01)
-    dw_min_std: float = like(LinearStepDevice, "dw_min_std", 0.3)
-    write_noise_std: float = like(LinearStepDevice, "write_noise_std", 0.0)
-    mean_bound_reference: bool = like(LinearStepDevice, "mean_bound_reference", True)
-    lifetime: float = like(LinearStepDevice, "lifetime", 1.0e6)
-    lifetime_dtod: float = like(LinearStepDevice, "lifetime_dtod", 0.3)
-
 
 @config_class
+@defaults(
+    dw_min=0.002, up_down=0.0, w_max=1.1724, w_min=-0.8276, mult_noise=True,
+    gamma_up=0.1153, gamma_down=0.5085,
+    dw_min_dtod=0.1, up_down_dtod=0.01, w_max_dtod=0.05, w_min_dtod=0.05,
+    gamma_up_dtod=0.05, gamma_down_dtod=0.05,
+    dw_min_std=0.3, write_noise_std=0.0,
+    mean_bound_reference=True,
+)
 class EcRamPresetDevice(LinearStepDevice):
     """Lithium-based ECRAM, linear-step fit to Tang et al., IEDM 2018.
 
@@ -126,25 +106,16 @@ class EcRamPresetDevice(LinearStepDevice):
     ``dw_min_std=0.3``, no write noise, slopes from the mean bounds.
     """
 
-    dw_min: float = like(LinearStepDevice, "dw_min", 0.002)
-    up_down: float = like(LinearStepDevice, "up_down", 0.0)
-    w_max: float = like(LinearStepDevice, "w_max", 1.1724)
-    w_min: float = like(LinearStepDevice, "w_min", -0.8276)
-    mult_noise: bool = like(LinearStepDevice, "mult_noise", True)
-    gamma_up: float = like(LinearStepDevice, "gamma_up", 0.1153)
-    gamma_down: float = like(LinearStepDevice, "gamma_down", 0.5085)
-    dw_min_dtod: float = like(LinearStepDevice, "dw_min_dtod", 0.1)
-    up_down_dtod: float = like(LinearStepDevice, "up_down_dtod", 0.01)
-    w_max_dtod: float = like(LinearStepDevice, "w_max_dtod", 0.05)
-    w_min_dtod: float = like(LinearStepDevice, "w_min_dtod", 0.05)
-    gamma_up_dtod: float = like(LinearStepDevice, "gamma_up_dtod", 0.05)
-    gamma_down_dtod: float = like(LinearStepDevice, "gamma_down_dtod", 0.05)
-    dw_min_std: float = like(LinearStepDevice, "dw_min_std", 0.3)
-    write_noise_std: float = like(LinearStepDevice, "write_noise_std", 0.0)
-    mean_bound_reference: bool = like(LinearStepDevice, "mean_bound_reference", True)
-
 
 @config_class
+@defaults(
+    dw_min=2.8214e-4, up_down=0.0, w_max=1.1714, w_min=-0.8286, mult_noise=True,
+    gamma_up=0.4152, gamma_down=0.7342,
+    dw_min_dtod=0.1, up_down_dtod=0.01, w_max_dtod=0.05, w_min_dtod=0.05,
+    gamma_up_dtod=0.05, gamma_down_dtod=0.05,
+    dw_min_std=2.0, write_noise_std=0.0,
+    mean_bound_reference=True,
+)
 class EcRamMOPresetDevice(LinearStepDevice):
     """Metal-oxide ECRAM, linear-step model from data of Kim et al., IEDM 2019.
 
@@ -155,25 +126,13 @@ class EcRamMOPresetDevice(LinearStepDevice):
     the mean bounds.
     """
 
-    dw_min: float = like(LinearStepDevice, "dw_min", 2.8214e-4)
-    up_down: float = like(LinearStepDevice, "up_down", 0.0)
-    w_max: float = like(LinearStepDevice, "w_max", 1.1714)
-    w_min: float = like(LinearStepDevice, "w_min", -0.8286)
-    mult_noise: bool = like(LinearStepDevice, "mult_noise", True)
-    gamma_up: float = like(LinearStepDevice, "gamma_up", 0.4152)
-    gamma_down: float = like(LinearStepDevice, "gamma_down", 0.7342)
-    dw_min_dtod: float = like(LinearStepDevice, "dw_min_dtod", 0.1)
-    up_down_dtod: float = like(LinearStepDevice, "up_down_dtod", 0.01)
-    w_max_dtod: float = like(LinearStepDevice, "w_max_dtod", 0.05)
-    w_min_dtod: float = like(LinearStepDevice, "w_min_dtod", 0.05)
-    gamma_up_dtod: float = like(LinearStepDevice, "gamma_up_dtod", 0.05)
-    gamma_down_dtod: float = like(LinearStepDevice, "gamma_down_dtod", 0.05)
-    dw_min_std: float = like(LinearStepDevice, "dw_min_std", 2.0)
-    write_noise_std: float = like(LinearStepDevice, "write_noise_std", 0.0)
-    mean_bound_reference: bool = like(LinearStepDevice, "mean_bound_reference", True)
-
 
 @config_class
+@defaults(
+    dw_min=0.0002, up_down=0.0, w_max=1.0, w_min=-1.0,
+    dw_min_dtod=0.3, up_down_dtod=0.0, w_max_dtod=0.3, w_min_dtod=0.3,
+    dw_min_std=0.3,
+)
 class IdealizedPresetDevice(ConstantStepDevice):
     """Idealised constant-step device: symmetric on average, about 10000 states.
 
@@ -183,18 +142,13 @@ class IdealizedPresetDevice(ConstantStepDevice):
     ``w_min=-1``, ``w_max_dtod=w_min_dtod=0.3``.
     """
 
-    dw_min: float = like(ConstantStepDevice, "dw_min", 0.0002)
-    dw_min_dtod: float = like(ConstantStepDevice, "dw_min_dtod", 0.3)
-    dw_min_std: float = like(ConstantStepDevice, "dw_min_std", 0.3)
-    up_down: float = like(ConstantStepDevice, "up_down", 0.0)
-    up_down_dtod: float = like(ConstantStepDevice, "up_down_dtod", 0.0)
-    w_max: float = like(ConstantStepDevice, "w_max", 1.0)
-    w_min: float = like(ConstantStepDevice, "w_min", -1.0)
-    w_max_dtod: float = like(ConstantStepDevice, "w_max_dtod", 0.3)
-    w_min_dtod: float = like(ConstantStepDevice, "w_min_dtod", 0.3)
-
 
 @config_class
+@defaults(
+    dw_min=0.0016, up_down=0.0, w_max=1.0, w_min=-1.0,
+    dw_min_dtod=0.3, up_down_dtod=0.01, w_max_dtod=0.3, w_min_dtod=0.3,
+    dw_min_std=0.3,
+)
 class GokmenVlasovPresetDevice(ConstantStepDevice):
     """Constant-step device of Gokmen & Vlasov, Front. Neurosci. 2016, scaled to ``[-1, 1]``.
 
@@ -203,18 +157,15 @@ class GokmenVlasovPresetDevice(ConstantStepDevice):
     ``w_max_dtod=w_min_dtod=0.3``.
     """
 
-    dw_min: float = like(ConstantStepDevice, "dw_min", 0.0016)
-    dw_min_dtod: float = like(ConstantStepDevice, "dw_min_dtod", 0.3)
-    dw_min_std: float = like(ConstantStepDevice, "dw_min_std", 0.3)
-    up_down: float = like(ConstantStepDevice, "up_down", 0.0)
-    up_down_dtod: float = like(ConstantStepDevice, "up_down_dtod", 0.01)
-    w_max: float = like(ConstantStepDevice, "w_max", 1.0)
-    w_min: float = like(ConstantStepDevice, "w_min", -1.0)
-    w_max_dtod: float = like(ConstantStepDevice, "w_max_dtod", 0.3)
-    w_min_dtod: float = like(ConstantStepDevice, "w_min_dtod", 0.3)
-
 
 @config_class
+@defaults(
+    dw_min=0.01, up_down=0.0, w_max=2.0, w_min=0.0,
+    a=-1.0, b=0.0, gamma_up=2.5, gamma_down=2.5, A_up=-27.235, A_down=-2.235,
+    dw_min_dtod=0.2, up_down_dtod=0.05, w_max_dtod=0.1, w_min_dtod=0.0,
+    dw_min_std=0.6, dw_min_std_add=0.042, dw_min_std_slope=0.108, write_noise_std=0.0,
+    reset=0.01, reset_dtod=0.02,
+)
 class PCMPresetDevice(ExpStepDevice):
     """Phase-change memory (GST), exponential-step model of Nandakumar et al. 2020.
 
@@ -227,29 +178,16 @@ class PCMPresetDevice(ExpStepDevice):
     device-to-device spread ``0.02``.
     """
 
-    dw_min: float = like(ExpStepDevice, "dw_min", 0.01)
-    up_down: float = like(ExpStepDevice, "up_down", 0.0)
-    w_max: float = like(ExpStepDevice, "w_max", 2.0)
-    w_min: float = like(ExpStepDevice, "w_min", 0.0)
-    a: float = like(ExpStepDevice, "a", -1.0)
-    b: float = like(ExpStepDevice, "b", 0.0)
-    gamma_up: float = like(ExpStepDevice, "gamma_up", 2.5)
-    gamma_down: float = like(ExpStepDevice, "gamma_down", 2.5)
-    A_up: float = like(ExpStepDevice, "A_up", -27.235)
-    A_down: float = like(ExpStepDevice, "A_down", -2.235)
-    dw_min_dtod: float = like(ExpStepDevice, "dw_min_dtod", 0.2)
-    up_down_dtod: float = like(ExpStepDevice, "up_down_dtod", 0.05)
-    w_max_dtod: float = like(ExpStepDevice, "w_max_dtod", 0.1)
-    w_min_dtod: float = like(ExpStepDevice, "w_min_dtod", 0.0)
-    dw_min_std: float = like(ExpStepDevice, "dw_min_std", 0.6)
-    dw_min_std_add: float = like(ExpStepDevice, "dw_min_std_add", 0.042)
-    dw_min_std_slope: float = like(ExpStepDevice, "dw_min_std_slope", 0.108)
-    write_noise_std: float = like(ExpStepDevice, "write_noise_std", 0.0)
-    reset: float = like(ExpStepDevice, "reset", 0.01)
-    reset_dtod: float = like(ExpStepDevice, "reset_dtod", 0.02)
-
 
 @config_class
+@defaults(
+    enforce_consistency=True, dw_min_dtod_log_normal=True,
+    dw_min=0.0949, up_down=0.0, w_max=1.0, w_min=-1.0, mult_noise=False,
+    dw_min_dtod=0.7829, up_down_dtod=0.01, w_max_dtod=0.3499, w_min_dtod=0.5695,
+    dw_min_std=0.4158, write_noise_std=1.4113,
+    corrupt_devices_range=0.01, corrupt_devices_prob=0.0, subtract_symmetry_point=True,
+    reference_std=0.05,
+)
 class ReRamArrayOMPresetDevice(SoftBoundsReferenceDevice):
     """ReRAM array, "optimized material", fit of Gong & Rasch et al., IEDM 2022.
 
@@ -262,26 +200,16 @@ class ReRamArrayOMPresetDevice(SoftBoundsReferenceDevice):
     ``subtract_symmetry_point=True``, ``reference_std=0.05``.
     """
 
-    enforce_consistency: bool = like(SoftBoundsReferenceDevice, "enforce_consistency", True)
-    dw_min_dtod_log_normal: bool = like(SoftBoundsReferenceDevice, "dw_min_dtod_log_normal", True)
-    dw_min: float = like(SoftBoundsReferenceDevice, "dw_min", 0.0949)
-    up_down: float = like(SoftBoundsReferenceDevice, "up_down", 0.0)
-    w_max: float = like(SoftBoundsReferenceDevice, "w_max", 1.0)
-    w_min: float = like(SoftBoundsReferenceDevice, "w_min", -1.0)
-    mult_noise: bool = like(SoftBoundsReferenceDevice, "mult_noise", False)
-    dw_min_dtod: float = like(SoftBoundsReferenceDevice, "dw_min_dtod", 0.7829)
-    up_down_dtod: float = like(SoftBoundsReferenceDevice, "up_down_dtod", 0.01)
-    w_max_dtod: float = like(SoftBoundsReferenceDevice, "w_max_dtod", 0.3499)
-    w_min_dtod: float = like(SoftBoundsReferenceDevice, "w_min_dtod", 0.5695)
-    dw_min_std: float = like(SoftBoundsReferenceDevice, "dw_min_std", 0.4158)
-    write_noise_std: float = like(SoftBoundsReferenceDevice, "write_noise_std", 1.4113)
-    corrupt_devices_range: float = like(SoftBoundsReferenceDevice, "corrupt_devices_range", 0.01)
-    corrupt_devices_prob: float = like(SoftBoundsReferenceDevice, "corrupt_devices_prob", 0.0)
-    subtract_symmetry_point: bool = like(SoftBoundsReferenceDevice, "subtract_symmetry_point", True)
-    reference_std: float = like(SoftBoundsReferenceDevice, "reference_std", 0.05)
-
 
 @config_class
+@defaults(
+    enforce_consistency=True, dw_min_dtod_log_normal=True,
+    dw_min=0.4622, up_down=0.0, w_max=1.0, w_min=-1.0, mult_noise=False,
+    dw_min_dtod=0.7125, up_down_dtod=0.01, w_max_dtod=0.4295, w_min_dtod=0.5990,
+    dw_min_std=0.2174, write_noise_std=0.5841,
+    corrupt_devices_range=0.01, corrupt_devices_prob=0.0, subtract_symmetry_point=True,
+    reference_std=0.05,
+)
 class ReRamArrayHfO2PresetDevice(SoftBoundsReferenceDevice):
     """ReRAM array, "baseline HfO2", fit of Gong & Rasch et al., IEDM 2022.
 
@@ -289,21 +217,3 @@ class ReRamArrayHfO2PresetDevice(SoftBoundsReferenceDevice):
     ``w_max_dtod=0.4295``, ``w_min_dtod=0.5990``, ``dw_min_std=0.2174``,
     ``write_noise_std=0.5841`` (``corrupt_devices_prob=0``; 10 % in the measured array).
     """
-
-    enforce_consistency: bool = like(SoftBoundsReferenceDevice, "enforce_consistency", True)
-    dw_min_dtod_log_normal: bool = like(SoftBoundsReferenceDevice, "dw_min_dtod_log_normal", True)
-    dw_min: float = like(SoftBoundsReferenceDevice, "dw_min", 0.4622)
-    up_down: float = like(SoftBoundsReferenceDevice, "up_down", 0.0)
-    w_max: float = like(SoftBoundsReferenceDevice, "w_max", 1.0)
-    w_min: float = like(SoftBoundsReferenceDevice, "w_min", -1.0)
-    mult_noise: bool = like(SoftBoundsReferenceDevice, "mult_noise", False)
-    dw_min_dtod: float = like(SoftBoundsReferenceDevice, "dw_min_dtod", 0.7125)
-    up_down_dtod: float = like(SoftBoundsReferenceDevice, "up_down_dtod", 0.01)
-    w_max_dtod: float = like(SoftBoundsReferenceDevice, "w_max_dtod", 0.4295)
-    w_min_dtod: float = like(SoftBoundsReferenceDevice, "w_min_dtod", 0.5990)
-    dw_min_std: float = like(SoftBoundsReferenceDevice, "dw_min_std", 0.2174)
-    write_noise_std: float = like(SoftBoundsReferenceDevice, "write_noise_std", 0.5841)
-    corrupt_devices_range: float = like(SoftBoundsReferenceDevice, "corrupt_devices_range", 0.01)
-    corrupt_devices_prob: float = like(SoftBoundsReferenceDevice, "corrupt_devices_prob", 0.0)
-    subtract_symmetry_point: bool = like(SoftBoundsReferenceDevice, "subtract_symmetry_point", True)
-    reference_std: float = like(SoftBoundsReferenceDevice, "reference_std", 0.05)

@@ -5,8 +5,6 @@ aihwkit's other preset there, ``FloatingPointPreset``, derives from its torch-on
 ``TorchInferenceRPUConfig``, which rpu does not have; it is left out.
 """
 
-from typing import Optional
-
 from rpu.config._base import config_class
 from rpu.config.configs import InferenceRPUConfig
 from rpu.config.enums import (
@@ -17,17 +15,11 @@ from rpu.config.enums import (
     WeightRemapType,
 )
 from rpu.config.inference import WeightClipParameter, WeightRemapParameter
-from rpu.config.io import IOParameters
 from rpu.config.mapping import MappingParameter
-from rpu.config.noise_models import (
-    BaseDriftCompensation,
-    BaseNoiseModel,
-    GlobalDriftCompensation,
-    PCMLikeNoiseModel,
-)
+from rpu.config.noise_models import GlobalDriftCompensation, PCMLikeNoiseModel
 from rpu.config.pre_post import InputRangeParameter, PrePostProcessingParameter
 
-from ._fields import like
+from ._fields import defaults
 from .utils import PresetIOParameters
 
 __all__ = ["StandardHWATrainingPreset"]
@@ -86,6 +78,10 @@ def _hwa_clip() -> WeightClipParameter:
 
 
 @config_class
+@defaults(
+    mapping=_hwa_mapping, forward=_hwa_forward, remap=_hwa_remap, noise_model=PCMLikeNoiseModel,
+    drift_compensation=GlobalDriftCompensation, pre_post=_hwa_pre_post, clip=_hwa_clip,
+)
 class StandardHWATrainingPreset(InferenceRPUConfig):
     """Hardware-aware training setting of Rasch et al., Nat. Commun. 2023 (aihwkit's preset).
 
@@ -101,15 +97,3 @@ class StandardHWATrainingPreset(InferenceRPUConfig):
     * ``noise_model``, ``drift_compensation``: PCM-like noise, global drift compensation
       (the defaults of :class:`~rpu.config.InferenceRPUConfig`).
     """
-
-    mapping: MappingParameter = like(InferenceRPUConfig, "mapping", factory=_hwa_mapping)
-    forward: IOParameters = like(InferenceRPUConfig, "forward", factory=_hwa_forward)
-    remap: WeightRemapParameter = like(InferenceRPUConfig, "remap", factory=_hwa_remap)
-    noise_model: BaseNoiseModel = like(InferenceRPUConfig, "noise_model",
-                                       factory=PCMLikeNoiseModel)
-    drift_compensation: Optional[BaseDriftCompensation] = like(
-        InferenceRPUConfig, "drift_compensation", factory=GlobalDriftCompensation
-    )
-    pre_post: PrePostProcessingParameter = like(InferenceRPUConfig, "pre_post",
-                                                factory=_hwa_pre_post)
-    clip: WeightClipParameter = like(InferenceRPUConfig, "clip", factory=_hwa_clip)

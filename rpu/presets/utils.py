@@ -8,12 +8,21 @@ from rpu.config.enums import BoundManagementType, NoiseManagementType, PulseType
 from rpu.config.io import IOParameters
 from rpu.config.update import UpdateParameters
 
-from ._fields import like
+from ._fields import defaults
 
 __all__ = ["PresetIOParameters", "PresetUpdateParameters", "StandardIOParameters"]
 
+# aihwkit gives the web composer's forward periphery (rpu.presets.web.WebComposerIOParameters)
+# the same values under its own class name; both classes take them from here.
+PRESET_IO_DEFAULTS = dict(
+    bound_management=BoundManagementType.ITERATIVE, noise_management=NoiseManagementType.ABS_MAX,
+    inp_res=1.0 / (2**7 - 2), inp_sto_round=False, out_bound=20.0, out_noise=0.1,
+    out_res=1.0 / (2**9 - 2), w_noise=0.0, w_noise_type=WeightNoiseType.NONE,
+)
+
 
 @config_class
+@defaults(**PRESET_IO_DEFAULTS)
 class PresetIOParameters(IOParameters):
     """Forward/backward periphery of most presets: 7-bit DAC, 9-bit ADC, output bound 20.
 
@@ -40,20 +49,10 @@ class PresetIOParameters(IOParameters):
         Other fields: see :class:`~rpu.config.IOParameters`.
     """
 
-    bound_management: BoundManagementType = like(IOParameters, "bound_management",
-                                                 BoundManagementType.ITERATIVE)
-    noise_management: NoiseManagementType = like(IOParameters, "noise_management",
-                                                 NoiseManagementType.ABS_MAX)
-    inp_res: float = like(IOParameters, "inp_res", 1.0 / (2**7 - 2))
-    inp_sto_round: bool = like(IOParameters, "inp_sto_round", False)
-    out_bound: float = like(IOParameters, "out_bound", 20.0)
-    out_noise: float = like(IOParameters, "out_noise", 0.1)
-    out_res: float = like(IOParameters, "out_res", 1.0 / (2**9 - 2))
-    w_noise: float = like(IOParameters, "w_noise", 0.0)
-    w_noise_type: WeightNoiseType = like(IOParameters, "w_noise_type", WeightNoiseType.NONE)
-
 
 @config_class
+@defaults(desired_bl=31, pulse_type=PulseType.STOCHASTIC_COMPRESSED, update_bl_management=True,
+          update_management=True)
 class PresetUpdateParameters(UpdateParameters):
     """Update of most presets: stochastic compressed pulse trains of at most 31 pulses.
 
@@ -69,13 +68,13 @@ class PresetUpdateParameters(UpdateParameters):
         Other fields: see :class:`~rpu.config.UpdateParameters`.
     """
 
-    desired_bl: int = like(UpdateParameters, "desired_bl", 31)
-    pulse_type: PulseType = like(UpdateParameters, "pulse_type", PulseType.STOCHASTIC_COMPRESSED)
-    update_bl_management: bool = like(UpdateParameters, "update_bl_management", True)
-    update_management: bool = like(UpdateParameters, "update_management", True)
-
 
 @config_class
+@defaults(
+    bound_management=BoundManagementType.ITERATIVE, noise_management=NoiseManagementType.ABS_MAX,
+    inp_res=1.0 / (2**8 - 2), inp_sto_round=False, out_bound=10.0, out_noise=0.04,
+    out_res=1.0 / (2**8 - 2), w_noise=0.0, w_noise_type=WeightNoiseType.NONE,
+)
 class StandardIOParameters(IOParameters):
     """Periphery close to the forward pass of :class:`~rpu.presets.StandardHWATrainingPreset`.
 
@@ -99,15 +98,3 @@ class StandardIOParameters(IOParameters):
     w_noise_type : WeightNoiseType, default NONE
         Other fields: see :class:`~rpu.config.IOParameters`.
     """
-
-    bound_management: BoundManagementType = like(IOParameters, "bound_management",
-                                                 BoundManagementType.ITERATIVE)
-    noise_management: NoiseManagementType = like(IOParameters, "noise_management",
-                                                 NoiseManagementType.ABS_MAX)
-    inp_res: float = like(IOParameters, "inp_res", 1.0 / (2**8 - 2))
-    inp_sto_round: bool = like(IOParameters, "inp_sto_round", False)
-    out_bound: float = like(IOParameters, "out_bound", 10.0)
-    out_noise: float = like(IOParameters, "out_noise", 0.04)
-    out_res: float = like(IOParameters, "out_res", 1.0 / (2**8 - 2))
-    w_noise: float = like(IOParameters, "w_noise", 0.0)
-    w_noise_type: WeightNoiseType = like(IOParameters, "w_noise_type", WeightNoiseType.NONE)
