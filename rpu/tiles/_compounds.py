@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from rpu import _threads
 from rpu._rng import Purpose
 from rpu.config import (
     ChoppedTransferCompound,
@@ -484,9 +485,11 @@ class TransferCell(_Cell):
         W = np.ascontiguousarray(columns.T)
         X = np.eye(n_ev, dtype=self.dtype)
         out = np.empty((n_ev, self.shape[0]), dtype=self.dtype)
-        # one thread: a small product, and BLAS is then not called from inside an OpenMP team
-        self.backend.analog_mvm(W, False, X, out, self.read.spec, self.read.lines, self.read.nm_state,
-                                self.read_key, self.n_transfers, 1)
+        # One thread, BLAS pinned too: a small product, and BLAS threads woken next to the
+        # update's OpenMP team would fight it for the cores.
+        with _threads.blas_single_thread():
+            self.backend.analog_mvm(W, False, X, out, self.read.spec, self.read.lines,
+                                    self.read.nm_state, self.read_key, self.n_transfers, 1)
         return out
 
     def _tt_transfer(self, reads, cols, lr, n_threads):
