@@ -154,3 +154,22 @@ def test_um_grad_scale_biases_towards_clipping_d():
     # products A * B * BL are lr / g when not clipped
     for bl, a, b in (b1, b2):
         assert a[0] * b[0] * bl[0] == pytest.approx(lr / g, rel=1e-12)
+
+
+@pytest.mark.parametrize("up", [
+    UpdateParameters(),
+    UpdateParameters(update_bl_management=False, update_management=False, desired_bl=1),
+    UpdateParameters(update_bl_management=False, desired_bl=3),
+    UpdateParameters(fixed_bl=True, update_management=False),
+])
+def test_per_sample_learning_rates_match_one_call_per_sample(up):
+    # The chopped compounds' auto-scaled fast learning rate changes from sample to sample.
+    rng = np.random.default_rng(1)
+    xm, dm = rng.uniform(0, 1, 50), rng.uniform(0, 0.1, 50)
+    xm[3] = 0
+    lrs = rng.uniform(0, 0.01, 50)
+    lrs[5], lrs[7] = 0.0, 0.5
+    bl, a, b = update_management(xm, dm, lrs, 0.001, up)
+    for i in range(50):
+        rbl, ra, rb = update_management(xm[i:i + 1], dm[i:i + 1], lrs[i], 0.001, up)
+        assert (bl[i], a[i], b[i]) == (rbl[0], ra[0], rb[0]), i

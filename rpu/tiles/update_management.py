@@ -54,10 +54,18 @@ def update_management(x_abs_max, d_abs_max, lr, granularity, up):
         bl = np.full(m, bl0, dtype=np.int64)
         a = np.full(m, a0)
     else:
-        lr = np.abs(np.asarray(lr, dtype=np.float64))
-        per_sample = [calculate_bl_ab(v, granularity, up) for v in lr]
-        bl = np.array([p[0] for p in per_sample], dtype=np.int64).reshape(m)
-        a = np.array([p[1] for p in per_sample], dtype=np.float64).reshape(m)
+        # calculate_bl_ab, sample by sample, as arrays
+        lr = np.abs(np.asarray(lr, dtype=np.float64)).reshape(m)
+        g0 = float(granularity)
+        bl = np.full(m, int(up.desired_bl), dtype=np.int64)
+        if not (up.fixed_bl or up.update_bl_management):
+            big = g0 * up.desired_bl < lr
+            bl = np.where(big, np.maximum(np.ceil(lr / g0), 1).astype(np.int64), bl)
+        else:
+            big = np.zeros(m, dtype=bool)
+        a = np.where(big, 1.0, np.sqrt(lr / (g0 * bl)))
+        bl = np.where(lr == 0, 0, bl)
+        a = np.where(lr == 0, 0.0, a)
     b = a.copy()
     g = float(granularity)
     if not (up.update_bl_management or up.update_management):
