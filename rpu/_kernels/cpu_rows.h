@@ -289,6 +289,11 @@ static long rpu_compact_sample(long n, int nw, int mode, const rpu_uint64 *train
   return c;
 }
 
+/* Pairs whose pulse chains advance side by side in step 2 (two AVX-512 vectors of float). */
+#define RPU_PULSE_LANES 32
+/* Longer chains (BL > 64) run one pair at a time. */
+#define RPU_LANE_MAX_PULSES 64
+
 /* Pulsed update, step 2, for one weight row i (aihwkit's RPUPulsed order: samples one after the
  * other, so every weight sees its pulses in sample order). For each sample whose d line fires,
  * only the x elements that fire too are visited (step 1b's lists): the coincidences
@@ -390,30 +395,94 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
       }
     }
     if (np == 0) continue;
-    /* Pass 2: the pulses, pairs independent of each other within the sample. */
-    long k = 0, chunk_start = 0, chunk_end = 0;
-    for (long u = 0; u < np; ++u) {
-      const long j = pair_j[u];
-      const int c = pair_n[u];
-      const int down = c > 0;
-      const int n = down ? c : -c;
-      T w = stored[j];
-      for (int p = 0; p < n; ++p, ++k) {
-        T xi = (T)0;
-        if (needs_noise) {
-          if (k >= chunk_end) {
-            /* draw only as far as this sample's pulses go */
-            const long len = total - k < chunk ? total - k : chunk;
-            noise.fill(k, len, (rpu_uint64)b);
-            chunk_start = k;
-            chunk_end = k + len;
-          }
-          xi = normals[k - chunk_start];
-        }
-        w = rpu_device_pulse<T, KIND>(g, h, j, w, down, xi);
+    /* Pass 2: the pulses. Pairs are independent within the sample, but the pulses of one pair
+     * form a chain through its weight (each needs the last one's result). Chains of up to
+     * RPU_PULSE_LANES pairs advance side by side, one pulse each per step, so that SIMD lanes
+     * (and the out-of-order core) overlap them; a pair whose count is done keeps its weight.
+     * The k-th pulse of the sample (pairs in list order) takes normal k, as one pair at a time
+     * would. */
+    long k = 0;
+    for (long u0 = 0; u0 < np;) {
+      /* a group: as many pairs as fit the lanes and, with their normals, the noise buffer */
+      int nl = 0, max_n = 0;
+      long group_total = 0;
+      int off[RPU_PULSE_LANES], cnt[RPU_PULSE_LANES], dn[RPU_PULSE_LANES];
+      while (u0 + nl < np && nl < RPU_PULSE_LANES) {
+        const int c = pair_n[u0 + nl];
+        const int n = c > 0 ? c : -c;
+        if (nl > 0 && (group_total + n + 3 > chunk || n > RPU_LANE_MAX_PULSES ||
+                       max_n > RPU_LANE_MAX_PULSES))
+          break;
+        off[nl] = (int)group_total;
+        cnt[nl] = n;
+        dn[nl] = c > 0;
+        group_total += n;
+        max_n = n > max_n ? n : max_n;
+        ++nl;
       }
-      stored[j] = w;
-      if (write) flags[j] = 1;
+      if (max_n > RPU_LANE_MAX_PULSES || group_total + 3 > chunk) {
+        /* one pair with a long chain (BL > 64): alone, its normals chunk by chunk */
+        const long j = pair_j[u0];
+        T w = stored[j];
+        for (long first = 0; first < group_total; first += chunk - 4) {
+          const long len = group_total - first < chunk - 4 ? group_total - first : chunk - 4;
+          const long f0 = (k + first) & ~3L;
+          if (needs_noise) noise.fill(f0, len + (k + first - f0), (rpu_uint64)b);
+          for (long p = 0; p < len; ++p)
+            w = rpu_device_pulse<T, KIND>(g, h, j, w, dn[0],
+                                          needs_noise ? normals[k + first - f0 + p] : (T)0);
+        }
+        stored[j] = w;
+        if (write) flags[j] = 1;
+        k += group_total;
+        u0 += 1;
+        continue;
+      }
+      const long f0 = k & ~3L;
+      if (needs_noise) noise.fill(f0, group_total + (k - f0), (rpu_uint64)b);
+      const T *nz = normals + (k - f0);
+      /* the lanes' hidden parameters, gathered once; the pulse rule then reads lane l */
+      T lw[RPU_PULSE_LANES], lb_max[RPU_PULSE_LANES], lb_min[RPU_PULSE_LANES],
+          ls_up[RPU_PULSE_LANES], ls_down[RPU_PULSE_LANES], l_a[RPU_PULSE_LANES],
+          l_b[RPU_PULSE_LANES], l_c[RPU_PULSE_LANES];
+      rpu_device_row<T> hl = {lb_max, lb_min, ls_up, ls_down, 0, 0, 0, 0, 0};
+      if (h.slope_up) { hl.slope_up = l_a; hl.slope_down = l_b; }
+      if (h.gamma_up) { hl.gamma_up = l_a; hl.gamma_down = l_b; }
+      if (h.reference) hl.reference = l_c;
+      for (int l = 0; l < RPU_PULSE_LANES; ++l) {
+        /* idle lanes repeat lane 0 (their results are discarded) */
+        const long j = pair_j[u0 + (l < nl ? l : 0)];
+        if (l >= nl) { off[l] = 0; cnt[l] = 0; dn[l] = 0; }
+        lw[l] = stored[j];
+        lb_max[l] = h.b_max[j];
+        lb_min[l] = h.b_min[j];
+        ls_up[l] = h.s_up[j];
+        ls_down[l] = h.s_down[j];
+        if (h.slope_up) { l_a[l] = h.slope_up[j]; l_b[l] = h.slope_down[j]; }
+        if (h.gamma_up) { l_a[l] = h.gamma_up[j]; l_b[l] = h.gamma_down[j]; }
+        if (h.reference) l_c[l] = h.reference[j];
+      }
+      /* the lanes' normals, pulse-major, so that each step reads one contiguous row */
+      T lane_xi[RPU_LANE_MAX_PULSES * RPU_PULSE_LANES];
+      for (int q = 0; q < max_n * RPU_PULSE_LANES; ++q) lane_xi[q] = (T)0;
+      if (needs_noise)
+        for (int l = 0; l < nl; ++l)
+          for (int p = 0; p < cnt[l]; ++p) lane_xi[p * RPU_PULSE_LANES + l] = nz[off[l] + p];
+      for (int p = 0; p < max_n; ++p) {
+        const T *xi = lane_xi + p * RPU_PULSE_LANES;
+#pragma GCC ivdep
+        for (int l = 0; l < RPU_PULSE_LANES; ++l) {
+          const T next = rpu_device_pulse<T, KIND>(g, hl, l, lw[l], dn[l], xi[l]);
+          lw[l] = p < cnt[l] ? next : lw[l];
+        }
+      }
+      for (int l = 0; l < nl; ++l) {
+        const long j = pair_j[u0 + l];
+        stored[j] = lw[l];
+        if (write) flags[j] = 1;
+      }
+      k += group_total;
+      u0 += nl;
     }
     } while (0);
     if (record_col != 0 && record_col[b] >= 0) record_out[b * record_stride] = stored[record_col[b]];
