@@ -462,14 +462,20 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
         if (h.gamma_up) { l_a[l] = h.gamma_up[j]; l_b[l] = h.gamma_down[j]; }
         if (h.reference) l_c[l] = h.reference[j];
       }
-      /* the lanes' normals, pulse-major, so that each step reads one contiguous row */
-      T lane_xi[RPU_LANE_MAX_PULSES * RPU_PULSE_LANES];
-      for (int q = 0; q < max_n * RPU_PULSE_LANES; ++q) lane_xi[q] = (T)0;
-      if (needs_noise)
-        for (int l = 0; l < nl; ++l)
-          for (int p = 0; p < cnt[l]; ++p) lane_xi[p * RPU_PULSE_LANES + l] = nz[off[l] + p];
+      /* each step's normals for all lanes (a lane past its count repeats its last one, which
+       * it then discards); without noise, a row of zeros */
+      T lane_xi[RPU_PULSE_LANES];
+      int last[RPU_PULSE_LANES], at[RPU_PULSE_LANES];
+      for (int l = 0; l < RPU_PULSE_LANES; ++l) {
+        last[l] = cnt[l] > 0 ? cnt[l] - 1 : 0;
+        lane_xi[l] = (T)0;
+      }
       for (int p = 0; p < max_n; ++p) {
-        const T *xi = lane_xi + p * RPU_PULSE_LANES;
+        if (needs_noise) {
+          for (int l = 0; l < RPU_PULSE_LANES; ++l) at[l] = off[l] + (p < last[l] ? p : last[l]);
+          for (int l = 0; l < RPU_PULSE_LANES; ++l) lane_xi[l] = nz[at[l]];
+        }
+        const T *xi = lane_xi;
 #pragma GCC ivdep
         for (int l = 0; l < RPU_PULSE_LANES; ++l) {
           const T next = rpu_device_pulse<T, KIND>(g, hl, l, lw[l], dn[l], xi[l]);
