@@ -33,32 +33,35 @@ RPU_SIMD_CLONES
 static void rpu_philox_blocks(rpu_uint32 *__restrict scratch, long n_blocks, rpu_uint64 seed,
                               rpu_uint64 c0_first, rpu_uint64 c1_first, int lanes_on_c1,
                               rpu_uint64 op, int purpose, rpu_uint32 sub) {
-  const rpu_uint32 k0_init = (rpu_uint32)seed, k1_init = (rpu_uint32)(seed >> 32);
-  const rpu_uint32 c2_init = (rpu_uint32)op;
-  const rpu_uint32 c3_init = ((rpu_uint32)purpose << 24) | (sub & 0xFFFFFFu);
+  /* The 32-bit words live in 64-bit lanes: then each 32 x 32 -> 64-bit product of a round is
+   * one vpmuludq on 8 blocks, and no lane shuffles are needed (twice as fast as 32-bit lanes,
+   * where GCC splits the products into even and odd lanes). Same words as rpu_philox4x32_10. */
+  const rpu_uint64 lo = 0xFFFFFFFFull;
+  const rpu_uint64 k0_init = (rpu_uint32)seed, k1_init = (rpu_uint32)(seed >> 32);
+  const rpu_uint64 c2_init = (rpu_uint32)op;
+  const rpu_uint64 c3_init = ((rpu_uint32)purpose << 24) | (sub & 0xFFFFFFu);
   const rpu_uint32 c0_step = lanes_on_c1 ? 0u : 1u, c1_step = lanes_on_c1 ? 1u : 0u;
   for (long b = 0; b < n_blocks; ++b) {
-    rpu_uint32 c0 = (rpu_uint32)c0_first + c0_step * (rpu_uint32)b;
-    rpu_uint32 c1 = (rpu_uint32)c1_first + c1_step * (rpu_uint32)b;
-    rpu_uint32 c2 = c2_init, c3 = c3_init;
-    rpu_uint32 k0 = k0_init, k1 = k1_init;
+    rpu_uint64 c0 = (rpu_uint32)((rpu_uint32)c0_first + c0_step * (rpu_uint32)b);
+    rpu_uint64 c1 = (rpu_uint32)((rpu_uint32)c1_first + c1_step * (rpu_uint32)b);
+    rpu_uint64 c2 = c2_init, c3 = c3_init, k0 = k0_init, k1 = k1_init;
 #pragma GCC unroll 10
     for (int round = 0; round < 10; ++round) {
-      rpu_uint64 p0 = (rpu_uint64)RPU_PHILOX_M0 * c0;
-      rpu_uint64 p1 = (rpu_uint64)RPU_PHILOX_M1 * c2;
-      rpu_uint32 n0 = (rpu_uint32)(p1 >> 32) ^ c1 ^ k0;
-      rpu_uint32 n2 = (rpu_uint32)(p0 >> 32) ^ c3 ^ k1;
-      c1 = (rpu_uint32)p1;
-      c3 = (rpu_uint32)p0;
+      const rpu_uint64 p0 = (c0 & lo) * (rpu_uint64)RPU_PHILOX_M0;
+      const rpu_uint64 p1 = (c2 & lo) * (rpu_uint64)RPU_PHILOX_M1;
+      const rpu_uint64 n0 = (p1 >> 32) ^ c1 ^ k0;
+      const rpu_uint64 n2 = (p0 >> 32) ^ c3 ^ k1;
+      c1 = p1 & lo;
+      c3 = p0 & lo;
       c0 = n0;
       c2 = n2;
-      k0 += RPU_PHILOX_W0;
-      k1 += RPU_PHILOX_W1;
+      k0 = (k0 + RPU_PHILOX_W0) & lo;
+      k1 = (k1 + RPU_PHILOX_W1) & lo;
     }
-    scratch[4 * b] = c0;
-    scratch[4 * b + 1] = c1;
-    scratch[4 * b + 2] = c2;
-    scratch[4 * b + 3] = c3;
+    scratch[4 * b] = (rpu_uint32)c0;
+    scratch[4 * b + 1] = (rpu_uint32)c1;
+    scratch[4 * b + 2] = (rpu_uint32)c2;
+    scratch[4 * b + 3] = (rpu_uint32)c3;
   }
 }
 
