@@ -6,6 +6,7 @@ rpu's process must not load torch or aihwkit. Data go in and out through .npz fi
     $AIHWKIT_PYTHON _aihwkit_worker.py run   IN.npz OUT.npz
     $AIHWKIT_PYTHON _aihwkit_worker.py bench IN.npz OUT.npz
     $AIHWKIT_PYTHON _aihwkit_worker.py update IN.npz OUT.npz
+    $AIHWKIT_PYTHON _aihwkit_worker.py compound IN.npz OUT.npz
 
 IN.npz holds a JSON string ``spec`` and the arrays it names; OUT.npz receives the results and a
 JSON string ``info`` (versions, thread count).
@@ -53,6 +54,18 @@ same work on the same weights and the devices never drift into their bounds. ``"
 d)`` (adds ``pre_update``). OUT.npz gets ``timings`` and ``counts`` (JSON: ``{name: {call:
 value}}``) and ``<name>_dW``: the weight change of one C++ update from ``W`` (a check that the
 update did the expected amount of work).
+
+compound mode: like update mode, but each case builds its tile with aihwkit's
+``build_config(case["algorithm"], devices.<device_class>())`` (``"algorithm"``: "tiki-taka",
+"c-ttv2", "agad", ...; ``"device_class"``, default "SoftBoundsDevice"; ``"device"``: overrides of
+the device) and times only the C++ call ``AnalogTile.tile.update(x, d, False)``, with the weights
+set back to ``W`` (``tile.set_weights``, outside the timed region) before every call. One call
+from ``W`` comes first: OUT.npz gets its visible weight change ``<name>_dW`` and the change of
+the first sub-device's weights ``<name>_dA`` (hidden parameter ``hidden_weights_0``, the fast
+device), and its duration counts as the first timing sample when it is slow. The number of
+calls adapts to ``"max_seconds"`` (the time budget of the case, see ``_timing.budget_calls``), at most
+``"repeats"``, after ``"warmup"`` untimed calls when calls are fast. OUT.npz gets ``timings``
+and ``counts`` (JSON: ``{name: value}``).
 """
 
 import json
@@ -62,7 +75,7 @@ import time
 
 import numpy as np
 
-from _timing import time_calls  # the worker runs as a script: its folder is on sys.path
+from _timing import budget_calls, time_calls  # the worker runs as a script: its folder is on sys.path
 
 
 def _enum_value(field_default, value):
@@ -179,7 +192,52 @@ def bench_updates(spec, arrays):
     return out
 
 
-MODES = {"run": run_jobs, "bench": bench_cases, "update": bench_updates}
+def bench_compound_updates(spec, arrays):
+    import torch  # noqa: F401  (loaded by main already)
+    from aihwkit.simulator.configs import build_config
+    from aihwkit.simulator.configs import devices
+
+    timings, counts, out = {}, {}, {}
+    for case in spec["cases"]:
+        name = case["name"]
+        device_name = case.get("device_class", "SoftBoundsDevice")
+        device = getattr(devices, device_name)()
+        _apply_overrides(device, case.get("device"), device_name)
+        rpu_config = build_config(case["algorithm"], device)
+        W0 = _tensor(arrays, case["W"])
+        out_size, in_size = W0.shape
+        tile = rpu_config.tile_class(out_size, in_size, rpu_config, bias=False)
+        tile.set_learning_rate(float(case["lr"]))
+        x, d = _tensor(arrays, case["x"]), _tensor(arrays, case["d"])
+        sim = tile.tile
+        names = list(sim.get_hidden_parameter_names())
+        fast = names.index("hidden_weights_0") if "hidden_weights_0" in names else None
+
+        def reset():
+            sim.set_weights(W0)
+
+        reset()
+        held = sim.get_weights().clone()  # set_weights clips to the device bounds
+        hidden = sim.get_hidden_parameters()[fast].clone() if fast is not None else None
+        t0 = time.perf_counter()
+        sim.update(x, d, False)
+        first = time.perf_counter() - t0
+        out[f"{name}_dW"] = (sim.get_weights() - held).numpy()
+        if fast is not None:
+            out[f"{name}_dA"] = (sim.get_hidden_parameters()[fast] - hidden).numpy()
+        timings[name], counts[name] = budget_calls(
+            lambda: sim.update(x, d, False), reset, first, case.get("max_seconds", 20.0),
+            case.get("repeats", 20), case.get("warmup", 1),
+        )
+        print(f"[aihwkit] {name}: {timings[name] * 1e3:.1f} ms ({counts[name]} calls)",
+              file=sys.stderr, flush=True)
+    out["timings"] = json.dumps(timings)
+    out["counts"] = json.dumps(counts)
+    return out
+
+
+MODES = {"run": run_jobs, "bench": bench_cases, "update": bench_updates,
+         "compound": bench_compound_updates}
 
 
 def main(argv):

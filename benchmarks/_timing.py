@@ -24,3 +24,20 @@ def time_calls(fn, warmup=3, repeats=30, max_seconds=3.0, reset=None):
         if len(times) >= 3 and time.perf_counter() - start > max_seconds:
             break
     return statistics.median(times), len(times)
+
+
+def budget_calls(fn, reset, first, budget, repeats, warmup):
+    """Median seconds per call and the number of timed calls, for a call whose first run from
+    the reset state took ``first`` seconds (measured by the caller). Slow calls
+    (``4 * first > budget``): that first run is a sample, and more follow while the total stays
+    within ``budget`` (at least 1 call in all). Fast calls: ``time_calls`` with ``warmup`` and
+    up to ``repeats`` calls, at most ~``budget`` seconds."""
+    if 4.0 * first > budget:
+        times = [first]
+        while len(times) < repeats and sum(times) + statistics.median(times) <= budget:
+            reset()
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times), len(times)
+    return time_calls(fn, warmup if first < 1.0 else 0, repeats, budget, reset=reset)

@@ -366,9 +366,10 @@ class TransferCell(_Cell):
         self.w[1][...] = weights / self.dtype.type(self.gamma[1])
         for k, sub in enumerate(self.subs):
             sub.on_set_weights(self.w[k], key, op, n_threads)
-        for v in self.extra.values():
-            v[...] = 0
-        self._reset_counters()
+        # As aihwkit 1.1.0: the update count and the next column start anew; the buffers,
+        # choppers, running maxima and the chopper-period counter carry on.
+        self.count = 0
+        self.slice = 0
         self.visible(weights)
 
     # ----- the schedule of one batch ---------------------------------------------------------
