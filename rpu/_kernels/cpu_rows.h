@@ -257,7 +257,10 @@ struct rpu_pulse_noise {
   /* normals[0 .. len) = pulses [first, first + len) of `sample` (first: a multiple of 4,
    * len <= chunk; whole blocks of 4 are drawn). */
   inline void fill(long first, long len, rpu_uint64 sample) {
-    long n_blocks = (len + 3) >> 2;
+    /* whole SIMD loops only (16 blocks: a multiple of every clone's width): a few pulses more
+     * cost less than the scalar remainder of a short fill; the extra normals go unused */
+    long n_blocks = (((len + 3) >> 2) + 15) & ~15L;
+    if (n_blocks > chunk / 4) n_blocks = chunk / 4;
     rpu_philox_blocks(scratch, n_blocks, seed, (rpu_uint64)(first >> 2), row, 0, op,
                       RPU_RNG_PULSE_NOISE, (rpu_uint32)sample);
     rpu_box_muller_row(scratch, n_blocks);
