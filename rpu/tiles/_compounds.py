@@ -435,49 +435,66 @@ class TransferCell(_Cell):
         self.visible(weights)
 
     def _chopper_schedule(self, m, events, cols, op):
-        """Chopper states per sample and per event; the choppers depend on no data, only on
-        the transfer count and their own draws, so the whole batch is known up front."""
+        """Chopper states per sample and per event (spec §4.6 and §4.7).
+
+        The choppers depend on no data, only on the transfer count and their own draws, so the
+        whole batch is known up front. The events read consecutive columns, so event e and
+        event e - x read the same column: an input chopper's state at an event is its state at
+        the column's previous event, flipped if that one switched it.
+        """
         cell = self.cell
         d, x = self.shape
-        c_in, c_out, switched = self.in_chopper.copy(), self.out_chopper.copy(), self.in_switched.copy()
-        sx = np.empty((m, x), dtype=self.dtype)
-        sd = np.empty((m, d), dtype=self.dtype)
-        ev_in = np.zeros(events.size, dtype=bool)
-        ev_out = np.zeros((events.size, d), dtype=bool)
-        ev_switched = np.zeros(events.size, dtype=bool)
-        coin = self.chop_draws.uniform(max(events.size, 1), op)
+        n_ev = events.size
+        coin = self.chop_draws.uniform(max(n_ev, 1), op)[:n_ev]
         n_period = max(int(math.ceil(1.0 / cell.in_chop_prob)) if cell.in_chop_prob > 0 else 2, 2)
-        counter = self.transfer_counter
-        prev = 0
-        for e, (b, j) in enumerate(zip(events, cols)):
-            sx[prev:b + 1] = np.where(c_in, -1, 1)
-            sd[prev:b + 1] = np.where(c_out, -1, 1)
-            prev = b + 1
-            ev_in[e], ev_out[e], ev_switched[e] = c_in[j], c_out, switched[j]
-            switched[j] = False
-            if self.dynamic:
-                cur = counter % n_period + 1
-                flip = cur == n_period or (cell.in_chop_random and coin[e] < cell.in_chop_prob)
-                if flip:
-                    c_in[j] = not c_in[j]
-                    switched[j] = True
-            elif cell.in_chop_prob > 0:
-                if cell.in_chop_random:
-                    flip = coin[e] < cell.in_chop_prob
-                else:
-                    flip = counter % n_period + 1 == n_period
-                if flip:
-                    c_in[j] = not c_in[j]
-            if j == x - 1:
-                if cell.out_chop_prob > 0 and not self.dynamic:
-                    u = self.chop_draws.uniform(d, op, sub=1 + e)
-                    c_out = np.where(u < cell.out_chop_prob, ~c_out, c_out)
-                counter += 1
-        sx[prev:] = np.where(c_in, -1, 1)
-        sd[prev:] = np.where(c_out, -1, 1)
+        wraps = cols == x - 1
+        counter_at = self.transfer_counter + (np.cumsum(wraps) - wraps).astype(np.int64)
+        periodic = counter_at % n_period + 1 == n_period
+        random_flip = coin < cell.in_chop_prob
+        if self.dynamic:
+            flip = periodic | (bool(cell.in_chop_random) & random_flip)
+        elif cell.in_chop_prob > 0:
+            flip = random_flip if cell.in_chop_random else periodic
+        else:
+            flip = np.zeros(n_ev, dtype=bool)
+        # input choppers at each event: the first x events see the stored state
+        ev_in = self.in_chopper[cols].copy()
+        ev_switched = self.in_switched[cols].copy()
+        for e0 in range(x, n_ev, x):
+            stop = min(e0 + x, n_ev)
+            ev_in[e0:stop] = ev_in[e0 - x:stop - x] ^ flip[e0 - x:stop - x]
+            ev_switched[e0:stop] = flip[e0 - x:stop - x] & self.dynamic
+        # input choppers per sample: the flips of the events before it
+        flips = np.zeros((m + 1, x), dtype=np.int8)
+        flips[events[flip] + 1, cols[flip]] = 1
+        parity = np.cumsum(flips, axis=0, dtype=np.int8)[:m] & 1
+        c_in_rows = self.in_chopper[None, :] ^ parity.astype(bool)
+        sx = np.where(c_in_rows, -1, 1).astype(self.dtype)
+        # output choppers: they switch only after the read of the last column
+        c_out = self.out_chopper.copy()
+        ev_out = np.empty((n_ev, d), dtype=bool)
+        sd = np.empty((m, d), dtype=self.dtype)
+        ev_start = sample_start = 0
+        for e in np.flatnonzero(wraps):
+            ev_out[ev_start:e + 1] = c_out
+            sd[sample_start:events[e] + 1] = np.where(c_out, -1, 1)
+            if cell.out_chop_prob > 0 and not self.dynamic:
+                u = self.chop_draws.uniform(d, op, sub=1 + int(e))
+                c_out = np.where(u < cell.out_chop_prob, ~c_out, c_out)
+            ev_start, sample_start = e + 1, events[e] + 1
+        ev_out[ev_start:] = c_out
+        sd[sample_start:] = np.where(c_out, -1, 1)
+        # the state after the batch
+        c_in = self.in_chopper ^ (flips.sum(axis=0) & 1).astype(bool)
+        switched = self.in_switched.copy()
+        if n_ev:
+            last = {}
+            for e in range(max(0, n_ev - x), n_ev):
+                last[int(cols[e])] = e
+            idx = np.fromiter(last.values(), dtype=np.int64)
+            switched[cols[idx]] = flip[idx] & self.dynamic
         self._ev_switched = ev_switched
-        self._counter_at_events = None
-        self.transfer_counter_next = counter
+        self.transfer_counter_next = self.transfer_counter + int(wraps.sum())
         return sx, sd, ev_in, ev_out, (c_in, c_out, switched)
 
     def _read(self, columns, n_threads):
@@ -486,11 +503,11 @@ class TransferCell(_Cell):
         W = np.ascontiguousarray(columns.T)
         X = np.eye(n_ev, dtype=self.dtype)
         out = np.empty((n_ev, self.shape[0]), dtype=self.dtype)
-        # One thread, BLAS pinned too: a small product, and BLAS threads woken next to the
-        # update's OpenMP team would fight it for the cores.
+        # BLAS pinned to one thread: its threads woken next to the update's OpenMP team would
+        # fight it for the cores.
         with _threads.blas_single_thread():
             self.backend.analog_mvm(W, False, X, out, self.read.spec, self.read.lines,
-                                    self.read.nm_state, self.read_key, self.n_transfers, 1)
+                                    self.read.nm_state, self.read_key, self.n_transfers, n_threads)
         return out
 
     def _tt_transfer(self, reads, cols, lr, n_threads):
@@ -499,9 +516,18 @@ class TransferCell(_Cell):
         n_ev, x = reads.shape[0], self.shape[1]
         Xe = np.zeros((n_ev, x), dtype=self.dtype)
         Xe[np.arange(n_ev), cols] = 1
-        De = np.ascontiguousarray(-reads)
-        self.subs[1].update(self.w[1], Xe, De, lr_t, self.write_key, self.n_transfers, n_threads,
-                            up=self.transfer_up, noise_key=self.noise_keys[1])
+        self._write(Xe, -reads, lr_t, n_threads)
+
+    def _write(self, Xe, De, lr, n_threads):
+        """The transfer's pulsed write into C (x: one-hot columns, d: per row); only the rows
+        that receive anything are visited, as the write's cost is per row."""
+        active = np.flatnonzero((De != 0).any(axis=0))
+        if active.size == 0:
+            return
+        rows = None if 2 * active.size > self.shape[0] else active
+        self.subs[1].update(self.w[1], Xe, np.ascontiguousarray(De, dtype=self.dtype), lr,
+                            self.write_key, self.n_transfers, n_threads, up=self.transfer_up,
+                            noise_key=self.noise_keys[1], rows=rows)
 
     def _chopped_transfer(self, reads, cols, ev_in, ev_out, lr, lr_fast_ev, n_threads):
         cell = self.cell
@@ -545,15 +571,12 @@ class TransferCell(_Cell):
             sel = np.flatnonzero(write)
             Xe = np.zeros((sel.size, self.shape[1]), dtype=self.dtype)
             Xe[np.arange(sel.size), np.asarray(cols)[sel]] = 1
-            De = np.ascontiguousarray(-counts[sel].astype(self.dtype))
-            self.subs[1].update(self.w[1], Xe, De, cell.step * g_c, self.write_key, self.n_transfers,
-                                n_threads, up=self.transfer_up, noise_key=self.noise_keys[1])
+            self._write(Xe, -counts[sel].astype(self.dtype), cell.step * g_c, n_threads)
 
     def _event_counters(self, cols):
         """transfer_counter at each event (it advances after the read of the last column)."""
-        x = self.shape[1]
-        wraps = np.concatenate([[0], np.cumsum(np.asarray(cols) == x - 1)[:-1]])
-        return self.transfer_counter + wraps
+        wraps = np.asarray(cols) == self.shape[1] - 1
+        return self.transfer_counter + (np.cumsum(wraps) - wraps)
 
     def counters(self):
         return {"count": self.count, "slice": self.slice, "transfer_counter": self.transfer_counter,

@@ -129,12 +129,14 @@ class DeviceArray:
 
     # ----- the update -------------------------------------------------------------------------------
     def update(self, weights, X, D, lr, key, op, n_threads, *, up=None, granularity=None,
-               noise_key=None, record_cols=None, record_out=None):
+               noise_key=None, record_cols=None, record_out=None, rows=None):
         """W <- W - lr D^T X (m samples in order) with this device's update rule.
 
         ``lr`` may be one value per sample. A compound passes its own update parameters
         (``up``), the granularity its bit lengths use, a key for the pulse noise, and the columns
         to record after each sample (``record_cols``, ``record_out``: see ``_core.pulsed_update``).
+        ``rows`` restricts a pulsed update to those weight rows (the others must have d = 0):
+        a transfer writes a few rows of one column, and the update's cost is per row.
         """
         up = self.up if up is None else up
         pulse_type = up.pulse_type.name
@@ -167,9 +169,21 @@ class DeviceArray:
         up_spec = {"mode": mode, "x_res": x_res, "d_res": d_res, "sto_round": int(bool(up.sto_round)),
                    "lr_sign": lr_sign}
         stored = self.persistent if self.persistent is not None else weights
-        self.backend.pulsed_update(stored, weights, self.hidden, self.pulse_index, X, D,
-                                   bl.astype(np.int32), a, b, up_spec, self.globals, key, op, n_threads,
-                                   self._workspace, noise_key, record_cols, record_out)
+        if rows is None:
+            self.backend.pulsed_update(stored, weights, self.hidden, self.pulse_index, X, D,
+                                       bl.astype(np.int32), a, b, up_spec, self.globals, key, op,
+                                       n_threads, self._workspace, noise_key, record_cols, record_out)
+            return
+        # The rows' own copies (their row numbers key the d trains: a deterministic choice).
+        part_stored = np.ascontiguousarray(stored[rows])
+        part_visible = part_stored if stored is weights else np.ascontiguousarray(weights[rows])
+        self.backend.pulsed_update(part_stored, part_visible, np.ascontiguousarray(self.hidden[:, rows]),
+                                   self.pulse_index, X, np.ascontiguousarray(D[:, rows]),
+                                   bl.astype(np.int32), a, b, up_spec, self.globals, key, op,
+                                   n_threads, self._workspace, noise_key)
+        stored[rows] = part_stored
+        if stored is not weights:
+            weights[rows] = part_visible
 
     # ----- maintenance --------------------------------------------------------------------------
     def _target(self, weights):
