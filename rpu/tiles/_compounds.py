@@ -322,6 +322,15 @@ class TransferCell(_Cell):
         if self.chopped and (self.n_reads != 1 or cell.random_selection or cell.with_reset_prob > 0):
             raise ConfigError(f"{path}: chopped transfer needs n_reads_per_transfer = 1, "
                               f"random_selection = False and with_reset_prob = 0.")
+        # The transfer reads A in the update's pass (one column per sample at most), and A
+        # must not change in between: several reads per transfer and resets of the read
+        # column are not simulated yet.
+        if self.n_reads != 1:
+            raise ConfigError(f"{path}.n_reads_per_transfer = {cell.n_reads_per_transfer}: rpu "
+                              f"reads one column per transfer; set it to 1.")
+        if cell.with_reset_prob > 0:
+            raise ConfigError(f"{path}.with_reset_prob = {cell.with_reset_prob}: resetting the "
+                              f"fast array after a transfer is not supported by rpu yet; set it to 0.")
         te = list(cell.transfer_every_vec) or [cell.transfer_every]
         self.transfer_every = float(te[0])
         self.transfer_up = cell.transfer_update
@@ -412,7 +421,10 @@ class TransferCell(_Cell):
         self.count += m
         # Columns read at each event, and the chopper signs every sample's update of A sees.
         n_ev = events.size
-        cols = (self.slice + np.arange(n_ev)) % x
+        if self.cell.random_selection:
+            cols = np.minimum((self.chop_draws.uniform(n_ev, op, sub=0xFFFFFF) * x).astype(np.int64), x - 1)
+        else:
+            cols = (self.slice + np.arange(n_ev)) % x
         record = np.full(m, -1, dtype=np.int32)
         record[events] = cols
         sx = sd = None
