@@ -31,17 +31,14 @@ from rpu._rng import Purpose
 from rpu.config import (
     ChoppedTransferCompound,
     DynamicTransferCompound,
-    IOParameters,
     MixedPrecisionCompound,
     ReferenceUnitCell,
     TransferCompound,
-    UpdateParameters,
     VectorUnitCell,
     VectorUnitCellUpdatePolicy,
 )
 from rpu.config.enums import BoundManagementType, NoiseManagementType
 from rpu.errors import ConfigError
-from rpu.tiles import _devices
 from rpu.tiles._device_array import DeviceArray
 from rpu.tiles._periphery import Periphery
 

@@ -18,7 +18,6 @@ import math
 import numpy as np
 
 from rpu._rng import Purpose, resolve_seed
-from rpu.config import PulseType
 from rpu.tiles import _devices
 from rpu.tiles.update_management import update_management
 
