@@ -234,12 +234,13 @@ class VectorCell(_Cell):
         """The device each sample goes to (aihwkit's CPU path chooses per sample)."""
         n = len(self.subs)
         if self.policy == VectorUnitCellUpdatePolicy.SINGLE_RANDOM:
-            return np.minimum((self.draws.uniform(m, op) * n).astype(np.int64), n - 1)
-        if self.policy == VectorUnitCellUpdatePolicy.SINGLE_SEQUENTIAL:
-            ks = (self.current + 1 + np.arange(m)) % n
-            self.current = int(ks[-1])
-            return ks
-        return np.full(m, self.current, dtype=np.int64)
+            ks = np.minimum((self.draws.uniform(m, op) * n).astype(np.int64), n - 1)
+        elif self.policy == VectorUnitCellUpdatePolicy.SINGLE_SEQUENTIAL:
+            ks = (self.current + 1 + np.arange(m)) % n  # the first sample after set_weights: 1
+        else:
+            return np.full(m, self.current, dtype=np.int64)
+        self.current = int(ks[-1])
+        return ks
 
     def update(self, weights, X, D, lr, key, op, n_threads):
         if self.policy == VectorUnitCellUpdatePolicy.ALL:
