@@ -1,0 +1,216 @@
+"""Compound tiles end to end: hidden-parameter names, set_weights semantics, reproducibility,
+save/load resume, learning, and the configurations rpu refuses (spec training.md §4, §6.2).
+
+The expected names and set_weights behaviour below were read off a running aihwkit 1.1.0.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import rpu
+from rpu.config import (
+    ConstantStepDevice,
+    OneSidedUnitCell,
+    SoftBoundsDevice,
+    UnitCellRPUConfig,
+    VectorUnitCell,
+    VectorUnitCellUpdatePolicy,
+    build_config,
+)
+from rpu.errors import ConfigError
+from rpu.tiles import AnalogTile
+
+ALGORITHMS = ["sgd2", "tiki-taka", "ttv2", "c-ttv2", "agad", "mp"]
+BASE = ["max_bound", "min_bound", "dwmin_up", "dwmin_down", "decay_scales", "diffusion_rates",
+        "reset_bias", "drift_nu"]
+
+
+def make(alg, d=4, x=16, seed=5, device=SoftBoundsDevice, lr=0.05):
+    cfg = build_config("sgd", device, n_devices=2) if alg == "sgd2" else build_config(alg, device)
+    tile = AnalogTile(d, x, cfg, seed=seed)
+    tile.set_learning_rate(lr)
+    return tile
+
+
+def batches(n=60, d=4, x=16, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (n, x)).astype(np.float32)
+    D = rng.uniform(-0.1, 0.1, (n, d)).astype(np.float32)
+    return [(X[s:s + 10], D[s:s + 10]) for s in range(0, n, 10)]
+
+
+def state(tile):
+    return tile.get_weights(), tile.get_hidden_parameters()
+
+
+def assert_same_state(a, b):
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[1].keys() == b[1].keys()
+    for k in a[1]:
+        np.testing.assert_array_equal(a[1][k], b[1][k], err_msg=k)
+
+
+# ----- names ---------------------------------------------------------------------------------
+def two_devices():
+    return [f"{n}_{k}" for k in (0, 1) for n in BASE + ["hidden_weights"]]
+
+
+@pytest.mark.parametrize("alg,expected", [
+    ("sgd2", two_devices()),
+    ("tiki-taka", two_devices()),
+    ("c-ttv2", two_devices() + ["buffered_FP_weight_0"]),
+    ("agad", two_devices() + ["buffered_FP_weight", "running_mean_weight", "past_mean_weight"]),
+    ("mp", BASE + ["hidden_weights_chi"]),
+])
+def test_hidden_parameter_names_in_aihwkit_order(alg, expected):
+    tile = make(alg, device=ConstantStepDevice)
+    assert tile.get_hidden_parameter_names() == expected
+    assert list(tile.get_hidden_parameters()) == expected
+
+
+def test_set_hidden_parameters_recomputes_the_visible_weights():
+    tile = make("tiki-taka")
+    h = tile.get_hidden_parameters()
+    h["hidden_weights_1"] = np.full((4, 16), 0.125, dtype=np.float32)
+    tile.set_hidden_parameters(h)
+    # fully hidden Tiki-taka (gamma = 0): the visible weight is the slow device's, within
+    # its bounds
+    expected = np.clip(h["hidden_weights_1"], h["min_bound_1"], h["max_bound_1"])
+    assert (expected != h["hidden_weights_1"]).any() and (expected == 0.125).any()
+    np.testing.assert_array_equal(tile.get_weights(), expected)
+    np.testing.assert_array_equal(tile.get_hidden_parameters()["hidden_weights_1"], expected)
+
+
+# ----- set_weights ---------------------------------------------------------------------------
+def test_transfer_set_weights_zeroes_the_fast_array_and_keeps_the_buffers():
+    tile = make("agad", lr=0.5)
+    for x, d in batches():
+        tile.update(x, d)
+    before = tile.get_hidden_parameters()
+    assert np.abs(before["running_mean_weight"]).sum() > 0
+    tile.set_weights(np.zeros((4, 16), dtype=np.float32))
+    after = tile.get_hidden_parameters()
+    assert not after["hidden_weights_0"].any()
+    for name in ("buffered_FP_weight", "running_mean_weight", "past_mean_weight"):
+        np.testing.assert_array_equal(after[name], before[name])
+    assert tile._devices.count == 0 and tile._devices.slice == 0
+
+
+def test_vector_cell_sequential_policy_visits_devices_in_turn():
+    cfg = UnitCellRPUConfig(device=VectorUnitCell(
+        unit_cell_devices=[ConstantStepDevice(), ConstantStepDevice(), ConstantStepDevice()],
+        update_policy=VectorUnitCellUpdatePolicy.SINGLE_SEQUENTIAL))
+    tile = AnalogTile(2, 2, cfg, seed=1)
+    tile.set_learning_rate(0.5)
+    tile.set_weights(np.zeros((2, 2)))
+    order = []
+    for _ in range(5):
+        h0 = tile.get_hidden_parameters()
+        tile.update(np.ones((1, 2)), np.ones((1, 2)))
+        h1 = tile.get_hidden_parameters()
+        order.append([k for k in range(3)
+                      if not np.array_equal(h0[f"hidden_weights_{k}"], h1[f"hidden_weights_{k}"])])
+    assert order == [[1], [2], [0], [1], [2]]  # aihwkit 1.1.0's order
+
+
+def test_vector_cell_visible_weight_is_the_gamma_sum():
+    tile = make("sgd2")
+    tile.update(*batches()[0])
+    h = tile.get_hidden_parameters()
+    np.testing.assert_allclose(tile.get_weights(), 0.5 * h["hidden_weights_0"] + 0.5 * h["hidden_weights_1"],
+                               rtol=0, atol=1e-7)
+
+
+# ----- reproducibility -----------------------------------------------------------------------
+@pytest.mark.parametrize("alg", ALGORITHMS)
+def test_save_and_load_mid_training_resumes_the_same_run(alg, tmp_path):
+    data = batches()
+    straight = make(alg)
+    for x, d in data:
+        straight.update(x, d)
+    first = make(alg)
+    for x, d in data[:3]:
+        first.update(x, d)
+    rpu.save(first, tmp_path / "tile.npz")
+    resumed = rpu.load(tmp_path / "tile.npz")
+    for x, d in data[3:]:
+        resumed.update(x, d)
+    assert_same_state(state(straight), state(resumed))
+
+
+_THREADS_SCRIPT = """
+import hashlib, numpy as np
+from rpu.config import SoftBoundsDevice, build_config
+from rpu.tiles import AnalogTile
+rng = np.random.default_rng(0)
+X = rng.uniform(-1, 1, (100, 40)).astype(np.float32)
+D = rng.uniform(-0.1, 0.1, (100, 36)).astype(np.float32)
+out = []
+for alg in ["tiki-taka", "c-ttv2", "agad", "mp"]:
+    t = AnalogTile(36, 40, build_config(alg, SoftBoundsDevice), seed=5)
+    t.set_learning_rate(0.05)
+    for _ in range(3):
+        t.update(X, D)
+    h = t.get_hidden_parameters()
+    blob = b"".join(h[k].tobytes() for k in sorted(h)) + t.get_weights().tobytes()
+    out.append(hashlib.sha1(blob).hexdigest())
+print(" ".join(out))
+"""
+
+
+def test_one_and_two_threads_give_the_same_bits():
+    runs = []
+    for n in ("1", "2"):
+        env = dict(os.environ, OMP_NUM_THREADS=n)
+        res = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT], env=env, capture_output=True,
+                             text=True, check=True)
+        runs.append(res.stdout.strip())
+    assert runs[0] == runs[1]
+
+
+# ----- learning ------------------------------------------------------------------------------
+def regression_mse(alg, seed=3):
+    rng = np.random.default_rng(0)
+    w_true = rng.uniform(-0.5, 0.5, (4, 16))
+    X = rng.uniform(-1, 1, (2000, 16)).astype(np.float32)
+    Y = X @ w_true.T
+    tile = make(alg, seed=seed)
+    tile.set_weights(np.zeros((4, 16)))
+    start = float(np.mean((tile.forward(X) - Y) ** 2))
+    for _ in range(5):
+        for s in range(0, 2000, 10):
+            x = X[s:s + 10]
+            tile.update(x, tile.forward(x) - Y[s:s + 10])
+    return start, float(np.mean((tile.forward(X) - Y) ** 2))
+
+
+@pytest.mark.parametrize("alg,factor", [("sgd2", 0.5), ("tiki-taka", 0.3), ("ttv2", 0.3),
+                                        ("c-ttv2", 0.95), ("agad", 0.95), ("mp", 0.1)])
+def test_regression_task_learns(alg, factor):
+    # Final mse against the start (about 0.34); aihwkit 1.1.0 reaches 0.06-0.09 (sgd),
+    # 0.025-0.033 (tiki-taka), 0.016-0.034 (ttv2), 0.38-0.43 (c-ttv2), 0.40-0.42 (agad) and
+    # 0.007-0.028 (mp) on the same task.
+    start, final = regression_mse(alg)
+    assert final < factor * start, (start, final)
+
+
+# ----- refused configurations ---------------------------------------------------------------
+@pytest.mark.parametrize("change,field", [
+    (lambda c: setattr(c.device, "transfer_columns", False), "transfer_columns"),
+    (lambda c: setattr(c.device, "n_reads_per_transfer", 2), "n_reads_per_transfer"),
+    (lambda c: setattr(c.device.transfer_forward, "inp_noise", 0.1), "transfer_forward.inp_noise"),
+])
+def test_unsupported_transfer_settings_are_refused_by_name(change, field):
+    cfg = build_config("tiki-taka", SoftBoundsDevice)
+    change(cfg)
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        AnalogTile(4, 8, cfg)
+
+
+def test_unsupported_compounds_are_refused():
+    cfg = UnitCellRPUConfig(device=OneSidedUnitCell(unit_cell_devices=[SoftBoundsDevice()]))
+    with pytest.raises(ConfigError, match="OneSidedUnitCell"):
+        AnalogTile(4, 8, cfg)
