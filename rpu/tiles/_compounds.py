@@ -381,15 +381,19 @@ class TransferCell(_Cell):
 
     # ----- the schedule of one batch ---------------------------------------------------------
     def _every(self, m):
+        """Vector updates between transfers (0: none). Rounding is C's roundf, halves away
+        from zero, as aihwkit's; a negative transfer_every of the chopped compounds counts in
+        sweeps over the fast device's states per input line."""
         te = self.transfer_every
         if self.chopped and te < 0:
-            states = 1.0 / self.subs[0].granularity
-            return max(1, round(states / self.shape[1] * abs(te)))
+            dev = self.subs[0].device
+            states = (float(dev.w_max) - float(dev.w_min)) / self.subs[0].granularity
+            return max(1, _round_half_away(states / self.shape[1] * abs(te)))
         if te <= 0:
             return 0
         if self.cell.units_in_mbatch:
             return int(math.ceil(te * m))
-        return int(round(te))
+        return _round_half_away(te)
 
     def _fast_lr(self, X, D, lr):
         """The learning rate of A's pulses, per sample (auto-scaled ones change per sample)."""
@@ -607,6 +611,11 @@ class TransferCell(_Cell):
                 setattr(self, name, v.copy())
         self.m_x = float(values.get("m_x", self.m_x))
         self.m_d = float(values.get("m_d", self.m_d))
+
+
+def _round_half_away(v):
+    """C's roundf for v >= 0 (Python's round takes halves to even)."""
+    return int(math.floor(v + 0.5))
 
 
 def _ema(m, v, tau):

@@ -1,0 +1,308 @@
+"""Independent NumPy reference of aihwkit's compound training algorithms (spec training.md §4).
+
+Written from ``/work/shared/spec/training.md`` §4.4 (Tiki-taka v1), §4.6 (ChoppedTransferCompound:
+TTv2, c-TTv2) and §4.7 (DynamicTransferCompound: AGAD). It does **not** import rpu: compound,
+device and update settings are read from any object with aihwkit's attribute names (the rpu
+config classes in the tests).
+
+Two levels:
+
+* the buffer formulas of one transfer, element by element (:func:`chopped_buffer_ref`,
+  :func:`dynamic_buffer_ref`), the same arguments as ``rpu._core.chopped_buffer`` /
+  ``rpu._core.dynamic_buffer``;
+* a sequential simulator of a whole two-device transfer compound (:class:`TransferRef`):
+  sample by sample, the chopped update of the fast array A, then, every few samples, the
+  transfer of one column into the slow array C. It is exact only where the algorithm is
+  deterministic, which the tests arrange: noise-free constant-step devices, a dense pulse type
+  (``MeanCount`` / ``DeterministicImplicit``) for every pulsed write that is not a single
+  certain pulse, perfect transfer reads, and deterministic choppers (``in_chop_random=False``,
+  or chopper probabilities of 0 or 1).
+
+Arithmetic runs in ``dtype`` (the tile's type): NumPy scalars keep every operation in float32
+for a float32 tile, as the C++ ``T`` does.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from update_reference import apply_constant_step, dense_counts
+
+__all__ = ["chopped_buffer_ref", "dynamic_buffer_ref", "TransferRef", "round_half_away"]
+
+
+def round_half_away(v):
+    """C's ``roundf``: halves away from zero (Python's ``round`` goes to even)."""
+    return int(math.floor(abs(v) + 0.5)) * (1 if v >= 0 else -1)
+
+
+# ----- the buffers of one batch of transfers (spec §4.6, §4.7) -----------------------------------
+def _pulses(h, max_n, T):
+    """``n = clip(trunc(h), -M, M)`` once ``|h| >= 1``, else 0."""
+    if not abs(h) >= T(1):
+        return 0
+    return int(np.trunc(min(max(h, T(-max_n)), T(max_n))))
+
+
+def chopped_buffer_ref(reads, cols, chop, lr_scale, H, max_n, momentum, forget_buffer, no_buffer,
+                       dtype):
+    """TTv2 buffer over a batch of transfer events, in event order (spec §4.6).
+
+    For event ``e`` (column ``j = cols[e]``) and every output ``i``::
+
+        h = (0 if no_buffer else H[i, j]) + chop[e, i] * read[e, i] * lr_scale[e]
+        n = clip(trunc(h), -M, M) if |h| >= 1 else 0
+        if n: h = h * momentum if forget_buffer else h - (1 - clip(momentum, 0, 1)) * n
+        H[i, j] = h
+
+    ``chop = -1`` where the input and output choppers of the element differ.
+
+    Returns ``(counts, H)``: counts (n_ev, d) int, the new buffer (a copy).
+    """
+    T = np.dtype(dtype).type
+    H = np.array(H, dtype=dtype)
+    reads = np.asarray(reads, dtype=dtype)
+    chop = np.asarray(chop, dtype=dtype)
+    n_ev, d = reads.shape
+    counts = np.zeros((n_ev, d), dtype=np.int64)
+    mom = T(momentum)
+    sub = T(1) - min(max(mom, T(0)), T(1))
+    for e in range(n_ev):
+        j = int(cols[e])
+        scale = T(lr_scale[e])
+        for i in range(d):
+            h = (T(0) if no_buffer else H[i, j]) + chop[e, i] * reads[e, i] * scale
+            n = _pulses(h, max_n, T)
+            if n != 0:
+                h = h * mom if forget_buffer else h - sub * T(n)
+            H[i, j] = h
+            counts[e, i] = n
+    return counts, H
+
+
+def dynamic_buffer_ref(reads, cols, chop, lr_scale, switched, H, mu, mu_past, max_n, momentum,
+                       forget_buffer, cap, beta, dtype):
+    """AGAD buffers over a batch of transfer events, in event order (spec §4.7).
+
+    For event ``e`` (column ``j``) and every output ``i``::
+
+        if switched[e]: mu_past[i, j] = mu[i, j]
+        h = H[i, j] + chop[e, i] * (read[e, i] - mu_past[i, j]) * lr_scale[e]
+        n = clip(trunc(h), -M, M) if |h| >= 1 else 0
+        if n: h = h * momentum if forget_buffer
+                 else clip(h - (1 - momentum) * n, -cap, cap)   (clip only if cap > 0)
+        H[i, j] = h ; mu[i, j] = (1 - beta) mu[i, j] + beta read[e, i]
+
+    Returns ``(counts, H, mu, mu_past)`` (copies).
+    """
+    T = np.dtype(dtype).type
+    H = np.array(H, dtype=dtype)
+    mu = np.array(mu, dtype=dtype)
+    mu_past = np.array(mu_past, dtype=dtype)
+    reads = np.asarray(reads, dtype=dtype)
+    chop = np.asarray(chop, dtype=dtype)
+    n_ev, d = reads.shape
+    counts = np.zeros((n_ev, d), dtype=np.int64)
+    mom, capT, b = T(momentum), T(cap), T(beta)
+    for e in range(n_ev):
+        j = int(cols[e])
+        scale = T(lr_scale[e])
+        for i in range(d):
+            if switched[e]:
+                mu_past[i, j] = mu[i, j]
+            h = H[i, j] + chop[e, i] * (reads[e, i] - mu_past[i, j]) * scale
+            n = _pulses(h, max_n, T)
+            if n != 0:
+                if forget_buffer:
+                    h = h * mom
+                else:
+                    h = h - (T(1) - mom) * T(n)
+                    if capT > 0:
+                        h = min(max(h, -capT), capT)
+            H[i, j] = h
+            counts[e, i] = n
+            mu[i, j] = (T(1) - b) * mu[i, j] + b * reads[e, i]
+    return counts, H, mu, mu_past
+
+
+# ----- a whole transfer compound, sample by sample -----------------------------------------------
+class TransferRef:
+    """Sequential Tiki-taka v1 / TTv2 / c-TTv2 / AGAD with two noise-free constant-step devices.
+
+    Parameters
+    ----------
+    kind : {"tt", "chopped", "dynamic"}
+    cell : compound config (TransferCompound / ChoppedTransferCompound / DynamicTransferCompound)
+        Read by attribute: ``gamma``, ``transfer_every``, ``units_in_mbatch``, ``fast_lr``,
+        ``transfer_lr``, ``scale_transfer_lr``, ``transfer_update``, and for the chopped kinds
+        the chopper, buffer and auto-scale fields.
+    up : UpdateParameters of the tile (the update of A); its pulse type must be dense.
+    device : the constant-step device of both A and C (noise-free: every pulse is ``dw_min``).
+    d_size, x_size : int
+    dtype : numpy float type
+    """
+
+    def __init__(self, kind, cell, up, device, d_size, x_size, dtype):
+        self.kind = kind
+        self.cell = cell
+        self.up = up
+        self.T = np.dtype(dtype).type
+        self.dtype = np.dtype(dtype)
+        self.shape = (d_size, x_size)
+        self.g = float(device.dw_min)
+        self.w_min, self.w_max = float(device.w_min), float(device.w_max)
+        self.A = np.zeros(self.shape, dtype=dtype)
+        self.C = np.zeros(self.shape, dtype=dtype)
+        self.H = np.zeros(self.shape, dtype=dtype)
+        self.mu = np.zeros(self.shape, dtype=dtype)
+        self.mu_past = np.zeros(self.shape, dtype=dtype)
+        self.c_in = np.zeros(x_size, dtype=bool)
+        self.c_out = np.zeros(d_size, dtype=bool)
+        self.switched = np.zeros(x_size, dtype=bool)
+        self.count = 0
+        self.slice = 0
+        self.transfer_counter = 0
+        self.m_x = 0.0
+        self.m_d = 0.0
+        gamma_vec = list(getattr(cell, "gamma_vec", []) or [])
+        self.gamma = gamma_vec if gamma_vec else [float(cell.gamma), 1.0]
+
+    # -- pieces of the algorithm ------------------------------------------------------------------
+    def _step(self, w, counts):
+        return apply_constant_step(w, counts, self.g, self.g, self.w_min, self.w_max, self.dtype)
+
+    def every(self, m):
+        """Vector updates between transfers (spec §4.4; §4.6 for ``transfer_every < 0``)."""
+        te = float(self.cell.transfer_every)
+        if self.kind != "tt" and te < 0:
+            num_states = (self.w_max - self.w_min) / self.g  # the fast device's number of states
+            return max(1, round_half_away(num_states / self.shape[1] * abs(te)))
+        if te <= 0:
+            return 0
+        if self.cell.units_in_mbatch:
+            return max(int(math.ceil(te * m)), 0)
+        return max(round_half_away(te), 0)
+
+    def fast_lr(self, x, d, lr, m):
+        """Learning rate of A's pulses for one sample (v1.1.0: the absolute ``fast_lr``)."""
+        cell = self.cell
+        if self.kind != "tt" and cell.auto_scale:
+            tau = (1.0 - cell.auto_momentum) / m
+            for name, v in (("m_x", float(np.max(np.abs(x)))), ("m_d", float(np.max(np.abs(d))))):
+                cur = getattr(self, name)
+                if cur <= 0:
+                    setattr(self, name, v)
+                elif v > 0:
+                    setattr(self, name, (1 - tau) * cur + tau * v)
+            if cell.fast_lr > 0:
+                lr_pc = cell.fast_lr * self.up.desired_bl * self.g
+                if self.m_x > 0 and self.m_d > 0:
+                    lr_pc /= self.m_x * self.m_d
+                return lr_pc
+        if cell.fast_lr > 0:
+            return float(cell.fast_lr)
+        return float(lr)
+
+    def _n_period(self):
+        p = float(self.cell.in_chop_prob)
+        return max(int(math.ceil(1.0 / p)) if p > 0 else 2, 2)
+
+    @staticmethod
+    def _coin(p):
+        """``U < p`` for a random chopper: only certain outcomes are deterministic."""
+        if p >= 1:
+            return True
+        if p <= 0:
+            return False
+        raise NotImplementedError("random choppers with 0 < p < 1 are not deterministic")
+
+    def _transfer(self, j, lr, lr_fast):
+        cell = self.cell
+        d, x = self.shape
+        read = self.A[:, j].copy()  # perfect transfer read
+        e_j = np.zeros(x, dtype=self.dtype)
+        e_j[j] = 1
+        if self.kind == "tt":
+            lr_t = cell.transfer_lr * (lr if cell.scale_transfer_lr else 1.0)
+            counts = dense_counts(e_j, -read, lr_t, self.g, cell.transfer_update, self.dtype)
+            self.C = self._step(self.C, counts)
+            return
+        M = int(cell.transfer_update.desired_bl)
+        bg = (cell.buffer_granularity if cell.buffer_granularity > 0 else 1.0) * self.g
+        if cell.auto_granularity > 0:
+            bg *= cell.auto_granularity / (x * abs(float(cell.transfer_every)))
+        lr_t = cell.transfer_lr * (lr if cell.scale_transfer_lr else 1.0)
+        if self.gamma[0] > 0 and self.gamma[1] > 0:
+            lr_t *= self.gamma[0] / self.gamma[1]
+        if cell.correct_gradient_magnitudes:
+            lr_scale = abs(lr_t) / lr_fast / bg  # bg *= g_C / g_A = 1 here
+        else:
+            lr_scale = abs(lr_t) / bg
+        chop = np.where(self.c_in[j] != self.c_out, -1, 1).astype(self.dtype)
+        write = True
+        if self.kind == "dynamic":
+            N = self._n_period()
+            cur = self.transfer_counter % N + 1
+            if cell.experimental_correct_accumulation:
+                lr_scale /= min(cur, 1.0 / self.g)
+            beta = min(cell.tail_weightening / N, 1.0)
+            sw = self.switched[j]
+            self.switched[j] = False
+            counts, self.H, self.mu, self.mu_past = dynamic_buffer_ref(
+                read[None], [j], chop[None], [lr_scale], [sw], self.H, self.mu, self.mu_past, M,
+                cell.momentum, cell.forget_buffer, M * cell.buffer_cap, beta, self.dtype)
+            write = self.transfer_counter > N
+            if cur == N or (cell.in_chop_random and self._coin(cell.in_chop_prob)):
+                self.c_in[j] = not self.c_in[j]
+                self.switched[j] = True
+        else:
+            counts, self.H = chopped_buffer_ref(
+                read[None], [j], chop[None], [lr_scale], self.H, M, cell.momentum,
+                cell.forget_buffer, cell.no_buffer, self.dtype)
+            if cell.in_chop_prob > 0:
+                if cell.in_chop_random:
+                    flip = self._coin(cell.in_chop_prob)
+                else:
+                    flip = self.transfer_counter % self._n_period() + 1 == self._n_period()
+                if flip:
+                    self.c_in[j] = not self.c_in[j]
+        n = counts[0]
+        if write and np.any(n != 0):
+            # pulsed write of C: lr = step g_C, x = e_j, d = -n (the transfer update parameters)
+            c = dense_counts(e_j, -n.astype(self.dtype), cell.step * self.g, self.g,
+                             cell.transfer_update, self.dtype)
+            self.C = self._step(self.C, c)
+        if j == x - 1:
+            if self.kind == "chopped" and cell.out_chop_prob > 0 and self._coin(cell.out_chop_prob):
+                self.c_out = ~self.c_out
+            self.transfer_counter += 1
+
+    # -- the public part --------------------------------------------------------------------------
+    def update(self, X, D, lr):
+        """One tile update call: the samples of ``X`` (m, x), ``D`` (m, d) in order."""
+        X = np.asarray(X, dtype=self.dtype)
+        D = np.asarray(D, dtype=self.dtype)
+        m = X.shape[0]
+        every = self.every(m)
+        for x, d in zip(X, D):
+            lr_fast = self.fast_lr(x, d, lr, m)
+            if self.kind != "tt":
+                x = np.where(self.c_in, -x, x)
+                d = np.where(self.c_out, -d, d)
+            counts = dense_counts(x, d, lr_fast, self.g, self.up, self.dtype)
+            self.A = self._step(self.A, counts)
+            self.count += 1
+            if every > 0 and self.count % every == 0:
+                j = self.slice
+                self.slice = (self.slice + 1) % self.shape[1]
+                self._transfer(j, lr, lr_fast)
+
+    @property
+    def weights(self):
+        """Visible weights: C when fully hidden, else ``gamma A + C`` (v1.1.0: not de-chopped)."""
+        if self.gamma[0] == 0 and self.gamma[1] == 1:
+            return self.C.copy()
+        return (self.gamma[0] * self.A.astype(np.float64)
+                + self.gamma[1] * self.C.astype(np.float64)).astype(self.dtype)
