@@ -931,3 +931,142 @@ def dynamic_buffer(const floating[:, ::1] reads,   # IN  (n_ev, d) transfer read
                                                        switched[e], max_n, mom, forget_buffer,
                                                        cap_t, beta_t)
     return counts_arr
+
+
+# ---------------------------------------------------------------------------------------------
+# Inference noise models: the statistical PCM model (per-element math in _kernels/pcm_noise.h;
+# validation, conversion and the public API in rpu/inference/). Conductances in uS, times in s.
+# Every draw is Philox of (seed, op, purpose, row, column) with the converter slice as `sub`, so
+# results do not depend on n_threads. `out` must not alias an input (the normals are drawn into
+# it first); rpu.inference allocates it.
+# ---------------------------------------------------------------------------------------------
+
+from rpu._kernels cimport (
+    RPU_RNG_INF_PROG_NOISE, RPU_RNG_INF_DRIFT_NU, RPU_RNG_INF_READ_NOISE,
+    rpu_pcm_prog_std, rpu_pcm_nu_moments, rpu_pcm_program, rpu_pcm_drift_nu,
+    rpu_pcm_time_ratio, rpu_pcm_read_time_factor, rpu_pcm_read_std, rpu_pcm_drift_read,
+)
+
+
+def pcm_prog_std(const floating[:, ::1] g_target,  # IN  (rows, cols) target conductances
+                 floating[:, ::1] out,             # OUT (rows, cols) programming-noise std
+                 const floating[::1] coeff,        # IN  (n_coeff,) polynomial coefficients
+                 double g_max, double g_max_ref, int n_threads):
+    """``out = (sum_k coeff[k] (g_target/g_max)^k) g_max/g_max_ref`` (deterministic)."""
+    cdef Py_ssize_t r, j, n = g_target.shape[1]
+    cdef int nc = coeff.shape[0]
+    cdef floating gm = <floating>g_max, gref = <floating>g_max_ref
+    if g_target.shape[0] == 0 or n == 0:
+        return
+    with nogil:
+        for r in prange(g_target.shape[0], schedule='static', num_threads=n_threads):
+            for j in range(n):
+                out[r, j] = rpu_pcm_prog_std(g_target[r, j], &coeff[0], nc, gm, gref)
+
+
+def pcm_program(const floating[:, ::1] g_target,   # IN  (rows, cols) target conductances
+                floating[:, ::1] out,              # OUT (rows, cols) programmed conductances
+                const floating[::1] coeff,         # IN  (n_coeff,) polynomial coefficients
+                double g_max, double g_max_ref, double prog_noise_scale,
+                uint64_t seed, uint64_t op, uint32_t sub, int n_threads):
+    """PCMLikeNoiseModel.apply_programming_noise_to_conductance (purpose INF_PROG_NOISE)."""
+    cdef Py_ssize_t r, j, n = g_target.shape[1]
+    cdef int nc = coeff.shape[0]
+    cdef floating gm = <floating>g_max, gref = <floating>g_max_ref
+    cdef floating scale = <floating>prog_noise_scale
+    cdef floating g
+    if g_target.shape[0] == 0 or n == 0:
+        return
+    scratch_arr = np.empty((max(n_threads, 1), _scratch_words(n)), dtype=np.uint32)
+    cdef uint32_t[:, ::1] scratch = scratch_arr
+    with nogil:
+        for r in prange(g_target.shape[0], schedule='static', num_threads=n_threads):
+            rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
+                           RPU_RNG_INF_PROG_NOISE, sub)
+            for j in range(n):
+                g = g_target[r, j]
+                out[r, j] = rpu_pcm_program(g, rpu_pcm_prog_std(g, &coeff[0], nc, gm, gref),
+                                            scale, out[r, j])
+
+
+def pcm_nu_moments(const floating[:, ::1] g_target,  # IN  (rows, cols) target conductances
+                   floating[:, ::1] mu,              # OUT (rows, cols) mean of the drift exponent
+                   floating[:, ::1] sigma,           # OUT (rows, cols) its std (before folding)
+                   double g_max, int n_threads):
+    """The conductance-dependent mean and std of PCMLikeNoiseModel's drift exponent."""
+    cdef Py_ssize_t r, j, n = g_target.shape[1]
+    cdef floating gm = <floating>g_max
+    if g_target.shape[0] == 0 or n == 0:
+        return
+    with nogil:
+        for r in prange(g_target.shape[0], schedule='static', num_threads=n_threads):
+            for j in range(n):
+                rpu_pcm_nu_moments(g_target[r, j], gm, &mu[r, j], &sigma[r, j])
+
+
+def pcm_drift_nu(const floating[:, ::1] g_target,  # IN  (rows, cols) target conductances
+                 floating[:, ::1] out,             # OUT (rows, cols) drift exponents nu >= 0
+                 double g_max, double drift_scale,
+                 uint64_t seed, uint64_t op, uint32_t sub, int n_threads):
+    """PCMLikeNoiseModel.generate_drift_coefficients (purpose INF_DRIFT_NU)."""
+    cdef Py_ssize_t r, j, n = g_target.shape[1]
+    cdef floating gm = <floating>g_max, ds = <floating>drift_scale
+    if g_target.shape[0] == 0 or n == 0:
+        return
+    scratch_arr = np.empty((max(n_threads, 1), _scratch_words(n)), dtype=np.uint32)
+    cdef uint32_t[:, ::1] scratch = scratch_arr
+    with nogil:
+        for r in prange(g_target.shape[0], schedule='static', num_threads=n_threads):
+            rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
+                           RPU_RNG_INF_DRIFT_NU, sub)
+            for j in range(n):
+                out[r, j] = rpu_pcm_drift_nu(g_target[r, j], gm, ds, out[r, j])
+
+
+def pcm_read_std(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed conductances
+                 floating[:, ::1] out,           # OUT (rows, cols) relative read-noise std
+                 double g_max, double t_inference, double t_0, double t_read, int n_threads):
+    """Relative std of the read noise at ``t_inference`` (deterministic; times in seconds)."""
+    cdef Py_ssize_t r, j, n = g_prog.shape[1]
+    cdef floating gm = <floating>g_max
+    cdef floating tf = <floating>rpu_pcm_read_time_factor[double](t_inference, t_0, t_read)
+    if g_prog.shape[0] == 0 or n == 0:
+        return
+    with nogil:
+        for r in prange(g_prog.shape[0], schedule='static', num_threads=n_threads):
+            for j in range(n):
+                out[r, j] = rpu_pcm_read_std(g_prog[r, j], gm, tf)
+
+
+def pcm_drift_read(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed conductances
+                   const floating[:, ::1] nu,      # IN  (rows, cols) drift exponents
+                   floating[:, ::1] out,           # OUT (rows, cols) conductances at t_inference
+                   double g_max, double t_inference, double t_0, double t_read,
+                   double read_noise_scale, uint64_t seed, uint64_t op, uint32_t sub,
+                   int n_threads):
+    """PCMLikeNoiseModel.apply_drift_noise_to_conductance (purpose INF_READ_NOISE).
+
+    The time ratio ``(t_inference + t_0)/t_0`` and the time factor of the read noise are scalars,
+    computed once in double, as aihwkit does from Python floats.
+    With ``read_noise_scale == 0`` no normals are drawn (the result is the pure power law)."""
+    cdef Py_ssize_t r, j, n = g_prog.shape[1]
+    cdef floating gm = <floating>g_max
+    cdef floating ratio = <floating>rpu_pcm_time_ratio[double](t_inference, t_0)
+    cdef floating tf = <floating>rpu_pcm_read_time_factor[double](t_inference, t_0, t_read)
+    cdef floating rs = <floating>read_noise_scale
+    cdef bint draw = read_noise_scale != 0
+    if g_prog.shape[0] == 0 or n == 0:
+        return
+    scratch_arr = np.empty((max(n_threads, 1), _scratch_words(n)), dtype=np.uint32)
+    cdef uint32_t[:, ::1] scratch = scratch_arr
+    with nogil:
+        for r in prange(g_prog.shape[0], schedule='static', num_threads=n_threads):
+            if draw:
+                rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
+                               RPU_RNG_INF_READ_NOISE, sub)
+            else:
+                for j in range(n):
+                    out[r, j] = 0
+            for j in range(n):
+                out[r, j] = rpu_pcm_drift_read(g_prog[r, j], nu[r, j], ratio, gm, tf, rs,
+                                               out[r, j])

@@ -30,6 +30,9 @@ cdef extern from "rng_ids.h" nogil:
         RPU_RNG_D_PROB_ROUND
         RPU_RNG_PULSE_NOISE
         RPU_RNG_WRITE_NOISE
+        RPU_RNG_INF_PROG_NOISE
+        RPU_RNG_INF_DRIFT_NU
+        RPU_RNG_INF_READ_NOISE
 
 cdef extern from "mvm_io.h" nogil:
     T rpu_dac_prepare[T](T x, T scale, T step, T bound, T round_shift, T noise, T asymmetry)
@@ -120,3 +123,22 @@ cdef extern from "transfer.h" nogil:
     int rpu_dynamic_buffer_step[T](T *h, T *mu, T *mu_past, T read, T chop, T lr_scale,
                                    int switched, int max_n, T momentum, int forget_buffer, T cap,
                                    T beta)
+
+
+cdef extern from "pcm_noise.h" nogil:
+    # Overloads where an argument is a pointer (Cython cannot deduce a template from it).
+    float rpu_pcm_prog_std(float g_target, const float *coeff, int n_coeff, float g_max,
+                           float g_max_ref)
+    double rpu_pcm_prog_std(double g_target, const double *coeff, int n_coeff, double g_max,
+                            double g_max_ref)
+    void rpu_pcm_nu_moments(float g_target, float g_max, float *mu, float *sigma)
+    void rpu_pcm_nu_moments(double g_target, double g_max, double *mu, double *sigma)
+    T rpu_pcm_program[T](T g_target, T sigma_prog, T prog_noise_scale, T xi)
+    T rpu_nu_draw[T](T mu, T sigma, T drift_scale, T xi)
+    T rpu_pcm_drift_nu[T](T g_target, T g_max, T drift_scale, T xi)
+    T rpu_pcm_time_ratio[T](T t_inference, T t_0)
+    T rpu_pcm_drift_factor[T](T nu, T time_ratio)
+    T rpu_pcm_read_time_factor[T](T t_inference, T t_0, T t_read)
+    T rpu_pcm_read_std[T](T g_prog, T g_max, T time_factor)
+    T rpu_pcm_drift_read[T](T g_prog, T nu, T time_ratio, T g_max, T time_factor,
+                            T read_noise_scale, T xi)

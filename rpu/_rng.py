@@ -31,6 +31,9 @@ class Purpose(IntEnum):
     DECAY_DIFFUSE = 16
     RESET = 17
     DRIFT = 18
+    INF_PROG_NOISE = 19
+    INF_DRIFT_NU = 20
+    INF_READ_NOISE = 21
 
 
 def resolve_seed(seed):

@@ -28,7 +28,10 @@ enum rpu_rng_purpose {
   RPU_RNG_DEVICE_CONSTRUCTION = 15, /* device-to-device draws (keyed by construction_seed) */
   RPU_RNG_DECAY_DIFFUSE = 16,     /* diffusion noise */
   RPU_RNG_RESET = 17,             /* reset_columns: reset noise and the reset coin */
-  RPU_RNG_DRIFT = 18              /* drift: per-call nu spread and read noise */
+  RPU_RNG_DRIFT = 18,             /* drift: per-call nu spread and read noise */
+  RPU_RNG_INF_PROG_NOISE = 19,    /* inference noise model: programming noise (sub = g slice) */
+  RPU_RNG_INF_DRIFT_NU = 20,      /* inference noise model: drift exponents (sub = g slice) */
+  RPU_RNG_INF_READ_NOISE = 21     /* inference noise model: read noise at t_inference (sub = g slice) */
 };
 
 #endif /* RPU_RNG_IDS_H */

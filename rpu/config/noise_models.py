@@ -2,8 +2,8 @@
 
 These are the defaults ``InferenceRPUConfig`` needs (``noise_model``, ``drift_compensation``),
 named and parameterised as in aihwkit 1.1.0 (``aihwkit.inference``). They only carry
-parameters; the noise is applied by ``rpu.inference`` (a later issue), which may add further
-models deriving from :class:`BaseNoiseModel` / :class:`BaseDriftCompensation` /
+parameters; :mod:`rpu.inference` applies them (PCMLikeNoiseModel, SinglePairConductanceConverter
+and GlobalDriftCompensation so far); further models derive from :class:`BaseNoiseModel` / :class:`BaseDriftCompensation` /
 :class:`BaseConductanceConverter`.
 """
 
@@ -79,7 +79,7 @@ class BaseNoiseModel(ConfigBase):
 class PCMLikeNoiseModel(BaseNoiseModel):
     """Statistical PCM model: programming noise, conductance-dependent drift, 1/f read noise.
 
-    Parameters; the noise is applied by ``rpu.inference`` (a later issue). The constructor
+    Parameters; :mod:`rpu.inference.noise_models` applies the noise. The constructor
     mirrors aihwkit's: ``None`` arguments are resolved in ``__post_init__`` and stored.
 
     Parameters
@@ -167,5 +167,5 @@ class GlobalDriftCompensation(BaseDriftCompensation):
     After programming, the tile reads the one-hot inputs (``eye(in_size)``) through its full
     forward model and stores ``max(mean|Y|, 1e-4)``; after drift the same read-out gives the
     factor ``reference / now`` applied to the outputs. No parameters; applied by
-    ``rpu.inference`` (a later issue).
+    :mod:`rpu.inference.compensation`.
     """
