@@ -40,6 +40,16 @@ def effective_n_threads(n_threads=None):
     return n_threads
 
 
+# Below about this many element operations a call is faster on one thread: starting and joining
+# an OpenMP team costs microseconds, and far more when another process holds the cores.
+SMALL_WORK = 1 << 17
+
+
+def for_work(n_threads, work):
+    """``n_threads``, or 1 for a call of fewer than ``SMALL_WORK`` element operations."""
+    return 1 if work < SMALL_WORK else n_threads
+
+
 _BLAS_LIBRARIES = None
 
 

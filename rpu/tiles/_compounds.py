@@ -521,7 +521,8 @@ class TransferCell(_Cell):
         # fight it for the cores.
         with _threads.blas_single_thread():
             self.backend.analog_mvm(W, False, X, out, self.read.spec, self.read.lines,
-                                    self.read.nm_state, self.read_key, self.n_transfers, n_threads)
+                                    self.read.nm_state, self.read_key, self.n_transfers,
+                                    _threads.for_work(n_threads, W.size * n_ev))
         return out
 
     def _tt_transfer(self, reads, cols, lr, n_threads):
@@ -559,6 +560,7 @@ class TransferCell(_Cell):
         else:
             lr_scale = np.full(reads.shape[0], abs(lr_t) / bg)
         chop = np.where(ev_in[:, None] != ev_out, -1, 1).astype(self.dtype)
+        n_threads = _threads.for_work(n_threads, reads.size)
         if self.dynamic:
             n_period = max(int(math.ceil(1.0 / cell.in_chop_prob)) if cell.in_chop_prob > 0 else 2, 2)
             counters = self._event_counters(cols)

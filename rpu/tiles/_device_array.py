@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from rpu import _threads
 from rpu._rng import Purpose, resolve_seed
 from rpu.tiles import _devices
 from rpu.tiles.update_management import update_management
@@ -157,6 +158,8 @@ class DeviceArray:
             if self.persistent is not None:
                 self._redraw_visible(weights, key, op, n_threads)
             return
+        n_threads = _threads.for_work(n_threads, X.shape[0] * (weights.size if rows is None
+                                                              else len(rows) * X.shape[1]))
         g = self.granularity if granularity is None else granularity
         bl, a, b = update_management(np.abs(X).max(axis=1), np.abs(D).max(axis=1), lr, g, up)
         mode = _MODES[pulse_type]
