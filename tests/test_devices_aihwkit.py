@@ -30,16 +30,13 @@ x_res_implicit=0, d_res_implicit=0)`` with lr = the device's weight granularity 
 """
 
 import json
-import os
-import subprocess
-import tempfile
 
 import numpy as np
 import pytest
 
 import device_reference as ref
+from aihwkit_runner import AIHWKIT_PYTHON, run_worker
 
-AIHWKIT_PYTHON = os.environ.get("AIHWKIT_PYTHON")
 
 pytestmark = pytest.mark.skipif(
     not AIHWKIT_PYTHON, reason="AIHWKIT_PYTHON is not set (aihwkit reference not available)"
@@ -163,23 +160,8 @@ if __name__ == "__main__":
 
 
 def run_aihwkit(spec, arrays):
-    """Run the worker in aihwkit's interpreter; return its output arrays."""
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env[var] = "1"
-    with tempfile.TemporaryDirectory(prefix="rpu-aihwkit-dev-") as tmp:
-        worker = os.path.join(tmp, "worker.py")
-        with open(worker, "w") as f:
-            f.write(WORKER_SOURCE)
-        in_path, out_path = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
-        np.savez(in_path, spec=np.array(json.dumps(spec)), **arrays)
-        proc = subprocess.run([AIHWKIT_PYTHON, worker, in_path, out_path], env=env,
-                              capture_output=True, text=True, timeout=1200)
-        if proc.returncode != 0:
-            raise RuntimeError(f"aihwkit worker failed (rc={proc.returncode}):\n"
-                               f"{proc.stdout}\n{proc.stderr}")
-        with np.load(out_path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+    """Run this module's worker in aihwkit's interpreter; return its output arrays."""
+    return run_worker(WORKER_SOURCE, spec, arrays, prefix="rpu-aihwkit-dev-")
 
 
 # ----- cases -------------------------------------------------------------------------------------
