@@ -661,7 +661,7 @@ _HIDDEN_FOR_PULSES = ("max_bound", "min_bound", "dwmin_up", "dwmin_down", "slope
 cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ssize_t d_size,
                         Py_ssize_t x_size, Py_ssize_t m, int nw, int mode, const int *x_cnt,
                         const int *x_idx, const uint64_t *x_words, const signed char *x_sgn,
-                        const floating *x_val, const floating *D, const floating *a_scales,
+                        const floating *x_val, const floating *D_t, const floating *a_scales,
                         const int *bl, floating d_res, int sto, int lr_sign,
                         const rpu_device_globals[floating] *g, const floating *hidden,
                         const int *hidden_idx, floating write_noise, int needs_noise,
@@ -694,7 +694,7 @@ cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ss
     cdef int *pair_j = <int *>(d_train + m * nw + 4 * m + 2 + m // 8 + 1 + x_size // 8 + 1)
     cdef int *pair_n = pair_j + 2 * (x_size // 2 + 1)
     rpu_update_row(stored + off, visible + off, x_size, m, nw, mode, x_cnt, x_idx, x_words,
-                   x_sgn, x_val, D + i, d_size, a_scales, bl, d_res, sto, lr_sign, g[0], h,
+                   x_sgn, x_val, D_t + i * m, 1, a_scales, bl, d_res, sto, lr_sign, g[0], h,
                    write_noise, needs_noise, flags, normals, noise_words, chunk, d_train, d_sign,
                    d_dense, prob, words, pair_j, pair_n, seed, noise_seed, <uint64_t>i, op,
                    record_col, record_out + i if record_out != NULL else NULL, d_size)
@@ -840,7 +840,10 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     cdef floating *stored_p = &stored[0, 0]
     cdef floating *visible_p = &visible[0, 0]
     cdef const floating *hidden_p = &hidden[0, 0, 0]
-    cdef const floating *D_p = &D[0, 0]
+    # Each row reads its d column across the batch: transposed, that is one contiguous run
+    # instead of m reads a row of D apart.
+    D_t = np.ascontiguousarray(np.asarray(D).T)
+    cdef const floating *D_p = <const floating *>_data(D_t)
     cdef uint64_t n_seed = seed if noise_seed is None else <uint64_t>noise_seed
     cdef const int *rec_col = NULL
     cdef floating *rec_out = NULL
@@ -888,20 +891,23 @@ def chopped_buffer(const floating[:, ::1] reads,   # IN  (n_ev, d) transfer read
                    floating[:, ::1] H,             # IN/OUT (d, x) buffer
                    int max_n, double momentum, int forget_buffer, int no_buffer, int n_threads):
     """Advance the TTv2 buffer over a batch's transfer events; returns the pulse counts
-    (n_ev, d) int32 to write into C (rpu_chopped_buffer_step, transfer.h)."""
+    (n_ev, d) int32 (a transposed view) to write into C (rpu_chopped_buffer_step, transfer.h)."""
     cdef Py_ssize_t n_ev = reads.shape[0], d = reads.shape[1], e, i
-    counts_arr = np.zeros((n_ev, d), dtype=np.int32)
+    counts_arr = np.zeros((d, n_ev), dtype=np.int32)
     cdef int[:, ::1] counts = counts_arr
     cdef floating mom = <floating>momentum
     if n_ev == 0 or d == 0:
-        return counts_arr
+        return counts_arr.T
+    # rows in parallel, each walking its events: the event axis made contiguous
+    cdef const floating[:, ::1] reads_t = np.ascontiguousarray(np.asarray(reads).T)
+    cdef const floating[:, ::1] chop_t = np.ascontiguousarray(np.asarray(chop).T)
     with nogil:
         for i in prange(d, schedule='static', num_threads=n_threads):
             for e in range(n_ev):
-                counts[e, i] = rpu_chopped_buffer_step(&H[i, cols[e]], reads[e, i], chop[e, i],
+                counts[i, e] = rpu_chopped_buffer_step(&H[i, cols[e]], reads_t[i, e], chop_t[i, e],
                                                        <floating>lr_scale[e], max_n, mom,
                                                        forget_buffer, no_buffer)
-    return counts_arr
+    return counts_arr.T
 
 
 def dynamic_buffer(const floating[:, ::1] reads,   # IN  (n_ev, d) transfer reads of A's columns
@@ -915,22 +921,24 @@ def dynamic_buffer(const floating[:, ::1] reads,   # IN  (n_ev, d) transfer read
                    int max_n, double momentum, int forget_buffer, double cap, double beta,
                    int n_threads):
     """Advance the AGAD buffers over a batch's transfer events; returns the pulse counts
-    (n_ev, d) int32 (rpu_dynamic_buffer_step, transfer.h)."""
+    (n_ev, d) int32, a transposed view (rpu_dynamic_buffer_step, transfer.h)."""
     cdef Py_ssize_t n_ev = reads.shape[0], d = reads.shape[1], e, i
-    counts_arr = np.zeros((n_ev, d), dtype=np.int32)
+    counts_arr = np.zeros((d, n_ev), dtype=np.int32)
     cdef int[:, ::1] counts = counts_arr
     cdef floating mom = <floating>momentum, cap_t = <floating>cap, beta_t = <floating>beta
     if n_ev == 0 or d == 0:
-        return counts_arr
+        return counts_arr.T
+    cdef const floating[:, ::1] reads_t = np.ascontiguousarray(np.asarray(reads).T)
+    cdef const floating[:, ::1] chop_t = np.ascontiguousarray(np.asarray(chop).T)
     with nogil:
         for i in prange(d, schedule='static', num_threads=n_threads):
             for e in range(n_ev):
-                counts[e, i] = rpu_dynamic_buffer_step(&H[i, cols[e]], &mu[i, cols[e]],
-                                                       &mu_past[i, cols[e]], reads[e, i],
-                                                       chop[e, i], <floating>lr_scale[e],
+                counts[i, e] = rpu_dynamic_buffer_step(&H[i, cols[e]], &mu[i, cols[e]],
+                                                       &mu_past[i, cols[e]], reads_t[i, e],
+                                                       chop_t[i, e], <floating>lr_scale[e],
                                                        switched[e], max_n, mom, forget_buffer,
                                                        cap_t, beta_t)
-    return counts_arr
+    return counts_arr.T
 
 
 # ---------------------------------------------------------------------------------------------
