@@ -13,6 +13,7 @@ and serialises to JSON-safe dicts (``cfg.to_dict()`` / :func:`from_dict`,
 ``cfg.to_json()`` / :func:`from_json`).
 """
 
+from . import compounds as _compounds
 from ._base import ConfigBase, from_dict, from_json, registered_classes
 from .build import build_config
 from .compounds import (
@@ -138,17 +139,7 @@ __all__ = [
     "PowStepReferenceDevice",
     "PiecewiseStepDevice",
     # compound devices
-    "UnitCell",
-    "VectorUnitCell",
-    "ReferenceUnitCell",
-    "OneSidedUnitCell",
-    "DifferenceUnitCell",
-    "TransferCompound",
-    "BufferedTransferCompound",
-    "ChoppedTransferCompound",
-    "DynamicTransferCompound",
-    "DigitalRankUpdateCell",
-    "MixedPrecisionCompound",
+    *_compounds.__all__,
     # inference noise parameters
     "BaseConductanceConverter",
     "SinglePairConductanceConverter",
