@@ -17,7 +17,9 @@ them at load time.
 
 Tile description (shared by both modes), every key optional except ``W``::
 
-    {"config": "single" | "floating",      # SingleRPUConfig(ConstantStepDevice()) or FloatingPointRPUConfig()
+    {"config": "single" | "floating" | "inference",  # SingleRPUConfig(ConstantStepDevice()),
+                                           # FloatingPointRPUConfig() or InferenceRPUConfig() (then
+                                           # eval mode, programmed, drifted to 1 h)
      "forward": {io_field: value, ...},    # overrides of rpu_config.forward (IOParameters)
      "backward": {io_field: value, ...},   # overrides of rpu_config.backward
      "device": {field: value, ...},        # overrides of the device
@@ -109,13 +111,22 @@ def make_tile(desc, arrays):
         _apply_overrides(rpu_config.update, desc.get("update"), "UpdateParameters")
     elif kind == "floating":
         rpu_config = FloatingPointRPUConfig()
+    elif kind == "inference":
+        from aihwkit.simulator.configs import InferenceRPUConfig
+        rpu_config = InferenceRPUConfig()
+        _apply_overrides(rpu_config.forward, desc.get("forward"), "forward IOParameters")
     else:
-        raise ValueError(f"config must be 'single' or 'floating', got {kind!r}")
+        raise ValueError(f"config must be 'single', 'floating' or 'inference', got {kind!r}")
 
     W = np.ascontiguousarray(arrays[desc["W"]], dtype=np.float32)
     out_size, in_size = W.shape
     tile = rpu_config.tile_class(out_size, in_size, rpu_config, bias=False)
     tile.set_weights(torch.from_numpy(W.copy()))
+    if kind == "inference":
+        # evaluation mode, programmed and drifted to one hour (drift compensation applies)
+        tile.eval()
+        tile.program_weights()
+        tile.drift_weights(3600.0)
     return tile
 
 

@@ -10,6 +10,8 @@ For each size n (square n x n tiles) and batch b it reports the median seconds p
 - rpu's AnalogTile (SingleRPUConfig with ConstantStepDevice, default IOParameters) forward and
   backward, plus two forward variants: inputs scaled by 10, and data that make ~40 % of the samples
   overflow out_bound so that iterative bound management recomputes them;
+- rpu's InferenceTile (default InferenceRPUConfig) evaluation forward after programming and one
+  hour of drift (PCM noise model, global drift compensation);
 - the same calls on aihwkit's CPU tiles, in a subprocess of aihwkit's own interpreter
   (``--aihwkit-python`` or ``$AIHWKIT_PYTHON``), in the same run, on the same arrays.
 
@@ -48,6 +50,7 @@ ROWS = [
     ("analog", "backward", ""),
     ("analog", "forward", "inputs x10"),
     ("analog", "forward", "overflow, BM on"),
+    ("inference", "forward", "eval, drift 1 h"),
 ]
 
 
@@ -101,6 +104,15 @@ def bench_rpu(data, repeats, max_seconds):
         tile.set_weights(W)
         return tile
 
+    def inference_tile(W):
+        # Default InferenceRPUConfig (PCM noise model, global drift compensation), programmed
+        # and drifted to one hour: the evaluation forward then applies the compensation factor.
+        tile = rpu.InferenceTile(W.shape[0], W.shape[1], dtype=np.float32, seed=0)
+        tile.set_weights(W)
+        tile.program_weights()
+        tile.drift_weights(3600.0)
+        return tile
+
     def floating_tile(W):
         tile = rpu.FloatingPointTile(W.shape[0], W.shape[1])
         tile.set_weights(W)
@@ -112,12 +124,14 @@ def bench_rpu(data, repeats, max_seconds):
         wkey, ikey = _row_inputs(op, variant)
         try:
             if (tile_kind, wkey) not in tiles:
-                maker = analog_tile if tile_kind == "analog" else floating_tile
+                maker = {"analog": analog_tile, "inference": inference_tile,
+                         "floating": floating_tile}[tile_kind]
                 tiles[tile_kind, wkey] = maker(data[wkey])
             fn = getattr(tiles[tile_kind, wkey], op)
             inp = data[ikey]
+            kwargs = {"is_test": True} if tile_kind == "inference" else {}
             out[tile_kind, op, variant] = time_calls(
-                lambda: fn(inp), repeats=repeats, max_seconds=max_seconds
+                lambda: fn(inp, **kwargs), repeats=repeats, max_seconds=max_seconds
             )[0]
         except Exception as exc:  # report and go on with the other rows
             out[tile_kind, op, variant] = f"{type(exc).__name__}: {exc}"
@@ -183,7 +197,7 @@ def bench_aihwkit(python, all_data, repeats, max_seconds):
         for (tile_kind, wkey), ops in groups.items():
             cases.append({
                 "name": f"{n}|{tile_kind}|{wkey}",
-                "config": "single" if tile_kind == "analog" else "floating",
+                "config": {"analog": "single", "inference": "inference"}.get(tile_kind, "floating"),
                 "W": f"{wkey}_{n}",
                 "ops": ops,
                 "warmup": 3,
@@ -319,7 +333,7 @@ def main(argv=None):
         info = meta["aihwkit"]
         print(f"aihwkit: {info['aihwkit']} (torch {info['torch']}, {info['torch_threads']} "
               f"threads); 'aihwkit' = its C++ tile call, 'aih mod' = the torch module call")
-    head = (f"{'n':>5s} {'tile':8s} {'op':8s} {'variant':15s} {'GEMM':>9s} {'rpu':>9s} "
+    head = (f"{'n':>5s} {'tile':9s} {'op':8s} {'variant':15s} {'GEMM':>9s} {'rpu':>9s} "
             f"{'rpu/GEMM':>8s} {'aihwkit':>9s} {'aih/rpu':>8s} {'aih/GEMM':>8s} {'aih mod':>9s}")
     print(head)
     print("-" * len(head))
@@ -332,7 +346,7 @@ def main(argv=None):
             am = aih.get((n, tile_kind, op, variant, "module"))
             if isinstance(r, str):
                 errors.append(f"rpu {tile_kind} {op} {variant} n={n}: {r}")
-            print(f"{n:5d} {tile_kind:8s} {op:8s} {variant:15s} {_fmt_time(g)} {_fmt_time(r)} "
+            print(f"{n:5d} {tile_kind:9s} {op:8s} {variant:15s} {_fmt_time(g)} {_fmt_time(r)} "
                   f"{_fmt_ratio(r, g)} {_fmt_time(a)} {_fmt_ratio(a, r)} {_fmt_ratio(a, g)} "
                   f"{_fmt_time(am)}")
             results.append({

@@ -11,9 +11,9 @@ Tiles take and return NumPy arrays; configuration classes keep IBM aihwkit's nam
 from rpu._version import __version__
 from rpu import config
 from rpu.errors import ConfigError, TileFileError
-from rpu.tiles import AnalogTile, FloatingPointTile
+from rpu.tiles import AnalogTile, FloatingPointTile, InferenceTile, TileArray
 from rpu.serialization import load, save
 from rpu._info import show_config
 
 __all__ = ["__version__", "config", "ConfigError", "TileFileError", "AnalogTile",
-           "FloatingPointTile", "save", "load", "show_config"]
+           "InferenceTile", "FloatingPointTile", "TileArray", "save", "load", "show_config"]

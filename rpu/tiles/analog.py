@@ -79,18 +79,21 @@ class AnalogTile(TileBase):
                                      _threads.effective_n_threads())
         self._weights = weights
 
-    def _mvm(self, rows, periphery, transposed):
+    def _mvm(self, rows, periphery, transposed, weights=None):
+        # ``weights``: the matrix the crossbar reads, the stored weights unless given (the
+        # inference tile's modified forward weights).
+        weights = self._weights if weights is None else weights
         n_out = periphery.n_out
         out = np.empty((rows.shape[0], n_out), dtype=self.dtype)
-        if rows.shape[0] * self._weights.size < SMALL_PRODUCT_MACS:
+        if rows.shape[0] * weights.size < SMALL_PRODUCT_MACS:
             # One thread: BLAS is not called from an OpenMP team, so it needs no pinning.
-            self._backend.analog_mvm(self._weights, transposed, rows, out, periphery.spec,
+            self._backend.analog_mvm(weights, transposed, rows, out, periphery.spec,
                                      periphery.lines, periphery.nm_state, self._key,
                                      self._op_counter, 1)
         else:
             n_threads = _threads.effective_n_threads()
             with _threads.blas_single_thread():
-                self._backend.analog_mvm(self._weights, transposed, rows, out, periphery.spec,
+                self._backend.analog_mvm(weights, transposed, rows, out, periphery.spec,
                                          periphery.lines, periphery.nm_state, self._key,
                                          self._op_counter, n_threads)
         # The counter advances only once the call succeeded.
@@ -125,7 +128,10 @@ class AnalogTile(TileBase):
         then never updates.
         """
         x_rows, d_rows = self._rows_pair(x, d)
-        lr = self._learning_rate
+        self._update_rows(x_rows, d_rows, self._learning_rate)
+
+    def _update_rows(self, x_rows, d_rows, lr):
+        """The devices' update with checked rows (bias input included) and learning rate."""
         if lr == 0 or x_rows.shape[0] == 0:
             return
         self._devices.update(self._weights, x_rows, d_rows, lr, self._key, self._op_counter,

@@ -47,9 +47,15 @@ class TileBase:
 
     # ----- sizes -------------------------------------------------------------------------------
     @property
+    def analog_bias(self):
+        """Whether the bias is a weight column driven by a constant input of 1 (else none, or
+        a digital one added after the crossbar: see InferenceTile)."""
+        return self.bias
+
+    @property
     def x_size(self):
         """Input lines of the crossbar: ``in_size``, plus one for an analog bias column."""
-        return self.in_size + int(self.bias)
+        return self.in_size + int(self.analog_bias)
 
     @property
     def d_size(self):
@@ -129,7 +135,7 @@ class TileBase:
         if x_rows.shape[0] != d_rows.shape[0]:
             raise ValueError(f"x and d must hold the same number of vectors, got {x_rows.shape[0]} "
                              f"rows of x and {d_rows.shape[0]} rows of d.")
-        if self.bias:
+        if self.analog_bias:
             x_rows = np.concatenate([x_rows, np.ones((x_rows.shape[0], 1), dtype=self.dtype)], axis=1)
         return x_rows, d_rows
 
@@ -145,7 +151,7 @@ class TileBase:
         ndarray of shape (..., out_size), or (out_size, ...) when ``out_trans``; the tile's dtype.
         """
         rows, lead = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype)
-        if self.bias:
+        if self.analog_bias:
             rows = np.concatenate([rows, np.ones((rows.shape[0], 1), dtype=self.dtype)], axis=1)
         y = self._forward_rows(rows)
         return _checks.from_batch(y, lead, self.out_trans)
@@ -164,7 +170,7 @@ class TileBase:
         """
         rows, lead = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype)
         z = self._backward_rows(rows)
-        if self.bias:
+        if self.analog_bias:
             z = np.ascontiguousarray(z[:, : self.in_size])
         return _checks.from_batch(z, lead, self.in_trans)
 

@@ -1,0 +1,255 @@
+"""TileArray: a weight matrix larger than one crossbar, split over a grid of tiles.
+
+Spec: shared/spec/inference.md section 3.4 (aihwkit's ``TileModuleArray``). The inputs are cut
+into blocks of at most ``mapping.max_input_size`` lines and the outputs into blocks of at most
+``mapping.max_output_size``, near-equal and larger blocks first. Tile ``(i, o)`` holds
+``W[out block o, in block i]`` and is a full tile of its own, with its own periphery (mapping
+scales, input range, drift compensation factor, modifier amax, random stream). The forward
+concatenates each input block's outputs over the output blocks and sums over the input blocks;
+the bias is digital and belongs to the array.
+"""
+import numpy as np
+
+from rpu.config import FloatingPointRPUConfig, InferenceRPUConfig
+from rpu.tiles import _checks
+from rpu._rng import resolve_seed
+
+__all__ = ["TileArray", "split_sizes"]
+
+
+def split_sizes(size, max_size):
+    """Near-equal block sizes of ``size`` lines with at most ``max_size`` each, larger first
+    (``[size]`` when ``max_size <= 0``)."""
+    if max_size <= 0 or size <= max_size:
+        return [size]
+    n = -(-size // max_size)
+    base, extra = divmod(size, n)
+    return [base + 1] * extra + [base] * (n - extra)
+
+
+def _tile_class(rpu_config):
+    from rpu.tiles.analog import AnalogTile
+    from rpu.tiles.floating_point import FloatingPointTile
+    from rpu.tiles.inference import InferenceTile
+    if isinstance(rpu_config, InferenceRPUConfig):
+        return InferenceTile
+    if isinstance(rpu_config, FloatingPointRPUConfig):
+        return FloatingPointTile
+    return AnalogTile
+
+
+class TileArray:
+    """A grid of tiles that acts as one ``(out_size, in_size)`` layer.
+
+    Parameters
+    ----------
+    out_size, in_size : int
+        Size of the whole weight matrix.
+    rpu_config : InferenceRPUConfig, SingleRPUConfig, UnitCellRPUConfig, ... , optional
+        The config of every tile (InferenceRPUConfig by default); its ``mapping.max_input_size``
+        and ``mapping.max_output_size`` set the split (0: no split along that side). The tile
+        class follows the config: InferenceTile, FloatingPointTile or AnalogTile.
+    bias : bool
+        A digital bias of the array, added after the tiles' outputs are summed.
+    in_trans, out_trans, dtype, backend
+        As in :class:`rpu.AnalogTile`.
+    seed : int or None
+        The array's seed; tile ``(i, o)`` gets its own seed derived from it.
+
+    Attributes
+    ----------
+    in_sizes, out_sizes : list of int
+        The block sizes.
+    tiles : list of list of tiles
+        ``tiles[i][o]`` covers input block i and output block o.
+    """
+
+    def __init__(self, out_size, in_size, rpu_config=None, *, bias=False, in_trans=False,
+                 out_trans=False, dtype=np.float32, seed=None, backend="auto"):
+        self.out_size = _checks.check_size(out_size, "out_size")
+        self.in_size = _checks.check_size(in_size, "in_size")
+        for flag, name in ((bias, "bias"), (in_trans, "in_trans"), (out_trans, "out_trans")):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {flag!r}.")
+        self.bias, self.in_trans, self.out_trans = bool(bias), bool(in_trans), bool(out_trans)
+        self.dtype = _checks.check_dtype(dtype)
+        if rpu_config is None:
+            rpu_config = InferenceRPUConfig()
+        if not hasattr(rpu_config, "mapping"):
+            raise TypeError(f"rpu_config must be an rpu config with a mapping (InferenceRPUConfig, "
+                            f"SingleRPUConfig, ...), got {type(rpu_config).__name__}.")
+        self.rpu_config = rpu_config.copy()
+        self.rpu_config.validate()
+        self.seed, _ = resolve_seed(seed)
+        mapping = self.rpu_config.mapping
+        self.in_sizes = split_sizes(self.in_size, mapping.max_input_size)
+        self.out_sizes = split_sizes(self.out_size, mapping.max_output_size)
+        self._in_edges = np.cumsum([0] + self.in_sizes)
+        self._out_edges = np.cumsum([0] + self.out_sizes)
+        cls = _tile_class(self.rpu_config)
+        children = np.random.SeedSequence(self.seed).spawn(len(self.in_sizes) * len(self.out_sizes))
+        self.tiles = [[cls(o_size, i_size, self.rpu_config, dtype=self.dtype,
+                           seed=int(children[i * len(self.out_sizes) + o].generate_state(1, np.uint64)[0]),
+                           backend=backend)
+                       for o, o_size in enumerate(self.out_sizes)]
+                      for i, i_size in enumerate(self.in_sizes)]
+        self._bias = np.zeros(self.out_size, dtype=self.dtype) if self.bias else None
+        self._bias_grad = None
+        self._learning_rate = self.tiles[0][0].get_learning_rate()
+
+    def _all_tiles(self):
+        return [t for column in self.tiles for t in column]
+
+    def _in_block(self, rows, i):
+        return np.ascontiguousarray(rows[:, self._in_edges[i]:self._in_edges[i + 1]])
+
+    def _out_block(self, rows, o):
+        return np.ascontiguousarray(rows[:, self._out_edges[o]:self._out_edges[o + 1]])
+
+    # ----- weights -----------------------------------------------------------------------------
+    def get_weights(self, **kwargs):
+        """The whole matrix, shape (out_size, in_size) (+1 column for the bias). Keyword
+        arguments (``apply_weight_scaling``) go to every tile."""
+        w = np.concatenate([np.concatenate([t.get_weights(**kwargs) for t in column], axis=0)
+                            for column in self.tiles], axis=1)
+        if self._bias is not None:
+            w = np.concatenate([w, self._bias.reshape(-1, 1)], axis=1)
+        return w
+
+    def set_weights(self, weights, **kwargs):
+        """Set the whole matrix (the bias as last column); keyword arguments (such as
+        ``apply_weight_scaling``) go to every tile. Nothing changes if the matrix is invalid."""
+        layout = "(out_size, in_size + 1): the last column is the bias" if self.bias else \
+            "(out_size, in_size)"
+        w = _checks.as_weights(weights, "weights", (self.out_size, self.in_size + int(self.bias)),
+                               self.dtype, layout)
+        for i, column in enumerate(self.tiles):
+            for o, tile in enumerate(column):
+                tile.set_weights(w[self._out_edges[o]:self._out_edges[o + 1],
+                                   self._in_edges[i]:self._in_edges[i + 1]], **kwargs)
+        if self._bias is not None:
+            self._bias = w[:, -1].copy()
+
+    # ----- products ----------------------------------------------------------------------------
+    def forward(self, x, **kwargs):
+        """``y = sum_i concat_o tile[i][o].forward(x_i) + b``.
+
+        Parameters
+        ----------
+        x : array_like of shape (..., in_size), or (in_size, ...) when ``in_trans``
+        **kwargs
+            ``is_test`` for inference tiles.
+
+        Returns
+        -------
+        ndarray of shape (..., out_size), or (out_size, ...) when ``out_trans``.
+        """
+        rows, lead = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype)
+        y = np.zeros((rows.shape[0], self.out_size), dtype=self.dtype)
+        for i, column in enumerate(self.tiles):
+            x_i = self._in_block(rows, i)
+            y += np.concatenate([t.forward(x_i, **kwargs) for t in column], axis=1)
+        if self._bias is not None:
+            y += self._bias
+        return _checks.from_batch(y, lead, self.out_trans)
+
+    def backward(self, d):
+        """``dx_i = sum_o tile[i][o].backward(d_o)``, concatenated over the input blocks.
+
+        Parameters
+        ----------
+        d : array_like of shape (..., out_size), or (out_size, ...) when ``out_trans``
+
+        Returns
+        -------
+        ndarray of shape (..., in_size), or (in_size, ...) when ``in_trans``.
+        """
+        rows, lead = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype)
+        blocks = [self._out_block(rows, o) for o in range(len(self.out_sizes))]
+        dx = np.concatenate([sum(t.backward(blocks[o]) for o, t in enumerate(column))
+                             for column in self.tiles], axis=1)
+        if self._bias is not None:
+            self._bias_grad = rows.sum(axis=0, dtype=np.float64)
+        return _checks.from_batch(dx, lead, self.in_trans)
+
+    def update(self, x, d):
+        """Every tile's update with its blocks of ``x`` and ``d``; the bias takes an SGD step
+        with the gradient of the last ``backward``."""
+        x_rows, _ = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype)
+        d_rows, _ = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype)
+        if x_rows.shape[0] != d_rows.shape[0]:
+            raise ValueError(f"x and d must hold the same number of vectors, got {x_rows.shape[0]} "
+                             f"rows of x and {d_rows.shape[0]} rows of d.")
+        for i, column in enumerate(self.tiles):
+            x_i = self._in_block(x_rows, i)
+            for o, tile in enumerate(column):
+                tile.update(x_i, self._out_block(d_rows, o))
+        if self._bias is not None and self._bias_grad is not None:
+            self._bias = (self._bias - self._learning_rate * self._bias_grad).astype(self.dtype)
+        self._bias_grad = None
+
+    # ----- per tile -----------------------------------------------------------------------------
+    def get_learning_rate(self):
+        """The learning rate of the tiles and the bias."""
+        return self._learning_rate
+
+    def set_learning_rate(self, learning_rate):
+        """Set the learning rate of every tile and of the bias."""
+        for t in self._all_tiles():
+            t.set_learning_rate(learning_rate)
+        self._learning_rate = self.tiles[0][0].get_learning_rate()
+
+    def post_update_step(self):
+        """Every tile's ``post_update_step``."""
+        for t in self._all_tiles():
+            t.post_update_step()
+
+    def program_weights(self, **kwargs):
+        """Program every tile (inference tiles); keyword arguments as ``InferenceTile``'s."""
+        for t in self._all_tiles():
+            t.program_weights(**kwargs)
+
+    def drift_weights(self, t_inference=0.0):
+        """Drift every tile to ``t_inference`` seconds (inference tiles)."""
+        for t in self._all_tiles():
+            t.drift_weights(t_inference)
+
+    def get_brief_info(self):
+        """A one-line description: sizes, the grid and the tile class."""
+        return (f"TileArray(out_size={self.out_size}, in_size={self.in_size}, bias={self.bias}, "
+                f"in_sizes={self.in_sizes}, out_sizes={self.out_sizes}, "
+                f"tile={type(self.tiles[0][0]).__name__}, dtype={self.dtype.name}, seed={self.seed})")
+
+    __repr__ = get_brief_info
+
+    # ----- state (rpu.save / rpu.load) ------------------------------------------------------------
+    def _state_arrays(self):
+        arrays = {}
+        for i, column in enumerate(self.tiles):
+            for o, tile in enumerate(column):
+                arrays.update({f"tile.{i}.{o}.{k}": v for k, v in tile._state_arrays().items()})
+        if self._bias is not None:
+            arrays["bias"] = self._bias
+        return arrays
+
+    def _state_meta(self):
+        return {"out_size": self.out_size, "in_size": self.in_size, "bias": self.bias,
+                "in_trans": self.in_trans, "out_trans": self.out_trans, "dtype": self.dtype.name,
+                "seed": str(self.seed), "learning_rate": self._learning_rate,
+                "tiles": [[t._state_meta() for t in column] for column in self.tiles]}
+
+    def _load_state(self, meta, arrays):
+        metas = meta["tiles"]
+        if len(metas) != len(self.tiles) or any(len(m) != len(c) for m, c in zip(metas, self.tiles)):
+            raise ValueError("the saved tile grid does not match the config's split.")
+        for i, column in enumerate(self.tiles):
+            for o, tile in enumerate(column):
+                prefix = f"tile.{i}.{o}."
+                tile._load_state(metas[i][o], {k[len(prefix):]: v for k, v in arrays.items()
+                                                if k.startswith(prefix)})
+        if self._bias is not None:
+            bias = np.asarray(arrays["bias"], dtype=self.dtype)
+            if bias.shape != (self.out_size,) or not np.all(np.isfinite(bias)):
+                raise ValueError(f"bias must be {self.out_size} finite numbers.")
+            self._bias = bias
+        self._learning_rate = float(meta["learning_rate"])
