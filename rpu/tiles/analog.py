@@ -10,14 +10,14 @@ from rpu.config import DigitalRankUpdateRPUConfig, SingleRPUConfig, UnitCellRPUC
 from rpu.tiles import _checks
 from rpu.tiles._compounds import make_device_state
 from rpu.tiles._periphery import Periphery
-from rpu.tiles.base import TileBase
+from rpu.tiles._device_tile import DeviceTile
 
 # Below this many multiply-adds per call, one thread is faster: starting the OpenMP team and
 # pinning BLAS cost more than they save (a 256 x 256 matrix-vector product is 65k).
 SMALL_PRODUCT_MACS = 1 << 17
 
 
-class AnalogTile(TileBase):
+class AnalogTile(DeviceTile):
     """An analog crossbar tile on NumPy arrays.
 
     Parameters
@@ -73,12 +73,6 @@ class AnalogTile(TileBase):
                                           self._backend, self._key, n_threads)
         self.set_weights_uniform_random(-0.1, 0.1)
 
-    def _assign_weights(self, weights):
-        # aihwkit's onSetWeights: device bounds clip, persistent weights, write noise.
-        self._devices.on_set_weights(weights, self._key, self._next_op(),
-                                     _threads.effective_n_threads())
-        self._weights = weights
-
     def _mvm(self, rows, periphery, transposed, weights=None):
         # ``weights``: the matrix the crossbar reads, the stored weights unless given (the
         # inference tile's modified forward weights).
@@ -105,38 +99,6 @@ class AnalogTile(TileBase):
 
     def _backward_rows(self, rows):
         return self._mvm(rows, self._bwd, True)
-
-    # ----- update ------------------------------------------------------------------------------------
-    def update(self, x, d):
-        """The pulsed update ``W <- W - lr d^T x``, one sample after the other.
-
-        Parameters
-        ----------
-        x : array_like of shape (..., in_size), or (in_size, ...) when ``in_trans``
-        d : array_like of shape (..., out_size), or (out_size, ...) when ``out_trans``
-            The same number of vectors as ``x``: d is the gradient of the loss with respect to the
-            tile output, so a positive learning rate moves the weights against it.
-
-        Notes
-        -----
-        The rule follows the config: ``IdealDevice`` or ``PulseType.NONE`` make the exact step
-        (one GEMM); ``NONE_WITH_DEVICE`` the exact step clipped to the device bounds; the other
-        pulse types draw pulse trains for x and d per sample (update management chooses the bit
-        length and scales, :func:`rpu.tiles.update_management.update_management`) and apply one
-        device pulse per coincidence. With ``res > 1`` (a number of steps) rpu uses ``1/res`` as
-        the probability resolution, as aihwkit documents; aihwkit 1.1.0 uses ``res`` itself and
-        then never updates.
-        """
-        x_rows, d_rows = self._rows_pair(x, d)
-        self._update_rows(x_rows, d_rows, self._learning_rate)
-
-    def _update_rows(self, x_rows, d_rows, lr):
-        """The devices' update with checked rows (bias input included) and learning rate."""
-        if lr == 0 or x_rows.shape[0] == 0:
-            return
-        self._devices.update(self._weights, x_rows, d_rows, lr, self._key, self._op_counter,
-                             _threads.effective_n_threads())
-        self._op_counter += 1
 
     def update_indexed(self, x_input, d_input, indices):
         """The update of a convolution: every patch position is one update vector.
@@ -226,20 +188,6 @@ class AnalogTile(TileBase):
             weights = self._weights
         self._assign_weights(weights)
 
-    def _maintain(self, operation, *args):
-        n_threads = _threads.effective_n_threads()
-        operation(self._weights, *args, self._key, self._op_counter, n_threads)
-        self._op_counter += 1
-
-    def decay_weights(self, alpha=1.0):
-        """Decay towards the reset bias by the devices' lifetimes: ``w <- (w - b) (1 + alpha
-        (decay_scale - 1)) + b`` with ``decay_scale = 1 - 1/lifetime``; then the bounds."""
-        self._maintain(self._devices.decay, _checks.check_finite_number(alpha, "alpha"))
-
-    def diffuse_weights(self):
-        """Add Gaussian diffusion, ``w <- w + diffusion_rate * xi``, then the bounds."""
-        self._maintain(self._devices.diffuse)
-
     def reset_columns(self, start_column_idx=0, num_columns=1, reset_prob=1.0):
         """Reset ``num_columns`` columns from ``start_column_idx`` (wrapping around) to
         ``reset_bias + reset_std * xi``; each element is reset with probability ``reset_prob``."""
@@ -252,22 +200,6 @@ class AnalogTile(TileBase):
             raise ValueError(f"reset_prob must be in [0, 1], got {reset_prob!r}.")
         columns = (start + np.arange(num)) % self.x_size
         self._maintain(self._devices.reset_columns, columns, prob)
-
-    def drift_weights(self, delta_t=1.0):
-        """Power-law drift of the weights over ``delta_t`` (in units of ``drift.t_0``), with the
-        device's DriftParameter (no effect when ``nu`` is 0)."""
-        dt = _checks.check_finite_number(delta_t, "delta_t")
-        if dt < 0:
-            raise ValueError(f"delta_t must be >= 0, got {delta_t!r}.")
-        self._maintain(self._devices.drift, dt)
-
-    def post_update_step(self):
-        """What aihwkit's optimizer does after each step: diffusion (if the device has any), then
-        decay with alpha = 1 (if it has a lifetime)."""
-        if self._devices.any_diffusion():
-            self.diffuse_weights()
-        if self._devices.any_decay():
-            self.decay_weights(1.0)
 
     # ----- periphery parameters -------------------------------------------------------------------
     def get_forward_parameters(self):
@@ -302,7 +234,6 @@ class AnalogTile(TileBase):
     # ----- state ------------------------------------------------------------------------------------
     def _state_arrays(self):
         arrays = super()._state_arrays()
-        arrays.update(self._devices.state_arrays())
         for prefix, per in (("fwd", self._fwd), ("bwd", self._bwd)):
             for name, value in per.get_parameters().items():
                 arrays[f"{prefix}.{name}"] = value
@@ -318,9 +249,6 @@ class AnalogTile(TileBase):
             if nm_state.shape != (2,) or not np.isfinite(nm_state).all():
                 raise ValueError(f"{prefix}.nm_state must be 2 finite numbers, got {nm_state!r}.")
             staged[prefix] = (per, params, nm_state)
-        # Persistent weights come with the hidden parameters.
-        self._devices.load_state({k: v for k, v in arrays.items()
-                                  if k.startswith(("hidden.", "drift.", "sub", "extra.", "counter."))})
         super()._load_state(meta, arrays)
         for per, params, nm_state in staged.values():
             per.set_parameters(params, self.dtype)

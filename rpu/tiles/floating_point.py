@@ -6,15 +6,21 @@ backward ``d W``, both as one BLAS GEMM.
 import numpy as np
 
 from rpu import _threads
-from rpu.config import FloatingPointRPUConfig
-from rpu.tiles.base import TileBase
+from rpu.config import FloatingPointRPUConfig, PulseType, UpdateParameters
+from rpu.tiles._device_array import DeviceArray
+from rpu.tiles._device_tile import DeviceTile
 
 
-class FloatingPointTile(TileBase):
+class FloatingPointTile(DeviceTile):
     """A floating-point tile with the same API as AnalogTile (no noise, no quantisation).
 
     Parameters are those of :class:`rpu.AnalogTile`; ``rpu_config`` is a FloatingPointRPUConfig.
     New weights are drawn uniformly from [-0.1, 0.1).
+
+    ``update`` is the exact SGD step ``W <- W - lr d^T x``; ``post_update_step``,
+    ``decay_weights``, ``diffuse_weights`` and ``drift_weights`` apply the FloatingPointDevice's
+    lifetime, diffusion and simple power-law drift (``SimpleDriftParameter``), as aihwkit's
+    floating-point tile does.
     """
 
     config_classes = (FloatingPointRPUConfig,)
@@ -23,6 +29,9 @@ class FloatingPointTile(TileBase):
                  out_trans=False, dtype=np.float32, seed=None, backend="auto"):
         super().__init__(out_size, in_size, rpu_config, bias=bias, in_trans=in_trans,
                          out_trans=out_trans, dtype=dtype, seed=seed, backend=backend)
+        self._devices = DeviceArray(self.rpu_config.device, UpdateParameters(pulse_type=PulseType.NONE),
+                                    self.d_size, self.x_size, self.dtype, self._backend, self._key,
+                                    _threads.effective_n_threads())
         self.set_weights_uniform_random(-0.1, 0.1)
 
     def _product(self, rows, n_out, transposed):
