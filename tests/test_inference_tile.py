@@ -376,6 +376,36 @@ def test_periphery_quantisation_of_per_channel_scales(n_bits):
     np.testing.assert_allclose(b.forward(x), a.forward(x), rtol=1e-12)
 
 
+def test_periphery_quantisation_refuses_learned_ranges():
+    quant = PrePostProcessingParameterQuant(
+        periph_quant=PeripheryQuantizationParameter(n_bits=8, learn_quant_params=True))
+    with pytest.raises(rpu.ConfigError, match="learn_quant_params"):
+        rpu.InferenceTile(3, 4, perfect_config(pre_post=quant))
+
+
+def test_manage_output_clipping_grows_the_input_range():
+    # Outputs that clip at out_bound push r up by (1 - p_out) r when fewer than
+    # output_min_percentage of them are unclipped (aihwkit's RPUCuda rule, with the fraction
+    # taken over the outputs).
+    io = IOParameters(out_noise=0.0, inp_res=-1, out_res=-1, out_bound=1.0,
+                      bound_management=rpu.config.BoundManagementType.NONE,
+                      noise_management=rpu.config.NoiseManagementType.NONE)
+    irange = input_range(init_value=2.0, init_from_data=0, decay=0.0, manage_output_clipping=True,
+                         gradient_relative=False)
+    tile = rpu.InferenceTile(4, 6, InferenceRPUConfig(forward=io, pre_post=irange),
+                             dtype=np.float64, seed=2)
+    w = rand((4, 6), 1, -0.6, 0.6)
+    tile.set_weights(w)
+    x = rand((30, 6), 2, -3, 3)
+    d = np.zeros((30, 4))
+    tile.forward(x)
+    tile.backward(d)
+    z = np.clip(x, -2, 2) / 2
+    p_out = 1 - np.mean(np.abs(z @ w.T) >= 0.999)
+    assert p_out < 0.95
+    assert tile.get_periphery_gradients()["input_range"] == pytest.approx(-(1 - p_out) * 2.0)
+
+
 # ----- bad input --------------------------------------------------------------------------------------
 
 def test_bad_input_is_refused_and_leaves_the_tile_unchanged():

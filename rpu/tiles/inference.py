@@ -22,6 +22,7 @@ from rpu import _threads, inference
 from rpu.config import InferenceRPUConfig
 from rpu.config.enums import WeightClipType, WeightRemapType
 from rpu.config.noise_models import BaseNoiseModel
+from rpu.errors import ConfigError
 from rpu.inference import compensation
 from rpu.tiles import _checks
 from rpu.tiles._input_range import InputRange
@@ -107,6 +108,11 @@ class InferenceTile(AnalogTile):
         self._input_range = InputRange(irange) if irange.enable else None
         quant = getattr(cfg.pre_post, "periph_quant", None)
         self._quant = None
+        if quant is not None and quant.n_bits > 0 and quant.learn_quant_params:
+            raise ConfigError(
+                "rpu_config.pre_post.periph_quant.learn_quant_params = True: rpu estimates the "
+                "quantisation ranges from the current scales (current_minmax) but does not learn "
+                "them; set learn_quant_params = False.")
         if quant is not None and quant.n_bits > 0:
             self._quant = {"scale": PerTensorQuantizer(quant.n_bits, quant.symmetric),
                            "bias": PerTensorQuantizer(quant.n_bits, quant.symmetric)}
