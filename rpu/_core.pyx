@@ -1078,3 +1078,111 @@ def pcm_drift_read(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed
             for j in range(n):
                 out[r, j] = rpu_pcm_drift_read(g_prog[r, j], nu[r, j], ratio, gm, tf, rs,
                                                out[r, j])
+
+
+# ---------------------------------------------------------------------------------------------
+# Weight modifiers for hardware-aware training (per-element math in _kernels/weight_modifier.h;
+# validation, amax and the public API in rpu/tiles/weight_modifier.py). Every draw is Philox of
+# (seed, op, purpose, row, column): normals MODIFIER_NOISE (sub k = k-th normal of an element:
+# PCM_NOISE uses 0 programming, 1 drift, 2 read), rounding uniforms MODIFIER_ROUND, PCM event
+# coins MODIFIER_PCM_EVENTS (sub 0-4), drop-connect coins DROP_CONNECT. Columns >= n_mod (the
+# saved last column of copy_last_column) are copied and draw nothing.
+# ---------------------------------------------------------------------------------------------
+
+from rpu._kernels cimport (
+    RPU_RNG_MODIFIER_NOISE, RPU_RNG_MODIFIER_ROUND, RPU_RNG_DROP_CONNECT,
+    RPU_RNG_MODIFIER_PCM_EVENTS, RPU_WM_PCM_NOISE, rpu_wm_params, rpu_wm_dorefa_scale,
+    rpu_wm_pcm_read_factor, rpu_wm_element, rpu_wm_pcm, rpu_wm_drop,
+)
+
+# Rows of the per-thread draw buffer of modify_weights.
+cdef enum:
+    WM_BUF_NORMAL = 0      # 3 rows: the normals of sub 0, 1, 2
+    WM_BUF_SHIFT = 3       # stochastic-rounding shifts U - 0.5
+    WM_BUF_EVENTS = 4      # 5 rows: the PCM event coins of sub 0..4
+    WM_BUF_DROP = 9        # drop-connect coins
+    WM_BUF_ROWS = 10
+
+
+def modify_weights(const floating[:, ::1] W,    # IN  (d_size, x_size) clean weights
+                   floating[:, ::1] out,        # OUT (d_size, x_size) modified weights (no alias)
+                   dict spec,                   # IN  the resolved modifier (see below)
+                   const floating[::1] coeffs,  # IN  (n_coeffs,) Poly / ProgNoise polynomial
+                   uint64_t seed, uint64_t op, int n_threads):
+    """``out = M(W)`` for one weight modifier (aihwkit's C++ WeightModifier::apply order).
+
+    ``spec`` (built by rpu.tiles.weight_modifier) holds: ``type`` (an rpu_wm_type code),
+    ``transform`` (whether the type acts at all), ``n_mod`` (>= 1 columns modified, the rest
+    copied), ``n_normal`` (normals per element, 0-3), ``sto_round``, ``event_mask`` (bit k: draw the
+    PCM coin of sub k), ``pdrop`` and the scalars ``amax``, ``res``, ``std_dev``, ``dorefa_clip``,
+    ``g_max``, ``pcm_zero_thres``, ``pcm_t_inference``, ``pcm_t0``, ``pcm_prob_at_reset``,
+    ``pcm_prob_at_gmax``, ``pcm_prob_at_random``.
+    """
+    cdef Py_ssize_t r, j, k, d = W.shape[0], n = W.shape[1]
+    cdef Py_ssize_t n_mod = spec["n_mod"]
+    cdef int t, n_normal = spec["n_normal"], event_mask = spec["event_mask"]
+    cdef bint transform = spec["transform"], sto_round = spec["sto_round"]
+    cdef bint is_pcm = spec["type"] == RPU_WM_PCM_NOISE
+    cdef floating pdrop = <floating>spec["pdrop"]
+    cdef bint drop = spec["pdrop"] > 0
+    cdef rpu_wm_params[floating] p
+    p.type = spec["type"]
+    p.amax = <floating>spec["amax"]
+    p.res = <floating>spec["res"]
+    p.std_dev = <floating>spec["std_dev"]
+    p.dorefa_scale = rpu_wm_dorefa_scale(<floating>spec["dorefa_clip"], p.amax)
+    p.g_max = <floating>spec["g_max"]
+    p.coeffs = &coeffs[0] if coeffs.shape[0] > 0 else NULL
+    p.n_coeffs = coeffs.shape[0]
+    p.pcm_zero_thres = <floating>spec["pcm_zero_thres"]
+    p.pcm_t0 = <floating>spec["pcm_t0"]
+    p.pcm_t = <floating>(<double>spec["pcm_t_inference"] + <double>spec["pcm_t0"])
+    p.pcm_read_factor = <floating>rpu_wm_pcm_read_factor(<double>spec["pcm_t_inference"]
+                                                         + <double>spec["pcm_t0"])
+    p.pcm_prob_at_reset = <floating>spec["pcm_prob_at_reset"]
+    p.pcm_prob_at_gmax = <floating>spec["pcm_prob_at_gmax"]
+    p.pcm_prob_at_random = <floating>spec["pcm_prob_at_random"]
+    if d == 0 or n == 0:
+        return
+    dtype = np.float32 if floating is float else np.float64
+    # Per-thread draw rows; zeros so that an undrawn row reads as no noise / no shift.
+    bufs_arr = np.zeros((max(n_threads, 1), WM_BUF_ROWS, n_mod), dtype=dtype)
+    cdef floating[:, :, ::1] bufs = bufs_arr
+    scratch_arr = np.empty((max(n_threads, 1), _scratch_words(n_mod)), dtype=np.uint32)
+    cdef uint32_t[:, ::1] scratch = scratch_arr
+    with nogil:
+        for r in prange(d, schedule='static', num_threads=n_threads):
+            t = threadid()
+            if transform:
+                for k in range(n_normal):
+                    rpu_normal_row(&bufs[t, WM_BUF_NORMAL + k, 0], n_mod, &scratch[t, 0], seed,
+                                   <uint64_t>r, op, RPU_RNG_MODIFIER_NOISE, <uint32_t>k)
+                if sto_round:
+                    rpu_uniform_row(&bufs[t, WM_BUF_SHIFT, 0], n_mod, &scratch[t, 0], seed,
+                                    <uint64_t>r, op, RPU_RNG_MODIFIER_ROUND, 0)
+                    for j in range(n_mod):
+                        bufs[t, WM_BUF_SHIFT, j] = bufs[t, WM_BUF_SHIFT, j] - <floating>0.5
+                if is_pcm:
+                    for k in range(5):
+                        if event_mask & (1 << k):
+                            rpu_uniform_row(&bufs[t, WM_BUF_EVENTS + k, 0], n_mod, &scratch[t, 0],
+                                            seed, <uint64_t>r, op, RPU_RNG_MODIFIER_PCM_EVENTS,
+                                            <uint32_t>k)
+                    for j in range(n_mod):
+                        out[r, j] = rpu_wm_pcm(W[r, j], p, bufs[t, 0, j], bufs[t, 1, j],
+                                               bufs[t, 2, j], bufs[t, 4, j], bufs[t, 5, j],
+                                               bufs[t, 6, j], bufs[t, 7, j], bufs[t, 8, j])
+                else:
+                    for j in range(n_mod):
+                        out[r, j] = rpu_wm_element(W[r, j], p, bufs[t, 0, j],
+                                                   bufs[t, WM_BUF_SHIFT, j])
+            else:
+                for j in range(n_mod):
+                    out[r, j] = W[r, j]
+            if drop:
+                rpu_uniform_row(&bufs[t, WM_BUF_DROP, 0], n_mod, &scratch[t, 0], seed,
+                                <uint64_t>r, op, RPU_RNG_DROP_CONNECT, 0)
+                for j in range(n_mod):
+                    out[r, j] = rpu_wm_drop(out[r, j], bufs[t, WM_BUF_DROP, j], pdrop)
+            for j in range(n_mod, n):
+                out[r, j] = W[r, j]

@@ -142,3 +142,50 @@ cdef extern from "pcm_noise.h" nogil:
     T rpu_pcm_read_std[T](T g_prog, T g_max, T time_factor)
     T rpu_pcm_drift_read[T](T g_prog, T nu, T time_ratio, T g_max, T time_factor,
                             T read_noise_scale, T xi)
+
+
+# Weight modifiers (hardware-aware training), weight_modifier.h; their RNG purposes.
+cdef extern from "rng_ids.h" nogil:
+    cdef enum:
+        RPU_RNG_MODIFIER_NOISE
+        RPU_RNG_MODIFIER_ROUND
+        RPU_RNG_DROP_CONNECT
+        RPU_RNG_MODIFIER_PCM_EVENTS
+
+cdef extern from "weight_modifier.h" nogil:
+    cdef enum:
+        RPU_WM_COPY
+        RPU_WM_DISCRETIZE
+        RPU_WM_MULT_NORMAL
+        RPU_WM_ADD_NORMAL
+        RPU_WM_DISCRETIZE_ADD_NORMAL
+        RPU_WM_DOREFA
+        RPU_WM_POLY
+        RPU_WM_PROG_NOISE
+        RPU_WM_PCM_NOISE
+        RPU_WM_DROP_CONNECT
+
+    cdef cppclass rpu_wm_params[T]:
+        int type
+        T amax
+        T res
+        T std_dev
+        T dorefa_scale
+        T g_max
+        const T *coeffs
+        int n_coeffs
+        T pcm_zero_thres
+        T pcm_t
+        T pcm_t0
+        T pcm_read_factor
+        T pcm_prob_at_reset
+        T pcm_prob_at_gmax
+        T pcm_prob_at_random
+
+    T rpu_wm_quantize[T](T v, T res, T shift)
+    T rpu_wm_dorefa_scale[T](T dorefa_clip, T amax)
+    double rpu_wm_pcm_read_factor(double t)
+    T rpu_wm_element[T](T w, const rpu_wm_params[T] &p, T xi, T shift)
+    T rpu_wm_pcm[T](T w, const rpu_wm_params[T] &p, T xi_prog, T xi_drift, T xi_read, T u_reset,
+                    T u_gmax, T u_gmax_side, T u_random, T u_random_level)
+    T rpu_wm_drop[T](T w, T u, T pdrop)

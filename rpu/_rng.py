@@ -34,6 +34,10 @@ class Purpose(IntEnum):
     INF_PROG_NOISE = 19
     INF_DRIFT_NU = 20
     INF_READ_NOISE = 21
+    MODIFIER_NOISE = 22
+    MODIFIER_ROUND = 23
+    DROP_CONNECT = 24
+    MODIFIER_PCM_EVENTS = 25
 
 
 def resolve_seed(seed):

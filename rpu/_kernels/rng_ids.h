@@ -31,7 +31,11 @@ enum rpu_rng_purpose {
   RPU_RNG_DRIFT = 18,             /* drift: per-call nu spread and read noise */
   RPU_RNG_INF_PROG_NOISE = 19,    /* inference noise model: programming noise (sub = g slice) */
   RPU_RNG_INF_DRIFT_NU = 20,      /* inference noise model: drift exponents (sub = g slice) */
-  RPU_RNG_INF_READ_NOISE = 21     /* inference noise model: read noise at t_inference (sub = g slice) */
+  RPU_RNG_INF_READ_NOISE = 21,    /* inference noise model: read noise at t_inference (sub = g slice) */
+  RPU_RNG_MODIFIER_NOISE = 22,    /* weight modifier: Gaussian noise (PCM_NOISE: sub 0 prog, 1 drift, 2 read) */
+  RPU_RNG_MODIFIER_ROUND = 23,    /* weight modifier: stochastic rounding of the quantisers */
+  RPU_RNG_DROP_CONNECT = 24,      /* weight modifier: drop-connect coin (pdrop) */
+  RPU_RNG_MODIFIER_PCM_EVENTS = 25 /* weight modifier PCM_NOISE: reset/g_max/random coins (sub 0-4) */
 };
 
 #endif /* RPU_RNG_IDS_H */

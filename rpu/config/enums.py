@@ -146,7 +146,8 @@ class WeightModifierType(str, Enum):
     Attributes
     ----------
     NONE
-        No modification (drop-connect ``pdrop`` is then ignored by aihwkit's C++ tile).
+        No modification; ``pdrop`` still applies in rpu (aihwkit's C++ tile skips the modifier
+        for ``NONE``, ignoring ``pdrop`` [bug?]).
     DISCRETIZE
         Quantise the weights to ``res``.
     MULT_NORMAL
@@ -160,7 +161,7 @@ class WeightModifierType(str, Enum):
     POLY
         Gaussian noise whose std is a polynomial (``coeffs``) of the normalised weight.
     PCM_NOISE
-        PCM programming/drift noise model.
+        PCM programming/drift noise model (aihwkit: CUDA only; rpu: every backend).
     PROG_NOISE
         Like ``POLY`` but the noise never flips a weight's sign.
     DROP_CONNECT

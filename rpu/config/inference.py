@@ -102,17 +102,20 @@ class WeightModifierParameter(ConfigBase):
     std_dev : float, default 0.0
         Noise strength (>= 0), relative to ``amax`` (meaning depends on ``type``).
     per_batch_sample : bool, default False
-        Draw a new perturbation per sample of the batch (aihwkit torch tiles only; the C++ tile
-        refuses it with a modifier type other than ``NONE``).
+        Draw a new perturbation per sample of the batch (aihwkit: torch tiles only; its C++ tile
+        refuses it with a modifier type other than ``NONE``/``COPY``; rpu accepts it).
     res : float, default 0.0
-        Quantisation resolution for ``DISCRETIZE``, ``DOREFA`` and ``DISCRETIZE_ADD_NORMAL``
-        (relative to ``amax``; > 1 is a number of steps).
+        Quantisation step for ``DISCRETIZE``, ``DOREFA`` and ``DISCRETIZE_ADD_NORMAL`` (relative
+        to ``amax``; <= 0 switches it off). aihwkit 1.1.0's C++ tile, which rpu follows, takes it
+        as the step even when > 1 (only its torch tile reads ``res > 1`` as ``1/res``): give
+        ``1/n`` for ``n`` steps.
     sto_round : bool, default False
         Stochastic rounding when quantising.
     dorefa_clip : float, default 0.6
         Clip value of the DoReFa quantiser.
     pdrop : float, default 0.0
-        Drop-connect probability in ``[0, 1]`` (combinable with any type except ``NONE``).
+        Drop-connect probability in ``[0, 1]``, combinable with any type (aihwkit's C++ tile
+        ignores it with ``NONE``; rpu applies it).
     enable_during_test : bool, default False
         Also use the modified weights in evaluation mode.
     rel_to_actual_wmax : bool, default True
@@ -143,7 +146,7 @@ class WeightModifierParameter(ConfigBase):
 
     std_dev: float = param(0.0, ge=0.0, note="a noise strength")
     per_batch_sample: bool = param(False)
-    res: float = param(0.0, note="<= 0 switches the quantisation off, > 1 is a number of steps")
+    res: float = param(0.0, note="the step relative to amax; <= 0 switches the quantisation off")
     sto_round: bool = param(False)
     dorefa_clip: float = param(0.6)
     pdrop: float = param(0.0, ge=0.0, le=1.0, note="a probability")

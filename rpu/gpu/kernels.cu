@@ -127,3 +127,52 @@ __global__ void rpu_dense_counts(const T *x, const T *d, int *counts, long long 
   T cd = mean_count ? rpu_mean_count<T>(d[i], pd, bl) : rpu_implicit_fraction<T>(d[i], pd);
   counts[idx] = rpu_dense_coincidences<T>(cx, cd, bl, mean_count);
 }
+
+/* Weight modifier (weight_modifier.h): out = M(w) for a (d, n) weight matrix, one thread per
+ * element, with the CPU core's draws (rpu._core.modify_weights): normals MODIFIER_NOISE sub k,
+ * rounding uniforms MODIFIER_ROUND, PCM coins MODIFIER_PCM_EVENTS sub k, drop coins DROP_CONNECT,
+ * all at (row, column). Columns >= n_mod are copied. coeffs is a device array of n_coeffs. */
+template <typename T>
+__global__ void rpu_modify_weights(const T *w, T *out, long long d, long long n, long long n_mod,
+                                   int type, int transform, int n_normal, int sto_round,
+                                   int event_mask, T pdrop, T amax, T res, T std_dev,
+                                   T dorefa_clip, T g_max, const T *coeffs, int n_coeffs,
+                                   T pcm_zero_thres, double pcm_t_inference, double pcm_t0,
+                                   T pcm_prob_at_reset, T pcm_prob_at_gmax,
+                                   T pcm_prob_at_random, rpu_uint64 seed, rpu_uint64 op) {
+  long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (idx >= d * n) return;
+  long long r = idx / n, c = idx % n;
+  T v = w[idx];
+  if (c < n_mod) {
+    rpu_uint64 row = (rpu_uint64)r, col = (rpu_uint64)c;
+    if (transform) {
+      rpu_wm_params<T> p;
+      p.type = type; p.amax = amax; p.res = res; p.std_dev = std_dev;
+      p.dorefa_scale = rpu_wm_dorefa_scale<T>(dorefa_clip, amax);
+      p.g_max = g_max; p.coeffs = coeffs; p.n_coeffs = n_coeffs;
+      p.pcm_zero_thres = pcm_zero_thres; p.pcm_t0 = (T)pcm_t0;
+      p.pcm_t = (T)(pcm_t_inference + pcm_t0);
+      p.pcm_read_factor = (T)rpu_wm_pcm_read_factor(pcm_t_inference + pcm_t0);
+      p.pcm_prob_at_reset = pcm_prob_at_reset; p.pcm_prob_at_gmax = pcm_prob_at_gmax;
+      p.pcm_prob_at_random = pcm_prob_at_random;
+      T xi[3] = {(T)0, (T)0, (T)0};
+      for (int k = 0; k < n_normal; ++k)
+        xi[k] = rpu_normal_at<T>(seed, col, row, op, RPU_RNG_MODIFIER_NOISE, (unsigned int)k);
+      T shift = sto_round ? rpu_uniform_at<T>(seed, col, row, op, RPU_RNG_MODIFIER_ROUND, 0u) - (T)0.5
+                          : (T)0;
+      if (type == RPU_WM_PCM_NOISE) {
+        T u[5] = {(T)0, (T)0, (T)0, (T)0, (T)0};
+        for (int k = 0; k < 5; ++k)
+          if (event_mask & (1 << k))
+            u[k] = rpu_uniform_at<T>(seed, col, row, op, RPU_RNG_MODIFIER_PCM_EVENTS, (unsigned int)k);
+        v = rpu_wm_pcm<T>(v, p, xi[0], xi[1], xi[2], u[0], u[1], u[2], u[3], u[4]);
+      } else {
+        v = rpu_wm_element<T>(v, p, xi[0], shift);
+      }
+    }
+    if (pdrop > (T)0)
+      v = rpu_wm_drop<T>(v, rpu_uniform_at<T>(seed, col, row, op, RPU_RNG_DROP_CONNECT, 0u), pdrop);
+  }
+  out[idx] = v;
+}
