@@ -9,6 +9,7 @@ from rpu import _threads
 from rpu.config import FloatingPointRPUConfig, PulseType, UpdateParameters
 from rpu.tiles._device_array import DeviceArray
 from rpu.tiles._device_tile import DeviceTile
+from rpu.tiles.analog import SMALL_PRODUCT_MACS
 
 
 class FloatingPointTile(DeviceTile):
@@ -38,6 +39,10 @@ class FloatingPointTile(DeviceTile):
         # The GEMM is split over the core's OpenMP threads, each calling single-threaded BLAS:
         # measured faster here than BLAS's own threading, and the same scheme as AnalogTile.
         out = np.empty((rows.shape[0], n_out), dtype=self.dtype)
+        if rows.shape[0] * self._weights.size < SMALL_PRODUCT_MACS:
+            # One thread, no BLAS pinning: for small products both cost more than they save.
+            self._backend.gemm_rows(rows, self._weights, out, transposed, 1)
+            return out
         with _threads.blas_single_thread():
             self._backend.gemm_rows(rows, self._weights, out, transposed, _threads.effective_n_threads())
         return out
