@@ -1,5 +1,6 @@
 """The ``rpu`` command.
 
+    rpu demo     train a small network on analog tiles, then run it on drifting PCM (the main job)
     rpu info     versions, OpenMP and threads, backends and BLAS of this installation
 """
 import argparse
@@ -10,8 +11,22 @@ def main(argv=None):
     """Entry point of the ``rpu`` console script; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="rpu", description="rpu: analog in-memory computing simulator")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = sub.add_parser("demo", help="train on analog tiles, then run the network on drifting PCM")
+    demo.add_argument("--out", default="rpu-demo", metavar="DIR",
+                      help="folder for results.json and demo.png (default: ./rpu-demo)")
+    demo.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
+    demo.add_argument("--programmings", type=int, default=3,
+                      help="independent PCM programmings to average over (default 3)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of data split, weights and tiles")
     sub.add_parser("info", help="show versions, OpenMP threads, backends and BLAS")
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        from rpu.demo import run_demo
+        try:
+            run_demo(args.out, epochs=args.epochs, n_programmings=args.programmings, seed=args.seed)
+        except ValueError as exc:
+            parser.error(str(exc))
+        return 0
     if args.command == "info":
         from rpu import show_config
         show_config()
