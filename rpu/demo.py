@@ -93,7 +93,7 @@ class _Progress:
 
     def __init__(self, stream=None):
         self.stream = sys.stderr if stream is None else stream
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
 
     def show(self, text, final=False):
         if self.tty:
