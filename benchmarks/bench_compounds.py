@@ -53,7 +53,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchmarks._timing import budget_calls, time_calls  # noqa: E402
+from rpu._bench._timing import budget_calls, time_calls  # noqa: E402
 from benchmarks.bench_mvm import (  # noqa: E402
     WORKER,
     _cpu_model,

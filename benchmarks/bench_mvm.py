@@ -37,9 +37,9 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchmarks._timing import time_calls  # noqa: E402
+from rpu._bench._timing import time_calls  # noqa: E402
 
-WORKER = Path(__file__).resolve().parent / "_aihwkit_worker.py"
+from rpu._bench import WORKER, run_aihwkit_worker  # noqa: E402,F401
 OUT_BOUND = 12.0  # IOParameters.out_bound default
 
 # (tile, op, variant): what each row measures; the GEMM reference is the plain op of the same shape.
@@ -158,27 +158,6 @@ def threadpools():
 
 # ---------------------------------------------------------------------------------------------
 # aihwkit side (a subprocess of aihwkit's interpreter)
-
-
-def run_aihwkit_worker(python, mode, spec, arrays, threads=2, timeout=900):
-    """Runs benchmarks/_aihwkit_worker.py under `python`; returns its output arrays."""
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env[var] = str(threads)
-    spec = dict(spec, threads=threads)
-    with tempfile.TemporaryDirectory(prefix="rpu-aihwkit-") as tmp:
-        in_path, out_path = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
-        np.savez(in_path, spec=np.array(json.dumps(spec)), **arrays)
-        proc = subprocess.run(
-            [python, str(WORKER), mode, in_path, out_path],
-            env=env, capture_output=True, text=True, timeout=timeout,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"aihwkit worker failed (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-            )
-        with np.load(out_path, allow_pickle=False) as res:
-            return {k: res[k] for k in res.files}
 
 
 def bench_aihwkit(python, all_data, repeats, max_seconds):

@@ -42,7 +42,7 @@ import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchmarks._timing import time_calls  # noqa: E402
+from rpu._bench._timing import time_calls  # noqa: E402
 from benchmarks.bench_mvm import (  # noqa: E402
     _cpu_model,
     _fmt_ratio,

@@ -1,6 +1,7 @@
 """The ``rpu`` command.
 
     rpu demo     train a small network on analog tiles, then run it on drifting PCM (the main job)
+    rpu bench    throughput of forward, backward and update against a bare GEMM and aihwkit
     rpu info     versions, OpenMP and threads, backends and BLAS of this installation
 """
 import argparse
@@ -18,8 +19,15 @@ def main(argv=None):
     demo.add_argument("--programmings", type=int, default=3,
                       help="independent PCM programmings to average over (default 3)")
     demo.add_argument("--seed", type=int, default=0, help="seed of data split, weights and tiles")
+    from rpu import bench
+    bench.add_parser(sub)
     sub.add_parser("info", help="show versions, OpenMP threads, backends and BLAS")
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        try:
+            return bench.run(args)
+        except ValueError as exc:
+            parser.error(str(exc))
     if args.command == "demo":
         from rpu.demo import run_demo
         try:

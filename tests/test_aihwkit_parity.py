@@ -2,7 +2,7 @@
 
 Skipped unless ``AIHWKIT_PYTHON`` names an interpreter with aihwkit installed (see
 benchmarks/README.md; ``bash ../shared/anchors/install-aihwkit.sh`` builds one). aihwkit runs in a
-subprocess (benchmarks/_aihwkit_worker.py); torch and aihwkit are never imported here.
+subprocess (rpu/_bench/_aihwkit_worker.py); torch and aihwkit are never imported here.
 
 aihwkit's random numbers cannot be seeded (libc ``rand()`` seeded from the clock, Gaussians from a
 fixed table), so the two simulators are compared in distribution only: on the same weights and
@@ -41,7 +41,7 @@ import numpy as np
 import pytest
 
 AIHWKIT_PYTHON = os.environ.get("AIHWKIT_PYTHON")
-WORKER = Path(__file__).resolve().parents[1] / "benchmarks" / "_aihwkit_worker.py"
+from rpu._bench import WORKER
 
 pytestmark = pytest.mark.skipif(
     not AIHWKIT_PYTHON, reason="AIHWKIT_PYTHON is not set (aihwkit reference not available)"
