@@ -34,6 +34,7 @@ class Purpose(IntEnum):
     INF_PROG_NOISE = 19
     INF_DRIFT_NU = 20
     INF_READ_NOISE = 21
+    INF_RELAXATION = 26
 
 
 def resolve_seed(seed):

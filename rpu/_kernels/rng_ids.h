@@ -31,7 +31,8 @@ enum rpu_rng_purpose {
   RPU_RNG_DRIFT = 18,             /* drift: per-call nu spread and read noise */
   RPU_RNG_INF_PROG_NOISE = 19,    /* inference noise model: programming noise (sub = g slice) */
   RPU_RNG_INF_DRIFT_NU = 20,      /* inference noise model: drift exponents (sub = g slice) */
-  RPU_RNG_INF_READ_NOISE = 21     /* inference noise model: read noise at t_inference (sub = g slice) */
+  RPU_RNG_INF_READ_NOISE = 21,    /* inference noise model: read noise at t_inference (sub = g slice) */
+  RPU_RNG_INF_RELAXATION = 26     /* ReRamCMO noise model: conductance relaxation at t_inference */
 };
 
 #endif /* RPU_RNG_IDS_H */
