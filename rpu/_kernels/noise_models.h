@@ -4,9 +4,10 @@
  * CustomDriftPCMLike draws nu with rpu_nu_draw of pcm_noise.h from interpolated moments). As in
  * pcm_noise.h, a function acts on one device of one conductance slice; conductances in uS, times
  * in seconds; the standard normals are drawn by the caller as Philox of (key, op, purpose, row,
- * col) with the slice as sub-stream: RPU_RNG_INF_PROG_NOISE for programming (and ReRamWan's
- * fresh sample at t_inference), RPU_RNG_INF_DRIFT_NU for drift exponents, RPU_RNG_INF_READ_NOISE
- * for read noise, RPU_RNG_INF_RELAXATION for ReRamCMO's conductance relaxation (rng_ids.h).
+ * col) with the slice as sub-stream: RPU_RNG_INF_PROG_NOISE for programming,
+ * RPU_RNG_INF_DRIFT_NU for drift exponents, RPU_RNG_INF_READ_NOISE for read noise (and
+ * ReRamWan's fresh sample at t_inference), RPU_RNG_INF_RELAXATION for ReRamCMO's conductance
+ * relaxation (rng_ids.h).
  * The polynomial spreads use rpu_pcm_prog_std (ReRamCMO with g_max = g_max_ref = 1: its
  * polynomial is in uS, not normalised).
  *
