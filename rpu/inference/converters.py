@@ -75,7 +75,9 @@ def convert_to_conductances(converter, weights):
       ``max(-w, 0)``.
     * CustomPair: ``wu = sum_k f_k (g+_k - g-_k)`` over the table points,
       ``s = max|wu| / max(max|W|, 1e-7)``; each device ``g = interp(W, grid, table)`` with
-      ``grid = linspace(-max|wu|, max|wu|, K) / s`` (clamped at the ends).
+      ``grid = linspace(-max|wu|, max|wu|, K) / s`` (clamped at the ends). aihwkit builds
+      the tables and the grid as float32 tensors (torch's default dtype) whatever the weights'
+      dtype; rpu uses float64, so float64 results differ from aihwkit's at the 1e-7 level.
     * SingleDevice: ``s = (g_max - g_min) / (max W - min W)``; ``g = (W - min W) s + g_min``.
       aihwkit divides by a zero range (NaN) for constant weights; rpu floors it at 1e-7.
 
