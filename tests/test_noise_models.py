@@ -364,6 +364,9 @@ def test_apply_noise_at_zero_time_is_programming(make):
     w_prog, _ = inf.apply_programming_noise(m, w, KEY, 4)
     np.testing.assert_array_equal(inf.apply_noise(m, w, 0.0, KEY, 4), w_prog)
     assert not np.array_equal(w_prog, w)  # noisy != clean (aihwkit's NoiseModelTest)
+    t = 86400.0 if isinstance(m, C.ReRamWan2022NoiseModel) else 100.0
+    w_t = inf.apply_noise(m, w, t, KEY, 4)
+    assert np.all(np.isfinite(w_t)) and not np.allclose(w_t, w, atol=1e-3)
 
 
 THREAD_SCRIPT = r"""

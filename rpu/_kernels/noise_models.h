@@ -25,8 +25,8 @@
 #include "rpu_common.h"
 #include "pcm_noise.h"
 
-RPU_HD float rpu_log10(float x) { return log10f(x); }
-RPU_HD double rpu_log10(double x) { return log10(x); }
+RPU_HD float rpu_cmo_log10(float x) { return log10f(x); }
+RPU_HD double rpu_cmo_log10(double x) { return log10(x); }
 
 /* A programmed conductance: g_target + scale * sigma * xi, clipped at 0 when clip_zero (every
  * model but ReRamCMO, whose single device may go below g_min). */
@@ -103,7 +103,7 @@ template <typename T>
 RPU_HD T rpu_cmo_drift_read(T g_prog, T mean_shift, T relax_std, T read_k, T time_factor,
                             T read_noise_scale, T g_min, T g_max, T xi_relax, T xi_read) {
   const T g_d = g_prog + mean_shift + xi_relax * relax_std;
-  const T sig = g_d > (T)0 ? read_k * rpu_log10(g_d) * time_factor : (T)0;
+  const T sig = g_d > (T)0 ? read_k * rpu_cmo_log10(g_d) * time_factor : (T)0;
   return rpu_clip(g_d + sig * xi_read * read_noise_scale, g_min, g_max);
 }
 
