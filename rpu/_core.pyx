@@ -1186,3 +1186,204 @@ def modify_weights(const floating[:, ::1] W,    # IN  (d_size, x_size) clean wei
                     out[r, j] = rpu_wm_drop(out[r, j], bufs[t, WM_BUF_DROP, j], pdrop)
             for j in range(n_mod, n):
                 out[r, j] = W[r, j]
+# Inference noise models other than PCMLike: StateIndependent, CustomDriftPCMLike, ReRamWan2022,
+# ReRamCMO, Hermes (per-element math in _kernels/noise_models.h and pcm_noise.h; validation and
+# dispatch in rpu/inference/noise_models.py). Same conventions as the PCM section above: one
+# Philox normal per element and purpose, the converter slice as `sub`, `out` never aliases an
+# input.
+# ---------------------------------------------------------------------------------------------
+
+from rpu._kernels cimport (
+    RPU_RNG_INF_RELAXATION, rpu_nu_draw,
+    rpu_noise_program, rpu_si_drift_read, rpu_hermes_nu_moments, rpu_hermes_drift_nu,
+    rpu_hermes_q_s, rpu_hermes_drift_read, rpu_cmo_drift_read,
+)
+
+
+def noise_program(const floating[:, ::1] g_target,  # IN  (rows, cols) target conductances
+                  floating[:, ::1] out,             # OUT (rows, cols) programmed conductances
+                  const floating[::1] coeff,        # IN  (n_coeff,) polynomial coefficients
+                  double g_norm, double g_ref, double scale, bint clip_zero,
+                  uint64_t seed, uint64_t op, int purpose, uint32_t sub, int n_threads):
+    """``out = g_target + scale * sigma * xi`` (clipped at 0 if ``clip_zero``), with
+    ``sigma = (sum_k coeff[k] (g_target/g_norm)^k) g_norm/g_ref`` and ``xi`` of ``purpose``."""
+    cdef Py_ssize_t r, j, n = g_target.shape[1]
+    cdef int nc = coeff.shape[0]
+    cdef floating gn = <floating>g_norm, gref = <floating>g_ref, sc = <floating>scale
+    cdef floating g
+    if g_target.shape[0] == 0 or n == 0:
+        return
+    scratch_arr = np.empty((max(n_threads, 1), _scratch_words(n)), dtype=np.uint32)
+    cdef uint32_t[:, ::1] scratch = scratch_arr
+    with nogil:
+        for r in prange(g_target.shape[0], schedule='static', num_threads=n_threads):
+            rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
+                           purpose, sub)
+            for j in range(n):
+                g = g_target[r, j]
+                out[r, j] = rpu_noise_program(g, rpu_pcm_prog_std(g, &coeff[0], nc, gn, gref),
+                                              sc, clip_zero, out[r, j])
+
+
+def nu_draw(const floating[:, ::1] mu,     # IN  (rows, cols) mean of the drift exponent
+            const floating[:, ::1] sigma,  # IN  (rows, cols) its std
+            floating[:, ::1] out,          # OUT (rows, cols) drift exponents >= 0
+            double drift_scale, uint64_t seed, uint64_t op, uint32_t sub, int n_threads):
+    """``out = drift_scale |mu + sigma xi|`` (purpose INF_DRIFT_NU)."""
+    cdef Py_ssize_t r, j, n = mu.shape[1]
+    cdef floating ds = <floating>drift_scale
+    if mu.shape[0] == 0 or n == 0:
+        return
+    scratch_arr = np.empty((max(n_threads, 1), _scratch_words(n)), dtype=np.uint32)
+    cdef uint32_t[:, ::1] scratch = scratch_arr
+    with nogil:
+        for r in prange(mu.shape[0], schedule='static', num_threads=n_threads):
+            rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
+                           RPU_RNG_INF_DRIFT_NU, sub)
+            for j in range(n):
+                out[r, j] = rpu_nu_draw(mu[r, j], sigma[r, j], ds, out[r, j])
+
+
+def nu_draw_const(floating[:, ::1] out,    # OUT (rows, cols) drift exponents >= 0
+                  double mu, double sigma, double drift_scale,
+                  uint64_t seed, uint64_t op, uint32_t sub, int n_threads):
+    """``out = drift_scale |mu + sigma xi|`` for scalar moments (purpose INF_DRIFT_NU)."""
+    cdef Py_ssize_t r, j, n = out.shape[1]
+    cdef floating m = <floating>mu, s = <floating>sigma, ds = <floating>drift_scale
+    if out.shape[0] == 0 or n == 0:
+        return
+    scratch_arr = np.empty((max(n_threads, 1), _scratch_words(n)), dtype=np.uint32)
+    cdef uint32_t[:, ::1] scratch = scratch_arr
+    with nogil:
+        for r in prange(out.shape[0], schedule='static', num_threads=n_threads):
+            rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
+                           RPU_RNG_INF_DRIFT_NU, sub)
+            for j in range(n):
+                out[r, j] = rpu_nu_draw(m, s, ds, out[r, j])
+
+
+def si_drift_read(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed conductances
+                  const floating[:, ::1] nu,      # IN  (rows, cols) drift exponents
+                  floating[:, ::1] out,           # OUT (rows, cols) conductances at t_inference
+                  double g_max, double t_inference, double t_0, double t_read,
+                  double read_noise_scale, uint64_t seed, uint64_t op, uint32_t sub,
+                  int n_threads):
+    """StateIndependentNoiseModel.apply_drift_noise_to_conductance (purpose INF_READ_NOISE)."""
+    cdef Py_ssize_t r, j, n = g_prog.shape[1]
+    cdef floating gm = <floating>g_max
+    cdef floating ratio = <floating>rpu_pcm_time_ratio[double](t_inference, t_0)
+    cdef floating tf = <floating>rpu_pcm_read_time_factor[double](t_inference, t_0, t_read)
+    cdef floating rs = <floating>read_noise_scale
+    if g_prog.shape[0] == 0 or n == 0:
+        return
+    scratch_arr = np.empty((max(n_threads, 1), _scratch_words(n)), dtype=np.uint32)
+    cdef uint32_t[:, ::1] scratch = scratch_arr
+    with nogil:
+        for r in prange(g_prog.shape[0], schedule='static', num_threads=n_threads):
+            rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
+                           RPU_RNG_INF_READ_NOISE, sub)
+            for j in range(n):
+                out[r, j] = rpu_si_drift_read(g_prog[r, j], nu[r, j], ratio, gm, tf, rs,
+                                              out[r, j])
+
+
+def hermes_nu_moments(const floating[:, ::1] g_target,  # IN  (rows, cols) target conductances
+                      floating[:, ::1] mu,              # OUT (rows, cols) mean of nu
+                      floating[:, ::1] sigma,           # OUT (rows, cols) std of nu
+                      double g_max, int num_devices, int n_threads):
+    """The piecewise moments of HermesNoiseModel's drift exponent (deterministic)."""
+    cdef Py_ssize_t r, j, n = g_target.shape[1]
+    cdef floating gm = <floating>g_max
+    if g_target.shape[0] == 0 or n == 0:
+        return
+    with nogil:
+        for r in prange(g_target.shape[0], schedule='static', num_threads=n_threads):
+            for j in range(n):
+                rpu_hermes_nu_moments(g_target[r, j], gm, num_devices, &mu[r, j], &sigma[r, j])
+
+
+def hermes_drift_nu(const floating[:, ::1] g_target,  # IN  (rows, cols) target conductances
+                    floating[:, ::1] out,             # OUT (rows, cols) drift exponents >= 0
+                    double g_max, int num_devices, double drift_scale,
+                    uint64_t seed, uint64_t op, uint32_t sub, int n_threads):
+    """HermesNoiseModel.generate_drift_coefficients (purpose INF_DRIFT_NU)."""
+    cdef Py_ssize_t r, j, n = g_target.shape[1]
+    cdef floating gm = <floating>g_max, ds = <floating>drift_scale
+    if g_target.shape[0] == 0 or n == 0:
+        return
+    scratch_arr = np.empty((max(n_threads, 1), _scratch_words(n)), dtype=np.uint32)
+    cdef uint32_t[:, ::1] scratch = scratch_arr
+    with nogil:
+        for r in prange(g_target.shape[0], schedule='static', num_threads=n_threads):
+            rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
+                           RPU_RNG_INF_DRIFT_NU, sub)
+            for j in range(n):
+                out[r, j] = rpu_hermes_drift_nu(g_target[r, j], gm, num_devices, ds, out[r, j])
+
+
+def hermes_read_std(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed conductances
+                    floating[:, ::1] out,           # OUT (rows, cols) relative read-noise std
+                    double g_max, int num_devices, double t_inference, double t_0,
+                    double t_read, int n_threads):
+    """``Q_s(g_prog) sqrt(ln((t + t_read)/(2 t_read)))`` of HermesNoiseModel (deterministic)."""
+    cdef Py_ssize_t r, j, n = g_prog.shape[1]
+    cdef floating gm = <floating>g_max
+    cdef floating tf = <floating>rpu_pcm_read_time_factor[double](t_inference, t_0, t_read)
+    if g_prog.shape[0] == 0 or n == 0:
+        return
+    with nogil:
+        for r in prange(g_prog.shape[0], schedule='static', num_threads=n_threads):
+            for j in range(n):
+                out[r, j] = rpu_hermes_q_s(g_prog[r, j], gm, num_devices) * tf
+
+
+def hermes_drift_read(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed conductances
+                      const floating[:, ::1] nu,      # IN  (rows, cols) drift exponents
+                      floating[:, ::1] out,           # OUT (rows, cols) conductances at t
+                      double g_max, int num_devices, double t_inference, double t_0,
+                      double t_read, double read_noise_scale, uint64_t seed, uint64_t op,
+                      uint32_t sub, int n_threads):
+    """HermesNoiseModel.apply_drift_noise_to_conductance (purpose INF_READ_NOISE)."""
+    cdef Py_ssize_t r, j, n = g_prog.shape[1]
+    cdef floating gm = <floating>g_max
+    cdef floating ratio = <floating>rpu_pcm_time_ratio[double](t_inference, t_0)
+    cdef floating tf = <floating>rpu_pcm_read_time_factor[double](t_inference, t_0, t_read)
+    cdef floating rs = <floating>read_noise_scale
+    if g_prog.shape[0] == 0 or n == 0:
+        return
+    scratch_arr = np.empty((max(n_threads, 1), _scratch_words(n)), dtype=np.uint32)
+    cdef uint32_t[:, ::1] scratch = scratch_arr
+    with nogil:
+        for r in prange(g_prog.shape[0], schedule='static', num_threads=n_threads):
+            rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
+                           RPU_RNG_INF_READ_NOISE, sub)
+            for j in range(n):
+                out[r, j] = rpu_hermes_drift_read(g_prog[r, j], nu[r, j], ratio, gm, num_devices,
+                                                  tf, rs, out[r, j])
+
+
+def cmo_drift_read(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed conductances
+                   floating[:, ::1] out,           # OUT (rows, cols) conductances at t > 0
+                   floating[:, ::1] xi_relax,      # OUT (rows, cols) scratch: relaxation normals
+                   double mean_shift, double relax_std, double read_k, double time_factor,
+                   double read_noise_scale, double g_min, double g_max,
+                   uint64_t seed, uint64_t op, uint32_t sub, int n_threads):
+    """ReRamCMONoiseModel.apply_drift_noise_to_conductance at t_inference > 0 (purposes
+    INF_RELAXATION and INF_READ_NOISE); the per-call scalars are formed by the caller."""
+    cdef Py_ssize_t r, j, n = g_prog.shape[1]
+    cdef floating ms = <floating>mean_shift, rstd = <floating>relax_std, k = <floating>read_k
+    cdef floating tf = <floating>time_factor, rs = <floating>read_noise_scale
+    cdef floating lo = <floating>g_min, hi = <floating>g_max
+    if g_prog.shape[0] == 0 or n == 0:
+        return
+    scratch_arr = np.empty((max(n_threads, 1), _scratch_words(n)), dtype=np.uint32)
+    cdef uint32_t[:, ::1] scratch = scratch_arr
+    with nogil:
+        for r in prange(g_prog.shape[0], schedule='static', num_threads=n_threads):
+            rpu_normal_row(&xi_relax[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
+                           RPU_RNG_INF_RELAXATION, sub)
+            rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
+                           RPU_RNG_INF_READ_NOISE, sub)
+            for j in range(n):
+                out[r, j] = rpu_cmo_drift_read(g_prog[r, j], ms, rstd, k, tf, rs, lo, hi,
+                                               xi_relax[r, j], out[r, j])

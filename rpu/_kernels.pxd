@@ -189,3 +189,22 @@ cdef extern from "weight_modifier.h" nogil:
     T rpu_wm_pcm[T](T w, const rpu_wm_params[T] &p, T xi_prog, T xi_drift, T xi_read, T u_reset,
                     T u_gmax, T u_gmax_side, T u_random, T u_random_level)
     T rpu_wm_drop[T](T w, T u, T pdrop)
+# ----- the other inference noise models (noise_models.h) ------------------------------------------
+cdef extern from "rng_ids.h" nogil:
+    cdef enum:
+        RPU_RNG_INF_RELAXATION
+
+cdef extern from "noise_models.h" nogil:
+    T rpu_noise_program[T](T g_target, T sigma, T scale, int clip_zero, T xi)
+    T rpu_si_drift_read[T](T g_prog, T nu, T time_ratio, T g_max, T time_factor,
+                           T read_noise_scale, T xi)
+    void rpu_hermes_nu_moments(float g_target, float g_max, int num_devices, float *mu,
+                               float *sigma)
+    void rpu_hermes_nu_moments(double g_target, double g_max, int num_devices, double *mu,
+                               double *sigma)
+    T rpu_hermes_drift_nu[T](T g_target, T g_max, int num_devices, T drift_scale, T xi)
+    T rpu_hermes_q_s[T](T g_prog, T g_max, int num_devices)
+    T rpu_hermes_drift_read[T](T g_prog, T nu, T time_ratio, T g_max, int num_devices,
+                               T time_factor, T read_noise_scale, T xi)
+    T rpu_cmo_drift_read[T](T g_prog, T mean_shift, T relax_std, T read_k, T time_factor,
+                            T read_noise_scale, T g_min, T g_max, T xi_relax, T xi_read)

@@ -38,6 +38,7 @@ class Purpose(IntEnum):
     MODIFIER_ROUND = 23
     DROP_CONNECT = 24
     MODIFIER_PCM_EVENTS = 25
+    INF_RELAXATION = 26
 
 
 def resolve_seed(seed):

@@ -35,7 +35,8 @@ enum rpu_rng_purpose {
   RPU_RNG_MODIFIER_NOISE = 22,    /* weight modifier: Gaussian noise (PCM_NOISE: sub 0 prog, 1 drift, 2 read) */
   RPU_RNG_MODIFIER_ROUND = 23,    /* weight modifier: stochastic rounding of the quantisers */
   RPU_RNG_DROP_CONNECT = 24,      /* weight modifier: drop-connect coin (pdrop) */
-  RPU_RNG_MODIFIER_PCM_EVENTS = 25 /* weight modifier PCM_NOISE: reset/g_max/random coins (sub 0-4) */
+  RPU_RNG_MODIFIER_PCM_EVENTS = 25, /* weight modifier PCM_NOISE: reset/g_max/random coins (sub 0-4) */
+  RPU_RNG_INF_RELAXATION = 26     /* ReRamCMO noise model: conductance relaxation at t_inference */
 };
 
 #endif /* RPU_RNG_IDS_H */

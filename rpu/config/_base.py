@@ -14,7 +14,8 @@ serialised; the parameter modules only declare fields.
   allowed. It runs in ``__post_init__``; call it again after mutating a config.
 * :meth:`ConfigBase.to_dict` / :func:`from_dict` and :meth:`ConfigBase.to_json` /
   :func:`from_json` give a JSON-safe, class-tagged representation. Non-finite floats are written
-  as ``{"__float__": "inf" | "-inf" | "nan"}`` so the JSON text stays standard (no ``Infinity``).
+  as ``{"__float__": "inf" | "-inf" | "nan"}`` so the JSON text stays standard (no ``Infinity``);
+  dict fields (whose keys may be numbers) as ``{"__dict__": [[key, value], ...]}``.
 """
 
 import copy as _copy
@@ -40,6 +41,7 @@ __all__ = [
 
 _CLASS_KEY = "__class__"
 _FLOAT_KEY = "__float__"
+_DICT_KEY = "__dict__"
 _REGISTRY: Dict[str, type] = {}
 _DEFAULT_CACHE: Dict[type, Any] = {}
 
@@ -265,6 +267,18 @@ def _coerce(path: str, value: Any, tp: Any, check: Check) -> Any:
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _coerce_enum(path, value, tp)
     origin = typing.get_origin(tp)
+    if origin in (dict, typing.Dict):
+        # Tables such as a noise model's {time in s: coefficients}; keys and values are
+        # checked with their declared types (a float key 2 becomes 2.0).
+        key_tp, value_tp = typing.get_args(tp) or (str, float)
+        if not isinstance(value, dict):
+            _fail(path, value, f"a dict of {_type_name(key_tp)} -> {_type_name(value_tp)}")
+        return {
+            _coerce(f"{path}[{k!r}] (key)", k, key_tp, _NO_CHECK): _coerce(
+                f"{path}[{k!r}]", v, value_tp, check
+            )
+            for k, v in value.items()
+        }
     if origin in (list, typing.List):
         (item_tp,) = typing.get_args(tp) or (float,)
         if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
@@ -282,6 +296,8 @@ def _coerce(path: str, value: Any, tp: Any, check: Check) -> Any:
 def _values_equal(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         return a == b or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_values_equal(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(_values_equal(x, y) for x, y in zip(a, b))
     return bool(a == b)
@@ -310,6 +326,8 @@ def _encode(value: Any) -> Any:
         return {_FLOAT_KEY: "nan" if math.isnan(out) else ("inf" if out > 0 else "-inf")}
     if isinstance(value, (list, tuple)):
         return [_encode(v) for v in value]
+    if isinstance(value, dict):  # keys may be numbers: stored as [key, value] pairs
+        return {_DICT_KEY: [[_encode(k), _encode(v)] for k, v in value.items()]}
     raise ConfigError(f"cannot serialise a value of type {type(value).__name__}: {value!r}")
 
 
@@ -317,6 +335,13 @@ def _decode(value: Any, path: str) -> Any:
     if isinstance(value, dict):
         if _CLASS_KEY in value:
             return from_dict(value, _path=path)
+        if set(value) == {_DICT_KEY}:
+            items = value[_DICT_KEY]
+            if not isinstance(items, list) or not all(
+                isinstance(kv, list) and len(kv) == 2 for kv in items
+            ):
+                raise ConfigError(f"{path}: a {_DICT_KEY!r} value must be a list of [key, value] pairs")
+            return {_decode(k, f"{path} (key)"): _decode(v, f"{path}[{k!r}]") for k, v in items}
         if set(value) == {_FLOAT_KEY}:
             text = value[_FLOAT_KEY]
             if text in ("inf", "-inf", "nan"):
@@ -444,10 +469,21 @@ class ConfigBase:
 
     def non_default_fields(self) -> Dict[str, Any]:
         """Return ``{name: value}`` of the fields that differ from a default-constructed object."""
-        default = self._default_instance()
+        # Fields without a default (e.g. a converter's f_lst) are always listed; the others are
+        # compared with an object built from those required values alone.
+        required = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.init and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        }
+        default = type(self)(**_copy.deepcopy(required)) if required else self._default_instance()
         out = {}
         for fld in dataclasses.fields(self):
             value = getattr(self, fld.name)
+            if fld.name in required:
+                out[fld.name] = value
+                continue
             if not _values_equal(value, getattr(default, fld.name)) or type(value) is not type(
                 getattr(default, fld.name)
             ):

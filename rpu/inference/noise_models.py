@@ -1,29 +1,51 @@
-"""The statistical PCM noise model of aihwkit 1.1.0 (``PCMLikeNoiseModel``) on NumPy arrays.
+"""The statistical inference noise models of aihwkit 1.1.0 on NumPy arrays.
 
-Spec: shared/spec/inference.md sections 4.1 and 4.3. The parameters are the config dataclass
-:class:`rpu.config.PCMLikeNoiseModel`; these functions apply it, with the method names of
-aihwkit's ``BaseNoiseModel`` (the config comes first). The per-element math is in
-``rpu/_kernels/pcm_noise.h`` (shared with the GPU module); the loops in ``rpu._core``.
+Spec: shared/spec/inference.md sections 4.1, 4.3 and 4.4. The parameters are the config
+dataclasses of :mod:`rpu.config` (``PCMLikeNoiseModel``, ``CustomDriftPCMLikeNoiseModel``,
+``StateIndependentNoiseModel``, ``ReRamWan2022NoiseModel``, ``ReRamCMONoiseModel``,
+``HermesNoiseModel``); these functions apply them, with the method names of aihwkit's
+``BaseNoiseModel`` (the config comes first) and any conductance converter of
+:mod:`rpu.inference.converters`. The per-element math is in ``rpu/_kernels/pcm_noise.h`` and
+``rpu/_kernels/noise_models.h`` (shared with the GPU module); the loops in ``rpu._core``; the
+interpolation of CustomDriftPCMLike's table stays in NumPy.
 
 Units: conductances in uS, times in seconds. ``t_inference`` counts from the end of
-programming; the drift clock starts at ``t_0`` (20 s by default), so ``t_inference = 0`` means
-no drift (but read noise).
+programming; for the PCM-type models the drift clock starts at ``t_0`` (20 s by default), so
+``t_inference = 0`` means no drift (but read noise).
 
 Randomness: every draw is Philox of ``(key, op, purpose, row, column)``, with purposes
-``Purpose.INF_PROG_NOISE``, ``INF_DRIFT_NU`` and ``INF_READ_NOISE`` (rpu._rng) and the converter
-slice (0 for ``g+``, 1 for ``g-``) as the sub-stream. The same ``key``/``op`` give the same bits
-for any number of threads. ``key`` is a 64-bit Philox key (``rpu._rng.resolve_seed(seed)[1]``);
-``op`` is the caller's operation counter (a tile advances it once per call).
+``Purpose.INF_PROG_NOISE`` (programming), ``INF_DRIFT_NU`` (drift exponents),
+``INF_READ_NOISE`` (read noise; ReRamWan2022's fresh sample at ``t_inference``) and
+``INF_RELAXATION``
+(ReRamCMO's relaxation) (rpu._rng), and the converter slice (0 for ``g+``, 1 for ``g-``, ...)
+as the sub-stream. The same ``key``/``op`` give the same bits for any number of threads.
+``key`` is a 64-bit Philox key (``rpu._rng.resolve_seed(seed)[1]``); ``op`` is the caller's
+operation counter (a tile advances it once per call).
 
 Programming then drift, as aihwkit's inference tile does it::
 
     w_prog, nu = apply_programming_noise(model, w, key, op=0)
     w_t = apply_drift_noise(model, w_prog, nu, t_inference=3600.0, key=key, op=1)
+
+The ReRam models keep the target conductances as their "drift parameters" (as aihwkit):
+ReRamWan2022 samples the conductance at ``t_inference`` afresh around them, ReRamCMO ignores
+them.
 """
+import math
+
 import numpy as np
 
 from rpu import _core
-from rpu.config.noise_models import BaseNoiseModel, PCMLikeNoiseModel
+from rpu._rng import Purpose
+from rpu.config.noise_models import (
+    BaseNoiseModel,
+    CustomDriftPCMLikeNoiseModel,
+    HermesNoiseModel,
+    PCMLikeNoiseModel,
+    ReRamCMONoiseModel,
+    ReRamWan2022NoiseModel,
+    StateIndependentNoiseModel,
+)
 
 from ._validation import as_key_op, as_matrix, as_time, n_threads_of
 from .converters import convert_back_to_weights, convert_to_conductances
@@ -41,36 +63,84 @@ __all__ = [
     "apply_noise",
 ]
 
+_PCM_TYPES = (PCMLikeNoiseModel, CustomDriftPCMLikeNoiseModel)
+_POWER_LAW = (PCMLikeNoiseModel, CustomDriftPCMLikeNoiseModel, StateIndependentNoiseModel,
+              HermesNoiseModel)
+_RERAM = (ReRamWan2022NoiseModel, ReRamCMONoiseModel)
+_MODELS = _POWER_LAW + _RERAM
+#: Relative tolerance when ReRamWan2022NoiseModel looks up t_inference among its fitted times.
+WAN_TIME_RTOL = 1e-6
+
 
 def _check_model(noise_model):
     if not isinstance(noise_model, BaseNoiseModel):
         raise TypeError(f"noise_model must be a rpu.config noise model, got "
                         f"{type(noise_model).__name__}.")
-    if not isinstance(noise_model, PCMLikeNoiseModel):
-        raise NotImplementedError(f"noise_model {type(noise_model).__name__} is not implemented "
-                                  "yet; only PCMLikeNoiseModel is.")
+    if not isinstance(noise_model, _MODELS):
+        raise NotImplementedError(f"noise_model {type(noise_model).__name__} is not implemented; "
+                                  f"rpu.inference knows "
+                                  f"{', '.join(c.__name__ for c in _MODELS)}.")
     noise_model.validate()
     return noise_model
 
 
-def _coeff(noise_model, dtype):
-    coeff = np.ascontiguousarray(noise_model.prog_coeff, dtype=dtype)
+def _as_coeff(values, name, dtype):
+    coeff = np.ascontiguousarray(values, dtype=dtype)
     if coeff.ndim != 1 or not np.all(np.isfinite(coeff)):
-        raise ValueError(f"noise_model.prog_coeff must be a list of finite numbers, got "
-                         f"{noise_model.prog_coeff!r}.")
+        raise ValueError(f"{name} must be a list of finite numbers, got {values!r}.")
     return coeff
+
+
+def _coeff(noise_model, dtype):
+    return _as_coeff(noise_model.prog_coeff, "noise_model.prog_coeff", dtype)
+
+
+def _prog_poly(m):
+    """(coefficients, name, g_norm, g_ref, scale, clip_zero) of a model's programming noise:
+    sigma = (sum_k c_k (g/g_norm)^k) g_norm/g_ref, g_prog = g + scale sigma xi."""
+    if isinstance(m, (PCMLikeNoiseModel, CustomDriftPCMLikeNoiseModel, HermesNoiseModel)):
+        return (m.prog_coeff, "prog_coeff", m.g_max, m.prog_coeff_g_max_reference,
+                m.prog_noise_scale, True)
+    if isinstance(m, StateIndependentNoiseModel):
+        return m.prog_coeff, "prog_coeff", m.g_max, m.g_max, m.prog_noise_scale, True
+    if isinstance(m, ReRamWan2022NoiseModel):
+        t0 = min(m.coeff_dic)
+        return (m.coeff_dic[t0], f"coeff_dic[{t0!r}]", m.g_max, m.coeff_g_max_reference,
+                m.noise_scale, True)
+    # ReRamCMO: a polynomial in uS (not normalised), no reference scaling, no clipping
+    return (m.coeff_dict[m.acceptance_range], f"coeff_dict[{m.acceptance_range!r}]", 1.0, 1.0,
+            m.prog_noise_scale, False)
+
+
+def _wan_coeff(m, t):
+    """The fit of ReRamWan2022NoiseModel at t_inference (a key of coeff_dic, up to rounding)."""
+    for key, coeff in m.coeff_dic.items():
+        if math.isclose(t, key, rel_tol=WAN_TIME_RTOL):
+            return coeff, f"coeff_dic[{key!r}]"
+    raise ValueError(f"t_inference = {t!r} s is not allowed for ReRamWan2022NoiseModel: expected "
+                     f"one of the times of its coeff_dic, {sorted(m.coeff_dic)} s.")
+
+
+def _no_drift_exponent(m, what):
+    return ValueError(f"{what} is not defined for {type(m).__name__}: it has no power-law drift "
+                      "exponent (its drift parameters are the target conductances).")
 
 
 # ----- per conductance slice ---------------------------------------------------------------------
 
 def programming_noise_std(noise_model, g_target, *, n_threads=None):
-    """Std of the programming noise (deterministic).
+    """Std of the programming noise before ``prog_noise_scale`` (deterministic), in uS.
 
-    ``(sum_k c_k (g_target/g_max)^k) * g_max / prog_coeff_g_max_reference``, in uS.
+    * PCMLike, CustomDriftPCMLike, Hermes: ``(sum_k c_k (g/g_max)^k) g_max /
+      prog_coeff_g_max_reference``;
+    * StateIndependent: ``sum_k c_k (g/g_max)^k``;
+    * ReRamWan2022: the polynomial of the smallest time of ``coeff_dic``, times
+      ``g_max / coeff_g_max_reference``;
+    * ReRamCMO: ``c_0 + c_1 g`` (g in uS) of the acceptance range.
 
     Parameters
     ----------
-    noise_model : rpu.config.PCMLikeNoiseModel
+    noise_model : rpu.config noise model
     g_target : array_like of shape (rows, cols)
         Target conductances in uS.
     n_threads : int or None
@@ -82,19 +152,23 @@ def programming_noise_std(noise_model, g_target, *, n_threads=None):
     """
     m = _check_model(noise_model)
     g = as_matrix("g_target", g_target)
+    coeff, name, g_norm, g_ref, _, _ = _prog_poly(m)
     out = np.empty_like(g)
-    _core.pcm_prog_std(g, out, _coeff(m, g.dtype), float(m.g_max),
-                       float(m.prog_coeff_g_max_reference), n_threads_of(n_threads))
+    _core.pcm_prog_std(g, out, _as_coeff(coeff, f"noise_model.{name}", g.dtype), float(g_norm),
+                       float(g_ref), n_threads_of(n_threads))
     return out
 
 
 def apply_programming_noise_to_conductance(noise_model, g_target, key, op, *, sub=0,
                                            n_threads=None):
-    """Programmed conductances: ``max(0, g_target + prog_noise_scale * std(g_target) * xi)``.
+    """Programmed conductances: ``g_target + scale * programming_noise_std(g_target) * xi``.
+
+    Clipped at 0 for every model but ReRamCMO; ``scale`` is ``prog_noise_scale``
+    (``noise_scale`` for ReRamWan2022).
 
     Parameters
     ----------
-    noise_model : rpu.config.PCMLikeNoiseModel
+    noise_model : rpu.config noise model
     g_target : array_like of shape (rows, cols)
         Target conductances in uS.
     key, op : int
@@ -107,44 +181,78 @@ def apply_programming_noise_to_conductance(noise_model, g_target, key, op, *, su
     Returns
     -------
     ndarray of shape (rows, cols)
-        Programmed conductances in uS, >= 0.
+        Programmed conductances in uS.
     """
     m = _check_model(noise_model)
     g = as_matrix("g_target", g_target)
     key, op = as_key_op(key, op)
     out = np.empty_like(g)
-    _core.pcm_program(g, out, _coeff(m, g.dtype), float(m.g_max),
-                      float(m.prog_coeff_g_max_reference), float(m.prog_noise_scale), key, op,
-                      int(sub), n_threads_of(n_threads))
+    if isinstance(m, PCMLikeNoiseModel):
+        _core.pcm_program(g, out, _coeff(m, g.dtype), float(m.g_max),
+                          float(m.prog_coeff_g_max_reference), float(m.prog_noise_scale), key,
+                          op, int(sub), n_threads_of(n_threads))
+        return out
+    coeff, name, g_norm, g_ref, scale, clip_zero = _prog_poly(m)
+    _core.noise_program(g, out, _as_coeff(coeff, f"noise_model.{name}", g.dtype), float(g_norm),
+                        float(g_ref), float(scale), clip_zero, key, op,
+                        int(Purpose.INF_PROG_NOISE), int(sub), n_threads_of(n_threads))
     return out
 
 
-def drift_nu_moments(noise_model, g_target, *, n_threads=None):
-    """Mean and std of the drift exponent before folding (deterministic).
+def _custom_drift_moments(m, g):
+    # numpy.interp on the table, the target clipped to the table's range first (aihwkit clips
+    # the caller's array in place; rpu works on a copy).
+    table = m.custom_drift_model
+    g_lst = np.asarray(table["g_lst"], dtype=np.float64)
+    g_c = np.clip(g, g_lst[0], g_lst[-1])
+    mu = np.interp(g_c, g_lst, table["nu_mean_lst"]).astype(g.dtype)
+    sigma = np.interp(g_c, g_lst, table["nu_std_lst"]).astype(g.dtype)
+    return mu, sigma
 
-    With ``gr = max(|g_target/g_max|, 1e-7)``: ``mu = clip(-0.0155 ln gr + 0.0244, 0.049, 0.1)``
-    and ``sigma = clip(-0.0125 ln gr - 0.0059, 0.008, 0.045)`` (dimensionless).
+
+def drift_nu_moments(noise_model, g_target, *, n_threads=None):
+    """Mean and std of the drift exponent before folding (deterministic, dimensionless).
+
+    * PCMLike: with ``gr = max(|g/g_max|, 1e-7)``, ``mu = clip(-0.0155 ln gr + 0.0244, 0.049,
+      0.1)``, ``sigma = clip(-0.0125 ln gr - 0.0059, 0.008, 0.045)``;
+    * CustomDriftPCMLike: ``numpy.interp`` of the table at g clipped to the table's range;
+    * StateIndependent: ``drift_nu_mean`` and ``drift_nu_std`` everywhere;
+    * Hermes: the piecewise fits of spec 4.4 (they depend on ``num_devices``).
+
+    The ReRam models have no drift exponent (ValueError).
 
     Returns
     -------
     mu, sigma : ndarrays of shape (rows, cols)
     """
-    _check_model(noise_model)
+    m = _check_model(noise_model)
     g = as_matrix("g_target", g_target)
+    if isinstance(m, _RERAM):
+        raise _no_drift_exponent(m, "drift_nu_moments")
+    if isinstance(m, CustomDriftPCMLikeNoiseModel):
+        return _custom_drift_moments(m, g)
+    if isinstance(m, StateIndependentNoiseModel):
+        return (np.full_like(g, m.drift_nu_mean), np.full_like(g, m.drift_nu_std))
     mu, sigma = np.empty_like(g), np.empty_like(g)
-    _core.pcm_nu_moments(g, mu, sigma, float(noise_model.g_max), n_threads_of(n_threads))
+    if isinstance(m, HermesNoiseModel):
+        _core.hermes_nu_moments(g, mu, sigma, float(m.g_max), int(m.num_devices),
+                                n_threads_of(n_threads))
+    else:
+        _core.pcm_nu_moments(g, mu, sigma, float(m.g_max), n_threads_of(n_threads))
     return mu, sigma
 
 
 def generate_drift_coefficients(noise_model, g_target, key, op, *, sub=0, n_threads=None):
-    """Drift exponents drawn from the target conductances: ``drift_scale * |mu + sigma xi|``.
+    """The drift parameters of each device, drawn from its *target* conductance.
 
-    ``mu`` and ``sigma`` as in :func:`drift_nu_moments`; ``xi`` is the normal of
-    ``(key, op, Purpose.INF_DRIFT_NU, row, col)`` on sub-stream ``sub``.
+    For the power-law models, drift exponents ``drift_scale * |mu + sigma xi|`` with ``mu``
+    and ``sigma`` as in :func:`drift_nu_moments` and ``xi`` the normal of
+    ``(key, op, Purpose.INF_DRIFT_NU, row, col)`` on sub-stream ``sub``. The ReRam models
+    return (a copy of) the target conductances, as aihwkit does.
 
     Parameters
     ----------
-    noise_model : rpu.config.PCMLikeNoiseModel
+    noise_model : rpu.config noise model
     g_target : array_like of shape (rows, cols)
         Target conductances in uS (aihwkit draws nu from the target, not the programmed value).
     key, op, sub, n_threads
@@ -153,23 +261,37 @@ def generate_drift_coefficients(noise_model, g_target, key, op, *, sub=0, n_thre
     Returns
     -------
     ndarray of shape (rows, cols)
-        Drift exponents nu >= 0 (dimensionless).
+        Drift exponents nu >= 0 (dimensionless), or target conductances in uS (ReRam).
     """
     m = _check_model(noise_model)
     g = as_matrix("g_target", g_target)
     key, op = as_key_op(key, op)
+    nt = n_threads_of(n_threads)
+    if isinstance(m, _RERAM):
+        return g.copy()
     out = np.empty_like(g)
-    _core.pcm_drift_nu(g, out, float(m.g_max), float(m.drift_scale), key, op, int(sub),
-                       n_threads_of(n_threads))
+    if isinstance(m, PCMLikeNoiseModel):
+        _core.pcm_drift_nu(g, out, float(m.g_max), float(m.drift_scale), key, op, int(sub), nt)
+    elif isinstance(m, HermesNoiseModel):
+        _core.hermes_drift_nu(g, out, float(m.g_max), int(m.num_devices), float(m.drift_scale),
+                              key, op, int(sub), nt)
+    elif isinstance(m, StateIndependentNoiseModel):
+        _core.nu_draw_const(out, float(m.drift_nu_mean), float(m.drift_nu_std),
+                            float(m.drift_scale), key, op, int(sub), nt)
+    else:  # CustomDriftPCMLike
+        mu, sigma = _custom_drift_moments(m, g)
+        _core.nu_draw(mu, sigma, out, float(m.drift_scale), key, op, int(sub), nt)
     return out
 
 
 def drift_factor(noise_model, nu, t_inference):
     """The drift power law ``((t_inference + t_0)/t_0)^(-nu)`` (1 at ``t_inference = 0``).
 
+    Defined for the power-law models (PCMLike, CustomDriftPCMLike, StateIndependent, Hermes).
+
     Parameters
     ----------
-    noise_model : rpu.config.PCMLikeNoiseModel
+    noise_model : rpu.config noise model
     nu : array_like
         Drift exponents.
     t_inference : float
@@ -180,6 +302,8 @@ def drift_factor(noise_model, nu, t_inference):
     ndarray of nu's shape
     """
     m = _check_model(noise_model)
+    if isinstance(m, _RERAM):
+        raise _no_drift_exponent(m, "drift_factor")
     t = as_time("t_inference", t_inference)
     nu = np.asarray(nu)
     nu = nu.astype(nu.dtype if nu.dtype in (np.float32, np.float64) else np.float64)
@@ -190,41 +314,70 @@ def drift_factor(noise_model, nu, t_inference):
 
 
 def read_noise_std(noise_model, g_prog, t_inference, *, n_threads=None):
-    """Relative std of the 1/f read noise at ``t_inference`` (deterministic).
+    """Std of the 1/f read noise relative to the drifted conductance (deterministic).
 
-    ``Q_s sqrt(ln((t + t_read)/(2 t_read)))`` with ``t = t_inference + t_0`` and
-    ``Q_s = min(0.0088 / max((|g_prog|/g_max)^0.65, 1e-3), 0.2)``. The read noise added to a
-    drifted conductance ``g_d`` has std ``read_noise_scale * |g_d| *`` this value.
+    The read noise added to a drifted conductance ``g_d`` has std ``read_noise_scale * |g_d|
+    *`` this value, with ``tf = sqrt(ln((t + t_read)/(2 t_read)))`` and
+    ``t = t_inference + t_0``:
+
+    * PCMLike, CustomDriftPCMLike: ``Q_s tf``, ``Q_s = min(0.0088 / max((|g_prog|/g_max)^0.65,
+      1e-3), 0.2)``;
+    * Hermes: its piecewise ``Q_s(|g_prog|/g_max)`` times ``tf``;
+    * StateIndependent: ``tf / g_max`` (per uS; independent of g_prog).
+
+    The ReRam models' read noise is not relative to ``|g_d|`` (ValueError).
 
     Returns
     -------
-    ndarray of shape (rows, cols) (dimensionless)
+    ndarray of shape (rows, cols)
     """
     m = _check_model(noise_model)
     g = as_matrix("g_prog", g_prog)
     t = as_time("t_inference", t_inference)
+    if isinstance(m, _RERAM):
+        raise ValueError(f"read_noise_std is not defined for {type(m).__name__}: its read "
+                         "noise is not relative to the drifted conductance.")
     out = np.empty_like(g)
-    _core.pcm_read_std(g, out, float(m.g_max), t, float(m.t_0), float(m.t_read),
-                       n_threads_of(n_threads))
+    if isinstance(m, StateIndependentNoiseModel):
+        tt = t + m.t_0
+        out[...] = math.sqrt(math.log((tt + m.t_read) / (2 * m.t_read))) / m.g_max
+    elif isinstance(m, HermesNoiseModel):
+        _core.hermes_read_std(g, out, float(m.g_max), int(m.num_devices), t, float(m.t_0),
+                              float(m.t_read), n_threads_of(n_threads))
+    else:
+        _core.pcm_read_std(g, out, float(m.g_max), t, float(m.t_0), float(m.t_read),
+                           n_threads_of(n_threads))
     return out
 
 
 def apply_drift_noise_to_conductance(noise_model, g_prog, nu, t_inference, key, op, *, sub=0,
                                      n_threads=None):
-    """Conductances at ``t_inference``: power-law drift, then 1/f read noise, clipped at 0.
+    """Conductances at ``t_inference``: drift, then read noise.
 
-    ``g_d = g_prog (t/t_0)^(-nu)`` for ``t = t_inference + t_0 > t_0``, else ``g_prog``; then
-    ``max(0, g_d + |g_d| read_noise_scale read_noise_std(g_prog) xi)``, ``xi`` the normal of
-    ``(key, op, Purpose.INF_READ_NOISE, row, col)`` on sub-stream ``sub``. Read noise is applied
-    at every ``t_inference``, 0 included (as in aihwkit).
+    * PCMLike, CustomDriftPCMLike, Hermes: ``g_d = g_prog (t/t_0)^(-nu)`` for ``t =
+      t_inference + t_0 > t_0``, else ``g_prog``; then ``max(0, g_d + |g_d| read_noise_scale
+      read_noise_std(g_prog) xi)``. Read noise is applied at every ``t_inference``, 0 included
+      (as in aihwkit).
+    * StateIndependent: the same drift, then ``max(0, g_d + |g_d/g_max| read_noise_scale tf
+      xi)``.
+    * ReRamWan2022: a fresh sample ``max(0, g_T + noise_scale sigma_t(g_T) xi)`` around the
+      target conductances ``g_T`` (passed as ``nu``), with the fit of the time ``t_inference``;
+      ``g_prog`` is not used. ``t_inference`` must be one of the times of ``coeff_dic``; aihwkit
+      1.1.0 requires an exact dict key and raises ``ArgumentError`` otherwise [bug?]; rpu
+      matches within a relative 1e-6 and raises a ValueError listing the times.
+    * ReRamCMO: ``g_prog`` at ``t_inference = 0``; else relaxation and read noise (spec 4.4,
+      ``xi_1`` of ``Purpose.INF_RELAXATION``), clipped to ``[g_min, g_max]``; ``nu`` is not used.
+
+    ``xi`` is the normal of ``(key, op, Purpose.INF_READ_NOISE, row, col)`` on sub-stream
+    ``sub``.
 
     Parameters
     ----------
-    noise_model : rpu.config.PCMLikeNoiseModel
+    noise_model : rpu.config noise model
     g_prog : array_like of shape (rows, cols)
         Programmed conductances in uS.
     nu : array_like of shape (rows, cols)
-        Drift exponents (from :func:`generate_drift_coefficients`), finite.
+        Drift parameters from :func:`generate_drift_coefficients`, finite.
     t_inference : float
         Seconds since the end of programming, >= 0.
     key, op, sub, n_threads
@@ -232,7 +385,7 @@ def apply_drift_noise_to_conductance(noise_model, g_prog, nu, t_inference, key, 
 
     Returns
     -------
-    ndarray of shape (rows, cols), in uS, >= 0.
+    ndarray of shape (rows, cols), in uS.
     """
     m = _check_model(noise_model)
     g = as_matrix("g_prog", g_prog)
@@ -241,9 +394,35 @@ def apply_drift_noise_to_conductance(noise_model, g_prog, nu, t_inference, key, 
         raise ValueError(f"nu must have the shape of g_prog, {g.shape}, got {nu_arr.shape}.")
     t = as_time("t_inference", t_inference)
     key, op = as_key_op(key, op)
+    nt = n_threads_of(n_threads)
     out = np.empty_like(g)
-    _core.pcm_drift_read(g, nu_arr, out, float(m.g_max), t, float(m.t_0), float(m.t_read),
-                         float(m.read_noise_scale), key, op, int(sub), n_threads_of(n_threads))
+    if isinstance(m, _PCM_TYPES):
+        _core.pcm_drift_read(g, nu_arr, out, float(m.g_max), t, float(m.t_0), float(m.t_read),
+                             float(m.read_noise_scale), key, op, int(sub), nt)
+    elif isinstance(m, HermesNoiseModel):
+        _core.hermes_drift_read(g, nu_arr, out, float(m.g_max), int(m.num_devices), t,
+                                float(m.t_0), float(m.t_read), float(m.read_noise_scale), key,
+                                op, int(sub), nt)
+    elif isinstance(m, StateIndependentNoiseModel):
+        _core.si_drift_read(g, nu_arr, out, float(m.g_max), t, float(m.t_0), float(m.t_read),
+                            float(m.read_noise_scale), key, op, int(sub), nt)
+    elif isinstance(m, ReRamWan2022NoiseModel):
+        coeff, name = _wan_coeff(m, t)
+        _core.noise_program(nu_arr, out, _as_coeff(coeff, f"noise_model.{name}", g.dtype),
+                            float(m.g_max), float(m.coeff_g_max_reference),
+                            float(m.noise_scale), True, key, op, int(Purpose.INF_READ_NOISE),
+                            int(sub), nt)
+    else:  # ReRamCMO
+        if t == 0:
+            return g.copy()
+        log_t = math.log(t)
+        mean, std = m.decay_dict["mean"], m.decay_dict["std"]
+        t_read = m.read_dict["t_read"]
+        _core.cmo_drift_read(g, out, np.empty_like(g), mean[0] * log_t * m.drift_scale,
+                             (std[0] * log_t + std[1]) * m.drift_scale, float(m.read_dict["K"]),
+                             math.sqrt(math.log((t + t_read) / (2 * t_read))),
+                             float(m.read_noise_scale), float(m.g_min), float(m.g_max), key, op,
+                             int(sub), nt)
     return out
 
 
@@ -258,7 +437,7 @@ def apply_programming_noise(noise_model, weights, key, op, *, n_threads=None):
 
     Parameters
     ----------
-    noise_model : rpu.config.PCMLikeNoiseModel
+    noise_model : rpu.config noise model
     weights : array_like of shape (out_size, in_size)
         Finite target weights.
     key, op : int
@@ -270,7 +449,8 @@ def apply_programming_noise(noise_model, weights, key, op, *, n_threads=None):
     weights_prog : ndarray of shape (out_size, in_size)
         Programmed weights, in the weights' dtype.
     nu_list : list of ndarrays of shape (out_size, in_size)
-        Drift exponents, one array per conductance slice (``[nu_plus, nu_minus]``).
+        Drift parameters (exponents nu; target conductances for the ReRam models), one array
+        per conductance slice (``[nu_plus, nu_minus]`` for a single pair).
     """
     m = _check_model(noise_model)
     key, op = as_key_op(key, op)
@@ -293,7 +473,7 @@ def apply_drift_noise(noise_model, weights, drift_noise_parameters, t_inference,
 
     Parameters
     ----------
-    noise_model : rpu.config.PCMLikeNoiseModel
+    noise_model : rpu.config noise model
     weights : array_like of shape (out_size, in_size)
         Programmed weights (from :func:`apply_programming_noise`).
     drift_noise_parameters : sequence of arrays of shape (out_size, in_size)
@@ -336,7 +516,7 @@ def apply_noise(noise_model, weights, t_inference, key, op, *, n_threads=None):
 
     Parameters
     ----------
-    noise_model : rpu.config.PCMLikeNoiseModel
+    noise_model : rpu.config noise model
     weights : array_like of shape (out_size, in_size)
     t_inference : float
         Seconds since the end of programming, >= 0.
