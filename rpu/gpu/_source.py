@@ -8,9 +8,10 @@ from pathlib import Path
 
 _PKG = Path(__file__).resolve().parent.parent
 HEADERS = ("rpu_common.h", "rng_ids.h", "normal.h", "philox.h", "mvm_io.h", "pulse_trains.h",
-           "pulsed_devices.h", "transfer.h", "pcm_noise.h")
+           "pulsed_devices.h", "transfer.h", "pcm_noise.h", "unit_cells.h")
 KERNELS = ("rpu_uniform_fill", "rpu_normal_fill", "rpu_dac_rows", "rpu_adc_rows",
-           "rpu_device_pulse_elements", "rpu_dense_counts")
+           "rpu_device_pulse_elements", "rpu_dense_counts", "rpu_refresh_select",
+           "rpu_buffered_buffer", "rpu_one_sided_counts")
 OPTIONS = ("--std=c++17", "--fmad=false")
 
 
