@@ -720,7 +720,8 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
                   const int[::1] BL,                # IN  (m,) bit length per sample
                   const double[::1] A,              # IN  (m,) d-side probability scale
                   const double[::1] B,              # IN  (m,) x-side probability scale
-                  dict up,                          # IN  mode, x_res, d_res, sto_round, lr_sign[, one_sided]
+                  dict up,                          # IN  mode, x_res, d_res, sto_round, lr_sign,
+                                                    #     one_sided (optional)
                   dict dev,                         # IN  device globals (rpu.tiles._devices)
                   uint64_t seed, uint64_t op, int n_threads,
                   dict workspace=None,              # IN/OUT reusable work arrays (owned by the tile)
@@ -862,7 +863,8 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     with nogil:
         for i in prange(d_size, schedule='static', num_threads=n_threads):
             _update_row_i(stored_p, visible_p, i, d_size, x_size, m, nw, mode, x_cnt, x_idx,
-                          x_words, x_sgn, x_val, D_p, a_scales, blp, d_res, sto, lr_sign, one_sided, &g,
+                          x_words, x_sgn, x_val, D_p, a_scales, blp, d_res, sto, lr_sign,
+                          one_sided, &g,
                           hidden_p, idx, write_noise, needs_noise, s2 + threadid() * s2_stride,
                           chunk, seed, n_seed, op, rec_col, rec_out)
 
@@ -1108,7 +1110,8 @@ def refresh_select(const floating[:, ::1] P,   # IN  (d, x) refresh reads of g+
     with nogil:
         for i in prange(d, schedule='static', num_threads=n_threads):
             for j in range(x):
-                out[i, j] = <signed char>rpu_refresh_needed(P[i, j], M[i, j], wp_t, wm_t, up_t, lo_t)
+                out[i, j] = <signed char>rpu_refresh_needed(P[i, j], M[i, j], wp_t, wm_t, up_t,
+                                                            lo_t)
 
 
 def buffered_buffer(const floating[:, ::1] reads,   # IN  (n_ev, d) transfer reads of A's columns

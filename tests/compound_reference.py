@@ -2,9 +2,9 @@
 
 Written from ``/work/shared/spec/training.md`` §4.3 (OneSidedUnitCell), §4.4 (Tiki-taka v1),
 §4.5 (BufferedTransferCompound), §4.6 (ChoppedTransferCompound: TTv2, c-TTv2) and §4.7
-(DynamicTransferCompound: AGAD). It does **not** import rpu: compound,
-device and update settings are read from any object with aihwkit's attribute names (the rpu
-config classes in the tests).
+(DynamicTransferCompound: AGAD). It does **not** import rpu: compound, device and update
+settings are read from any object with aihwkit's attribute names (the rpu config classes in the
+tests).
 
 Two levels:
 
@@ -15,11 +15,12 @@ Two levels:
   sample by sample, the chopped update of the fast array A, then, every few samples, the
   transfer of one column into the slow array C;
 * a sequential simulator of a OneSidedUnitCell (:class:`OneSidedRef`): every sample's pulse
-  counts split between g+ and g-, and the refresh (perfect reads) after every period. It is exact only where the algorithm is
-  deterministic, which the tests arrange: noise-free constant-step devices, a dense pulse type
-  (``MeanCount`` / ``DeterministicImplicit``) for every pulsed write that is not a single
-  certain pulse, perfect transfer reads, and deterministic choppers (``in_chop_random=False``,
-  or chopper probabilities of 0 or 1).
+  counts split between g+ and g-, and the refresh (perfect reads) after every period.
+
+The simulators are exact only where the algorithm is deterministic, which the tests arrange:
+noise-free constant-step devices, a dense pulse type (``MeanCount`` / ``DeterministicImplicit``)
+for every pulsed write that is not a single certain pulse, perfect transfer and refresh reads,
+and deterministic choppers (``in_chop_random=False``, or chopper probabilities of 0 or 1).
 
 Arithmetic runs in ``dtype`` (the tile's type): NumPy scalars keep every operation in float32
 for a float32 tile, as the C++ ``T`` does.
@@ -358,7 +359,7 @@ class TransferRef:
                 + self.gamma[1] * self.C.astype(np.float64)).astype(self.dtype)
 
 
-# ----- a OneSidedUnitCell, sample by sample ---------------------------------------------------------
+# ----- a OneSidedUnitCell, sample by sample ------------------------------------------------------
 class OneSidedRef:
     """Sequential OneSidedUnitCell (spec §4.3) with two noise-free constant-step devices.
 
@@ -393,8 +394,9 @@ class OneSidedRef:
 
     def set_weights(self, W):
         W = np.asarray(W, dtype=self.dtype)
-        self.gp = np.clip(np.maximum(W, 0), self.T(self.w_min), self.T(self.w_max)).astype(self.dtype)
-        self.gm = np.clip(np.maximum(-W, 0), self.T(self.w_min), self.T(self.w_max)).astype(self.dtype)
+        lo, hi = self.T(self.w_min), self.T(self.w_max)
+        self.gp = np.clip(np.maximum(W, 0), lo, hi).astype(self.dtype)
+        self.gm = np.clip(np.maximum(-W, 0), lo, hi).astype(self.dtype)
         self.count = 0
 
     def refresh(self):

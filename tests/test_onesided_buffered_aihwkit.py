@@ -218,8 +218,8 @@ def data():
     arrays = {}
     rng = np.random.default_rng(3)
     for key, case in CASES.items():
-        w0 = rng.uniform(-0.3, 0.3, (D_SIZE, X_SIZE)) if case.get("w0") else np.zeros((D_SIZE, X_SIZE))
-        arrays[f"{key}_W0"] = w0.astype(np.float32)
+        w0 = rng.uniform(-0.3, 0.3, (D_SIZE, X_SIZE))
+        arrays[f"{key}_W0"] = (w0 if case.get("w0") else 0 * w0).astype(np.float32)
         for call in range(N_CALLS):
             m = int(rng.integers(1, 7))
             arrays[f"{key}_X{call}"] = rng.uniform(-1, 1, (m, X_SIZE)).astype(np.float32)
@@ -240,7 +240,8 @@ def aihwkit(data):
 @pytest.mark.parametrize("name", ["onesided", "buffered"])
 def test_hidden_parameter_names_match_aihwkit(aihwkit, name):
     make = tob.onesided_config if name == "onesided" else tob.buffered_config
-    ours = rpu.AnalogTile(4, 3, make(device=ConstantStepDevice), seed=1).get_hidden_parameter_names()
+    tile = rpu.AnalogTile(4, 3, make(device=ConstantStepDevice), seed=1)
+    ours = tile.get_hidden_parameter_names()
     assert ours == json.loads(str(aihwkit["names_" + name]))
 
 

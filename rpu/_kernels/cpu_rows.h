@@ -538,8 +538,7 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
   case K:                                                                                      \
     rpu_update_row_kind<T, K>(stored, visible, x_size, m, nw, mode, x_cnt, x_idx, x_words,     \
                               x_sgn, x_val, d_train, d_sign, d_dense, bl, lr_sign, one_sided,  \
-                              g, h,                                                            \
-                              write_noise, needs_noise, flags, pair_j, pair_n, noise,          \
+                              g, h, write_noise, needs_noise, flags, pair_j, pair_n, noise,    \
                               record_col, record_out, record_stride);                          \
     break;
   switch (g.kind) {
@@ -552,8 +551,8 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
     default:
       rpu_update_row_kind<T, RPU_DEVICE_CONSTANT_STEP>(
           stored, visible, x_size, m, nw, mode, x_cnt, x_idx, x_words, x_sgn, x_val, d_train,
-          d_sign, d_dense, bl, lr_sign, one_sided, g, h, write_noise, needs_noise, flags, pair_j, pair_n,
-          noise, record_col, record_out, record_stride);
+          d_sign, d_dense, bl, lr_sign, one_sided, g, h, write_noise, needs_noise, flags, pair_j,
+          pair_n, noise, record_col, record_out, record_stride);
   }
 #undef RPU_UPDATE_ROW_CASE
 }

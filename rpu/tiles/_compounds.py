@@ -865,8 +865,10 @@ class OneSidedCell(_Cell):
                 seg_key = key if s == 0 else _derived_key(key, _ROLE_SEGMENT, s)
                 noise = (self.noise_keys if s == 0 else
                          [_derived_key(seg_key, _ROLE_NOISE, k) for k in range(2)])
-                xs, ds = ((X, D) if (start, stop) == (0, m) else
-                          (np.ascontiguousarray(X[start:stop]), np.ascontiguousarray(D[start:stop])))
+                xs, ds = X, D
+                if (start, stop) != (0, m):
+                    xs = np.ascontiguousarray(X[start:stop])
+                    ds = np.ascontiguousarray(D[start:stop])
                 for k, side in ((1, 1), (0, -1)):
                     self.subs[k].update(self.w[k], xs, ds, lr, seg_key, op, n_threads,
                                         granularity=self.granularity, noise_key=noise[k],
@@ -911,7 +913,8 @@ class OneSidedCell(_Cell):
                 continue
             Xe = np.zeros((cols.size, self.shape[1]), dtype=self.dtype)
             Xe[np.arange(cols.size), cols] = 1
-            De = np.ascontiguousarray(-np.where(where, np.abs(diff), 0)[:, cols].T, dtype=self.dtype)
+            De = np.ascontiguousarray(-np.where(where, np.abs(diff), 0)[:, cols].T,
+                                      dtype=self.dtype)
             self.subs[k].update(self.w[k], Xe, De, 1.0, self.write_key, 2 * op + k, n_threads,
                                 up=cell.refresh_update, noise_key=self.write_noise_keys[k])
 
@@ -949,7 +952,8 @@ def make_device_state(rpu_config, d_size, x_size, dtype, backend, key, n_threads
         if isinstance(cell, TransferCompound):
             return TransferCell(cell, rpu_config.update, shape, dtype, backend, key, n_threads, path)
         if isinstance(cell, OneSidedUnitCell):  # also DifferenceUnitCell and PCMPresetUnitCell
-            return OneSidedCell(cell, rpu_config.update, shape, dtype, backend, key, n_threads, path)
+            return OneSidedCell(cell, rpu_config.update, shape, dtype, backend, key, n_threads,
+                                path)
         if isinstance(cell, (VectorUnitCell, ReferenceUnitCell)):
             return VectorCell(cell, rpu_config.update, shape, dtype, backend, key, n_threads, path)
         raise ConfigError(f"{path} = {type(cell).__name__} is not supported by rpu yet; use "

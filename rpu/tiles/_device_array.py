@@ -247,7 +247,8 @@ class DeviceArray:
         w = self._target(weights)
         new = self.param("reset_bias") if self.pulsed else np.zeros(self.shape, dtype=self.dtype)
         if reset_std > 0:
-            new = new + reset_std * self._normal(key, op, Purpose.RESET, _SUB_RESET_NOISE, n_threads)
+            xi = self._normal(key, op, Purpose.RESET, _SUB_RESET_NOISE, n_threads)
+            new = new + reset_std * xi
         w[mask] = new.astype(self.dtype)[mask]
         self.clip(w)
         self._finish(weights, key, op, n_threads)
