@@ -903,8 +903,9 @@ class OneSidedCell(_Cell):
         mask = mask.astype(bool)
         if not mask.any():
             return
+        n_small = _threads.for_work(n_threads, mask.size)
         for k, sub in enumerate(self.subs):
-            sub.reset_elements(self.w[k], mask, self.reset_keys[k], op, n_threads)
+            sub.reset_elements(self.w[k], mask, self.reset_keys[k], op, n_small)
         # W <- W + diff e_j^T on the device that read larger: lr 1, x = e_j, d = -diff
         diff = p - mr
         for k, where in ((1, mask & (diff > 0)), (0, mask & (diff < 0))):
