@@ -662,7 +662,7 @@ cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ss
                         Py_ssize_t x_size, Py_ssize_t m, int nw, int mode, const int *x_cnt,
                         const int *x_idx, const uint64_t *x_words, const signed char *x_sgn,
                         const floating *x_val, const floating *D_t, const floating *a_scales,
-                        const int *bl, floating d_res, int sto, int lr_sign,
+                        const int *bl, floating d_res, int sto, int lr_sign, int one_sided,
                         const rpu_device_globals[floating] *g, const floating *hidden,
                         const int *hidden_idx, floating write_noise, int needs_noise,
                         uint64_t *buf, Py_ssize_t chunk, uint64_t seed, uint64_t noise_seed,
@@ -694,7 +694,8 @@ cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ss
     cdef int *pair_j = <int *>(d_train + m * nw + 4 * m + 2 + m // 8 + 1 + x_size // 8 + 1)
     cdef int *pair_n = pair_j + 2 * (x_size // 2 + 1)
     rpu_update_row(stored + off, visible + off, x_size, m, nw, mode, x_cnt, x_idx, x_words,
-                   x_sgn, x_val, D_t + i * m, 1, a_scales, bl, d_res, sto, lr_sign, g[0], h,
+                   x_sgn, x_val, D_t + i * m, 1, a_scales, bl, d_res, sto, lr_sign, one_sided,
+                   g[0], h,
                    write_noise, needs_noise, flags, normals, noise_words, chunk, d_train, d_sign,
                    d_dense, prob, words, pair_j, pair_n, seed, noise_seed, <uint64_t>i, op,
                    record_col, record_out + i if record_out != NULL else NULL, d_size)
@@ -719,7 +720,8 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
                   const int[::1] BL,                # IN  (m,) bit length per sample
                   const double[::1] A,              # IN  (m,) d-side probability scale
                   const double[::1] B,              # IN  (m,) x-side probability scale
-                  dict up,                          # IN  mode, x_res, d_res, sto_round, lr_sign
+                  dict up,                          # IN  mode, x_res, d_res, sto_round, lr_sign,
+                                                    #     one_sided (optional)
                   dict dev,                         # IN  device globals (rpu.tiles._devices)
                   uint64_t seed, uint64_t op, int n_threads,
                   dict workspace=None,              # IN/OUT reusable work arrays (owned by the tile)
@@ -732,6 +734,9 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     cell see the same pulse trains with independent noise). ``record_cols``/``record_out`` let a
     transfer compound read the column it transfers at the moment of the transfer, in the same
     pass: row i records its stored weight in column ``record_cols[b]`` once sample b is applied.
+    ``up["one_sided"]`` (optional, default 0) = +1 / -1 makes the call the g+ / g- half of a
+    one-sided unit cell: only the up (down) pulses of every coincidence count are applied, all
+    as up pulses (``rpu_one_sided_count``, unit_cells.h).
 
     Step 1, per sample (parallel over samples): pulse probabilities and bit trains (or dense
     counts) of x and d. Step 2, per weight row (parallel over rows): coincidence counts of every
@@ -743,6 +748,7 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     cdef Py_ssize_t b, i, n_max = x_size if x_size > d_size else d_size
     cdef object one = 1
     cdef int mode = up["mode"], sto = up["sto_round"], lr_sign = up["lr_sign"]
+    cdef int one_sided = up.get("one_sided", 0)
     cdef floating x_res = up["x_res"], d_res = up["d_res"]
     cdef int max_bl = 0
     for b in range(m):
@@ -857,7 +863,8 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     with nogil:
         for i in prange(d_size, schedule='static', num_threads=n_threads):
             _update_row_i(stored_p, visible_p, i, d_size, x_size, m, nw, mode, x_cnt, x_idx,
-                          x_words, x_sgn, x_val, D_p, a_scales, blp, d_res, sto, lr_sign, &g,
+                          x_words, x_sgn, x_val, D_p, a_scales, blp, d_res, sto, lr_sign,
+                          one_sided, &g,
                           hidden_p, idx, write_noise, needs_noise, s2 + threadid() * s2_stride,
                           chunk, seed, n_seed, op, rec_col, rec_out)
 
@@ -1387,3 +1394,51 @@ def cmo_drift_read(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed
             for j in range(n):
                 out[r, j] = rpu_cmo_drift_read(g_prog[r, j], ms, rstd, k, tf, rs, lo, hi,
                                                xi_relax[r, j], out[r, j])
+
+
+# OneSidedUnitCell and BufferedTransferCompound (per-element rules in _kernels/unit_cells.h and
+# _kernels/transfer.h; the one-sided split of the pulsed update is `up["one_sided"]` above)
+# ---------------------------------------------------------------------------------------------
+
+from rpu._kernels cimport rpu_buffered_buffer_step, rpu_refresh_needed
+
+
+def refresh_select(const floating[:, ::1] P,   # IN  (d, x) refresh reads of g+
+                   const floating[:, ::1] M,   # IN  (d, x) refresh reads of g-
+                   double wp, double wm,       # IN  |w_max| of g+ and of g-
+                   double upper, double lower,
+                   signed char[:, ::1] out,    # OUT (d, x) 1 where the element is refreshed
+                   int n_threads):
+    """Mark the elements a one-sided refresh re-writes (rpu_refresh_needed, unit_cells.h)."""
+    cdef Py_ssize_t i, j, d = P.shape[0], x = P.shape[1]
+    cdef floating wp_t = <floating>wp, wm_t = <floating>wm
+    cdef floating up_t = <floating>upper, lo_t = <floating>lower
+    if M.shape[0] != d or M.shape[1] != x or out.shape[0] != d or out.shape[1] != x:
+        raise ValueError("refresh_select: P, M and out must have the same shape.")
+    with nogil:
+        for i in prange(d, schedule='static', num_threads=n_threads):
+            for j in range(x):
+                out[i, j] = <signed char>rpu_refresh_needed(P[i, j], M[i, j], wp_t, wm_t, up_t,
+                                                            lo_t)
+
+
+def buffered_buffer(const floating[:, ::1] reads,   # IN  (n_ev, d) transfer reads of A's columns
+                    const int[::1] cols,            # IN  (n_ev,) column of each event
+                    double lr,                      # IN  |transfer learning rate|
+                    floating[:, ::1] H,             # IN/OUT (d, x) buffer, in weight units
+                    double thres, int max_n, double momentum, int forget_buffer, int n_threads):
+    """Advance the BufferedTransferCompound buffer over a batch's transfer events; returns the
+    pulse counts (n_ev, d) int32, a transposed view (rpu_buffered_buffer_step, transfer.h)."""
+    cdef Py_ssize_t n_ev = reads.shape[0], d = reads.shape[1], e, i
+    counts_arr = np.zeros((d, n_ev), dtype=np.int32)
+    cdef int[:, ::1] counts = counts_arr
+    cdef floating mom = <floating>momentum, lr_t = <floating>lr, th = <floating>thres
+    if n_ev == 0 or d == 0:
+        return counts_arr.T
+    cdef const floating[:, ::1] reads_t = np.ascontiguousarray(np.asarray(reads).T)
+    with nogil:
+        for i in prange(d, schedule='static', num_threads=n_threads):
+            for e in range(n_ev):
+                counts[i, e] = rpu_buffered_buffer_step(&H[i, cols[e]], reads_t[i, e], lr_t, th,
+                                                        max_n, mom, forget_buffer)
+    return counts_arr.T

@@ -106,7 +106,8 @@ cdef extern from "cpu_rows.h" nogil:
                            const int *x_cnt, const int *x_idx, const uint64_t *x_words,
                            const signed char *x_sgn, const T *x_val, const T *d_col,
                            long d_stride, const T *a_scales, const int *bl, T d_res,
-                           int sto_round, int lr_sign, const rpu_device_globals[T] &g,
+                           int sto_round, int lr_sign, int one_sided,
+                           const rpu_device_globals[T] &g,
                            const rpu_device_row[T] &h, T write_noise, int needs_noise,
                            unsigned char *flags, T *normals, uint32_t *scratch, long chunk,
                            uint64_t *d_train, signed char *d_sign, T *d_dense, T *prob,
@@ -208,3 +209,13 @@ cdef extern from "noise_models.h" nogil:
                                T time_factor, T read_noise_scale, T xi)
     T rpu_cmo_drift_read[T](T g_prog, T mean_shift, T relax_std, T read_k, T time_factor,
                             T read_noise_scale, T g_min, T g_max, T xi_relax, T xi_read)
+
+
+cdef extern from "transfer.h" nogil:
+    int rpu_buffered_buffer_step[T](T *h, T read, T lr, T thres, int max_n, T momentum,
+                                    int forget_buffer)
+
+
+cdef extern from "unit_cells.h" nogil:
+    int rpu_one_sided_count(int c, int side)
+    int rpu_refresh_needed[T](T p, T m, T wp, T wm, T upper, T lower)

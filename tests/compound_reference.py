@@ -1,22 +1,26 @@
 """Independent NumPy reference of aihwkit's compound training algorithms (spec training.md §4).
 
-Written from ``/work/shared/spec/training.md`` §4.4 (Tiki-taka v1), §4.6 (ChoppedTransferCompound:
-TTv2, c-TTv2) and §4.7 (DynamicTransferCompound: AGAD). It does **not** import rpu: compound,
-device and update settings are read from any object with aihwkit's attribute names (the rpu
-config classes in the tests).
+Written from ``/work/shared/spec/training.md`` §4.3 (OneSidedUnitCell), §4.4 (Tiki-taka v1),
+§4.5 (BufferedTransferCompound), §4.6 (ChoppedTransferCompound: TTv2, c-TTv2) and §4.7
+(DynamicTransferCompound: AGAD). It does **not** import rpu: compound, device and update
+settings are read from any object with aihwkit's attribute names (the rpu config classes in the
+tests).
 
 Two levels:
 
 * the buffer formulas of one transfer, element by element (:func:`chopped_buffer_ref`,
-  :func:`dynamic_buffer_ref`), the same arguments as ``rpu._core.chopped_buffer`` /
-  ``rpu._core.dynamic_buffer``;
+  :func:`dynamic_buffer_ref`, :func:`buffered_buffer_ref`), the same arguments as
+  ``rpu._core.chopped_buffer`` / ``rpu._core.dynamic_buffer`` / ``rpu._core.buffered_buffer``;
 * a sequential simulator of a whole two-device transfer compound (:class:`TransferRef`):
   sample by sample, the chopped update of the fast array A, then, every few samples, the
-  transfer of one column into the slow array C. It is exact only where the algorithm is
-  deterministic, which the tests arrange: noise-free constant-step devices, a dense pulse type
-  (``MeanCount`` / ``DeterministicImplicit``) for every pulsed write that is not a single
-  certain pulse, perfect transfer reads, and deterministic choppers (``in_chop_random=False``,
-  or chopper probabilities of 0 or 1).
+  transfer of one column into the slow array C;
+* a sequential simulator of a OneSidedUnitCell (:class:`OneSidedRef`): every sample's pulse
+  counts split between g+ and g-, and the refresh (perfect reads) after every period.
+
+The simulators are exact only where the algorithm is deterministic, which the tests arrange:
+noise-free constant-step devices, a dense pulse type (``MeanCount`` / ``DeterministicImplicit``)
+for every pulsed write that is not a single certain pulse, perfect transfer and refresh reads,
+and deterministic choppers (``in_chop_random=False``, or chopper probabilities of 0 or 1).
 
 Arithmetic runs in ``dtype`` (the tile's type): NumPy scalars keep every operation in float32
 for a float32 tile, as the C++ ``T`` does.
@@ -30,7 +34,8 @@ import numpy as np
 
 from update_reference import apply_constant_step, dense_counts
 
-__all__ = ["chopped_buffer_ref", "dynamic_buffer_ref", "TransferRef", "round_half_away"]
+__all__ = ["chopped_buffer_ref", "dynamic_buffer_ref", "buffered_buffer_ref", "TransferRef",
+           "OneSidedRef", "round_half_away"]
 
 
 def round_half_away(v):
@@ -127,14 +132,46 @@ def dynamic_buffer_ref(reads, cols, chop, lr_scale, switched, H, mu, mu_past, ma
     return counts, H, mu, mu_past
 
 
+def buffered_buffer_ref(reads, cols, lr, H, thres, max_n, momentum, forget_buffer, dtype):
+    """BufferedTransferCompound buffer over a batch of transfer events (spec §4.5).
+
+    For event ``e`` (column ``j``) and every output ``i``, with ``theta = thres``::
+
+        h = H[i, j] + read[e, i] * lr
+        n = clip(trunc(h / theta), -M, M)
+        H[i, j] = (h * momentum if n else h) if forget_buffer
+                  else (h - (1 - clip(momentum, 0, 1)) * n * theta if n else h)
+
+    Returns ``(counts, H)`` (a copy).
+    """
+    T = np.dtype(dtype).type
+    H = np.array(H, dtype=dtype)
+    reads = np.asarray(reads, dtype=dtype)
+    n_ev, d = reads.shape
+    counts = np.zeros((n_ev, d), dtype=np.int64)
+    lrT, th, mom = T(lr), T(thres), T(momentum)
+    sub = T(1) - min(max(mom, T(0)), T(1))
+    for e in range(n_ev):
+        j = int(cols[e])
+        for i in range(d):
+            h = H[i, j] + reads[e, i] * lrT
+            n = int(min(max(np.trunc(h / th), -max_n), max_n))
+            if n != 0:
+                h = h * mom if forget_buffer else h - sub * T(n) * th
+            H[i, j] = h
+            counts[e, i] = n
+    return counts, H
+
+
 # ----- a whole transfer compound, sample by sample -----------------------------------------------
 class TransferRef:
     """Sequential Tiki-taka v1 / TTv2 / c-TTv2 / AGAD with two noise-free constant-step devices.
 
     Parameters
     ----------
-    kind : {"tt", "chopped", "dynamic"}
-    cell : compound config (TransferCompound / ChoppedTransferCompound / DynamicTransferCompound)
+    kind : {"tt", "buffered", "chopped", "dynamic"}
+    cell : compound config (TransferCompound / BufferedTransferCompound /
+        ChoppedTransferCompound / DynamicTransferCompound)
         Read by attribute: ``gamma``, ``transfer_every``, ``units_in_mbatch``, ``fast_lr``,
         ``transfer_lr``, ``scale_transfer_lr``, ``transfer_update``, and for the chopped kinds
         the chopper, buffer and auto-scale fields.
@@ -176,7 +213,7 @@ class TransferRef:
     def every(self, m):
         """Vector updates between transfers (spec §4.4; §4.6 for ``transfer_every < 0``)."""
         te = float(self.cell.transfer_every)
-        if self.kind != "tt" and te < 0:
+        if self.kind in ("chopped", "dynamic") and te < 0:
             num_states = (self.w_max - self.w_min) / self.g  # the fast device's number of states
             return max(1, round_half_away(num_states / self.shape[1] * abs(te)))
         if te <= 0:
@@ -188,7 +225,7 @@ class TransferRef:
     def fast_lr(self, x, d, lr, m):
         """Learning rate of A's pulses for one sample (v1.1.0: the absolute ``fast_lr``)."""
         cell = self.cell
-        if self.kind != "tt" and cell.auto_scale:
+        if self.kind in ("chopped", "dynamic") and cell.auto_scale:
             tau = (1.0 - cell.auto_momentum) / m
             for name, v in (("m_x", float(np.max(np.abs(x)))), ("m_d", float(np.max(np.abs(d))))):
                 cur = getattr(self, name)
@@ -230,6 +267,20 @@ class TransferRef:
             self.C = self._step(self.C, counts)
             return
         M = int(cell.transfer_update.desired_bl)
+        if self.kind == "buffered":
+            # v = +read; the buffer in weight units; threshold thres_scale * g_C (spec §4.5)
+            lr_t = cell.transfer_lr * (lr if cell.scale_transfer_lr else 1.0)
+            if self.gamma[0] > 0 and self.gamma[1] > 0:
+                lr_t *= self.gamma[0] / self.gamma[1]
+            counts, self.H = buffered_buffer_ref(read[None], [j], abs(lr_t), self.H,
+                                                 cell.thres_scale * self.g, M, cell.momentum,
+                                                 cell.forget_buffer, self.dtype)
+            n = counts[0]
+            if np.any(n != 0):
+                c = dense_counts(e_j, -n.astype(self.dtype), cell.step * self.g, self.g,
+                                 cell.transfer_update, self.dtype)
+                self.C = self._step(self.C, c)
+            return
         bg = (cell.buffer_granularity if cell.buffer_granularity > 0 else 1.0) * self.g
         if cell.auto_granularity > 0:
             bg *= cell.auto_granularity / (x * abs(float(cell.transfer_every)))
@@ -288,7 +339,7 @@ class TransferRef:
         every = self.every(m)
         for x, d in zip(X, D):
             lr_fast = self.fast_lr(x, d, lr, m)
-            if self.kind != "tt":
+            if self.kind in ("chopped", "dynamic"):
                 x = np.where(self.c_in, -x, x)
                 d = np.where(self.c_out, -d, d)
             counts = dense_counts(x, d, lr_fast, self.g, self.up, self.dtype)
@@ -306,3 +357,85 @@ class TransferRef:
             return self.C.copy()
         return (self.gamma[0] * self.A.astype(np.float64)
                 + self.gamma[1] * self.C.astype(np.float64)).astype(self.dtype)
+
+
+# ----- a OneSidedUnitCell, sample by sample ------------------------------------------------------
+class OneSidedRef:
+    """Sequential OneSidedUnitCell (spec §4.3) with two noise-free constant-step devices.
+
+    g- is device 0, g+ device 1, ``W = g+ - g-``. Each sample's dense pulse counts ``C`` (> 0:
+    down) go to g- as ``C`` up pulses where ``C > 0`` and to g+ as ``|C|`` up pulses where
+    ``C < 0``. After every ``refresh_every`` samples (times the batch size if
+    ``units_in_mbatch``), counted from ``set_weights``, the refresh reads both devices
+    perfectly; an element is refreshed when the larger read over ``|w_max|`` is above the upper
+    threshold and the smaller one above the lower one; both devices are reset to
+    ``clip(reset)`` (``reset_std`` must be 0) and ``|p - m|`` is written onto the device that
+    read larger, column by column, with ``refresh_update`` (a dense pulse type) and lr 1, as
+    aihwkit intends (its dense write with lr -1 has the opposite sign, spec §8 item 11).
+    """
+
+    def __init__(self, cell, up, device, d_size, x_size, dtype):
+        self.cell = cell
+        self.up = up
+        self.T = np.dtype(dtype).type
+        self.dtype = np.dtype(dtype)
+        self.shape = (d_size, x_size)
+        self.g = float(device.dw_min)
+        self.w_min, self.w_max = float(device.w_min), float(device.w_max)
+        self.reset = float(device.reset)
+        assert float(device.reset_std) == 0.0
+        self.gp = np.zeros(self.shape, dtype=dtype)
+        self.gm = np.zeros(self.shape, dtype=dtype)
+        self.count = 0
+        self.n_refreshed = 0  # elements re-written so far (for the tests)
+
+    def _step(self, w, counts):
+        return apply_constant_step(w, counts, self.g, self.g, self.w_min, self.w_max, self.dtype)
+
+    def set_weights(self, W):
+        W = np.asarray(W, dtype=self.dtype)
+        lo, hi = self.T(self.w_min), self.T(self.w_max)
+        self.gp = np.clip(np.maximum(W, 0), lo, hi).astype(self.dtype)
+        self.gm = np.clip(np.maximum(-W, 0), lo, hi).astype(self.dtype)
+        self.count = 0
+
+    def refresh(self):
+        T, cell = self.T, self.cell
+        p, m = self.gp.copy(), self.gm.copy()
+        wp = wm = T(abs(self.w_max))
+        up_t, lo_t = T(cell.refresh_upper_thres), T(cell.refresh_lower_thres)
+        pn, mn = p / wp, m / wm
+        mask = np.where(p > m, (pn > up_t) & (mn > lo_t), (pn > lo_t) & (mn > up_t))
+        if not mask.any():
+            return
+        self.n_refreshed += int(mask.sum())
+        b0 = T(min(max(self.reset, self.w_min), self.w_max))
+        self.gp[mask] = b0
+        self.gm[mask] = b0
+        diff = (p - m).astype(self.dtype)
+        for name, where in (("gp", mask & (diff > 0)), ("gm", mask & (diff < 0))):
+            for j in np.flatnonzero(where.any(axis=0)):
+                e_j = np.zeros(self.shape[1], dtype=self.dtype)
+                e_j[j] = 1
+                d = -np.where(where[:, j], np.abs(diff[:, j]), 0).astype(self.dtype)
+                c = dense_counts(e_j, d, 1.0, self.g, cell.refresh_update, self.dtype)
+                setattr(self, name, self._step(getattr(self, name), c))
+
+    def update(self, X, D, lr):
+        X = np.asarray(X, dtype=self.dtype)
+        D = np.asarray(D, dtype=self.dtype)
+        m = X.shape[0]
+        every = int(self.cell.refresh_every)
+        period = (every * m if self.cell.units_in_mbatch else every) if every > 0 else 0
+        for x, d in zip(X, D):
+            c = dense_counts(x, d, lr, self.g, self.up, self.dtype)
+            self.gp = self._step(self.gp, np.where(c < 0, c, 0))
+            self.gm = self._step(self.gm, np.where(c > 0, -c, 0))
+            self.count += 1
+            if period > 0 and self.count % period == 0:
+                self.refresh()
+
+    @property
+    def weights(self):
+        return (self.gp - self.gm).astype(self.dtype)
+

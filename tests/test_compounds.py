@@ -770,10 +770,10 @@ def test_algorithms_learn_the_regression(alg, factor):
 # 9. configurations rpu does not support
 # =================================================================================================
 @pytest.mark.parametrize("cell, words", [
-    (lambda: OneSidedUnitCell(unit_cell_devices=[noise_free()]),
-     ["rpu_config.device", "OneSidedUnitCell"]),
-    (lambda: BufferedTransferCompound(unit_cell_devices=[noise_free(), noise_free()]),
-     ["rpu_config.device", "BufferedTransferCompound"]),
+    (lambda: OneSidedUnitCell(unit_cell_devices=[noise_free()], copy_inverted=True),
+     ["rpu_config.device.copy_inverted"]),
+    (lambda: BufferedTransferCompound(unit_cell_devices=[noise_free()] * 3),
+     ["rpu_config.device.unit_cell_devices", "3"]),
     (lambda: TransferCompound(unit_cell_devices=[noise_free()] * 3),
      ["rpu_config.device.unit_cell_devices", "3"]),
     (lambda: ChoppedTransferCompound(unit_cell_devices=[noise_free()] * 3),

@@ -18,6 +18,7 @@
 #include "pulse_trains.h"
 #include "pulsed_devices.h"
 #include "rng_ids.h"
+#include "unit_cells.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(RPU_NO_SIMD_CLONES)
 #define RPU_SIMD_CLONES \
@@ -314,14 +315,17 @@ static long rpu_compact_sample(long n, int nw, int mode, const rpu_uint64 *train
  * dependency chain. Measured at 1024 x 1024, batch 100, about 4x faster.
  *
  * `stored` holds the weights the pulses act on (the persistent ones of write-noise devices);
- * `visible` gets stored + write_noise xi where a pulse landed (`flags`: x_size scratch). */
+ * `visible` gets stored + write_noise xi where a pulse landed (`flags`: x_size scratch).
+ * `one_sided` is 0 for an ordinary device and +1 / -1 for the g+ / g- device of a one-sided
+ * unit cell, which keeps only its share of every count (rpu_one_sided_count, unit_cells.h);
+ * those take the counting path, so that the k-th pulse that lands takes normal k there too. */
 template <typename T, int KIND>
 RPU_SIMD_CLONES
 static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int nw, int mode,
                                 const int *x_cnt, const int *x_idx, const rpu_uint64 *x_words,
                                 const signed char *x_sgn, const T *x_val,
                                 const rpu_uint64 *d_train, const signed char *d_sign,
-                                const T *d_dense, const int *bl, int lr_sign,
+                                const T *d_dense, const int *bl, int lr_sign, int one_sided,
                                 const rpu_device_globals<T> &g, const rpu_device_row<T> &h,
                                 T write_noise, int needs_noise, unsigned char *flags,
                                 int *pair_j, int *pair_n, rpu_pulse_noise<T> &noise,
@@ -352,7 +356,7 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
     const rpu_uint64 *xw = x_words + b * x_size * nw;
     const signed char *xs = x_sgn + b * x_size;
     const T *xv = x_val + b * x_size;
-    if (mode == 0 && blb == 1) {
+    if (mode == 0 && blb == 1 && one_sided == 0) {
       /* One slot: every element on the list fires in it, so each pair pulses exactly once
        * (the common case under BL management with small lr). No counting pass needed. */
       for (long first = 0; first < cnt; first += chunk) {
@@ -375,7 +379,7 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
     }
     /* Pass 1, branch-free: the pairs that pulse, with their signed pulse counts (> 0: down). */
     long np = 0, total = 0;
-    if (mode == 0 && nw == 1) {
+    if (mode == 0 && nw == 1 && one_sided == 0) {
       const rpu_uint64 d0 = db[0];
       for (long t = 0; t < cnt; ++t) {
         const int n = __builtin_popcountll(xw[t] & d0);
@@ -394,6 +398,7 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
         } else {
           c = rpu_dense_coincidences(xv[t], cd, blb, mode == 1);
         }
+        c = rpu_one_sided_count(c, one_sided);
         pair_j[np] = idx[t];
         pair_n[np] = c;
         np += c != 0;
@@ -517,7 +522,8 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
                            const int *x_cnt, const int *x_idx, const rpu_uint64 *x_words,
                            const signed char *x_sgn, const T *x_val, const T *d_col,
                            long d_stride, const T *a_scales, const int *bl, T d_res,
-                           int sto_round, int lr_sign, const rpu_device_globals<T> &g,
+                           int sto_round, int lr_sign, int one_sided,
+                           const rpu_device_globals<T> &g,
                            const rpu_device_row<T> &h, T write_noise, int needs_noise,
                            unsigned char *flags, T *normals, rpu_uint32 *scratch, long chunk,
                            rpu_uint64 *d_train, signed char *d_sign, T *d_dense, T *prob,
@@ -531,8 +537,8 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
 #define RPU_UPDATE_ROW_CASE(K)                                                                 \
   case K:                                                                                      \
     rpu_update_row_kind<T, K>(stored, visible, x_size, m, nw, mode, x_cnt, x_idx, x_words,     \
-                              x_sgn, x_val, d_train, d_sign, d_dense, bl, lr_sign, g, h,       \
-                              write_noise, needs_noise, flags, pair_j, pair_n, noise,          \
+                              x_sgn, x_val, d_train, d_sign, d_dense, bl, lr_sign, one_sided,  \
+                              g, h, write_noise, needs_noise, flags, pair_j, pair_n, noise,    \
                               record_col, record_out, record_stride);                          \
     break;
   switch (g.kind) {
@@ -545,8 +551,8 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
     default:
       rpu_update_row_kind<T, RPU_DEVICE_CONSTANT_STEP>(
           stored, visible, x_size, m, nw, mode, x_cnt, x_idx, x_words, x_sgn, x_val, d_train,
-          d_sign, d_dense, bl, lr_sign, g, h, write_noise, needs_noise, flags, pair_j, pair_n,
-          noise, record_col, record_out, record_stride);
+          d_sign, d_dense, bl, lr_sign, one_sided, g, h, write_noise, needs_noise, flags, pair_j,
+          pair_n, noise, record_col, record_out, record_stride);
   }
 #undef RPU_UPDATE_ROW_CASE
 }

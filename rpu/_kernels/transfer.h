@@ -60,4 +60,20 @@ RPU_HD int rpu_dynamic_buffer_step(T *h, T *mu, T *mu_past, T read, T chop, T lr
   return n;
 }
 
+/* BufferedTransferCompound (TTv2 without choppers, spec §4.5): the buffer holds weight units;
+ * h = h + read * lr (lr = |lr_t|), n = trunc(h / thres) clipped to [-max_n, max_n], thres = the
+ * receiving device's granularity times thres_scale; after pulses the buffer keeps h * momentum
+ * (forget_buffer) or gives up (1 - clip(momentum, 0, 1)) n thres. */
+template <typename T>
+RPU_HD int rpu_buffered_buffer_step(T *h, T read, T lr, T thres, int max_n, T momentum,
+                                    int forget_buffer) {
+  T hv = *h + read * lr;
+  int n = rpu_buffer_pulses(hv / thres, max_n);
+  if (n != 0)
+    hv = forget_buffer ? hv * momentum
+                       : hv - ((T)1 - rpu_clip(momentum, (T)0, (T)1)) * (T)n * thres;
+  *h = hv;
+  return n;
+}
+
 #endif /* RPU_TRANSFER_H */

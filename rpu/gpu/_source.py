@@ -8,10 +8,12 @@ from pathlib import Path
 
 _PKG = Path(__file__).resolve().parent.parent
 HEADERS = ("rpu_common.h", "rng_ids.h", "normal.h", "philox.h", "mvm_io.h", "pulse_trains.h",
-           "pulsed_devices.h", "transfer.h", "pcm_noise.h", "weight_modifier.h", "noise_models.h")
+           "pulsed_devices.h", "transfer.h", "pcm_noise.h", "weight_modifier.h", "noise_models.h",
+           "unit_cells.h")
 KERNELS = ("rpu_uniform_fill", "rpu_normal_fill", "rpu_dac_rows", "rpu_adc_rows",
            "rpu_device_pulse_elements", "rpu_dense_counts", "rpu_modify_weights",
-           "rpu_noise_program_elements", "rpu_noise_drift_elements")
+           "rpu_noise_program_elements", "rpu_noise_drift_elements", "rpu_refresh_select",
+           "rpu_buffered_buffer", "rpu_one_sided_counts")
 OPTIONS = ("--std=c++17", "--fmad=false")
 
 

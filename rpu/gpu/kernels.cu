@@ -216,3 +216,37 @@ __global__ void rpu_noise_drift_elements(const T *g_prog, const T *nu, T *out, l
                                      par[7], par[3], xr, xi);
   }
 }
+
+
+/* OneSidedUnitCell refresh: out[idx] = 1 where the element is re-written, from the reads p
+ * (g+) and m (g-) of n elements (rpu_refresh_needed). */
+template <typename T>
+__global__ void rpu_refresh_select(const T *p, const T *m, signed char *out, long long n, T wp,
+                                   T wm, T upper, T lower) {
+  long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (idx >= n) return;
+  out[idx] = (signed char)rpu_refresh_needed<T>(p[idx], m[idx], wp, wm, upper, lower);
+}
+
+/* BufferedTransferCompound buffer: one thread per row i walks the n_ev events in order;
+ * reads_t is (d, n_ev), H is (d, x), counts (d, n_ev) (rpu_buffered_buffer_step). */
+template <typename T>
+__global__ void rpu_buffered_buffer(const T *reads_t, const int *cols, T *H, int *counts,
+                                    long long d, long long x, long long n_ev, T lr, T thres,
+                                    int max_n, T momentum, int forget_buffer) {
+  long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= d) return;
+  for (long long e = 0; e < n_ev; ++e)
+    counts[i * n_ev + e] = rpu_buffered_buffer_step<T>(&H[i * x + cols[e]], reads_t[i * n_ev + e],
+                                                       lr, thres, max_n, momentum, forget_buffer);
+}
+
+/* The share of n signed pulse counts one device of a one-sided pair receives (side +1: g+,
+ * -1: g-; rpu_one_sided_count); T only names the instantiation. */
+template <typename T>
+__global__ void rpu_one_sided_counts(const int *counts, int *out, long long n, int side) {
+  long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (idx >= n) return;
+  out[idx] = rpu_one_sided_count(counts[idx], side);
+}
+

@@ -14,6 +14,12 @@ owns one ``DeviceArray`` per sub-device with that sub-device's own weights ("hid
   into the slow array C.
 * :class:`MixedPrecisionCell` -- MixedPrecisionCompound: a digital accumulator chi takes the
   exact update; whole multiples of the granularity are written into the analog device.
+* :class:`OneSidedCell` -- OneSidedUnitCell: a pair g+ / g- of devices that only move up,
+  W = w(g+) - w(g-), with a periodic refresh that resets saturating pairs and re-writes their
+  difference.
+
+BufferedTransferCompound (TTv2 without choppers) runs in :class:`TransferCell` with the
+chopped compounds' machinery and its own buffer rule (``_core.buffered_buffer``).
 
 Why the transfer is fast. A never depends on C, so one pass of the pulsed-update kernel applies
 the whole batch to A and, row by row, records the column each transfer reads at the moment it
@@ -29,9 +35,11 @@ import numpy as np
 from rpu import _threads
 from rpu._rng import Purpose
 from rpu.config import (
+    BufferedTransferCompound,
     ChoppedTransferCompound,
     DynamicTransferCompound,
     MixedPrecisionCompound,
+    OneSidedUnitCell,
     ReferenceUnitCell,
     TransferCompound,
     VectorUnitCell,
@@ -44,7 +52,7 @@ from rpu.tiles._periphery import Periphery
 
 # Roles of the derived keys: every random job of a compound has its own stream.
 (_ROLE_DEVICE, _ROLE_NOISE, _ROLE_POLICY, _ROLE_READ, _ROLE_WRITE, _ROLE_CHOP, _ROLE_QUANT,
- _ROLE_MAINTENANCE) = range(8)
+ _ROLE_MAINTENANCE, _ROLE_SEGMENT, _ROLE_REFRESH) = range(10)
 
 
 def _derived_key(key, role, k=0):
@@ -292,7 +300,14 @@ def _copy_config(cfg):
 
 
 class TransferCell(_Cell):
-    """Tiki-taka v1, TTv2 / c-TTv2 and AGAD with two devices, column transfer (spec §4.4-4.7)."""
+    """Tiki-taka v1, the buffered TTv2, TTv2 / c-TTv2 and AGAD with two devices, column transfer
+    (spec §4.4-4.7).
+
+    BufferedTransferCompound is the chopped compounds' path without choppers (every chopper
+    sign +1, A's learning rate and the transfer period as Tiki-taka's) and with its own buffer
+    rule (spec §4.5): the buffer holds weight units, ``h += read |lr_t|``, and whole multiples
+    of ``thres_scale g_C`` leave it as pulses on C.
+    """
 
     def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path):
         devices = list(cell.unit_cell_devices)
@@ -307,6 +322,7 @@ class TransferCell(_Cell):
         self.cell = cell
         self.up = up
         self.chopped = isinstance(cell, ChoppedTransferCompound)
+        self.buffered = isinstance(cell, BufferedTransferCompound)
         self.dynamic = isinstance(cell, DynamicTransferCompound)
         d, x = shape
         if len(cell.gamma_vec):
@@ -342,7 +358,7 @@ class TransferCell(_Cell):
             self.extra = {"buffered_FP_weight": np.zeros(shape, dtype=dtype),
                           "running_mean_weight": np.zeros(shape, dtype=dtype),
                           "past_mean_weight": np.zeros(shape, dtype=dtype)}
-        elif self.chopped:
+        elif self.chopped or self.buffered:
             self.extra = {"buffered_FP_weight_0": np.zeros(shape, dtype=dtype)}
         self._reset_counters()
 
@@ -442,6 +458,8 @@ class TransferCell(_Cell):
             if self.chopped:
                 self._chopped_transfer(reads, cols, ev_in, ev_out, lr, lr_fast[events], n_threads)
                 self.in_chopper, self.out_chopper, self.in_switched = flips
+            elif self.buffered:
+                self._buffered_transfer(reads, cols, lr, n_threads)
             else:
                 self._tt_transfer(reads, cols, lr, n_threads)
             self.slice = int((self.slice + n_ev) % x)
@@ -582,12 +600,32 @@ class TransferCell(_Cell):
                 int(cell.forget_buffer), int(cell.no_buffer), n_threads)
             write = np.ones(reads.shape[0], dtype=bool)
         self.transfer_counter = self.transfer_counter_next
-        write &= (counts != 0).any(axis=1)
+        self._write_counts(counts, cols, write, cell.step * g_c, n_threads)
+
+    def _write_counts(self, counts, cols, write, lr, n_threads):
+        """The buffers' pulses onto C: n (n_ev, d) pulses at the events' columns where
+        ``write``, as a pulsed update with lr = step g_C, x = e_j, d = -n."""
+        write = write & (counts != 0).any(axis=1)
         if write.any():
             sel = np.flatnonzero(write)
             Xe = np.zeros((sel.size, self.shape[1]), dtype=self.dtype)
             Xe[np.arange(sel.size), np.asarray(cols)[sel]] = 1
-            self._write(Xe, -counts[sel].astype(self.dtype), cell.step * g_c, n_threads)
+            self._write(Xe, -counts[sel].astype(self.dtype), lr, n_threads)
+
+    def _buffered_transfer(self, reads, cols, lr, n_threads):
+        """BufferedTransferCompound (spec §4.5): h += read |lr_t| in weight units; n =
+        trunc(h / (thres_scale g_C)), at most transfer_update.desired_bl, pulses onto C."""
+        cell = self.cell
+        g_c = self.subs[1].granularity
+        lr_t = self.transfer_lr * (lr if cell.scale_transfer_lr else 1.0)
+        if self.gamma[0] > 0 and self.gamma[1] > 0:
+            lr_t *= self.gamma[0] / self.gamma[1]
+        counts = self.backend.buffered_buffer(
+            reads, np.asarray(cols, np.int32), abs(lr_t), self.extra["buffered_FP_weight_0"],
+            float(cell.thres_scale) * g_c, int(self.transfer_up.desired_bl), float(cell.momentum),
+            int(cell.forget_buffer), _threads.for_work(n_threads, reads.size))
+        self._write_counts(counts, cols, np.ones(reads.shape[0], dtype=bool), cell.step * g_c,
+                           n_threads)
 
     def _event_counters(self, cols):
         """transfer_counter at each event (it advances after the read of the last column)."""
@@ -741,6 +779,161 @@ class MixedPrecisionCell(_Cell):
                 setattr(self, name, int(values[name]))
 
 
+class OneSidedCell(_Cell):
+    """OneSidedUnitCell (spec §4.3): g- (device 0) and g+ (device 1), W = w(g+) - w(g-).
+
+    Both devices are built from the first entry of ``unit_cell_devices`` (independent
+    device-to-device draws). The update is one set of pulse trains: every coincidence count that
+    would decrease W lands on g- as up pulses, every one that would increase it on g+ (each with
+    its own pulse noise; ``_core.pulsed_update`` with ``one_sided``).
+
+    Refresh (``refresh_every > 0``): after every ``refresh_every`` vector updates (times the
+    batch size if ``units_in_mbatch``), counted from ``set_weights``, both devices are read
+    column by column with the ``refresh_forward`` periphery (one-hot inputs, the full forward
+    pass); where the larger normalised read is above ``refresh_upper_thres`` and the smaller
+    one above ``refresh_lower_thres`` both devices are reset (reset_bias + reset_std xi) and the
+    difference of the reads is written onto the device that read larger, by a pulsed update
+    with ``refresh_update``. A batch with a refresh inside is applied in segments around it.
+
+    Differences from aihwkit 1.1.0: its refresh write uses learning rate -1, which the dense
+    pulse types (MeanCount, DeterministicImplicit) turn into a write of the wrong sign (spec §8
+    item 11: their sign of lr cancels); rpu writes the difference with the sign aihwkit intends
+    for every pulse type. ``copy_inverted=True`` is not supported (a ConfigError), nor is a
+    refresh on devices with write noise (aihwkit aborts there).
+    """
+
+    def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path):
+        if not cell.unit_cell_devices:
+            raise ConfigError(f"{path}.unit_cell_devices is empty; OneSidedUnitCell needs one "
+                              f"pulsed device.")
+        dev = cell.unit_cell_devices[0]
+        if cell.copy_inverted:
+            raise ConfigError(f"{path}.copy_inverted = True is not supported by rpu yet; set it "
+                              f"to False (both devices are then copies of unit_cell_devices[0]).")
+        if cell.refresh_every > 0 and float(getattr(dev, "write_noise_std", 0.0)) > 0:
+            raise ConfigError(f"{path}.unit_cell_devices[0].write_noise_std = "
+                              f"{dev.write_noise_std!r}: the refresh (refresh_every = "
+                              f"{cell.refresh_every}) resets single devices, which write-noise "
+                              f"devices do not support (aihwkit aborts the same way); set "
+                              f"write_noise_std = 0 or refresh_every = 0.")
+        subs = _sub_device_arrays([dev, dev], up, shape, dtype, backend, key, n_threads, path)
+        super().__init__(subs, shape, dtype, backend, key)
+        self.cell = cell
+        self.up = up
+        self.granularity = float(np.mean([s.granularity for s in subs]))
+        # |w_max| of the device parameters normalise the refresh reads (global, not per element)
+        self.w_scale = (abs(float(dev.w_max)), abs(float(dev.w_max)))  # (g-, g+)
+        self.read = Periphery(cell.refresh_forward, "forward", shape[0], shape[1], shape, backend,
+                              _derived_key(key, _ROLE_REFRESH, 0), dtype, n_threads,
+                              path + ".refresh_forward")
+        self.read_key = _derived_key(key, _ROLE_REFRESH, 1)
+        self.reset_keys = [_derived_key(key, _ROLE_REFRESH, 2 + k) for k in range(2)]
+        self.write_key = _derived_key(key, _ROLE_REFRESH, 4)
+        self.write_noise_keys = [_derived_key(key, _ROLE_REFRESH, 5 + k) for k in range(2)]
+        self.count = 0       # vector updates since set_weights
+        self.n_refresh = 0   # refreshes since construction (keys the refresh streams)
+
+    def visible(self, weights):
+        weights[...] = self.w[1] - self.w[0]
+
+    def on_set_weights(self, weights, key, op, n_threads):
+        self.w[1][...] = np.maximum(weights, 0)
+        self.w[0][...] = np.maximum(-weights, 0)
+        for k, sub in enumerate(self.subs):
+            sub.on_set_weights(self.w[k], key, op, n_threads)
+        self.count = 0
+        self.visible(weights)
+
+    def _period(self, m):
+        """Vector updates between refreshes (0: no refresh)."""
+        every = int(self.cell.refresh_every)
+        if every <= 0:
+            return 0
+        return every * m if self.cell.units_in_mbatch else every
+
+    def update(self, weights, X, D, lr, key, op, n_threads):
+        m = X.shape[0]
+        period = self._period(m)
+        after = self.count + np.arange(1, m + 1)
+        cuts = list(np.flatnonzero(after % period == 0)) if period > 0 else []
+        start = 0
+        for s, b in enumerate(cuts + [None]):
+            stop = m if b is None else int(b) + 1
+            if stop > start:
+                # a segment after a refresh draws from its own keys: the trains and the pulse
+                # noise are keyed by the sample's index within the call
+                seg_key = key if s == 0 else _derived_key(key, _ROLE_SEGMENT, s)
+                noise = (self.noise_keys if s == 0 else
+                         [_derived_key(seg_key, _ROLE_NOISE, k) for k in range(2)])
+                xs, ds = X, D
+                if (start, stop) != (0, m):
+                    xs = np.ascontiguousarray(X[start:stop])
+                    ds = np.ascontiguousarray(D[start:stop])
+                for k, side in ((1, 1), (0, -1)):
+                    self.subs[k].update(self.w[k], xs, ds, lr, seg_key, op, n_threads,
+                                        granularity=self.granularity, noise_key=noise[k],
+                                        one_sided=side)
+            start = stop
+            if b is not None:
+                self._refresh(n_threads)
+        self.count += m
+        self.visible(weights)
+
+    def _read_all(self, w, op, n_threads):
+        """The refresh read of every column of w: (d, x)."""
+        x = self.shape[1]
+        out = np.empty((x, self.shape[0]), dtype=self.dtype)
+        with _threads.blas_single_thread():
+            self.backend.analog_mvm(w, False, np.eye(x, dtype=self.dtype), out, self.read.spec,
+                                    self.read.lines, self.read.nm_state, self.read_key, op,
+                                    _threads.for_work(n_threads, w.size * x))
+        return np.ascontiguousarray(out.T)
+
+    def _refresh(self, n_threads):
+        cell = self.cell
+        op = self.n_refresh
+        self.n_refresh += 1
+        p = self._read_all(self.w[1], 2 * op, n_threads)
+        mr = self._read_all(self.w[0], 2 * op + 1, n_threads)
+        mask = np.empty(self.shape, dtype=np.int8)
+        self.backend.refresh_select(p, mr, self.w_scale[1], self.w_scale[0],
+                                    float(cell.refresh_upper_thres),
+                                    float(cell.refresh_lower_thres), mask,
+                                    _threads.for_work(n_threads, mask.size))
+        mask = mask.astype(bool)
+        if not mask.any():
+            return
+        n_small = _threads.for_work(n_threads, mask.size)
+        for k, sub in enumerate(self.subs):
+            sub.reset_elements(self.w[k], mask, self.reset_keys[k], op, n_small)
+        # W <- W + diff e_j^T on the device that read larger: lr 1, x = e_j, d = -diff
+        diff = p - mr
+        for k, where in ((1, mask & (diff > 0)), (0, mask & (diff < 0))):
+            cols = np.flatnonzero(where.any(axis=0))
+            if cols.size == 0:
+                continue
+            Xe = np.zeros((cols.size, self.shape[1]), dtype=self.dtype)
+            Xe[np.arange(cols.size), cols] = 1
+            De = np.ascontiguousarray(-np.where(where, np.abs(diff), 0)[:, cols].T,
+                                      dtype=self.dtype)
+            self.subs[k].update(self.w[k], Xe, De, 1.0, self.write_key, 2 * op + k, n_threads,
+                                up=cell.refresh_update, noise_key=self.write_noise_keys[k])
+
+    def counters(self):
+        return {"count": self.count, "n_refresh": self.n_refresh,
+                "refresh_nm_state": self.read.nm_state}
+
+    def load_counters(self, values):
+        for name in ("count", "n_refresh"):
+            if name in values:
+                setattr(self, name, int(values[name]))
+        if "refresh_nm_state" in values:
+            v = np.asarray(values["refresh_nm_state"], dtype=np.float64)
+            if v.shape != (2,) or not np.isfinite(v).all():
+                raise ValueError(f"counter refresh_nm_state must be 2 finite numbers, got {v!r}.")
+            self.read.nm_state[:] = v
+
+
 def make_device_state(rpu_config, d_size, x_size, dtype, backend, key, n_threads):
     """The device state of a tile: a DeviceArray for single devices, a cell for compounds."""
     from rpu.config import DigitalRankUpdateRPUConfig, UnitCellRPUConfig
@@ -757,17 +950,17 @@ def make_device_state(rpu_config, d_size, x_size, dtype, backend, key, n_threads
         if hasattr(cell, "check_ready"):
             cell.check_ready()
         path = "rpu_config.device"
-        if isinstance(cell, (ChoppedTransferCompound, TransferCompound)):
-            if type(cell) not in (TransferCompound, ChoppedTransferCompound, DynamicTransferCompound):
-                raise ConfigError(f"{path} = {type(cell).__name__} is not supported by rpu yet; "
-                                  f"use TransferCompound, ChoppedTransferCompound or "
-                                  f"DynamicTransferCompound.")
+        if isinstance(cell, TransferCompound):
             return TransferCell(cell, rpu_config.update, shape, dtype, backend, key, n_threads, path)
-        if type(cell) in (VectorUnitCell, ReferenceUnitCell):
+        if isinstance(cell, OneSidedUnitCell):  # also DifferenceUnitCell and PCMPresetUnitCell
+            return OneSidedCell(cell, rpu_config.update, shape, dtype, backend, key, n_threads,
+                                path)
+        if isinstance(cell, (VectorUnitCell, ReferenceUnitCell)):
             return VectorCell(cell, rpu_config.update, shape, dtype, backend, key, n_threads, path)
         raise ConfigError(f"{path} = {type(cell).__name__} is not supported by rpu yet; use "
-                          f"VectorUnitCell, ReferenceUnitCell, TransferCompound, "
-                          f"ChoppedTransferCompound, DynamicTransferCompound (UnitCellRPUConfig) "
-                          f"or MixedPrecisionCompound (DigitalRankUpdateRPUConfig).")
+                          f"VectorUnitCell, ReferenceUnitCell, OneSidedUnitCell, "
+                          f"TransferCompound, BufferedTransferCompound, ChoppedTransferCompound, "
+                          f"DynamicTransferCompound (UnitCellRPUConfig) or MixedPrecisionCompound "
+                          f"(DigitalRankUpdateRPUConfig).")
     return DeviceArray(rpu_config.device, rpu_config.update, d_size, x_size, dtype, backend, key,
                        n_threads)

@@ -129,7 +129,7 @@ class DeviceArray:
 
     # ----- the update -------------------------------------------------------------------------------
     def update(self, weights, X, D, lr, key, op, n_threads, *, up=None, granularity=None,
-               noise_key=None, record_cols=None, record_out=None, rows=None):
+               noise_key=None, record_cols=None, record_out=None, rows=None, one_sided=0):
         """W <- W - lr D^T X (m samples in order) with this device's update rule.
 
         ``lr`` may be one value per sample. A compound passes its own update parameters
@@ -137,19 +137,22 @@ class DeviceArray:
         to record after each sample (``record_cols``, ``record_out``: see ``_core.pulsed_update``).
         ``rows`` restricts a pulsed update to those weight rows (the others must have d = 0):
         a transfer writes a few rows of one column, and the update's cost is per row.
+        ``one_sided`` = +1 / -1 applies only the g+ / g- share of every pulse count, as up
+        pulses (the two devices of a OneSidedUnitCell; pulsed types only).
         """
         up = self.up if up is None else up
         pulse_type = up.pulse_type.name
         lr_rows = np.asarray(lr, dtype=np.float64)
         if not self.pulsed or pulse_type == "NONE":
-            if record_cols is not None:
-                raise ValueError("record_cols needs a pulsed device.")
+            if record_cols is not None or one_sided:
+                raise ValueError("record_cols and one_sided need a pulsed device.")
             scaled = D if lr_rows.ndim == 0 else D * lr_rows[:, None].astype(self.dtype)
             weights -= ((lr_rows if lr_rows.ndim == 0 else 1.0) * (scaled.T @ X)).astype(self.dtype)
             return
         if pulse_type == "NONE_WITH_DEVICE":
-            if record_cols is not None or lr_rows.ndim:
-                raise ValueError("NONE_WITH_DEVICE takes one learning rate and records nothing.")
+            if record_cols is not None or lr_rows.ndim or one_sided:
+                raise ValueError("NONE_WITH_DEVICE takes one learning rate, records nothing and "
+                                 "is not one-sided.")
             # Exact steps, each sample followed by the device bounds (aihwkit's CPU path;
             # its CUDA path clips once per batch).
             target = self.persistent if self.persistent is not None else weights
@@ -169,7 +172,7 @@ class DeviceArray:
             x_res = d_res = _resolution(up.res)
         lr_sign = -1 if np.all(lr_rows < 0) and lr_rows.size else 1
         up_spec = {"mode": mode, "x_res": x_res, "d_res": d_res, "sto_round": int(bool(up.sto_round)),
-                   "lr_sign": lr_sign}
+                   "lr_sign": lr_sign, "one_sided": int(one_sided)}
         stored = self.persistent if self.persistent is not None else weights
         if rows is None:
             self.backend.pulsed_update(stored, weights, self.hidden, self.pulse_index, X, D,
@@ -233,6 +236,19 @@ class DeviceArray:
             mask &= self._uniform(key, op, Purpose.RESET, _SUB_RESET_COIN, n_threads) < reset_prob
         w = self._target(weights)
         new = (self.param("reset_bias") if self.pulsed else 0) + reset_std * xi
+        w[mask] = new.astype(self.dtype)[mask]
+        self.clip(w)
+        self._finish(weights, key, op, n_threads)
+
+    def reset_elements(self, weights, mask, key, op, n_threads):
+        """Reset the elements where ``mask`` (d, x) is true to reset_bias + reset_std xi, then
+        the bounds (a OneSidedUnitCell refresh; aihwkit's resetAtIndices)."""
+        reset_std = float(getattr(self.device, "reset_std", 0.0))
+        w = self._target(weights)
+        new = self.param("reset_bias") if self.pulsed else np.zeros(self.shape, dtype=self.dtype)
+        if reset_std > 0:
+            xi = self._normal(key, op, Purpose.RESET, _SUB_RESET_NOISE, n_threads)
+            new = new + reset_std * xi
         w[mask] = new.astype(self.dtype)[mask]
         self.clip(w)
         self._finish(weights, key, op, n_threads)
