@@ -1,9 +1,12 @@
 """The ``rpu`` command.
 
     rpu info     versions, OpenMP and threads, backends and BLAS of this installation
+    rpu plot     device pulse responses and inference weight drift (rpu._plot_cli)
 """
 import argparse
 import sys
+
+from rpu import _plot_cli
 
 
 def main(argv=None):
@@ -11,11 +14,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="rpu", description="rpu: analog in-memory computing simulator")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("info", help="show versions, OpenMP threads, backends and BLAS")
+    _plot_cli.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "info":
         from rpu import show_config
         show_config()
         return 0
+    if args.command == "plot":
+        return _plot_cli.run(args)
     parser.print_help()
     return 2
 
