@@ -76,7 +76,7 @@ def run(args):
     kind = getattr(args, "plot_kind", None)
     if kind == "list":
         print("devices and presets (rpu plot device NAME):")
-        print("  " + "\n  ".join(plotting.device_names()))
+        print("  " + "\n  ".join(plotting.device_names(drawable_only=True)))
         print("inference configurations (rpu plot drift --config NAME):")
         print("  " + "\n  ".join(plotting.inference_config_names()))
         return 0

@@ -94,10 +94,28 @@ def _inference_like(cls):
     return issubclass(cls, (InferenceRPUConfig, BaseNoiseModel)) and cls is not BaseNoiseModel
 
 
-def device_names():
+def device_names(drawable_only=False):
     """Names :func:`resolve_device` accepts: device classes and compounds of :mod:`rpu.config`,
-    device presets of :mod:`rpu.presets`, and RPU configurations (and presets) with a device."""
-    return sorted(n for n, c in _public_classes().items() if _device_like(c))
+    device presets of :mod:`rpu.presets`, and RPU configurations (and presets) with a device.
+
+    With ``drawable_only``, only those whose default-constructed object holds a device rpu can
+    pulse (not the abstract ``PulsedDevice``, nor compounds without unit cell devices).
+    """
+    names = sorted(n for n, c in _public_classes().items() if _device_like(c))
+    if drawable_only:
+        names = [n for n in names if _drawable(n)]
+    return names
+
+
+def _drawable(name):
+    from rpu.tiles._devices import kind_of
+    try:
+        device, _ = resolve_device(name)
+        if _is_pulsed(device):
+            kind_of(device)
+    except ConfigError:
+        return False
+    return True
 
 
 def inference_config_names():
@@ -439,7 +457,8 @@ def step_statistics(weights, directions, *, w_init=None, n_bins=30, w_range=None
         Bin centres (weight).
     up_mean, up_std, down_mean, down_std : ndarrays of shape (n_bins, n_devices)
         Per device, the mean and std of the signed steps ``w_after - w_before`` (down steps are
-        negative) whose ``w_before`` falls in each bin; NaN where a bin holds fewer than 2.
+        negative) whose ``w_before`` falls in each bin; the mean is NaN where a bin holds no
+        step, the (sample) std where it holds fewer than 2.
     """
     w = np.asarray(weights, dtype=np.float64)
     d = np.asarray(directions, dtype=np.float64)
@@ -472,7 +491,7 @@ def step_statistics(weights, directions, *, w_init=None, n_bins=30, w_range=None
         s1 = np.bincount(flat[mask], steps[mask], minlength=size).reshape(n_bins, -1)
         s2 = np.bincount(flat[mask], steps[mask] ** 2, minlength=size).reshape(n_bins, -1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(count >= 2, s1 / count, np.nan)
+            mean = np.where(count >= 1, s1 / count, np.nan)
             var = np.where(count >= 2, (s2 - count * mean ** 2) / (count - 1), np.nan)
         out += [mean, np.sqrt(np.maximum(var, 0.0))]
     return (centres, *out)
@@ -533,7 +552,8 @@ def plot_device(device_or_name, *, params=None, unit_cell=0, n_pulses=None, n_cy
         ax_trace.plot(pulses, weights[:, i], color=colors[i], linewidth=0.8,
                       label=f"device {i + 1}")
     noise = " (read with write noise)" if states is not weights else ""
-    ax_trace.set_title(f"Pulse response: {n_up} up, then {n_up} down pulses, x{n_cycles}{noise}",
+    cycles = f"{n_cycles} cycles of " if n_cycles > 1 else ""
+    ax_trace.set_title(f"Pulse response: {cycles}{n_up} up, then {n_up} down pulses{noise}",
                        fontsize="medium")
     ax_trace.set_xlabel("Pulse number")
     ax_trace.set_ylabel("Weight $w$")
@@ -543,7 +563,8 @@ def plot_device(device_or_name, *, params=None, unit_cell=0, n_pulses=None, n_cy
     for ax, line, mean, std, title in ((ax_up, up_c, up_m, up_s, "Up pulses"),
                                        (ax_down, down_c, down_m, down_s, "Down pulses")):
         for i in range(n_devices):
-            ax.plot(centres, line[:, i], color=colors[i], linewidth=1.2)
+            ax.plot(centres, line[:, i], color=colors[i], linewidth=1.2, marker=".",
+                    markersize=3)
             ax.fill_between(centres, mean[:, i] - std[:, i], mean[:, i] + std[:, i],
                             color=colors[i], alpha=0.2, linewidth=0)
         ax.set_title(f"{title}: step without noise (line),\nmean $\\pm$ 1 std with noise (band)",
@@ -552,6 +573,11 @@ def plot_device(device_or_name, *, params=None, unit_cell=0, n_pulses=None, n_cy
         ax.set_ylabel("Step $\\Delta w$")
         ax.grid(True, alpha=0.3)
         ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3), useMathText=True)
+        # zero on the axis: step sizes read against no step (and float rounding stays flat)
+        low, high = ax.get_ylim()
+        low, high = min(low, 0.0), max(high, 0.0)
+        pad = 0.05 * (high - low)
+        ax.set_ylim(low - pad, high + pad)
     return fig
 
 

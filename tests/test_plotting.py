@@ -154,11 +154,14 @@ def test_step_statistics_against_direct_binning():
         for k in range(7):
             for sign, mean, std in ((1, up_m, up_s), (-1, dn_m, dn_s)):
                 sel = step[(b == k) & (d == sign)]
-                if sel.size >= 2:
+                if sel.size >= 1:
                     assert mean[k, i] == pytest.approx(sel.mean(), abs=1e-12)
+                else:
+                    assert np.isnan(mean[k, i])
+                if sel.size >= 2:
                     assert std[k, i] == pytest.approx(sel.std(ddof=1), abs=1e-12)
                 else:
-                    assert np.isnan(mean[k, i]) and np.isnan(std[k, i])
+                    assert np.isnan(std[k, i])
 
 
 def test_step_statistics_with_w_init_counts_the_first_pulse():
@@ -190,6 +193,9 @@ def test_name_lists_cover_devices_and_presets():
               "MixedPrecisionPCMPreset", "StandardHWATrainingPreset"):
         assert n in PRESETS
     assert "PresetIOParameters" not in names
+    drawable = plotting.device_names(drawable_only=True)
+    assert set(drawable) == set(names) - set(COMPOUND_CLASSES) - {
+        "PulsedDevice", "UnitCellRPUConfig", "DigitalRankUpdateRPUConfig"}
     assert {"InferenceRPUConfig", "StandardHWATrainingPreset",
             "PCMLikeNoiseModel"} <= set(plotting.inference_config_names())
 
