@@ -7,6 +7,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import rpu
+from aihwkit_runner import AIHWKIT_PYTHON, run_worker
 from rpu import cli, plotting
 from rpu import config as rc
 from rpu import presets
@@ -77,6 +78,41 @@ def test_pulse_response_soft_bounds_and_explicit_directions():
                                     dtype=np.float64)
     ref = _soft_bounds_reference(dirs, 0.1, 0.03, -0.8, 1.0)
     np.testing.assert_allclose(trace, np.column_stack([ref, ref]), rtol=1e-10, atol=1e-12)
+
+
+AIHWKIT_PULSE_WORKER = """
+import json, sys
+import numpy as np
+from aihwkit.simulator.configs import SingleRPUConfig
+from aihwkit.simulator.configs import devices
+from aihwkit.utils.visualization import compute_pulse_response, get_tile_for_plotting
+
+data = np.load(sys.argv[1])
+spec = json.loads(str(data["spec"]))
+out = {}
+for name, (cls, kwargs) in spec["devices"].items():
+    config = SingleRPUConfig(device=getattr(devices, cls)(**kwargs))
+    tile = get_tile_for_plotting(config, spec["n_devices"], noise_free=True)
+    out[name] = compute_pulse_response(tile, data["directions"])[:, :, 0]
+np.savez(sys.argv[2], **out)
+"""
+
+
+@pytest.mark.skipif(not AIHWKIT_PYTHON, reason="AIHWKIT_PYTHON is not set (aihwkit not available)")
+def test_pulse_response_matches_aihwkit_compute_pulse_response():
+    # noise-free devices: aihwkit's own plotting trace, pulse by pulse, up to float32 rounding
+    kw = dict(dw_min_dtod=0.0, up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=0.0,
+              dw_min_std=0.0)
+    spec = {"n_devices": 2, "devices": {
+        "cs": ["ConstantStepDevice", dict(dw_min=0.05, up_down=0.2, w_min=-0.6, w_max=0.6, **kw)],
+        "sb": ["SoftBoundsDevice", dict(dw_min=0.03, up_down=-0.1, w_min=-0.8, w_max=1.0, **kw)],
+        "es": ["ExpStepDevice", dict(dw_min=0.03, w_min=-1.0, w_max=1.0, **kw)]}}
+    dirs = np.concatenate([np.ones(40), -np.ones(40), np.ones(10)])
+    ref = run_worker(AIHWKIT_PULSE_WORKER, spec, {"directions": dirs})
+    for name, (cls, kwargs) in spec["devices"].items():
+        ours = plotting.pulse_response(getattr(rc, cls)(**kwargs), directions=dirs,
+                                       n_devices=2)
+        np.testing.assert_allclose(ours, ref[name], rtol=0, atol=1e-6, err_msg=name)
 
 
 def test_pulse_response_float32_default_and_device_weights():
