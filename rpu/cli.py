@@ -3,9 +3,12 @@
     rpu demo     train a small network on analog tiles, then run it on drifting PCM (the main job)
     rpu bench    throughput of forward, backward and update against a bare GEMM and aihwkit
     rpu info     versions, OpenMP and threads, backends and BLAS of this installation
+    rpu plot     device pulse responses and inference weight drift (rpu._plot_cli)
 """
 import argparse
 import sys
+
+from rpu import _plot_cli
 
 
 def main(argv=None):
@@ -22,6 +25,7 @@ def main(argv=None):
     from rpu import bench
     bench.add_parser(sub)
     sub.add_parser("info", help="show versions, OpenMP threads, backends and BLAS")
+    _plot_cli.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "bench":
         try:
@@ -39,6 +43,8 @@ def main(argv=None):
         from rpu import show_config
         show_config()
         return 0
+    if args.command == "plot":
+        return _plot_cli.run(args)
     parser.print_help()
     return 2
 
