@@ -8,7 +8,7 @@
 import argparse
 import sys
 
-from rpu import _plot_cli
+from rpu import _plot_cli, bench
 
 
 def main(argv=None):
@@ -22,7 +22,6 @@ def main(argv=None):
     demo.add_argument("--programmings", type=int, default=3,
                       help="independent PCM programmings to average over (default 3)")
     demo.add_argument("--seed", type=int, default=0, help="seed of data split, weights and tiles")
-    from rpu import bench
     bench.add_parser(sub)
     sub.add_parser("info", help="show versions, OpenMP threads, backends and BLAS")
     _plot_cli.add_parser(sub)
