@@ -12,6 +12,7 @@ the previous or the new table, never a torn one. Rows are buffered and flushed a
 ``flush_every`` seconds, so a long sweep does not rewrite the table for every point.
 """
 
+import math
 import os
 import tempfile
 import time
@@ -118,7 +119,7 @@ class ResultsTable:
         self._new_rows: List[Dict[str, Any]] = []
         self._new_failures: List[Dict[str, Any]] = []
         self._cleared: Set[str] = set()
-        self._last_flush = 0.0
+        self._last_flush = -math.inf  # the first row is written at once
         self.done_ids: Set[str] = self._ids(self._results)
         self.failed_ids: Set[str] = self._ids(self._failures)
 

@@ -153,7 +153,7 @@ def make_cluster(cluster: Dict[str, Any], workers: Optional[int] = None) -> Any:
         n = workers or cluster.get("workers") or cpu_count()
         kwargs: Dict[str, Any] = dict(
             n_workers=n, threads_per_worker=cluster.get("threads_per_worker", 1),
-            processes=True, dashboard_address=":0",
+            processes=True, dashboard_address="127.0.0.1:0",
         )
         if "memory_limit" in cluster:
             kwargs["memory_limit"] = cluster["memory_limit"]
@@ -295,7 +295,7 @@ def run_sweep(
     workers: Optional[int] = None,
     retry_failed: bool = False,
     flush_every: float = 1.0,
-    progress: Optional[TextIO] = sys.stderr,
+    progress: Union[bool, TextIO, None] = True,
 ) -> SweepReport:
     """Run every point of a sweep that is not finished yet, on Dask, and save the results.
 
@@ -315,8 +315,9 @@ def run_sweep(
         Run the points of the failures table again (by default they are skipped).
     flush_every : float, default 1.0
         Seconds between rewrites of the tables while results arrive.
-    progress : text stream or None, default sys.stderr
-        Where the progress line, the failures' tracebacks and the summary go.
+    progress : bool or text stream, default True
+        Where the progress line, the failures' tracebacks and the summary go: True for
+        ``sys.stderr`` (as it is at the call), a stream, or False / None for nowhere.
 
     Returns
     -------
@@ -342,7 +343,8 @@ def run_sweep(
     report = SweepReport(total=spec.n_points, skipped_done=skipped_done,
                          skipped_failed=skipped_failed, output=table.path,
                          failures_path=table.failures_path)
-    bar = _Progress(progress, len(todo))
+    stream = sys.stderr if progress is True else (progress or None)
+    bar = _Progress(stream, len(todo))
     head = f"rpu sweep {spec.name!r}: {spec.n_points} points"
     if skipped_done or skipped_failed:
         head += f"; {skipped_done} done earlier"

@@ -452,7 +452,7 @@ def _check_config(spec: SweepSpec, where: str) -> None:
 # the experiment function
 # --------------------------------------------------------------------------------------------
 
-_FILE_MODULES: Dict[str, Any] = {}
+_FILE_MODULES: Dict[Any, Any] = {}
 
 
 def load_function(ref: str, base_dir: str = ".") -> Callable[..., Any]:
@@ -465,17 +465,20 @@ def load_function(ref: str, base_dir: str = ".") -> Callable[..., Any]:
     module_name, _, attr = ref.partition(":")
     if module_name.endswith(".py"):
         file = os.path.abspath(os.path.join(base_dir, os.path.expanduser(module_name)))
-        module = _FILE_MODULES.get(file)
+        if not os.path.isfile(file):
+            raise ImportError(f"experiment function {ref!r}: no file {file!r}")
+        # Keyed by the modification time too: a worker that outlives a sweep (a shared
+        # scheduler) loads an edited file again, e.g. for --retry-failed after a fix.
+        stamp = (file, os.stat(file).st_mtime_ns)
+        module = _FILE_MODULES.get(stamp)
         if module is None:
-            if not os.path.isfile(file):
-                raise ImportError(f"experiment function {ref!r}: no file {file!r}")
             digest = hashlib.sha256(file.encode()).hexdigest()[:12]
             mspec = importlib.util.spec_from_file_location(f"_rpu_sweep_{digest}", file)
             if mspec is None or mspec.loader is None:
                 raise ImportError(f"experiment function {ref!r}: cannot load {file!r}")
             module = importlib.util.module_from_spec(mspec)
             mspec.loader.exec_module(module)
-            _FILE_MODULES[file] = module
+            _FILE_MODULES[stamp] = module
     else:
         try:
             module = importlib.import_module(module_name)
