@@ -36,10 +36,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The experiment used by the cluster tests: it echoes what it received, so the table can be
 # checked against the grid, and raises for exactly one point.
 EXPERIMENT = '''
+import os
 import time
 
-def experiment(config, seed, *, k, scale=10, delay=0.0):
+def experiment(config, seed, *, k, scale=10, delay=0.0, gate=""):
     time.sleep(delay)
+    # while the gate file exists, points of seed 1 wait (at most 30 s): an interruptible sweep
+    deadline = time.monotonic() + 30
+    while gate and seed == 1 and os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.02)
     if (config.device.w_max, config.forward.out_noise, k, seed) == (1.0, 0.1, 2, 1):
         raise ValueError("bad point: k=2, seed=1")
     return {"w_max_seen": config.device.w_max, "out_noise_seen": config.forward.out_noise,
@@ -54,6 +59,7 @@ output = "{output}"
 
 [params]
 delay = {delay}
+gate = "{gate}"
 
 [config]
 algorithm = "sgd"
@@ -76,12 +82,12 @@ ALL_POINTS = {(w, n, k, s) for w in (0.6, 1.0) for n in (0.0, 0.1) for k in (1, 
 BAD_POINT = (1.0, 0.1, 2, 1)
 
 
-def write_sweep(folder, output="out.csv", delay=0.0, spec=SPEC):
+def write_sweep(folder, output="out.csv", delay=0.0, gate="", spec=SPEC):
     """Write exp.py and sweep.toml into ``folder``; return the spec path."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "exp.py").write_text(EXPERIMENT)
     path = folder / "sweep.toml"
-    path.write_text(spec.format(output=output, delay=delay))
+    path.write_text(spec.format(output=output, delay=delay, gate=gate))
     return str(path)
 
 
@@ -102,7 +108,7 @@ def test_spec_parsing_and_grid_expansion(tmp_path):
     assert spec.name == "sweep"
     assert spec.function == "exp.py:experiment"
     assert spec.seeds == [0, 1]
-    assert spec.params == {"delay": 0.0}
+    assert spec.params == {"delay": 0.0, "gate": ""}
     assert spec.config == {"algorithm": "sgd", "device": "SoftBoundsDevice"}
     assert spec.overrides == {"update.desired_bl": 7}
     assert spec.output == str(tmp_path / "out.csv")
@@ -122,7 +128,7 @@ def test_spec_parsing_and_grid_expansion(tmp_path):
     assert [p.index for p in points] == list(range(16))
     p = points[5]  # w 0.6, noise 0.1, k 1, seed 1
     assert p.overrides == {"update.desired_bl": 7, "device.w_max": 0.6, "forward.out_noise": 0.1}
-    assert p.params == {"delay": 0.0, "k": 1}
+    assert p.params == {"delay": 0.0, "gate": "", "k": 1}
     assert p.columns() == {"point_id": p.point_id, "device.w_max": 0.6,
                            "forward.out_noise": 0.1, "params.k": 1, "seed": 1}
     ids = [p.point_id for p in points]
@@ -541,7 +547,9 @@ def test_resume_skips_finished_and_failed_points(tmp_path, scheduler, capsys):
 def test_interrupted_sweep_resumes(tmp_path, scheduler):
     from rpu.sweep import run_sweep
 
-    spec = write_sweep(tmp_path, delay=0.4)
+    gate = tmp_path / "gate"
+    gate.write_text("points of seed 1 wait while this file exists")
+    spec = write_sweep(tmp_path, gate=str(gate))
     out = tmp_path / "out.csv"
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
@@ -551,22 +559,24 @@ def test_interrupted_sweep_resumes(tmp_path, scheduler):
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
-            if out.exists() and len(read_csv(out)) >= 2:
+            if out.exists() and len(read_csv(out)) >= 1:
                 break
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)  # Ctrl-C in the middle of the sweep
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C while the sweep waits for points of seed 1
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
+        gate.unlink()  # frees the workers' waiting points
     assert proc.returncode == 130, err
     assert "interrupted: run the same command again to resume" in err
     rows = read_csv(out)  # a complete table, not a torn one
     n_first = len(rows)
-    assert 2 <= n_first < 15
+    assert 1 <= n_first <= 8 and all(r["seed"] == "0" for r in rows)
     report = run_sweep(spec, scheduler=scheduler, progress=None)
     assert report.skipped_done == n_first
-    assert report.done + report.failed + report.skipped_failed == 16 - n_first
+    assert (report.done, report.failed) == (15 - n_first, 1)
     check_table(out, ALL_POINTS - {BAD_POINT})
 
 
