@@ -188,6 +188,8 @@ BAD_SPECS = [
      "sweep.seeds.*non-negative"),
     ('[sweep]\nfunction = "rpu.sweep.examples:train_regression"\nseeds = "3"\n',
      "sweep.seeds"),
+    ('[sweep]\nfunction = "rpu.sweep.examples:train_regression"\noutput = "r.xlsx"\n',
+     r"sweep.output.*\.csv, \.parquet"),
     ('[sweep]\nfunction = "rpu.sweep.examples:train_regression"\n[grid]\n"device.w_max" = 0.6\n',
      'grid."device.w_max".*non-empty list'),
     ('[sweep]\nfunction = "rpu.sweep.examples:train_regression"\n[grid]\n"device.w_max" = []\n',
@@ -441,6 +443,17 @@ def test_sweep_without_dask_says_what_to_install(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert 'pip install "rpu[hpc]"' in err and "Dask" in err
     assert not os.path.exists(tmp_path / "out.csv")
+
+
+def test_sweep_without_pandas_says_what_to_install(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("dask.distributed")
+    from rpu.cli import main
+
+    spec = write_sweep(tmp_path)
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    assert main(["sweep", spec]) == 2
+    err = capsys.readouterr().err
+    assert 'pip install "rpu[hpc]"' in err and "pandas" in err
 
 
 def test_cli_bad_spec_exit_code(tmp_path, capsys):

@@ -32,21 +32,24 @@ from .spec import (
     point_summary,
 )
 
-__all__ = ["run_sweep", "run_point", "SweepReport", "make_cluster", "require_dask", "HPC_HINT"]
+__all__ = ["run_sweep", "run_point", "SweepReport", "make_cluster", "require_dask", "plan",
+           "output_path", "HPC_HINT"]
 
 HPC_HINT = 'pip install "rpu[hpc]"'
 _RESERVED = ("point_id", "seed", "elapsed_s", "worker")
 
 
 def require_dask() -> None:
-    """Import dask.distributed, or raise ImportError that says how to install it."""
-    try:
-        import dask.distributed  # noqa: F401
-    except ImportError as exc:
-        raise ImportError(
-            f"rpu sweep runs on Dask, which is not installed ({exc}); install the optional "
-            f"extra with: {HPC_HINT}"
-        ) from None
+    """Import dask.distributed and pandas, or raise ImportError that says how to install them."""
+    for module, why in (("dask.distributed", "runs on Dask"), ("pandas", "writes its tables "
+                                                                         "with pandas")):
+        try:
+            __import__(module)
+        except ImportError as exc:
+            raise ImportError(
+                f"rpu sweep {why}, which is not installed ({exc}); install the optional extra "
+                f"with: {HPC_HINT}"
+            ) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -357,6 +360,9 @@ def run_sweep(
         _summary(bar, report, table)
         return report
 
+    if scheduler and workers:
+        bar.message(f"rpu sweep: workers = {workers} is ignored: the cluster behind "
+                    f"{scheduler} has its own")
     cluster = None
     client = None
     futures: Dict[Any, SweepPoint] = {}

@@ -352,8 +352,8 @@ def parse_spec(
 
     output = sweep.get("output")
     if output is not None:
-        if not isinstance(output, str) or not output:
-            fail("sweep.output", "a path string ending in .csv or .parquet", output)
+        if not isinstance(output, str) or not output.lower().endswith((".csv", ".parquet", ".pq")):
+            fail("sweep.output", "a path string ending in .csv, .parquet or .pq", output)
         output = os.path.join(base_dir, os.path.expanduser(output))
 
     params = data.get("params", {})
