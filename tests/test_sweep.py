@@ -611,3 +611,32 @@ def test_job_queue_cluster_from_the_file():
     with pytest.raises(SweepSpecError, match="PBSCluster refused.*bogus"):
         make_cluster({"kind": "pbs", "cores": 1, "memory": "1GB", "bogus": 1,
                       "scheduler_options": {"host": "127.0.0.1"}})
+
+
+def test_progress_line_on_a_terminal_and_in_a_log():
+    import io
+
+    from rpu.sweep.runner import _Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    bar = _Progress(term, 12)
+    bar.update(3, 1)
+    bar.update(9, 1)
+    bar.message("a failure")
+    bar.update(11, 1, final=True)
+    text = term.getvalue()
+    assert text.startswith("\rrpu sweep: 4/12 finished (3 done, 1 failed), 8 to go, 0:00:0")
+    assert "\rrpu sweep: 10/12 finished (9 done, 1 failed), 2 to go" in text
+    assert "\na failure\n\rrpu sweep: 12/12 finished (11 done, 1 failed), 0 to go" in text
+    assert text.endswith(" elapsed\n")
+    log = io.StringIO()
+    bar = _Progress(log, 12, every=3600)
+    for i in range(12):
+        bar.update(i, 0)
+    bar.update(12, 0, final=True)
+    lines = log.getvalue().splitlines()  # the first line, then only the final one
+    assert len(lines) == 2 and "0/12 finished" in lines[0] and "12/12 finished" in lines[1]

@@ -200,6 +200,7 @@ class _Progress:
         self.last = -math.inf
         self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
         self.drawn = False
+        self.width = 0
 
     def line(self, done: int, failed: int) -> str:
         left = self.total - done - failed
@@ -211,7 +212,9 @@ class _Progress:
             return
         now = time.monotonic()
         if self.tty:
-            self.stream.write("\r" + self.line(done, failed) + ("\n" if final else ""))
+            text = self.line(done, failed)
+            self.width = max(self.width, len(text))  # pad over a longer previous line
+            self.stream.write("\r" + text.ljust(self.width) + ("\n" if final else ""))
             self.drawn = not final
         elif final or now - self.last >= self.every:
             self.stream.write(self.line(done, failed) + "\n")
