@@ -169,6 +169,39 @@ def test_seed_count_defaults_and_preset(tmp_path):
     assert spec.seeds == [0] and spec.n_points == 1 and spec.points()[0].axes == {}
 
 
+def test_grid_over_the_base_config(tmp_path):
+    (tmp_path / "s.toml").write_text(textwrap.dedent('''
+        [sweep]
+        function = "rpu.sweep.examples:train_regression"
+        [config]
+        device = "SoftBoundsDevice"
+        [grid]
+        "config.algorithm" = ["sgd", "c-ttv2"]
+        "update.desired_bl" = [5, 10]
+    '''))
+    points = load_spec(tmp_path / "s.toml").points()
+    assert [(p.base, p.overrides) for p in points] == [
+        ({"device": "SoftBoundsDevice", "algorithm": a}, {"update.desired_bl": bl})
+        for a in ("sgd", "c-ttv2") for bl in (5, 10)]
+    assert len({p.point_id for p in points}) == 4
+    assert points[0].columns()["config.algorithm"] == "sgd"
+    assert make_base_config(points[2].base) == build_config("c-ttv2", SoftBoundsDevice)
+    # an override path that one of the base configs lacks is reported with that base
+    (tmp_path / "b.toml").write_text((tmp_path / "s.toml").read_text().replace(
+        '"update.desired_bl" = [5, 10]', '"device.w_max" = [0.5]'))
+    with pytest.raises(SweepSpecError,
+                       match=r"grid.\"device.w_max\" = 0.5 on \[config\], grid.\"config.algorithm\""
+                             r" = 'c-ttv2'.*has no field 'w_max'"):
+        load_spec(tmp_path / "b.toml")
+    for grid, match in (('"config.device" = ["ConstantStepDevice"]', "not also fixed in \\[config\\]"),
+                        ('"config.overrides" = [1]', "config.NAME with NAME one of"),
+                        ('"config.algorithm" = ["sgd", "nope"]', "'nope' is not known")):
+        (tmp_path / "c.toml").write_text((tmp_path / "s.toml").read_text().replace(
+            '"config.algorithm" = ["sgd", "c-ttv2"]', grid))
+        with pytest.raises(SweepSpecError, match=match):
+            load_spec(tmp_path / "c.toml")
+
+
 def test_example_spec_loads():
     spec = load_spec(os.path.join(ROOT, "examples", "sweep_device.toml"))
     assert spec.n_points >= 8

@@ -31,6 +31,7 @@ The sweep file (TOML)::
     "device.w_max" = [0.6, 1.0]   # dotted paths into the config (quote them in TOML)
     "forward.out_noise" = [0.0, 0.06]
     "params.lr" = [0.05, 0.2]     # params.NAME varies a keyword argument of the function
+    # "config.algorithm" = ["sgd", "c-ttv2"]   # config.NAME varies a key of [config]
 
     [cluster]                     # optional: where to run (default kind = "local")
     kind = "local"                # or "slurm", "pbs", "sge", "lsf", "htcondor"
@@ -53,9 +54,10 @@ replaced atomically, so an interrupted sweep never leaves a torn file. Changing 
 defines a point (function, base config, fixed overrides or parameters, seed) changes its id, so
 such points run again.
 
-Grid values are checked when the file is read: a path that names no field, or a value that the
-configuration refuses on its own, raises :class:`SweepSpecError` naming the grid key. Values
-that only contradict each other (``w_min > w_max``) fail as points.
+Grid values are checked when the file is read, on every base configuration of the grid: a path
+that names no field, or a value that the configuration refuses on its own, raises
+:class:`SweepSpecError` naming the grid key. Values that only contradict each other
+(``w_min > w_max``) fail as points.
 
 Importing this package does not import Dask or pandas.
 """

@@ -8,7 +8,7 @@ from: a preset by name, ``build_config(algorithm, device)``, or ``SingleRPUConfi
 """
 
 import copy
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, List, Mapping, Tuple
 
 from rpu.config import ConfigBase, build_config, from_dict, registered_classes
 from rpu.config.configs import RPUConfigBase, SingleRPUConfig

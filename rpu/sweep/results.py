@@ -44,7 +44,7 @@ def failures_path(path: str) -> str:
 def _check_parquet() -> None:
     import importlib.util
 
-    if importlib.util.find_spec("pyarrow") is None and importlib.util.find_spec("fastparquet") is None:
+    if not any(importlib.util.find_spec(name) for name in ("pyarrow", "fastparquet")):
         raise ImportError(
             "a .parquet results table needs pyarrow (pip install \"rpu[hpc]\" or pip install "
             "pyarrow); or give an output path ending in .csv"

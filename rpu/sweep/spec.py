@@ -20,7 +20,7 @@ import json
 import math
 import os
 import sys
-from typing import Any, Callable, Dict, List, NoReturn, Optional
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
 
 from rpu.errors import ConfigError
 
@@ -32,12 +32,16 @@ __all__ = [
     "parse_spec",
     "load_function",
     "PARAMS_PREFIX",
+    "CONFIG_PREFIX",
     "CLUSTER_KINDS",
 ]
 
 #: Grid keys that start with this prefix vary a keyword argument of the experiment function;
-#: all other grid keys are dotted paths into the RPU configuration.
+#: those that start with ``CONFIG_PREFIX`` vary a key of the base configuration (``preset``,
+#: ``algorithm``, ``device``, ...); all other grid keys are dotted paths into the RPU
+#: configuration.
 PARAMS_PREFIX = "params."
+CONFIG_PREFIX = "config."
 
 #: ``[cluster] kind`` values and the dask-jobqueue class each one builds (``local``: a Dask
 #: ``LocalCluster``).
@@ -218,28 +222,36 @@ class SweepSpec:
         index = 0
         for combo in itertools.product(*(self.grid[k] for k in keys)):
             axes = dict(zip(keys, combo))
-            overrides = dict(self.overrides)
-            params = dict(self.params)
-            for key, value in axes.items():
-                if key.startswith(PARAMS_PREFIX):
-                    params[key[len(PARAMS_PREFIX):]] = value
-                else:
-                    overrides[key] = value
+            base, overrides, params = _split_axes(self.config, self.overrides, self.params, axes)
             for seed in self.seeds:
                 payload = {
                     "function": self.function,
-                    "config": self.config,
+                    "config": base,
                     "overrides": overrides,
                     "params": params,
                     "seed": seed,
                 }
                 out.append(SweepPoint(
                     point_id=_point_id(payload), index=index, function=self.function,
-                    base_dir=self.base_dir, base=dict(self.config), overrides=dict(overrides),
+                    base_dir=self.base_dir, base=dict(base), overrides=dict(overrides),
                     params=dict(params), seed=seed, axes=dict(axes),
                 ))
                 index += 1
         return out
+
+
+def _split_axes(config: Dict[str, Any], overrides: Dict[str, Any], params: Dict[str, Any],
+                axes: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any], Dict[str, Any]]:
+    """The base config, the overrides and the params of one grid combination ``axes``."""
+    config, overrides, params = dict(config), dict(overrides), dict(params)
+    for key, value in axes.items():
+        if key.startswith(PARAMS_PREFIX):
+            params[key[len(PARAMS_PREFIX):]] = value
+        elif key.startswith(CONFIG_PREFIX):
+            config[key[len(CONFIG_PREFIX):]] = value
+        else:
+            overrides[key] = value
+    return config, overrides, params
 
 
 def _load_toml(path: str) -> Dict[str, Any]:
@@ -383,6 +395,13 @@ def parse_spec(
                 fail(f'grid."{key}"', "params.NAME with NAME a keyword argument name")
             if pname in params:
                 fail(f'grid."{key}"', f"a parameter not also fixed in [params] ({pname!r} is)")
+        elif key.startswith(CONFIG_PREFIX):
+            cname = key[len(CONFIG_PREFIX):]
+            if cname not in _CONFIG_KEYS or cname == "overrides":
+                fail(f'grid."{key}"', "config.NAME with NAME one of " + ", ".join(
+                    k for k in _CONFIG_KEYS if k != "overrides"))
+            if cname in config:
+                fail(f'grid."{key}"', f"a key not also fixed in [config] ({cname!r} is)")
         elif key in overrides:
             fail(f'grid."{key}"', "a config path not also fixed in [config.overrides]")
         seen = set()
@@ -425,27 +444,35 @@ def parse_spec(
 
 
 def _check_config(spec: SweepSpec, where: str) -> None:
-    """Build the base config and apply each override value alone, so that a typo in a path or
-    a value that the configuration refuses is reported now, naming its key, and not by every
-    worker. (Combinations that contradict each other, such as w_min > w_max, fail per point.)"""
+    """Build every base config of the grid and apply each override value alone to each, so
+    that a typo in a path or a value that the configuration refuses is reported now, naming its
+    key, and not by every worker. (Values that contradict each other, such as w_min > w_max,
+    fail per point.)"""
     from .overrides import apply_overrides, make_base_config
 
-    try:
-        base = make_base_config(spec.config)
-    except ConfigError as exc:
-        raise SweepSpecError(f"{where}: [config]: {exc}") from None
-    try:
-        fixed = apply_overrides(base, spec.overrides)
-    except ConfigError as exc:
-        raise SweepSpecError(f"{where}: [config.overrides]: {exc}") from None
-    for key, values in spec.grid.items():
-        if key.startswith(PARAMS_PREFIX):
-            continue
-        for value in values:
-            try:
-                apply_overrides(fixed, {key: value})
-            except ConfigError as exc:
-                raise SweepSpecError(f'{where}: grid."{key}" = {value!r}: {exc}') from None
+    base_keys = [k for k in spec.grid if k.startswith(CONFIG_PREFIX)]
+    for combo in itertools.product(*(spec.grid[k] for k in base_keys)):
+        axes = dict(zip(base_keys, combo))
+        base_spec = _split_axes(spec.config, {}, {}, axes)[0]
+        what = "[config]" + "".join(f', grid."{k}" = {v!r}' for k, v in axes.items())
+        try:
+            base = make_base_config(base_spec)
+        except ConfigError as exc:
+            raise SweepSpecError(f"{where}: {what}: {exc}") from None
+        try:
+            fixed = apply_overrides(base, spec.overrides)
+        except ConfigError as exc:
+            raise SweepSpecError(f"{where}: [config.overrides] on {what}: {exc}") from None
+        for key, values in spec.grid.items():
+            if key.startswith((PARAMS_PREFIX, CONFIG_PREFIX)):
+                continue
+            for value in values:
+                try:
+                    apply_overrides(fixed, {key: value})
+                except ConfigError as exc:
+                    on = f" on {what}" if axes else ""
+                    raise SweepSpecError(
+                        f'{where}: grid."{key}" = {value!r}{on}: {exc}') from None
 
 
 # --------------------------------------------------------------------------------------------
