@@ -58,7 +58,7 @@ _TABLES = {
     "sweep": "the sweep itself: function (required), seeds, output, name",
     "params": "fixed keyword arguments of the experiment function",
     "config": "the base RPU configuration: preset, or algorithm + device, and overrides",
-    "grid": "the values to sweep: dotted config paths or params.NAME, each a list",
+    "grid": "the values to sweep, each a list: dotted config paths, params.NAME, config.NAME",
     "cluster": "where to run: kind (local, slurm, pbs, ...), workers, jobs, ...",
 }
 _SWEEP_KEYS = ("function", "seeds", "output", "name")
