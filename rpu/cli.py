@@ -4,11 +4,13 @@
     rpu bench    throughput of forward, backward and update against a bare GEMM and aihwkit
     rpu info     versions, OpenMP and threads, backends and BLAS of this installation
     rpu plot     device pulse responses and inference weight drift (rpu._plot_cli)
+    rpu sweep    run an experiment over a grid of configs and seeds on Dask (rpu.sweep)
 """
 import argparse
 import sys
 
 from rpu import _plot_cli, bench
+from rpu.sweep import cli as sweep_cli  # registers `rpu sweep`; imports no Dask
 
 
 def main(argv=None):
@@ -25,6 +27,7 @@ def main(argv=None):
     bench.add_parser(sub)
     sub.add_parser("info", help="show versions, OpenMP threads, backends and BLAS")
     _plot_cli.add_parser(sub)
+    sweep_cli.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "bench":
         try:
@@ -44,6 +47,8 @@ def main(argv=None):
         return 0
     if args.command == "plot":
         return _plot_cli.run(args)
+    if args.command == "sweep":
+        return sweep_cli.run(args)
     parser.print_help()
     return 2
 
