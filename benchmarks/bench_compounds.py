@@ -46,16 +46,14 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from rpu._bench._timing import budget_calls, time_calls  # noqa: E402
+from rpu._bench import run_aihwkit_worker  # noqa: E402
 from benchmarks.bench_mvm import (  # noqa: E402
-    WORKER,
     _cpu_model,
     _fmt_ratio,
     _fmt_time,
@@ -128,26 +126,6 @@ def bench_rpu(data, algorithm, device, lr, warmup, repeats, budget):
 # aihwkit side (a subprocess of aihwkit's interpreter)
 
 
-def run_worker_live(python, mode, spec, arrays, threads=2, timeout=7200):
-    """bench_mvm.run_aihwkit_worker, but the worker's stderr (its progress lines) goes straight
-    to ours; returns its output arrays."""
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env[var] = str(threads)
-    spec = dict(spec, threads=threads)
-    with tempfile.TemporaryDirectory(prefix="rpu-aihwkit-") as tmp:
-        in_path, out_path = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
-        np.savez(in_path, spec=np.array(json.dumps(spec)), **arrays)
-        proc = subprocess.run(
-            [python, str(WORKER), mode, in_path, out_path],
-            env=env, stdout=subprocess.PIPE, stderr=None, text=True, timeout=timeout,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"aihwkit worker failed (rc={proc.returncode}):\n{proc.stdout}")
-        with np.load(out_path, allow_pickle=False) as res:
-            return {k: res[k] for k in res.files}
-
-
 def bench_aihwkit(python, all_data, algorithms, device, lr, warmup, repeats, budget):
     """{(n, algorithm): {"s", "calls", "dW", "dA"}}, info. One subprocess for all cases."""
     arrays, cases, keys = {}, [], {}
@@ -162,7 +140,8 @@ def bench_aihwkit(python, all_data, algorithms, device, lr, warmup, repeats, bud
                 "W": f"W_{n}", "x": f"x_{n}", "d": f"d_{n}", "lr": lr,
                 "warmup": warmup, "repeats": repeats, "max_seconds": budget,
             })
-    res = run_worker_live(python, "compound", {"cases": cases}, arrays)
+    res = run_aihwkit_worker(python, "compound", {"cases": cases}, arrays, timeout=7200,
+                             live_stderr=True)
     timings = json.loads(str(res["timings"]))
     counts = json.loads(str(res["counts"]))
     out = {}

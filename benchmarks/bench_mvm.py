@@ -29,17 +29,13 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from rpu._bench._timing import time_calls  # noqa: E402
 
-from rpu._bench import WORKER, run_aihwkit_worker  # noqa: E402,F401
+from rpu._bench import run_aihwkit_worker  # noqa: E402,F401  (bench_update imports it from here)
 OUT_BOUND = 12.0  # IOParameters.out_bound default
 
 # (tile, op, variant): what each row measures; the GEMM reference is the plain op of the same shape.

@@ -6,7 +6,6 @@ is the floating-point device (decay, diffusion and the simple drift of
 ``FloatingPointDevice``). Setting weights goes through the devices (bounds, write noise); the
 update, decay, diffusion and drift are theirs, and so is their part of a saved tile.
 """
-import numpy as np
 
 from rpu import _threads
 from rpu.tiles import _checks
