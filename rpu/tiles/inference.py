@@ -392,12 +392,17 @@ class InferenceTile(AnalogTile):
         rows, lead = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype)
         n = rows.shape[0]
         cache = self._cache if self._cache is not None and self._cache["x"].shape[0] == n else None
+        learn_range = self._input_range is not None and self._input_range.params.learn_input_range
+        if self._out_scales is not None:
+            self._cache_for(n, "learning the output scales")
+        if learn_range:
+            self._cache_for(n, "learning the input range")
         grads = {}
         if self._digital_bias is not None:
             grads["bias"] = rows.sum(axis=0, dtype=np.float64)
         delta = rows
         if self._out_scales is not None:
-            y_pre = self._cache_for(n, "learning the output scales")["y_pre_out"]
+            y_pre = cache["y_pre_out"]
             g_out = np.sum(rows * y_pre, axis=0, dtype=np.float64)
             grads["out_scaling_alpha"] = g_out if self._out_scales.size > 1 else g_out.sum(keepdims=True)
             delta = delta * self._out_scales.astype(self.dtype).reshape(1, -1)
@@ -410,9 +415,8 @@ class InferenceTile(AnalogTile):
         g = self._mvm(delta, self._bwd, True, weights)
         if self.analog_bias:
             g = np.ascontiguousarray(g[:, : self.in_size])
-        if self._input_range is not None and self._input_range.params.learn_input_range:
-            c = self._cache_for(n, "learning the input range")
-            grads["input_range"] = self._input_range.gradient(c["x"], g, c["clip_mask"])
+        if learn_range:
+            grads["input_range"] = self._input_range.gradient(cache["x"], g, cache["clip_mask"])
         self._grads = grads
         return _checks.from_batch(g, lead, self.in_trans)
 
