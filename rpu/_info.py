@@ -36,7 +36,25 @@ def info():
         "cpus": _threads.cpu_count(),
         "backends": ["cpu"] + (["cuda"] if gpu_available() else []),
         "blas": blas,
+        "optional": _optional_packages(),
     }
+
+
+#: Optional packages and what rpu uses them for (read from their metadata, never imported).
+OPTIONAL = {"matplotlib": "rpu plot, demo.png", "dask": "rpu sweep", "distributed": "rpu sweep",
+            "torch": "rpu.adapters.torch", "jax": "rpu.adapters.jax", "cupy": "GPU",
+            "cuda-bindings": "NVRTC compile test"}
+
+
+def _optional_packages():
+    from importlib import metadata
+    found = []
+    for name, use in OPTIONAL.items():
+        try:
+            found.append(f"{name} {metadata.version(name)} ({use})")
+        except metadata.PackageNotFoundError:
+            pass
+    return found
 
 
 def show_config():

@@ -46,3 +46,15 @@ def test_demo_command_and_bad_arguments(tmp_path, capsys):
     assert "epochs must be a positive integer" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown algorithm"):
         run_demo(tmp_path, epochs=1, algorithms=["adam"])
+
+
+def test_info_command_reports_the_installation(capsys):
+    from importlib import metadata
+
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    for key in ("rpu", "numpy", "openmp", "threads", "backends", "blas", "optional"):
+        assert f"{key}:" in out
+    assert "cpu" in out.split("backends:")[1].splitlines()[0]
+    assert f"matplotlib {metadata.version('matplotlib')}" in out or "matplotlib" not in {
+        d.metadata["Name"] for d in metadata.distributions()}
