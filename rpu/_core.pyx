@@ -959,7 +959,7 @@ def dynamic_buffer(const floating[:, ::1] reads,   # IN  (n_ev, d) transfer read
 from rpu._kernels cimport (
     RPU_RNG_INF_PROG_NOISE, RPU_RNG_INF_DRIFT_NU, RPU_RNG_INF_READ_NOISE,
     rpu_pcm_prog_std, rpu_pcm_nu_moments, rpu_pcm_program, rpu_pcm_drift_nu,
-    rpu_pcm_time_ratio, rpu_pcm_read_time_factor, rpu_pcm_read_std, rpu_pcm_drift_read,
+    rpu_pcm_time_ratio, rpu_pcm_read_time_factor, rpu_pcm_read_std,
 )
 
 
@@ -1051,40 +1051,6 @@ def pcm_read_std(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed c
         for r in prange(g_prog.shape[0], schedule='static', num_threads=n_threads):
             for j in range(n):
                 out[r, j] = rpu_pcm_read_std(g_prog[r, j], gm, tf)
-
-
-def pcm_drift_read(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed conductances
-                   const floating[:, ::1] nu,      # IN  (rows, cols) drift exponents
-                   floating[:, ::1] out,           # OUT (rows, cols) conductances at t_inference
-                   double g_max, double t_inference, double t_0, double t_read,
-                   double read_noise_scale, uint64_t seed, uint64_t op, uint32_t sub,
-                   int n_threads):
-    """PCMLikeNoiseModel.apply_drift_noise_to_conductance (purpose INF_READ_NOISE).
-
-    The time ratio ``(t_inference + t_0)/t_0`` and the time factor of the read noise are scalars,
-    computed once in double, as aihwkit does from Python floats.
-    With ``read_noise_scale == 0`` no normals are drawn (the result is the pure power law)."""
-    cdef Py_ssize_t r, j, n = g_prog.shape[1]
-    cdef floating gm = <floating>g_max
-    cdef floating ratio = <floating>rpu_pcm_time_ratio[double](t_inference, t_0)
-    cdef floating tf = <floating>rpu_pcm_read_time_factor[double](t_inference, t_0, t_read)
-    cdef floating rs = <floating>read_noise_scale
-    cdef bint draw = read_noise_scale != 0
-    if g_prog.shape[0] == 0 or n == 0:
-        return
-    scratch_arr = np.empty((max(n_threads, 1), _scratch_words(n)), dtype=np.uint32)
-    cdef uint32_t[:, ::1] scratch = scratch_arr
-    with nogil:
-        for r in prange(g_prog.shape[0], schedule='static', num_threads=n_threads):
-            if draw:
-                rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
-                               RPU_RNG_INF_READ_NOISE, sub)
-            else:
-                for j in range(n):
-                    out[r, j] = 0
-            for j in range(n):
-                out[r, j] = rpu_pcm_drift_read(g_prog[r, j], nu[r, j], ratio, gm, tf, rs,
-                                               out[r, j])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1202,8 +1168,9 @@ def modify_weights(const floating[:, ::1] W,    # IN  (d_size, x_size) clean wei
 
 from rpu._kernels cimport (
     RPU_RNG_INF_RELAXATION, rpu_nu_draw,
-    rpu_noise_program, rpu_si_drift_read, rpu_hermes_nu_moments, rpu_hermes_drift_nu,
-    rpu_hermes_q_s, rpu_hermes_drift_read, rpu_cmo_drift_read,
+    rpu_noise_program, rpu_hermes_nu_moments, rpu_hermes_drift_nu, rpu_hermes_q_s,
+    rpu_noise_drift_read, RPU_NOISE_DRIFT_STATE_INDEPENDENT, RPU_NOISE_DRIFT_HERMES,
+    RPU_NOISE_DRIFT_RERAM_CMO, RPU_NOISE_DRIFT_PCM,
 )
 
 
@@ -1269,31 +1236,6 @@ def nu_draw_const(floating[:, ::1] out,    # OUT (rows, cols) drift exponents >=
                 out[r, j] = rpu_nu_draw(m, s, ds, out[r, j])
 
 
-def si_drift_read(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed conductances
-                  const floating[:, ::1] nu,      # IN  (rows, cols) drift exponents
-                  floating[:, ::1] out,           # OUT (rows, cols) conductances at t_inference
-                  double g_max, double t_inference, double t_0, double t_read,
-                  double read_noise_scale, uint64_t seed, uint64_t op, uint32_t sub,
-                  int n_threads):
-    """StateIndependentNoiseModel.apply_drift_noise_to_conductance (purpose INF_READ_NOISE)."""
-    cdef Py_ssize_t r, j, n = g_prog.shape[1]
-    cdef floating gm = <floating>g_max
-    cdef floating ratio = <floating>rpu_pcm_time_ratio[double](t_inference, t_0)
-    cdef floating tf = <floating>rpu_pcm_read_time_factor[double](t_inference, t_0, t_read)
-    cdef floating rs = <floating>read_noise_scale
-    if g_prog.shape[0] == 0 or n == 0:
-        return
-    scratch_arr = np.empty((max(n_threads, 1), _scratch_words(n)), dtype=np.uint32)
-    cdef uint32_t[:, ::1] scratch = scratch_arr
-    with nogil:
-        for r in prange(g_prog.shape[0], schedule='static', num_threads=n_threads):
-            rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
-                           RPU_RNG_INF_READ_NOISE, sub)
-            for j in range(n):
-                out[r, j] = rpu_si_drift_read(g_prog[r, j], nu[r, j], ratio, gm, tf, rs,
-                                              out[r, j])
-
-
 def hermes_nu_moments(const floating[:, ::1] g_target,  # IN  (rows, cols) target conductances
                       floating[:, ::1] mu,              # OUT (rows, cols) mean of nu
                       floating[:, ::1] sigma,           # OUT (rows, cols) std of nu
@@ -1344,56 +1286,59 @@ def hermes_read_std(const floating[:, ::1] g_prog,  # IN  (rows, cols) programme
                 out[r, j] = rpu_hermes_q_s(g_prog[r, j], gm, num_devices) * tf
 
 
-def hermes_drift_read(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed conductances
-                      const floating[:, ::1] nu,      # IN  (rows, cols) drift exponents
-                      floating[:, ::1] out,           # OUT (rows, cols) conductances at t
-                      double g_max, int num_devices, double t_inference, double t_0,
-                      double t_read, double read_noise_scale, uint64_t seed, uint64_t op,
-                      uint32_t sub, int n_threads):
-    """HermesNoiseModel.apply_drift_noise_to_conductance (purpose INF_READ_NOISE)."""
+#: The model codes of noise_drift (rpu_noise_drift_model in noise_models.h).
+NOISE_DRIFT_MODELS = {"state_independent": RPU_NOISE_DRIFT_STATE_INDEPENDENT,
+                      "hermes": RPU_NOISE_DRIFT_HERMES, "reram_cmo": RPU_NOISE_DRIFT_RERAM_CMO,
+                      "pcm": RPU_NOISE_DRIFT_PCM}
+
+
+def noise_drift(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed conductances
+                const floating[:, ::1] nu,      # IN  (rows, cols) drift exponents (ReRamCMO: unused)
+                floating[:, ::1] out,           # OUT (rows, cols) conductances at t_inference
+                int model, int num_devices, double t_inference, double t_0, double t_read,
+                double read_noise_scale, double g_max, double mean_shift, double relax_std,
+                double read_k, double g_min, uint64_t seed, uint64_t op, uint32_t sub,
+                int n_threads):
+    """apply_drift_noise_to_conductance of every noise model (``rpu_noise_drift_read``).
+
+    ``model``: a ``rpu_noise_drift_model`` code (0 StateIndependent, 1 Hermes, 2 ReRamCMO, 3
+    PCMLike). The time ratio ``(t_inference + t_0)/t_0`` and the read-noise time factor are
+    scalars computed once in double, as aihwkit does from Python floats (ReRamCMO passes
+    ``t_0 = 0``). Read normals: purpose INF_READ_NOISE, none drawn when ``read_noise_scale`` is 0
+    (the result is then the pure drift); ReRamCMO also draws INF_RELAXATION normals."""
     cdef Py_ssize_t r, j, n = g_prog.shape[1]
-    cdef floating gm = <floating>g_max
-    cdef floating ratio = <floating>rpu_pcm_time_ratio[double](t_inference, t_0)
-    cdef floating tf = <floating>rpu_pcm_read_time_factor[double](t_inference, t_0, t_read)
-    cdef floating rs = <floating>read_noise_scale
+    cdef floating par[8]
+    par[0] = <floating>rpu_pcm_time_ratio[double](t_inference, t_0) if t_0 > 0 else 1
+    par[1] = <floating>rpu_pcm_read_time_factor[double](t_inference, t_0, t_read)
+    par[2] = <floating>read_noise_scale
+    par[3] = <floating>g_max
+    par[4] = <floating>mean_shift
+    par[5] = <floating>relax_std
+    par[6] = <floating>read_k
+    par[7] = <floating>g_min
+    cdef bint draw = read_noise_scale != 0
+    cdef bint relax = model == RPU_NOISE_DRIFT_RERAM_CMO
     if g_prog.shape[0] == 0 or n == 0:
         return
     scratch_arr = np.empty((max(n_threads, 1), _scratch_words(n)), dtype=np.uint32)
     cdef uint32_t[:, ::1] scratch = scratch_arr
+    relax_arr = np.zeros((g_prog.shape[0] if relax else 1, n), dtype=np.asarray(out).dtype)
+    cdef floating[:, ::1] xi_relax = relax_arr
     with nogil:
         for r in prange(g_prog.shape[0], schedule='static', num_threads=n_threads):
-            rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
-                           RPU_RNG_INF_READ_NOISE, sub)
+            if relax:
+                rpu_normal_row(&xi_relax[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r,
+                               op, RPU_RNG_INF_RELAXATION, sub)
+            if draw:
+                rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
+                               RPU_RNG_INF_READ_NOISE, sub)
+            else:
+                for j in range(n):
+                    out[r, j] = 0
             for j in range(n):
-                out[r, j] = rpu_hermes_drift_read(g_prog[r, j], nu[r, j], ratio, gm, num_devices,
-                                                  tf, rs, out[r, j])
-
-
-def cmo_drift_read(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed conductances
-                   floating[:, ::1] out,           # OUT (rows, cols) conductances at t > 0
-                   floating[:, ::1] xi_relax,      # OUT (rows, cols) scratch: relaxation normals
-                   double mean_shift, double relax_std, double read_k, double time_factor,
-                   double read_noise_scale, double g_min, double g_max,
-                   uint64_t seed, uint64_t op, uint32_t sub, int n_threads):
-    """ReRamCMONoiseModel.apply_drift_noise_to_conductance at t_inference > 0 (purposes
-    INF_RELAXATION and INF_READ_NOISE); the per-call scalars are formed by the caller."""
-    cdef Py_ssize_t r, j, n = g_prog.shape[1]
-    cdef floating ms = <floating>mean_shift, rstd = <floating>relax_std, k = <floating>read_k
-    cdef floating tf = <floating>time_factor, rs = <floating>read_noise_scale
-    cdef floating lo = <floating>g_min, hi = <floating>g_max
-    if g_prog.shape[0] == 0 or n == 0:
-        return
-    scratch_arr = np.empty((max(n_threads, 1), _scratch_words(n)), dtype=np.uint32)
-    cdef uint32_t[:, ::1] scratch = scratch_arr
-    with nogil:
-        for r in prange(g_prog.shape[0], schedule='static', num_threads=n_threads):
-            rpu_normal_row(&xi_relax[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
-                           RPU_RNG_INF_RELAXATION, sub)
-            rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
-                           RPU_RNG_INF_READ_NOISE, sub)
-            for j in range(n):
-                out[r, j] = rpu_cmo_drift_read(g_prog[r, j], ms, rstd, k, tf, rs, lo, hi,
-                                               xi_relax[r, j], out[r, j])
+                out[r, j] = rpu_noise_drift_read(model, num_devices, &par[0], g_prog[r, j],
+                                                 nu[r, j], xi_relax[r if relax else 0, j],
+                                                 out[r, j])
 
 
 # OneSidedUnitCell and BufferedTransferCompound (per-element rules in _kernels/unit_cells.h and

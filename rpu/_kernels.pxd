@@ -141,8 +141,6 @@ cdef extern from "pcm_noise.h" nogil:
     T rpu_pcm_drift_factor[T](T nu, T time_ratio)
     T rpu_pcm_read_time_factor[T](T t_inference, T t_0, T t_read)
     T rpu_pcm_read_std[T](T g_prog, T g_max, T time_factor)
-    T rpu_pcm_drift_read[T](T g_prog, T nu, T time_ratio, T g_max, T time_factor,
-                            T read_noise_scale, T xi)
 
 
 # Weight modifiers (hardware-aware training), weight_modifier.h; their RNG purposes.
@@ -197,18 +195,19 @@ cdef extern from "rng_ids.h" nogil:
 
 cdef extern from "noise_models.h" nogil:
     T rpu_noise_program[T](T g_target, T sigma, T scale, int clip_zero, T xi)
-    T rpu_si_drift_read[T](T g_prog, T nu, T time_ratio, T g_max, T time_factor,
-                           T read_noise_scale, T xi)
     void rpu_hermes_nu_moments(float g_target, float g_max, int num_devices, float *mu,
                                float *sigma)
     void rpu_hermes_nu_moments(double g_target, double g_max, int num_devices, double *mu,
                                double *sigma)
     T rpu_hermes_drift_nu[T](T g_target, T g_max, int num_devices, T drift_scale, T xi)
     T rpu_hermes_q_s[T](T g_prog, T g_max, int num_devices)
-    T rpu_hermes_drift_read[T](T g_prog, T nu, T time_ratio, T g_max, int num_devices,
-                               T time_factor, T read_noise_scale, T xi)
-    T rpu_cmo_drift_read[T](T g_prog, T mean_shift, T relax_std, T read_k, T time_factor,
-                            T read_noise_scale, T g_min, T g_max, T xi_relax, T xi_read)
+    cdef enum:
+        RPU_NOISE_DRIFT_STATE_INDEPENDENT
+        RPU_NOISE_DRIFT_HERMES
+        RPU_NOISE_DRIFT_RERAM_CMO
+        RPU_NOISE_DRIFT_PCM
+    T rpu_noise_drift_read[T](int model, int num_devices, const T *par, T g_prog, T nu,
+                              T xi_relax, T xi_read)
 
 
 cdef extern from "transfer.h" nogil:

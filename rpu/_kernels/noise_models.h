@@ -107,4 +107,32 @@ RPU_HD T rpu_cmo_drift_read(T g_prog, T mean_shift, T relax_std, T read_k, T tim
   return rpu_clip(g_d + sig * xi_read * read_noise_scale, g_min, g_max);
 }
 
+/* Drift and read noise of one device for every model (the CPU loop _core.noise_drift and the
+ * GPU kernel rpu_noise_drift_elements both call this). par holds the per-call scalars:
+ * [0] time ratio (t_inference + t_0)/t_0, [1] read-noise time factor, [2] read_noise_scale,
+ * [3] g_max, and for ReRamCMO [4] mean shift, [5] relaxation std, [6] K, [7] g_min. */
+enum rpu_noise_drift_model {
+  RPU_NOISE_DRIFT_STATE_INDEPENDENT = 0,
+  RPU_NOISE_DRIFT_HERMES = 1,
+  RPU_NOISE_DRIFT_RERAM_CMO = 2,
+  RPU_NOISE_DRIFT_PCM = 3
+};
+
+template <typename T>
+RPU_HD T rpu_noise_drift_read(int model, int num_devices, const T *par, T g_prog, T nu,
+                              T xi_relax, T xi_read) {
+  switch (model) {
+    case RPU_NOISE_DRIFT_STATE_INDEPENDENT:
+      return rpu_si_drift_read<T>(g_prog, nu, par[0], par[3], par[1], par[2], xi_read);
+    case RPU_NOISE_DRIFT_HERMES:
+      return rpu_hermes_drift_read<T>(g_prog, nu, par[0], par[3], num_devices, par[1], par[2],
+                                      xi_read);
+    case RPU_NOISE_DRIFT_RERAM_CMO:
+      return rpu_cmo_drift_read<T>(g_prog, par[4], par[5], par[6], par[1], par[2], par[7], par[3],
+                                   xi_relax, xi_read);
+    default:
+      return rpu_pcm_drift_read<T>(g_prog, nu, par[0], par[3], par[1], par[2], xi_read);
+  }
+}
+
 #endif /* RPU_NOISE_MODELS_H */

@@ -192,29 +192,25 @@ __global__ void rpu_noise_program_elements(const T *g, T *out, long long rows, l
                                                               g_ref), scale, clip_zero, xi);
 }
 
-/* Drift and read noise of the inference noise models at t_inference, one thread per device.
- * model: 0 StateIndependent, 1 Hermes, 2 ReRamCMO (t_inference > 0). par holds the per-call
- * scalars: time ratio, time factor, read_noise_scale, g_max, and for ReRamCMO mean shift,
- * relaxation std, K, g_min. */
+/* Drift and read noise of the inference noise models at t_inference, one thread per device:
+ * rpu_noise_drift_read with the model and per-call scalars ``par`` (layout in noise_models.h),
+ * the CPU core's draws (_core.noise_drift): read normals INF_READ_NOISE, and for ReRamCMO
+ * relaxation normals INF_RELAXATION, at (row, column) on sub-stream ``sub``. */
 template <typename T>
 __global__ void rpu_noise_drift_elements(const T *g_prog, const T *nu, T *out, long long rows,
                                          long long cols, int model, int num_devices,
-                                         const T *par, rpu_uint64 seed, rpu_uint64 op,
-                                         unsigned int sub) {
+                                         const T *par, int draw_read, rpu_uint64 seed,
+                                         rpu_uint64 op, unsigned int sub) {
   long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (idx >= rows * cols) return;
   long long r = idx / cols, c = idx % cols;
-  T xi = rpu_normal_at<T>(seed, (rpu_uint64)c, (rpu_uint64)r, op, RPU_RNG_INF_READ_NOISE, sub);
-  if (model == 0) {
-    out[idx] = rpu_si_drift_read<T>(g_prog[idx], nu[idx], par[0], par[3], par[1], par[2], xi);
-  } else if (model == 1) {
-    out[idx] = rpu_hermes_drift_read<T>(g_prog[idx], nu[idx], par[0], par[3], num_devices,
-                                        par[1], par[2], xi);
-  } else {
-    T xr = rpu_normal_at<T>(seed, (rpu_uint64)c, (rpu_uint64)r, op, RPU_RNG_INF_RELAXATION, sub);
-    out[idx] = rpu_cmo_drift_read<T>(g_prog[idx], par[4], par[5], par[6], par[1], par[2],
-                                     par[7], par[3], xr, xi);
-  }
+  T xi = draw_read ? rpu_normal_at<T>(seed, (rpu_uint64)c, (rpu_uint64)r, op,
+                                      RPU_RNG_INF_READ_NOISE, sub)
+                   : (T)0;
+  T xr = model == RPU_NOISE_DRIFT_RERAM_CMO
+             ? rpu_normal_at<T>(seed, (rpu_uint64)c, (rpu_uint64)r, op, RPU_RNG_INF_RELAXATION, sub)
+             : (T)0;
+  out[idx] = rpu_noise_drift_read<T>(model, num_devices, par, g_prog[idx], nu[idx], xr, xi);
 }
 
 

@@ -64,6 +64,7 @@ __all__ = [
 ]
 
 _PCM_TYPES = (PCMLikeNoiseModel, CustomDriftPCMLikeNoiseModel)
+_DRIFT = _core.NOISE_DRIFT_MODELS
 _POWER_LAW = (PCMLikeNoiseModel, CustomDriftPCMLikeNoiseModel, StateIndependentNoiseModel,
               HermesNoiseModel)
 _RERAM = (ReRamWan2022NoiseModel, ReRamCMONoiseModel)
@@ -396,33 +397,37 @@ def apply_drift_noise_to_conductance(noise_model, g_prog, nu, t_inference, key, 
     key, op = as_key_op(key, op)
     nt = n_threads_of(n_threads)
     out = np.empty_like(g)
-    if isinstance(m, _PCM_TYPES):
-        _core.pcm_drift_read(g, nu_arr, out, float(m.g_max), t, float(m.t_0), float(m.t_read),
-                             float(m.read_noise_scale), key, op, int(sub), nt)
-    elif isinstance(m, HermesNoiseModel):
-        _core.hermes_drift_read(g, nu_arr, out, float(m.g_max), int(m.num_devices), t,
-                                float(m.t_0), float(m.t_read), float(m.read_noise_scale), key,
-                                op, int(sub), nt)
-    elif isinstance(m, StateIndependentNoiseModel):
-        _core.si_drift_read(g, nu_arr, out, float(m.g_max), t, float(m.t_0), float(m.t_read),
-                            float(m.read_noise_scale), key, op, int(sub), nt)
-    elif isinstance(m, ReRamWan2022NoiseModel):
+    if isinstance(m, ReRamWan2022NoiseModel):
         coeff, name = _wan_coeff(m, t)
         _core.noise_program(nu_arr, out, _as_coeff(coeff, f"noise_model.{name}", g.dtype),
                             float(m.g_max), float(m.coeff_g_max_reference),
                             float(m.noise_scale), True, key, op, int(Purpose.INF_READ_NOISE),
                             int(sub), nt)
-    else:  # ReRamCMO
+        return out
+    # The model code and scalars of rpu_noise_drift_read (rpu/_kernels/noise_models.h).
+    scalars = {"mean_shift": 0.0, "relax_std": 0.0, "read_k": 0.0, "g_min": 0.0,
+               "num_devices": 0}
+    if isinstance(m, _PCM_TYPES):
+        model, t_0, t_read = _DRIFT["pcm"], float(m.t_0), float(m.t_read)
+    elif isinstance(m, HermesNoiseModel):
+        model, t_0, t_read = _DRIFT["hermes"], float(m.t_0), float(m.t_read)
+        scalars["num_devices"] = int(m.num_devices)
+    elif isinstance(m, StateIndependentNoiseModel):
+        model, t_0, t_read = _DRIFT["state_independent"], float(m.t_0), float(m.t_read)
+    else:  # ReRamCMO: no drift before t > 0; time counts from programming (t_0 = 0)
         if t == 0:
             return g.copy()
         log_t = math.log(t)
         mean, std = m.decay_dict["mean"], m.decay_dict["std"]
-        t_read = m.read_dict["t_read"]
-        _core.cmo_drift_read(g, out, np.empty_like(g), mean[0] * log_t * m.drift_scale,
-                             (std[0] * log_t + std[1]) * m.drift_scale, float(m.read_dict["K"]),
-                             math.sqrt(math.log((t + t_read) / (2 * t_read))),
-                             float(m.read_noise_scale), float(m.g_min), float(m.g_max), key, op,
-                             int(sub), nt)
+        model, t_0, t_read = _DRIFT["reram_cmo"], 0.0, float(m.read_dict["t_read"])
+        scalars.update(mean_shift=mean[0] * log_t * m.drift_scale,
+                       relax_std=(std[0] * log_t + std[1]) * m.drift_scale,
+                       read_k=float(m.read_dict["K"]), g_min=float(m.g_min))
+        nu_arr = g
+    _core.noise_drift(g, nu_arr, out, model, scalars["num_devices"], t, t_0, t_read,
+                      float(m.read_noise_scale), float(m.g_max), scalars["mean_shift"],
+                      scalars["relax_std"], scalars["read_k"], scalars["g_min"], key, op,
+                      int(sub), nt)
     return out
 
 
