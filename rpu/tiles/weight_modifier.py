@@ -58,16 +58,15 @@ Randomness: Philox of ``(key, op, purpose, row, column)`` with purposes ``MODIFI
 ``DROP_CONNECT`` (rpu._rng.Purpose). The same ``key``/``op`` give the same bits for any number of
 threads.
 """
-import numbers
 
 import numpy as np
 
 from rpu import _core, _threads
 from rpu.config import WeightModifierParameter, WeightModifierType
+from rpu.inference._validation import as_key_op
 
 __all__ = ["modifier_is_active", "modifier_amax", "modify_weights"]
 
-_UINT64_MAX = (1 << 64) - 1
 
 # WeightModifierType -> rpu_wm_type code of _kernels/weight_modifier.h (NONE is COPY).
 _TYPE_CODE = {
@@ -208,15 +207,6 @@ def _spec(m, amax, n_mod):
     }
 
 
-def _key_op(key, op):
-    for name, value in (("key", key), ("op", op)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"{name} must be a non-negative integer, got {value!r}.")
-        if not 0 <= int(value) <= _UINT64_MAX:
-            raise ValueError(f"{name} must be in [0, 2**64 - 1], got {int(value)}.")
-    return int(key), int(op)
-
-
 def modify_weights(modifier, weights, key, op, *, n_threads=None):
     """The forward/backward weights ``W_fwd = M(W)`` of a weight modifier.
 
@@ -251,7 +241,7 @@ def modify_weights(modifier, weights, key, op, *, n_threads=None):
     """
     m = _check_modifier(modifier)
     w = weights_matrix(weights)
-    key, op = _key_op(key, op)
+    key, op = as_key_op(key, op)
     n_threads = _threads.effective_n_threads(n_threads)
     n_mod = _n_modified(m, w.shape[1])
     out = np.empty_like(w)
