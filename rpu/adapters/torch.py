@@ -325,23 +325,29 @@ class AnalogSGD(torch.optim.SGD):
     """SGD whose step also makes the pulsed update of every analog layer among its parameters.
 
     Digital parameters take torch's SGD step; for each analog layer the step calls
-    ``tile.update(x, d)`` with the pairs recorded since the last step (learning rate: the
-    group's ``lr``), then every analog layer's ``tile.post_update_step()``.
+    ``tile.update(x, d)`` with the pairs recorded since the last step or ``zero_grad`` (the
+    layer's accumulated "gradient"; learning rate: the group's ``lr``), then every analog
+    layer's ``tile.post_update_step()``.
     """
 
     def regroup_param_groups(self, *_):
         """Kept for scripts ported from aihwkit; rpu's groups need no regrouping."""
 
+    def _analog_layers(self):
+        return [(group, p.analog_layer) for group in self.param_groups for p in group["params"]
+                if getattr(p, "analog_layer", None) is not None]
+
+    def zero_grad(self, set_to_none=True):
+        super().zero_grad(set_to_none)
+        for _, layer in self._analog_layers():
+            layer._pairs = []
+
     @torch.no_grad()
     def step(self, closure=None):
         loss = super().step(closure)
-        layers = []
-        for group in self.param_groups:
-            for p in group["params"]:
-                layer = getattr(p, "analog_layer", None)
-                if layer is not None:
-                    layer.apply_update(group["lr"])
-                    layers.append(layer)
-        for layer in layers:
+        layers = self._analog_layers()
+        for group, layer in layers:
+            layer.apply_update(group["lr"])
+        for _, layer in layers:
             layer.tile.post_update_step()
         return loss
