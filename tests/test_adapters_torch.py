@@ -17,12 +17,12 @@ from rpu.config import (ConstantStepDevice, FloatingPointRPUConfig, IdealDevice,
 from rpu.data import load_digits  # noqa: E402
 
 
-def ideal_config(max_input_size=0):
+def ideal_config(max_input_size=0, digital_bias=True):
     """Perfect periphery and an ideal device: the analog layer must be exact SGD."""
     return SingleRPUConfig(device=IdealDevice(), forward=IOParameters(is_perfect=True),
                            backward=IOParameters(is_perfect=True),
                            mapping=MappingParameter(max_input_size=max_input_size,
-                                                    max_output_size=0))
+                                                    max_output_size=0, digital_bias=digital_bias))
 
 
 def train_twins(digital, analog, make_batch, steps, lr):
@@ -46,12 +46,16 @@ def train_twins(digital, analog, make_batch, steps, lr):
     return worst
 
 
-def test_ideal_linear_reproduces_nn_linear_and_sgd_over_100_steps():
+@pytest.mark.parametrize("digital_bias", [True, False])
+def test_ideal_linear_reproduces_nn_linear_and_sgd_over_100_steps(digital_bias):
     torch.manual_seed(1)
     digital = torch.nn.Sequential(torch.nn.Linear(12, 16), torch.nn.Tanh(),
                                   torch.nn.Linear(16, 5)).double()
-    analog = rt.convert_to_analog(digital, ideal_config(), seed=3)
-    assert all(layer.tile.dtype == np.float64 for layer in rt._analog_layers(analog))
+    analog = rt.convert_to_analog(digital, ideal_config(digital_bias=digital_bias), seed=3)
+    for layer in rt._analog_layers(analog):
+        assert layer.tile.dtype == np.float64
+        # aihwkit's digital bias is a torch parameter; otherwise the tile's analog column.
+        assert (layer.bias is not None, layer.tile.bias) == (digital_bias, not digital_bias)
 
     def batch(rng):
         return (torch.from_numpy(rng.standard_normal((8, 12))),

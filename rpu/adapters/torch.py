@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from rpu.config import InferenceRPUConfig, SingleRPUConfig
 from rpu.errors import TileFileError
 from rpu.serialization import from_bytes, to_bytes
-from rpu.tiles import TileArray
+from rpu.tiles import InferenceTile, TileArray
 from rpu.tiles.tile_array import _tile_class
 
 __all__ = ["AnalogLinear", "AnalogConv2d", "AnalogSequential", "AnalogSGD", "AnalogFunction",
@@ -47,13 +47,20 @@ def from_array(array):
 def make_tile(out_size, in_size, rpu_config=None, *, bias=True, dtype=np.float32, seed=None):
     """The tile of an ``(out_size, in_size)`` layer: a TileArray when ``rpu_config.mapping``
     splits it, else an InferenceTile, FloatingPointTile or AnalogTile by the config's kind
-    (SingleRPUConfig, aihwkit's default for analog layers, when None)."""
+    (SingleRPUConfig, aihwkit's default for analog layers, when None).
+
+    With ``mapping.digital_bias`` (the default) an AnalogTile or FloatingPointTile gets no bias
+    column: the layer keeps the bias as a digital torch parameter, as aihwkit does.
+    """
     cfg = SingleRPUConfig() if rpu_config is None else rpu_config
     mapping = getattr(cfg, "mapping", None)
     if mapping is not None and (0 < mapping.max_input_size < in_size or
                                 0 < mapping.max_output_size < out_size):
         return TileArray(out_size, in_size, cfg, bias=bias, dtype=dtype, seed=seed)
-    return _tile_class(cfg)(out_size, in_size, cfg, bias=bias, dtype=dtype, seed=seed)
+    cls = _tile_class(cfg)
+    if cls is not InferenceTile and getattr(mapping, "digital_bias", False):
+        bias = False
+    return cls(out_size, in_size, cfg, bias=bias, dtype=dtype, seed=seed)
 
 
 def _tile_dtype(module):
@@ -91,13 +98,17 @@ class _AnalogLayer(nn.Module):
     def _setup(self, out_size, in_size, bias, rpu_config, dtype, seed):
         self.tile = make_tile(out_size, in_size, rpu_config, bias=bias,
                               dtype=torch.empty((), dtype=dtype).numpy().dtype, seed=seed)
+        # A digital bias outside the tile (aihwkit's digital_bias) is a torch parameter.
+        self.bias = nn.Parameter(torch.zeros(out_size, dtype=dtype)) if (
+            bias and not self.tile.bias) else None
         self.analog_ctx = nn.Parameter(torch.zeros(()))
         self.analog_ctx.analog_layer = self
         self._pairs = []
         # nn.Linear's default initialisation, drawn from the layer's seed.
         bound = 1.0 / np.sqrt(in_size)
         rng = np.random.default_rng(self.tile.seed)
-        self.tile.set_weights(rng.uniform(-bound, bound, (out_size, in_size + int(bias))))
+        w = torch.from_numpy(rng.uniform(-bound, bound, (out_size, in_size + int(bias))))
+        self.set_weights(w[:, :in_size].reshape(self._weight_shape), w[:, in_size] if bias else None)
 
     def _tile_forward(self, x):
         if isinstance(self.tile.rpu_config, InferenceRPUConfig):
@@ -109,10 +120,12 @@ class _AnalogLayer(nn.Module):
             raise TypeError(f"x is on {rows.device}, but rpu's tiles run on the CPU (its CUDA "
                             f"backend is not built yet); move the model input to the CPU.")
         if not torch.is_grad_enabled():
-            return from_array(self._tile_forward(to_array(rows)))
-        if getattr(self.analog_ctx, "analog_layer", None) is not self:   # after a deepcopy
-            self.analog_ctx.analog_layer = self
-        return AnalogFunction.apply(self.analog_ctx, self, rows)
+            y = from_array(self._tile_forward(to_array(rows)))
+        else:
+            if getattr(self.analog_ctx, "analog_layer", None) is not self:   # after a deepcopy
+                self.analog_ctx.analog_layer = self
+            y = AnalogFunction.apply(self.analog_ctx, self, rows)
+        return y if self.bias is None else y + self.bias
 
     def apply_update(self, learning_rate):
         """``tile.update`` with the (x, d) pairs recorded since the last update, concatenated.
@@ -131,18 +144,22 @@ class _AnalogLayer(nn.Module):
     def get_weights(self):
         """``(weight, bias)`` as tensors (bias None without one); conv weights are 4-d."""
         w = torch.from_numpy(self.tile.get_weights())
-        bias = w[:, -1].clone() if self.use_bias else None
-        w = w[:, : w.shape[1] - int(self.use_bias)].reshape(self._weight_shape).clone()
+        bias = self.bias.detach().clone() if self.bias is not None else (
+            w[:, -1].clone() if self.use_bias else None)
+        w = w[:, : w.shape[1] - int(self.tile.bias)].reshape(self._weight_shape).clone()
         return w, bias
 
     def set_weights(self, weight, bias=None):
-        """Set the tile's weights from ``weight`` (the layer's torch shape) and ``bias``."""
+        """Set the weights from ``weight`` (the layer's torch shape) and ``bias`` (out_size)."""
+        if self.use_bias and bias is None:
+            raise ValueError("bias must be given: the layer has a bias.")
         w = to_array(weight.reshape(self.tile.out_size, -1).cpu())
-        if self.use_bias:
-            if bias is None:
-                raise ValueError("bias must be given: the layer has a bias.")
+        if self.tile.bias:
             w = np.concatenate([w, to_array(bias.reshape(-1, 1).cpu())], axis=1)
         self.tile.set_weights(w)
+        if self.bias is not None:
+            with torch.no_grad():
+                self.bias.copy_(bias.reshape(-1))
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         super()._save_to_state_dict(destination, prefix, keep_vars)
@@ -183,8 +200,9 @@ class AnalogLinear(_AnalogLayer):
     ----------
     in_features, out_features : int
     bias : bool
-        With AnalogTile an analog bias column; with InferenceTile and TileArray a digital bias
-        (``mapping.digital_bias``), as in aihwkit.
+        With ``rpu_config.mapping.digital_bias`` (the default) a digital bias, as in aihwkit:
+        a torch parameter ``bias`` (SGD step) beside an AnalogTile or FloatingPointTile, the
+        tile's own with InferenceTile and TileArray; otherwise an analog weight column.
     rpu_config : rpu config, optional
         SingleRPUConfig() when None (aihwkit's default); InferenceRPUConfig gives inference
         tiles (``is_test = not module.training``), FloatingPointRPUConfig exact ones.
