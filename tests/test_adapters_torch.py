@@ -289,3 +289,66 @@ def test_unbatched_conv_and_floating_point_config():
     with torch.no_grad():
         assert torch.allclose(conv(x), torch.nn.functional.conv2d(x[None], w, b, padding=1)[0],
                               atol=1e-6)
+
+
+AIHWKIT_WORKER = r"""
+import json, sys
+import numpy as np
+import torch
+from aihwkit.nn import AnalogLinear
+from aihwkit.optim import AnalogSGD
+from aihwkit.simulator.configs import SingleRPUConfig, ConstantStepDevice
+
+data = np.load(sys.argv[1])
+spec = json.loads(str(data["spec"]))
+torch.manual_seed(spec["seed"])
+cfg = SingleRPUConfig(device=ConstantStepDevice())
+l1, l2 = AnalogLinear(64, 32, rpu_config=cfg), AnalogLinear(32, 10, rpu_config=cfg)
+l1.set_weights(torch.from_numpy(data["w1"]), torch.from_numpy(data["b1"]))
+l2.set_weights(torch.from_numpy(data["w2"]), torch.from_numpy(data["b2"]))
+model = torch.nn.Sequential(l1, torch.nn.Sigmoid(), l2)
+opt = AnalogSGD(model.parameters(), lr=spec["lr"])
+opt.regroup_param_groups(model)
+x, y = torch.from_numpy(data["x"]), torch.from_numpy(data["y"])
+losses = []
+for idx in data["batches"]:
+    idx = torch.from_numpy(idx)
+    opt.zero_grad()
+    loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+    loss.backward()
+    opt.step()
+    losses.append(loss.item())
+np.savez(sys.argv[2], losses=np.array(losses))
+"""
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("AIHWKIT_PYTHON"),
+                    reason="AIHWKIT_PYTHON is not set (aihwkit not available)")
+def test_same_network_in_aihwkit_and_rpu_has_comparable_loss_curves():
+    from aihwkit_runner import run_worker
+    (x, y), _ = split_digits()
+    rng = np.random.default_rng(7)
+    arrays = {"w1": rng.uniform(-1, 1, (32, 64)) / 8, "b1": rng.uniform(-1, 1, 32) / 8,
+              "w2": rng.uniform(-1, 1, (10, 32)) / np.sqrt(32), "b2": rng.uniform(-1, 1, 10) / np.sqrt(32)}
+    arrays = {k: v.astype(np.float32) for k, v in arrays.items()}
+    batches = np.concatenate([rng.permutation(1400).reshape(-1, 10) for _ in range(2)])
+    lr = 0.5
+    theirs = run_worker(AIHWKIT_WORKER, {"seed": 1, "lr": lr},
+                        dict(arrays, x=x.numpy(), y=y.numpy(), batches=batches))["losses"]
+    cfg = SingleRPUConfig(device=ConstantStepDevice())
+    model = torch.nn.Sequential(rt.AnalogLinear(64, 32, rpu_config=cfg, seed=1), torch.nn.Sigmoid(),
+                                rt.AnalogLinear(32, 10, rpu_config=cfg, seed=2))
+    model[0].set_weights(torch.from_numpy(arrays["w1"]), torch.from_numpy(arrays["b1"]))
+    model[2].set_weights(torch.from_numpy(arrays["w2"]), torch.from_numpy(arrays["b2"]))
+    opt = rt.AnalogSGD(model.parameters(), lr=lr)
+    ours = []
+    for idx in torch.from_numpy(batches):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+        loss.backward()
+        opt.step()
+        ours.append(loss.item())
+    # Mean loss over blocks of 20 steps: the stochastic pulses differ, the curves must not.
+    ours, theirs = np.asarray(ours).reshape(-1, 20).mean(1), np.asarray(theirs).reshape(-1, 20).mean(1)
+    assert theirs[-1] < 0.5 * theirs[0] and ours[-1] < 0.5 * ours[0]
+    np.testing.assert_allclose(ours, theirs, rtol=0.1, atol=0.02)
