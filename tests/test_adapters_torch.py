@@ -3,6 +3,7 @@ state_dict round trips, inference models, zero-copy conversion and bad input.
 
 Skips where torch is not installed.
 """
+import copy
 import io
 
 import numpy as np
@@ -250,6 +251,15 @@ def test_state_dict_of_inference_tiles_and_tile_arrays():
     layer.eval(), copy.eval()
     with torch.no_grad():
         assert torch.equal(layer(x), copy(x))
+
+
+def test_deepcopy_gives_an_independent_twin():
+    model = noisy_model(3)
+    twin = copy.deepcopy(model)
+    assert twin[0].tile is not model[0].tile and twin[0].analog_ctx.analog_layer is twin[0]
+    assert torch.equal(run_steps(twin, 2, seed=0), run_steps(model, 2, seed=0))
+    run_steps(twin, 1, seed=1)
+    assert not np.array_equal(twin[2].tile.get_weights(), model[2].tile.get_weights())
 
 
 def test_load_state_dict_rejects_mismatch_and_garbage():

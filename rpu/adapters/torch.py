@@ -189,6 +189,17 @@ class _AnalogLayer(nn.Module):
         super()._load_from_state_dict(rest, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
 
+    def __deepcopy__(self, memo):
+        # Tiles hold their backend (a module), which deepcopy cannot copy: copy the tile through
+        # its saved state instead; the copy continues the same random stream.
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        for name, value in self.__dict__.items():
+            new.__dict__[name] = (from_bytes(to_bytes(value)) if name == "tile" else
+                                  [] if name == "_pairs" else copy.deepcopy(value, memo))
+        new.analog_ctx.analog_layer = new
+        return new
+
     def extra_repr(self):
         return self.tile.get_brief_info()
 
