@@ -315,6 +315,19 @@ def test_bad_input_raises():
         rt.AnalogLinear(4, 2, rpu_config=object())
 
 
+def test_convert_a_single_layer_and_keep_the_original():
+    digital = torch.nn.Linear(5, 2)
+    layer = rt.convert_to_analog(digital, ideal_config(), seed=1)
+    assert isinstance(layer, rt.AnalogLinear)
+    w, b = layer.get_weights()
+    assert torch.allclose(w, digital.weight) and torch.allclose(b, digital.bias)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 2))
+    converted = rt.convert_to_analog(model, seed=1)
+    assert type(model[0]) is torch.nn.Linear and isinstance(converted[0], rt.AnalogLinear)
+    assert rt.convert_to_analog(model, seed=1, inplace=True) is model
+    assert isinstance(model[0], rt.AnalogLinear)
+
+
 def test_unbatched_conv_and_floating_point_config():
     conv = rt.AnalogConv2d(2, 3, 3, padding=1, rpu_config=FloatingPointRPUConfig(), seed=1)
     assert isinstance(conv.tile, rpu.FloatingPointTile)

@@ -63,8 +63,7 @@ def make_tile(out_size, in_size, rpu_config=None, *, bias=True, dtype=np.float32
     return cls(out_size, in_size, cfg, bias=bias, dtype=dtype, seed=seed)
 
 
-def _tile_dtype(module):
-    """float64 for a float64 module, float32 (the tiles' default) otherwise."""
+def _tile_dtype(module):   # float64 modules get float64 tiles, all others float32 ones
     return torch.float64 if module.weight.dtype == torch.float64 else torch.float32
 
 
@@ -130,7 +129,10 @@ class _AnalogLayer(nn.Module):
     def apply_update(self, learning_rate):
         """``tile.update`` with the (x, d) pairs recorded since the last update, concatenated.
 
-        Pairs whose backward never ran are dropped; the records are cleared either way.
+        Pairs whose backward never ran are dropped; the records are cleared either way. A layer
+        called several times in one step: the weights see every call, but the gradients an
+        InferenceTile or TileArray keeps itself (digital bias, learned scales, input range) and
+        an InferenceTile's output-clip mask come from its last training forward and backward.
         """
         pairs = [(x, d) for x, d in self._pairs if d is not None]
         self._pairs = []
@@ -336,17 +338,20 @@ def convert_to_analog(model, rpu_config=None, *, seed=None, inplace=False):
     Layer k (in ``model.modules()`` order) gets a seed derived from ``seed`` and k (None: every
     layer draws its own). The model is deep-copied first unless ``inplace``.
     """
+    def analog(k, child):
+        layer_seed = None if seed is None else int(
+            np.random.SeedSequence([int(seed), k]).generate_state(1, np.uint64)[0])
+        cls = AnalogLinear if isinstance(child, nn.Linear) else AnalogConv2d
+        return cls.from_digital(child, rpu_config, seed=layer_seed)
+
+    if type(model) in (nn.Linear, nn.Conv2d):
+        return analog(0, model)
     model = model if inplace else copy.deepcopy(model)
-    if isinstance(model, (nn.Linear, nn.Conv2d)):
-        model = nn.Sequential(model)
     targets = [(parent, name, child) for parent in model.modules()
                for name, child in parent.named_children()
                if type(child) in (nn.Linear, nn.Conv2d)]
     for k, (parent, name, child) in enumerate(targets):
-        layer_seed = None if seed is None else int(
-            np.random.SeedSequence([int(seed), k]).generate_state(1, np.uint64)[0])
-        cls = AnalogLinear if isinstance(child, nn.Linear) else AnalogConv2d
-        setattr(parent, name, cls.from_digital(child, rpu_config, seed=layer_seed))
+        setattr(parent, name, analog(k, child))
     return model
 
 
