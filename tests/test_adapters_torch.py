@@ -313,6 +313,12 @@ def test_bad_input_raises():
         layer.set_weights(torch.ones(2, 4))
     with pytest.raises(TypeError, match="rpu_config"):
         rt.AnalogLinear(4, 2, rpu_config=object())
+    x = torch.rand(3, 4, requires_grad=True)
+    h = x * 1.0
+    y = layer(h)
+    h.add_(1.0)         # would change the recorded input of the update
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
 
 
 def test_convert_a_single_layer_and_keep_the_original():

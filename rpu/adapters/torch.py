@@ -85,6 +85,7 @@ class AnalogFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        ctx.saved_tensors    # autograd raises here if the recorded x was changed in place
         layer = ctx.layer
         d = to_array(grad)
         layer._pairs[ctx.call][1] = d
