@@ -2,6 +2,21 @@
 
 Every public tile method funnels its array arguments through here before any state changes, so a
 call that fails leaves the tile as it was.
+
+NaN and Inf policy (tested in tests/test_nan_policy.py and tests/test_bad_input.py):
+
+* Array arguments (``x`` and ``d`` of forward, backward and update; ``weights``; hidden and
+  periphery parameters; scales) that hold a NaN or an Inf anywhere raise ``ValueError`` whose
+  message starts with the argument's name; so do finite float64 inputs that overflow the tile's
+  float32. Nothing is changed and no random number is consumed. Non-finite inputs are never
+  silently cleaned: a NaN upstream is a bug the user should see.
+* Scalar arguments (learning rate, times, bounds, probabilities) must be finite numbers.
+* The weights of a pulsed tile stay finite and inside the device bounds for any finite inputs
+  and learning rate, since each pulse moves a weight by a bounded step. An exact
+  (floating-point) step ``W - lr d^T x`` that would overflow the dtype raises ``ValueError``
+  and leaves the weights as they were (a TileArray restores all its tiles).
+* A NaN in a configuration value raises :class:`rpu.ConfigError` naming the field, both at
+  construction and when a tile validates its copy of a config that was mutated later.
 """
 import numbers
 

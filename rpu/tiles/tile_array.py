@@ -180,10 +180,23 @@ class TileArray:
         if x_rows.shape[0] != d_rows.shape[0]:
             raise ValueError(f"x and d must hold the same number of vectors, got {x_rows.shape[0]} "
                              f"rows of x and {d_rows.shape[0]} rows of d.")
-        for i, column in enumerate(self.tiles):
-            x_i = self._in_block(x_rows, i)
-            for o, tile in enumerate(column):
-                tile.update(x_i, self._out_block(d_rows, o))
+        # A tile refuses a step that would overflow its dtype only when it gets there; the tiles
+        # before it have then already stepped. Keep what restores them, so a failed update leaves
+        # the whole array as it was (a copy of the tiles' state: small next to the update itself).
+        tiles = self._all_tiles()
+        saved = [(t, dict(t.__dict__), t._state_meta(),
+                  {k: np.array(v, copy=True) for k, v in t._state_arrays().items()})
+                 for t in tiles] if len(tiles) > 1 else []
+        try:
+            for i, column in enumerate(self.tiles):
+                x_i = self._in_block(x_rows, i)
+                for o, tile in enumerate(column):
+                    tile.update(x_i, self._out_block(d_rows, o))
+        except BaseException:
+            for tile, attrs, meta, arrays in saved:
+                tile.__dict__.update(attrs)
+                tile._load_state(meta, arrays)
+            raise
         if self._bias is not None and self._bias_grad is not None:
             self._bias = (self._bias - self._learning_rate * self._bias_grad).astype(self.dtype)
         self._bias_grad = None
