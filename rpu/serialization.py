@@ -1,18 +1,42 @@
-"""Saving and loading tiles in a safe, versioned file format (no pickle, no code execution).
+"""Saving and loading tiles in a safe, versioned, checksummed file format (no pickle, no code).
 
-A tile file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays) read with
-``allow_pickle=False``. It holds:
+Format (version 2)
+------------------
+A tile file is a plain zip archive of ``.npy`` arrays, as written by :func:`numpy.savez`
+(uncompressed), and is read with ``allow_pickle=False``: no entry can hold Python objects. It holds
 
-* ``__rpu_meta__``: a 0-d unicode array with JSON metadata: ``format`` ("rpu-tile"),
-  ``format_version``, ``rpu_version``, ``tile_class``, the tile's sizes, flags, dtype, seed and
-  operation counter (integers as decimal strings, since seeds exceed 64 bits), the learning
-  rate, and ``rpu_config`` as produced by ``config.to_dict()``;
-* ``weights``: the (out_size, x_size) weights;
-* per-direction periphery arrays, ``fwd.<name>`` / ``bwd.<name>``, and the noise-management
-  running values ``fwd.nm_state`` / ``bwd.nm_state``.
+* ``__rpu_meta__.npy``: a 0-d unicode array with one JSON object, the metadata:
 
-A loaded tile continues the same random stream as the saved one.
+  - ``format``: ``"rpu-tile"``; ``format_version``: 2; ``rpu_version``: the writer's version;
+  - ``tile_class``: ``AnalogTile``, ``InferenceTile``, ``FloatingPointTile`` or ``TileArray``;
+  - the tile's sizes, flags (``bias``, ``in_trans``, ``out_trans``), ``dtype``, ``seed`` and
+    ``op_counter`` (the random stream's position; integers as decimal strings, since seeds
+    exceed 64 bits), ``learning_rate``, and the class's own state (InferenceTile: scales,
+    input range, programming state; TileArray: one such record per tile);
+  - ``rpu_config``: the configuration as produced by ``config.to_dict()`` (plain JSON, read
+    back by :func:`rpu.config.from_dict`, which only builds rpu's own config classes);
+  - ``checksum``: ``{"algorithm": "sha256", "digest": <64 hex digits>}``, see below.
+
+* one ``<name>.npy`` per state array, of a numeric or boolean dtype: ``weights`` (out_size,
+  x_size); the devices' hidden parameters and counters (``hidden.*``, ``drift.*``, ``sub*``,
+  ``extra.*``, ``counter.*``); the periphery's per-line draws ``fwd.<name>`` / ``bwd.<name>``
+  and running noise-management values ``fwd.nm_state`` / ``bwd.nm_state``; the inference
+  state; for a TileArray, each tile's arrays under ``tile.<i>.<o>.``.
+
+The checksum is the SHA-256 of, in order: the metadata without its ``checksum`` entry as
+canonical JSON (sorted keys, no spaces), then for each array in name order its name, dtype
+(``dtype.str``, with byte order), shape and C-order bytes, each length-prefixed. It is checked
+before anything in the file is used, so a flipped bit anywhere is refused; it guards against
+corruption, not forgery (anyone may recompute it), and a forged file can still only hold
+numbers and JSON, never code.
+
+Version 1 files (before the checksum) load as before, without the integrity check. Newer
+versions are refused with a message naming both versions.
+
+A loaded tile continues the same random stream as the saved one: saving and loading between
+two calls does not change any result (bit for bit).
 """
+import hashlib
 import json
 import os
 import tempfile
@@ -25,7 +49,10 @@ from rpu.config import from_dict
 from rpu.errors import ConfigError, TileFileError
 
 FORMAT = "rpu-tile"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_ALGORITHM = "sha256"
+# dtype kinds a tile file may hold: bool, integers, floats (no objects, strings, voids).
+_ARRAY_KINDS = "biuf"
 _META_KEY = "__rpu_meta__"
 
 
@@ -44,6 +71,7 @@ def save(tile, path):
             "tile_class": type(tile).__name__, "rpu_config": tile.rpu_config.to_dict()}
     meta.update(tile._state_meta())
     arrays = {name: np.asarray(value) for name, value in tile._state_arrays().items()}
+    meta["checksum"] = {"algorithm": _ALGORITHM, "digest": _digest(meta, arrays)}
     arrays[_META_KEY] = np.array(json.dumps(meta))
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".rpu-save-", suffix=".tmp", dir=directory)
@@ -73,24 +101,39 @@ def load(path, *, backend="auto"):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no tile file at {path!r}.")
+    if not os.path.isfile(path) or not zipfile.is_zipfile(path):
+        raise TileFileError(f"{path!r} is not a readable rpu tile file (a truncated or foreign "
+                            f"file? an rpu tile file is a zip archive of .npy arrays).")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, AttributeError,
+            TypeError, NotImplementedError, RuntimeError) as exc:
+        # allow_pickle=False makes NumPy refuse object arrays and pickles with a ValueError.
         raise TileFileError(f"{path!r} is not a readable rpu tile file (a truncated or foreign "
-                            f"file?): {exc}") from exc
+                            f"file?): {type(exc).__name__}: {exc}") from exc
     if _META_KEY not in arrays:
         raise TileFileError(f"{path!r} is an .npz archive but not an rpu tile file (no {_META_KEY}).")
+    meta_array = arrays.pop(_META_KEY)
+    if meta_array.dtype.kind != "U" or meta_array.ndim != 0:
+        raise TileFileError(f"{path!r}: {_META_KEY} must be a 0-d unicode array, got dtype "
+                            f"{meta_array.dtype} of shape {meta_array.shape}.")
     try:
-        meta = json.loads(str(arrays.pop(_META_KEY)))
+        meta = json.loads(str(meta_array))
     except (ValueError, TypeError) as exc:
         raise TileFileError(f"{path!r}: the metadata is not valid JSON: {exc}") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise TileFileError(f"{path!r} is not an rpu tile file (format {meta.get('format') if isinstance(meta, dict) else None!r}).")
     version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION or version < 1:
         raise TileFileError(f"{path!r} has tile format version {version!r}; this rpu "
                             f"({__version__}) reads versions 1 to {FORMAT_VERSION}.")
+    for name, value in arrays.items():
+        if value.dtype.kind not in _ARRAY_KINDS:
+            raise TileFileError(f"{path!r}: array {name!r} has dtype {value.dtype}; a tile file "
+                                f"holds only numeric arrays.")
+    if version >= 2:
+        _verify(path, meta, arrays)
     cls = TILE_CLASSES.get(meta.get("tile_class"))
     if cls is None:
         raise TileFileError(f"{path!r}: unknown tile class {meta.get('tile_class')!r}; known: "
@@ -104,3 +147,35 @@ def load(path, *, backend="auto"):
     except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise TileFileError(f"{path!r}: inconsistent tile file contents: {exc}") from exc
     return tile
+
+
+def _digest(meta, arrays):
+    """SHA-256 (hex) of the metadata (less ``checksum``) and the arrays: see the module docstring."""
+    h = hashlib.sha256()
+
+    def put(data):
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+
+    body = {k: v for k, v in meta.items() if k != "checksum"}
+    put(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+    for name in sorted(arrays):
+        a = np.asarray(arrays[name])
+        put(name.encode())
+        put(a.dtype.str.encode())
+        put(json.dumps(list(a.shape)).encode())
+        put(a.tobytes(order="C"))
+    return h.hexdigest()
+
+
+def _verify(path, meta, arrays):
+    checksum = meta.get("checksum")
+    if not isinstance(checksum, dict) or checksum.get("algorithm") != _ALGORITHM \
+            or not isinstance(checksum.get("digest"), str):
+        raise TileFileError(f"{path!r}: format version {meta['format_version']} needs a checksum "
+                            f"{{'algorithm': 'sha256', 'digest': ...}} in the metadata, got "
+                            f"{checksum!r}.")
+    if _digest(meta, arrays) != checksum["digest"]:
+        raise TileFileError(f"{path!r}: checksum mismatch: the file was corrupted or edited after "
+                            f"it was saved (SHA-256 of its metadata and arrays differs from the "
+                            f"recorded one).")
