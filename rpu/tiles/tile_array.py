@@ -87,6 +87,11 @@ class TileArray:
         self._in_edges = np.cumsum([0] + self.in_sizes)
         self._out_edges = np.cumsum([0] + self.out_sizes)
         cls = _tile_class(self.rpu_config)
+        # The grid together must fit, not only each tile: a 1 x 1 tile of the same class tells
+        # how many weight-sized arrays each keeps.
+        per_tile = cls(1, 1, self.rpu_config, dtype=self.dtype, seed=0, backend=backend)._weight_sized_arrays()
+        _checks.check_memory(f"TileArray({self.out_size}, {self.in_size})", (self.out_size, self.in_size),
+                             self.dtype, per_tile)
         children = np.random.SeedSequence(self.seed).spawn(len(self.in_sizes) * len(self.out_sizes))
         self.tiles = [[cls(o_size, i_size, self.rpu_config, dtype=self.dtype,
                            seed=int(children[i * len(self.out_sizes) + o].generate_state(1, np.uint64)[0]),
