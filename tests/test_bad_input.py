@@ -180,6 +180,7 @@ OTHER_CASES = [
     ("tile-backend", lambda: rpu.AnalogTile(3, 3, backend="tpu"), ValueError, r"^backend must be one of"),
     ("tile-seed-negative", lambda: rpu.AnalogTile(3, 3, seed=-1), ValueError, r"^seed must be a non-negative"),
     ("tile-seed-float", lambda: rpu.FloatingPointTile(3, 3, seed=1.5), TypeError, r"^seed must be a non-negative"),
+    ("tile-too-large", lambda: rpu.AnalogTile(10**6, 10**6), rpu.TileMemoryError, r"^AnalogTile\(1000000, 1000000\) needs about"),
     # configs: NaN, negative, out of range, unknown names
     ("config-dw-min-nan", lambda: ConstantStepDevice(dw_min=NAN), ConfigError, r"ConstantStepDevice\.dw_min = nan"),
     ("config-dw-min-negative", lambda: SoftBoundsDevice(dw_min=-0.01), ConfigError, r"SoftBoundsDevice\.dw_min"),

@@ -98,9 +98,9 @@ def test_pulsed_weights_stay_finite_under_extreme_finite_inputs(device, dtype):
 ], ids=["fp", "ideal", "inference", "array"])
 def test_exact_step_that_overflows_is_refused(make):
     tile = make()
-    tile.set_learning_rate(1e30)
+    tile.set_learning_rate(1.0)
     x = np.full((2, 4), 1e30, dtype=np.float32)
-    x[:, :2] = 1.0  # the first block of a TileArray steps finitely before the second overflows
+    x[:, :2] = 1e-10  # the first block of a TileArray steps finitely before the second overflows
     d = np.full((2, 3), 1e30, dtype=np.float32)
     before = _snapshot(tile)
     with pytest.raises(ValueError, match="overflows float32.*learning_rate"):

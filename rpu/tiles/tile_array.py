@@ -27,6 +27,14 @@ def split_sizes(size, max_size):
     return [base + 1] * extra + [base] * (n - extra)
 
 
+def _exact_step(tile):
+    """Whether ``tile``'s update is the exact step W - lr d^T x (which may refuse to overflow)."""
+    from rpu.tiles._device_array import DeviceArray
+
+    devices = getattr(tile, "_devices", None)
+    return isinstance(devices, DeviceArray) and (not devices.pulsed or devices.up.pulse_type.name == "NONE")
+
+
 def _tile_class(rpu_config):
     from rpu.tiles.analog import AnalogTile
     from rpu.tiles.floating_point import FloatingPointTile
@@ -185,22 +193,27 @@ class TileArray:
         if x_rows.shape[0] != d_rows.shape[0]:
             raise ValueError(f"x and d must hold the same number of vectors, got {x_rows.shape[0]} "
                              f"rows of x and {d_rows.shape[0]} rows of d.")
-        # A tile refuses a step that would overflow its dtype only when it gets there; the tiles
-        # before it have then already stepped. Keep what restores them, so a failed update leaves
-        # the whole array as it was (a copy of the tiles' state: small next to the update itself).
+        # An exact (floating-point) step refuses to overflow its dtype only when its tile gets
+        # there; the tiles before it have then already stepped. For such tiles keep what the step
+        # changes (the weights, written in place, and the periphery values, rebound), so a failed
+        # update leaves the whole array as it was. Pulsed steps never refuse: nothing to keep.
         tiles = self._all_tiles()
-        saved = [(t, dict(t.__dict__), t._state_meta(),
-                  {k: np.array(v, copy=True) for k, v in t._state_arrays().items()})
-                 for t in tiles] if len(tiles) > 1 else []
+        saved = []
+        if len(tiles) > 1 and _exact_step(tiles[0]):
+            saved = [(t, dict(t.__dict__), t._weights.copy(),
+                      None if getattr(t, "_input_range", None) is None else t._input_range.value)
+                     for t in tiles]
         try:
             for i, column in enumerate(self.tiles):
                 x_i = self._in_block(x_rows, i)
                 for o, tile in enumerate(column):
                     tile.update(x_i, self._out_block(d_rows, o))
         except BaseException:
-            for tile, attrs, meta, arrays in saved:
+            for tile, attrs, weights, input_range in saved:
                 tile.__dict__.update(attrs)
-                tile._load_state(meta, arrays)
+                tile._weights[...] = weights
+                if input_range is not None:
+                    tile._input_range.value = input_range
             raise
         if self._bias is not None and self._bias_grad is not None:
             self._bias = (self._bias - self._learning_rate * self._bias_grad).astype(self.dtype)
