@@ -119,6 +119,9 @@ TILE_CASES = [
                                                                   for k, v in t.get_hidden_parameters().items()}),
      ValueError, r"hidden parameter 'max_bound' contains NaN"),
     ("hidden-not-dict", "analog", lambda t: t.set_hidden_parameters([1, 2]), TypeError, r"^params must be a dict"),
+    ("forward-params-nan", "analog", lambda t: t.set_forward_parameters({"out_nonlinearity_factor": np.array(NAN)}),
+     ValueError, r"^forward parameter 'out_nonlinearity_factor' contains NaN"),
+    ("inference-set-scales-inf", "inference", lambda t: t.set_scales(np.full(4, INF)), ValueError, r"^scales must be positive finite"),
     ("forward-params-unknown-key", "analog", lambda t: t.set_forward_parameters({"bogus": np.ones(4)}), KeyError, r"bogus"),
     # scalars
     ("lr-negative", "analog", lambda t: t.set_learning_rate(-0.1), ValueError, r"^learning_rate must be >= 0"),

@@ -10,7 +10,8 @@ dimensions), input dtypes, memory layouts (C, Fortran, negative strides, non-con
 * the update of an IdealDevice tile is the NumPy SGD step;
 * inputs of the wrong shape raise the rpu error and change nothing;
 * random IO configs are accepted when in range (and then give finite outputs) and refused with
-  a ConfigError naming the field otherwise.
+  a ConfigError naming the field otherwise; random pulsed-device configs with at most one fault
+  are refused naming the broken field, or train with finite weights inside the device bounds.
 
 Each test is bounded (``max_examples``), derandomized (the same examples on every run) and
 without deadline, so the file runs in a few seconds.
@@ -199,3 +200,38 @@ def test_random_io_configs_are_accepted_or_refused_clearly(field, value, seed):
     tile = rpu.AnalogTile(3, 4, SingleRPUConfig(forward=io), seed=seed)
     y = tile.forward(np.random.default_rng(seed).uniform(-1, 1, size=(5, 4)))
     assert y.shape == (5, 3) and np.isfinite(y).all()
+
+
+DEVICES = ["ConstantStepDevice", "SoftBoundsDevice", "LinearStepDevice", "ExpStepDevice", "PowStepDevice"]
+
+# One fault at a time: (field it breaks, how), or None for a valid config.
+FAULTS = [None, None, None, ("dw_min", lambda f: 0.0), ("dw_min", lambda f: -f["dw_min"]),
+          ("dw_min", lambda f: float("nan")), ("w_min", lambda f: 0.5 * f["w_max"] + 0.01),
+          ("w_max", lambda f: float("nan")), ("dw_min_dtod", lambda f: -0.1),
+          ("up_down", lambda f: float("inf"))]
+
+
+@settings(**SETTINGS)
+@given(device=st.sampled_from(DEVICES), dw_min=st.floats(1e-4, 0.1),
+       w_min=st.floats(-2.0, -0.01), w_max=st.floats(0.01, 2.0),
+       dw_min_dtod=st.floats(0.0, 1.0), up_down=st.floats(-0.5, 0.5),
+       fault=st.sampled_from(FAULTS),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**32 - 1))
+def test_random_device_configs_are_refused_clearly_or_train_within_bounds(
+        device, dw_min, w_min, w_max, dw_min_dtod, up_down, fault, dtype, seed):
+    import rpu.config as config
+    fields = dict(dw_min=dw_min, w_min=w_min, w_max=w_max, dw_min_dtod=dw_min_dtod, up_down=up_down)
+    if fault is not None:
+        fields[fault[0]] = fault[1](fields)
+        with pytest.raises(ConfigError, match=rf"{device}\.{fault[0]} = "):
+            getattr(config, device)(**fields)
+        return
+    tile = rpu.AnalogTile(3, 4, SingleRPUConfig(device=getattr(config, device)(**fields)),
+                          dtype=dtype, seed=seed)
+    rng = np.random.default_rng(seed)
+    for _ in range(3):
+        tile.update(rng.uniform(-1, 1, size=(5, 4)), rng.uniform(-1, 1, size=(5, 3)))
+    w = tile.get_weights()
+    hidden = tile.get_hidden_parameters()
+    assert w.dtype == dtype and np.isfinite(w).all()
+    assert np.all(w <= hidden["max_bound"]) and np.all(w >= hidden["min_bound"])
