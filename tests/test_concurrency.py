@@ -135,3 +135,37 @@ def test_kernels_release_the_gil():
         if gap < 0.4 * duration:
             return
     pytest.fail(f"the main thread was blocked for most of the kernel call: (gap, duration) = {results}")
+
+
+def test_ctrl_c_stops_a_training_loop_between_batches():
+    """Each tile call returns to Python after its batch, so Ctrl-C (SIGINT) stops a loop of
+    calls at the next batch boundary (the kernels do not block the signal for longer)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, rpu, sys\n"
+        "from rpu.config import SingleRPUConfig, SoftBoundsDevice\n"
+        "tile = rpu.AnalogTile(256, 256, SingleRPUConfig(device=SoftBoundsDevice()), seed=1)\n"
+        "x = np.random.default_rng(0).uniform(-1, 1, (64, 256)).astype(np.float32)\n"
+        "d = np.random.default_rng(1).uniform(-1, 1, (64, 256)).astype(np.float32)\n"
+        "tile.update(x, d); print('ready', flush=True)\n"
+        "while True:\n"
+        "    tile.forward(x); tile.backward(d); tile.update(x, d)\n"
+    )
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err, err[-2000:]
