@@ -107,11 +107,15 @@ def load(path, *, backend="auto"):
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, AttributeError,
-            TypeError, NotImplementedError, RuntimeError) as exc:
-        # allow_pickle=False makes NumPy refuse object arrays and pickles with a ValueError.
+    except Exception as exc:  # noqa: BLE001 -- whatever a damaged archive or .npy header raises
+        # (BadZipFile, a CRC error, a header NumPy's parser chokes on, ...). allow_pickle=False
+        # makes NumPy refuse object arrays and pickles with a ValueError before reading them.
         raise TileFileError(f"{path!r} is not a readable rpu tile file (a truncated or foreign "
                             f"file?): {type(exc).__name__}: {exc}") from exc
+    for name, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # NumPy hands back other zip members as raw bytes
+            raise TileFileError(f"{path!r}: member {name!r} is not a .npy array; a tile file holds "
+                                f"only .npy arrays.")
     if _META_KEY not in arrays:
         raise TileFileError(f"{path!r} is an .npz archive but not an rpu tile file (no {_META_KEY}).")
     meta_array = arrays.pop(_META_KEY)

@@ -261,7 +261,7 @@ def test_an_npz_with_an_object_array_never_runs(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("what", ["npy", "random", "empty", "string-array", "meta-not-0d"])
+@pytest.mark.parametrize("what", ["npy", "random", "empty", "string-array", "meta-not-0d", "extra-member"])
 def test_foreign_contents_are_refused(tmp_path, what):
     path = tmp_path / "f.npz"
     if what == "npy":
@@ -271,6 +271,10 @@ def test_foreign_contents_are_refused(tmp_path, what):
         path.write_bytes(np.random.default_rng(0).integers(0, 256, size=4096, dtype=np.uint8).tobytes())
     elif what == "empty":
         path.write_bytes(b"")
+    elif what == "extra-member":
+        rpu.save(_tile(), path)
+        with zipfile.ZipFile(path, "a") as z:
+            z.writestr("payload.py", b"import os")
     else:
         rpu.save(_tile(), path)
         with np.load(path, allow_pickle=False) as data:
@@ -282,6 +286,22 @@ def test_foreign_contents_are_refused(tmp_path, what):
         np.savez(path, **arrays)
     with pytest.raises(TileFileError):
         rpu.load(path)
+
+
+def test_every_npy_header_length_off_by_one_is_refused(tmp_path):
+    """A .npy header length one too long makes NumPy's header parser read a byte of the data:
+    for some members its parser then raised tokenize.TokenError, which escaped rpu.load."""
+    path = tmp_path / "t.npz"
+    rpu.save(rpu.AnalogTile(3, 2, bias=True, seed=1), path)
+    good = path.read_bytes()
+    starts = [i for i in range(len(good)) if good.startswith(b"\x93NUMPY\x01\x00", i)]
+    assert len(starts) > 5
+    for start in starts:
+        data = bytearray(good)
+        data[start + 8] += 1
+        path.write_bytes(bytes(data))
+        with pytest.raises(TileFileError):
+            rpu.load(path)
 
 
 def test_flipped_bytes_are_refused_or_harmless(tmp_path):
