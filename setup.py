@@ -4,6 +4,10 @@ The OpenMP probe compiles and runs a tiny parallel program. Without OpenMP (or w
 the core still builds: prange becomes a serial loop and results do not change, because no random
 number depends on the thread that draws it. The outcome is written to rpu/_build_info.py, which
 `rpu info` reports. RPU_DEBUG_CYTHON=1 turns Cython's bounds and wraparound checks back on.
+RPU_SANITIZE=1 builds a checking copy for CI: AddressSanitizer and UndefinedBehaviorSanitizer
+(every finding aborts), with the Cython checks on. Run it with the ASan runtime preloaded, as
+.ci/run does: LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 (the
+interpreter itself is not instrumented, so its leaks are not ours to report).
 """
 import glob
 import os
@@ -81,9 +85,17 @@ omp_compile, omp_link = openmp_flags()
 # round identically. -fno-trapping-math only lets GCC if-convert (vectorise) the periphery loops;
 # no value changes. Never -ffast-math: the quantisers rely on exact IEEE rounding.
 compile_args = ["-O3", "-std=c++17", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math"] + omp_compile
+link_args = list(omp_link)
+sanitize = os.environ.get("RPU_SANITIZE", "") not in ("", "0")
+if sanitize:
+    # -O1 keeps the build fast and the reports readable; the flags go to the link as well so the
+    # module pulls in the sanitizer runtimes.
+    sanitizers = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+    compile_args = [f for f in compile_args if f != "-O3"] + ["-O1", "-g"] + sanitizers
+    link_args += sanitizers
 write_build_info(bool(omp_compile), compile_args)
 
-debug = os.environ.get("RPU_DEBUG_CYTHON", "") not in ("", "0")
+debug = sanitize or os.environ.get("RPU_DEBUG_CYTHON", "") not in ("", "0")
 directives = {
     "language_level": 3,
     "boundscheck": debug,
@@ -103,7 +115,7 @@ extensions = [
         depends=sorted(glob.glob("rpu/_kernels/*.h")),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=compile_args,
-        extra_link_args=omp_link,
+        extra_link_args=link_args,
     )
 ]
 

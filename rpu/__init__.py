@@ -10,10 +10,10 @@ Tiles take and return NumPy arrays; configuration classes keep IBM aihwkit's nam
 """
 from rpu._version import __version__
 from rpu import config
-from rpu.errors import ConfigError, TileFileError
+from rpu.errors import ConfigError, TileFileError, TileMemoryError
 from rpu.tiles import AnalogTile, FloatingPointTile, InferenceTile, TileArray
 from rpu.serialization import load, save
 from rpu._info import show_config
 
-__all__ = ["__version__", "config", "ConfigError", "TileFileError", "AnalogTile",
+__all__ = ["__version__", "config", "ConfigError", "TileFileError", "TileMemoryError", "AnalogTile",
            "InferenceTile", "FloatingPointTile", "TileArray", "save", "load", "show_config"]

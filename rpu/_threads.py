@@ -5,6 +5,7 @@ The result never changes any number rpu computes: it only changes how fast. It f
 and is capped by the CPUs this process may run on.
 """
 import os
+import threading
 
 from rpu import _core
 
@@ -68,19 +69,35 @@ class blas_single_thread:
     own worker threads would otherwise compete with OpenMP for the same cores (both spin-wait).
     The BLAS libraries are found once with threadpoolctl and cached; entering and leaving then
     costs a few foreign calls, not a library scan.
+
+    BLAS's thread count is process-wide, so the pin is shared between Python threads: the first
+    to enter saves the counts and pins them, the last to leave restores them. (Each saving and
+    restoring on its own would let two overlapping tiles leave BLAS pinned to one thread.)
     """
 
-    __slots__ = ("_saved",)
+    __slots__ = ()
+    _lock = threading.Lock()
+    _depth = 0
+    _saved = ()
 
     def __enter__(self):
-        self._saved = [(lib, lib.get_num_threads()) for lib in _blas_libraries()]
-        for lib, n in self._saved:
-            if n != 1:
-                lib.set_num_threads(1)
+        cls = blas_single_thread
+        with cls._lock:
+            if cls._depth == 0:
+                cls._saved = [(lib, lib.get_num_threads()) for lib in _blas_libraries()]
+                for lib, n in cls._saved:
+                    if n != 1:
+                        lib.set_num_threads(1)
+            cls._depth += 1
         return self
 
     def __exit__(self, *exc):
-        for lib, n in self._saved:
-            if n != 1:
-                lib.set_num_threads(n)
+        cls = blas_single_thread
+        with cls._lock:
+            cls._depth -= 1
+            if cls._depth == 0:
+                for lib, n in cls._saved:
+                    if n != 1:
+                        lib.set_num_threads(n)
+                cls._saved = ()
         return False

@@ -16,3 +16,13 @@ class ConfigError(ValueError):
 
 class TileFileError(ValueError):
     """A saved tile file is truncated, corrupted, of a foreign format or of an unknown version."""
+
+
+class TileMemoryError(MemoryError):
+    """A tile would not fit in the memory available to this process.
+
+    Raised up front, before any large array is allocated, instead of letting the operating
+    system kill the process when the pages are first touched. The message gives the tile's
+    sizes, the estimated bytes and the bytes available; set ``RPU_SKIP_MEMORY_CHECK=1`` to skip
+    the check (for example where ``/proc/meminfo`` under-reports what a job may use).
+    """

@@ -1,20 +1,43 @@
-"""Saving and loading tiles in a safe, versioned file format (no pickle, no code execution).
+"""Saving and loading tiles in a safe, versioned, checksummed file format (no pickle, no code).
 
-A tile file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays) read with
-``allow_pickle=False``. It holds:
+Format (version 2)
+------------------
+A tile file is a plain zip archive of ``.npy`` arrays, as written by :func:`numpy.savez`
+(uncompressed), and is read with ``allow_pickle=False``: no entry can hold Python objects. It holds
 
-* ``__rpu_meta__``: a 0-d unicode array with JSON metadata: ``format`` ("rpu-tile"),
-  ``format_version``, ``rpu_version``, ``tile_class``, the tile's sizes, flags, dtype, seed and
-  operation counter (integers as decimal strings, since seeds exceed 64 bits), the learning
-  rate, and ``rpu_config`` as produced by ``config.to_dict()``;
-* ``weights``: the (out_size, x_size) weights;
-* per-direction periphery arrays, ``fwd.<name>`` / ``bwd.<name>``, and the noise-management
-  running values ``fwd.nm_state`` / ``bwd.nm_state``.
+* ``__rpu_meta__.npy``: a 0-d unicode array with one JSON object, the metadata:
 
-A loaded tile continues the same random stream as the saved one. :func:`to_bytes` and
-:func:`from_bytes` give the same container as bytes in memory (the framework adapters keep it
-in their state dicts).
+  - ``format``: ``"rpu-tile"``; ``format_version``: 2; ``rpu_version``: the writer's version;
+  - ``tile_class``: ``AnalogTile``, ``InferenceTile``, ``FloatingPointTile`` or ``TileArray``;
+  - the tile's sizes, flags (``bias``, ``in_trans``, ``out_trans``), ``dtype``, ``seed`` and
+    ``op_counter`` (the random stream's position; integers as decimal strings, since seeds
+    exceed 64 bits), ``learning_rate``, and the class's own state (InferenceTile: scales,
+    input range, programming state; TileArray: one such record per tile);
+  - ``rpu_config``: the configuration as produced by ``config.to_dict()`` (plain JSON, read
+    back by :func:`rpu.config.from_dict`, which only builds rpu's own config classes);
+  - ``checksum``: ``{"algorithm": "sha256", "digest": <64 hex digits>}``, see below.
+
+* one ``<name>.npy`` per state array, of a numeric or boolean dtype: ``weights`` (out_size,
+  x_size); the devices' hidden parameters and counters (``hidden.*``, ``drift.*``, ``sub*``,
+  ``extra.*``, ``counter.*``); the periphery's per-line draws ``fwd.<name>`` / ``bwd.<name>``
+  and running noise-management values ``fwd.nm_state`` / ``bwd.nm_state``; the inference
+  state; for a TileArray, each tile's arrays under ``tile.<i>.<o>.``.
+
+The checksum is the SHA-256 of, in order: the metadata without its ``checksum`` entry as
+canonical JSON (sorted keys, no spaces), then for each array in name order its name, dtype
+(``dtype.str``, with byte order), shape and C-order bytes, each length-prefixed. It is checked
+before anything in the file is used, so a flipped bit anywhere is refused; it guards against
+corruption, not forgery (anyone may recompute it), and a forged file can still only hold
+numbers and JSON, never code.
+
+Version 1 files (before the checksum) load as before, without the integrity check. Newer
+versions are refused with a message naming both versions.
+
+A loaded tile continues the same random stream as the saved one: saving and loading between
+two calls does not change any result (bit for bit). :func:`to_bytes` and :func:`from_bytes` give
+the same container as bytes in memory (the framework adapters keep it in their state dicts).
 """
+import hashlib
 import io
 import json
 import os
@@ -28,12 +51,15 @@ from rpu.config import from_dict
 from rpu.errors import ConfigError, TileFileError
 
 FORMAT = "rpu-tile"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_ALGORITHM = "sha256"
+# dtype kinds a tile file may hold: bool, integers, floats (no objects, strings, voids).
+_ARRAY_KINDS = "biuf"
 _META_KEY = "__rpu_meta__"
 
 
 def _container(tile):
-    """The arrays of a tile file: the tile's state plus the JSON metadata."""
+    """The arrays of a tile file: the tile's state plus the JSON metadata with its checksum."""
     from rpu.tiles import TILE_CLASSES
 
     if type(tile).__name__ not in TILE_CLASSES or not isinstance(tile, TILE_CLASSES[type(tile).__name__]):
@@ -42,6 +68,7 @@ def _container(tile):
             "tile_class": type(tile).__name__, "rpu_config": tile.rpu_config.to_dict()}
     meta.update(tile._state_meta())
     arrays = {name: np.asarray(value) for name, value in tile._state_arrays().items()}
+    meta["checksum"] = {"algorithm": _ALGORITHM, "digest": _digest(meta, arrays)}
     arrays[_META_KEY] = np.array(json.dumps(meta))
     return arrays
 
@@ -52,8 +79,8 @@ def save(tile, path):
     The file is written to a temporary name next to ``path`` and then moved into place, so an
     interrupted save never leaves a half-written file under ``path``.
     """
-    path = os.fspath(path)
     arrays = _container(tile)
+    path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".rpu-save-", suffix=".tmp", dir=directory)
     try:
@@ -64,6 +91,32 @@ def save(tile, path):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def to_bytes(tile):
+    """The tile file of :func:`save` as bytes (an ``.npz`` archive), for keeping in memory."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **_container(tile))
+    return buffer.getvalue()
+
+
+def from_bytes(data, *, backend="auto"):
+    """The tile held by ``data`` (bytes, bytearray or a 1-d uint8 array from :func:`to_bytes`).
+
+    Raises rpu.errors.TileFileError as :func:`load` does.
+    """
+    if isinstance(data, np.ndarray):
+        if data.dtype != np.uint8 or data.ndim != 1:
+            raise TypeError(f"data must be bytes or a 1-d uint8 array, got a {data.dtype} array "
+                            f"of shape {data.shape}.")
+        data = data.tobytes()
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes or a 1-d uint8 array, got {type(data).__name__}.")
+    source = io.BytesIO(bytes(data))
+    if not zipfile.is_zipfile(source):
+        raise TileFileError("the tile bytes are not a readable rpu tile file (an rpu tile file is "
+                            "a zip archive of .npy arrays).")
+    return _read(source, "the tile bytes", backend)
 
 
 def load(path, *, backend="auto"):
@@ -80,29 +133,10 @@ def load(path, *, backend="auto"):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no tile file at {path!r}.")
+    if not os.path.isfile(path) or not zipfile.is_zipfile(path):
+        raise TileFileError(f"{path!r} is not a readable rpu tile file (a truncated or foreign "
+                            f"file? an rpu tile file is a zip archive of .npy arrays).")
     return _read(path, repr(path), backend)
-
-
-def to_bytes(tile):
-    """The tile file of :func:`save` as bytes (an ``.npz`` archive), for keeping in memory."""
-    buffer = io.BytesIO()
-    np.savez(buffer, **_container(tile))
-    return buffer.getvalue()
-
-
-def from_bytes(data, *, backend="auto"):
-    """The tile held by ``data`` (bytes, bytearray or a uint8 array from :func:`to_bytes`).
-
-    Raises rpu.errors.TileFileError as :func:`load` does.
-    """
-    if isinstance(data, np.ndarray):
-        if data.dtype != np.uint8 or data.ndim != 1:
-            raise TypeError(f"data must be bytes or a 1-d uint8 array, got a {data.dtype} array "
-                            f"of shape {data.shape}.")
-        data = data.tobytes()
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"data must be bytes or a 1-d uint8 array, got {type(data).__name__}.")
-    return _read(io.BytesIO(bytes(data)), "the tile bytes", backend)
 
 
 def _read(source, path, backend):
@@ -112,21 +146,37 @@ def _read(source, path, backend):
     try:
         with np.load(source, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+    except Exception as exc:  # noqa: BLE001 -- whatever a damaged archive or .npy header raises
+        # (BadZipFile, a CRC error, a header NumPy's parser chokes on, ...). allow_pickle=False
+        # makes NumPy refuse object arrays and pickles with a ValueError before reading them.
         raise TileFileError(f"{path} is not a readable rpu tile file (a truncated or foreign "
-                            f"file?): {exc}") from exc
+                            f"file?): {type(exc).__name__}: {exc}") from exc
+    for name, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # NumPy hands back other zip members as raw bytes
+            raise TileFileError(f"{path}: member {name!r} is not a .npy array; a tile file holds "
+                                f"only .npy arrays.")
     if _META_KEY not in arrays:
         raise TileFileError(f"{path} is an .npz archive but not an rpu tile file (no {_META_KEY}).")
+    meta_array = arrays.pop(_META_KEY)
+    if meta_array.dtype.kind != "U" or meta_array.ndim != 0:
+        raise TileFileError(f"{path}: {_META_KEY} must be a 0-d unicode array, got dtype "
+                            f"{meta_array.dtype} of shape {meta_array.shape}.")
     try:
-        meta = json.loads(str(arrays.pop(_META_KEY)))
+        meta = json.loads(str(meta_array))
     except (ValueError, TypeError) as exc:
         raise TileFileError(f"{path}: the metadata is not valid JSON: {exc}") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise TileFileError(f"{path} is not an rpu tile file (format {meta.get('format') if isinstance(meta, dict) else None!r}).")
     version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION or version < 1:
         raise TileFileError(f"{path} has tile format version {version!r}; this rpu "
                             f"({__version__}) reads versions 1 to {FORMAT_VERSION}.")
+    for name, value in arrays.items():
+        if value.dtype.kind not in _ARRAY_KINDS:
+            raise TileFileError(f"{path}: array {name!r} has dtype {value.dtype}; a tile file "
+                                f"holds only numeric arrays.")
+    if version >= 2:
+        _verify(path, meta, arrays)
     cls = TILE_CLASSES.get(meta.get("tile_class"))
     if cls is None:
         raise TileFileError(f"{path}: unknown tile class {meta.get('tile_class')!r}; known: "
@@ -140,3 +190,35 @@ def _read(source, path, backend):
     except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise TileFileError(f"{path}: inconsistent tile file contents: {exc}") from exc
     return tile
+
+
+def _digest(meta, arrays):
+    """SHA-256 (hex) of the metadata (less ``checksum``) and the arrays: see the module docstring."""
+    h = hashlib.sha256()
+
+    def put(data):
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+
+    body = {k: v for k, v in meta.items() if k != "checksum"}
+    put(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+    for name in sorted(arrays):
+        a = np.asarray(arrays[name])
+        put(name.encode())
+        put(a.dtype.str.encode())
+        put(json.dumps(list(a.shape)).encode())
+        put(a.tobytes(order="C"))
+    return h.hexdigest()
+
+
+def _verify(path, meta, arrays):
+    checksum = meta.get("checksum")
+    if not isinstance(checksum, dict) or checksum.get("algorithm") != _ALGORITHM \
+            or not isinstance(checksum.get("digest"), str):
+        raise TileFileError(f"{path}: format version {meta['format_version']} needs a checksum "
+                            f"{{'algorithm': 'sha256', 'digest': ...}} in the metadata, got "
+                            f"{checksum!r}.")
+    if _digest(meta, arrays) != checksum["digest"]:
+        raise TileFileError(f"{path}: checksum mismatch: the file was corrupted or edited after "
+                            f"it was saved (SHA-256 of its metadata and arrays differs from the "
+                            f"recorded one).")

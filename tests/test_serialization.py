@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import rpu
+from rpu import serialization
 from rpu.config import IOParameters, NoiseManagementType, SingleRPUConfig
 from rpu.errors import TileFileError
 
@@ -79,11 +80,19 @@ def test_pickled_objects_are_never_loaded(tmp_path):
         rpu.load(path)
 
 
+def _resign(meta, arrays):
+    """Recompute the checksum after an edit, as a forger would: the deeper checks must hold."""
+    if "checksum" in meta:
+        body = {k: v for k, v in arrays.items() if k != "__rpu_meta__"}
+        meta["checksum"]["digest"] = serialization._digest(meta, body)
+
+
 def _rewrite_meta(path, change):
     with np.load(path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     meta = json.loads(str(arrays["__rpu_meta__"]))
     change(meta)
+    _resign(meta, arrays)
     arrays["__rpu_meta__"] = np.array(json.dumps(meta))
     np.savez(path, **arrays)
 
@@ -109,6 +118,9 @@ def test_corrupted_array_values(tmp_path):
     with np.load(path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     arrays["weights"] = np.full_like(arrays["weights"], np.nan)
+    meta = json.loads(str(arrays["__rpu_meta__"]))
+    _resign(meta, arrays)  # a consistent checksum: the NaN check must still refuse the file
+    arrays["__rpu_meta__"] = np.array(json.dumps(meta))
     np.savez(path, **arrays)
     with pytest.raises(TileFileError, match="NaN"):
         rpu.load(path)
@@ -124,3 +136,266 @@ def test_file_is_a_plain_zip_of_npy(tmp_path):
     rpu.save(_tile(), path)
     names = zipfile.ZipFile(path).namelist()
     assert "__rpu_meta__.npy" in names and "weights.npy" in names
+
+
+# ----- format version 2: checksum, version 1 compatibility, hostile files ----------------------
+
+def _state(tile):
+    arrays = {k: np.array(v, copy=True) for k, v in tile._state_arrays().items()}
+    return json.dumps(tile._state_meta(), sort_keys=True), arrays
+
+
+def _assert_same_state(a, b):
+    assert a[0] == b[0]
+    assert a[1].keys() == b[1].keys()
+    for k in a[1]:
+        assert a[1][k].dtype == b[1][k].dtype and a[1][k].shape == b[1][k].shape, k
+        assert a[1][k].tobytes() == b[1][k].tobytes(), k  # bit-exact, NaN patterns included
+
+
+def _write_version_1(tile, path):
+    """A file written the way rpu wrote them before the checksum (format version 1)."""
+    meta = {"format": "rpu-tile", "format_version": 1, "rpu_version": "0.1.0",
+            "tile_class": type(tile).__name__, "rpu_config": tile.rpu_config.to_dict()}
+    meta.update(tile._state_meta())
+    arrays = {name: np.asarray(v) for name, v in tile._state_arrays().items()}
+    arrays["__rpu_meta__"] = np.array(json.dumps(meta))
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def test_version_2_records_a_sha256_checksum(tmp_path):
+    path = tmp_path / "t.npz"
+    rpu.save(_tile(), path)
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["__rpu_meta__"]))
+        arrays = {k: data[k] for k in data.files if k != "__rpu_meta__"}
+    assert meta["format_version"] == 2 == serialization.FORMAT_VERSION
+    assert meta["checksum"]["algorithm"] == "sha256" and len(meta["checksum"]["digest"]) == 64
+    # An independent recomputation of the documented digest.
+    import hashlib
+    h = hashlib.sha256()
+
+    def put(b):
+        h.update(len(b).to_bytes(8, "little") + b)
+
+    put(json.dumps({k: v for k, v in meta.items() if k != "checksum"}, sort_keys=True,
+                   separators=(",", ":")).encode())
+    for name in sorted(arrays):
+        put(name.encode())
+        put(arrays[name].dtype.str.encode())
+        put(json.dumps(list(arrays[name].shape)).encode())
+        put(arrays[name].tobytes())
+    assert h.hexdigest() == meta["checksum"]["digest"]
+
+
+def test_version_1_files_still_load(tmp_path):
+    tile = _tile(bias=True)
+    tile.forward(np.ones((3, 5)))
+    _write_version_1(tile, tmp_path / "v1.npz")
+    loaded = rpu.load(tmp_path / "v1.npz")
+    _assert_same_state(_state(tile), _state(loaded))
+    x = np.random.default_rng(2).uniform(-1, 1, size=(4, 5))
+    assert np.array_equal(tile.forward(x), loaded.forward(x))
+
+
+def test_version_2_without_checksum_is_refused(tmp_path):
+    path = tmp_path / "t.npz"
+    rpu.save(_tile(), path)
+    _rewrite_meta(path, lambda m: m.pop("checksum"))
+    with pytest.raises(TileFileError, match="needs a checksum"):
+        rpu.load(path)
+
+
+@pytest.mark.parametrize("edit", ["weights", "hidden", "meta"])
+def test_edited_contents_fail_the_checksum(tmp_path, edit):
+    path = tmp_path / "t.npz"
+    rpu.save(rpu.AnalogTile(3, 4, seed=3), path)
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    if edit == "weights":
+        arrays["weights"] = arrays["weights"].copy()
+        arrays["weights"].view(np.uint32)[0, 0] ^= 1  # one bit of one weight
+    elif edit == "hidden":
+        name = next(k for k in arrays if k.startswith("hidden"))
+        arrays[name] = arrays[name] * 2
+    else:
+        meta = json.loads(str(arrays["__rpu_meta__"]))
+        meta["learning_rate"] = 0.5
+        arrays["__rpu_meta__"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    with pytest.raises(TileFileError, match="checksum mismatch"):
+        rpu.load(path)
+
+
+class _Trap:
+    """Unpickling this would create ``marker``: a stand-in for code hidden in a file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickle_file_never_runs(tmp_path):
+    import pickle
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.npz"
+    path.write_bytes(pickle.dumps({"weights": _Trap(marker)}))
+    with pytest.raises(TileFileError):
+        rpu.load(path)
+    assert not marker.exists()
+
+
+def test_an_npz_with_an_object_array_never_runs(tmp_path):
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.npz"
+    rpu.save(_tile(), path)
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["weights"] = np.array([_Trap(marker)], dtype=object)
+    np.savez(path, **arrays)  # np.savez pickles the object array
+    with pytest.raises(TileFileError, match="pickle|readable"):
+        rpu.load(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("what", ["npy", "random", "empty", "string-array", "meta-not-0d", "extra-member"])
+def test_foreign_contents_are_refused(tmp_path, what):
+    path = tmp_path / "f.npz"
+    if what == "npy":
+        with open(path, "wb") as f:
+            np.save(f, np.zeros((3, 4)))
+    elif what == "random":
+        path.write_bytes(np.random.default_rng(0).integers(0, 256, size=4096, dtype=np.uint8).tobytes())
+    elif what == "empty":
+        path.write_bytes(b"")
+    elif what == "extra-member":
+        rpu.save(_tile(), path)
+        with zipfile.ZipFile(path, "a") as z:
+            z.writestr("payload.py", b"import os")
+    else:
+        rpu.save(_tile(), path)
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        if what == "string-array":
+            arrays["weights"] = np.array(["0.1"] * 30).reshape(6, 5)
+        else:
+            arrays["__rpu_meta__"] = np.array([str(arrays["__rpu_meta__"])])
+        np.savez(path, **arrays)
+    with pytest.raises(TileFileError):
+        rpu.load(path)
+
+
+def test_every_npy_header_length_off_by_one_is_refused(tmp_path):
+    """A .npy header length one too long makes NumPy's header parser read a byte of the data:
+    for some members its parser then raised tokenize.TokenError, which escaped rpu.load."""
+    path = tmp_path / "t.npz"
+    rpu.save(rpu.AnalogTile(3, 2, bias=True, seed=1), path)
+    good = path.read_bytes()
+    starts = [i for i in range(len(good)) if good.startswith(b"\x93NUMPY\x01\x00", i)]
+    assert len(starts) > 5
+    for start in starts:
+        data = bytearray(good)
+        data[start + 8] += 1
+        path.write_bytes(bytes(data))
+        with pytest.raises(TileFileError):
+            rpu.load(path)
+
+
+def test_flipped_bytes_are_refused_or_harmless(tmp_path):
+    """Flip one byte at 150 places: every load either refuses the file or (a flip in a zip
+    field nothing reads, such as a time stamp) gives back exactly the saved tile."""
+    tile = _tile(bias=True)
+    path = tmp_path / "t.npz"
+    rpu.save(tile, path)
+    good = path.read_bytes()
+    expected = _state(tile)
+    positions = np.random.default_rng(4).choice(len(good), size=150, replace=False)
+    refused = 0
+    for pos in positions:
+        data = bytearray(good)
+        data[pos] ^= 0xFF
+        path.write_bytes(bytes(data))
+        try:
+            loaded = rpu.load(path)
+        except TileFileError:
+            refused += 1
+            continue
+        _assert_same_state(expected, _state(loaded))
+    assert refused > 100
+
+
+def test_truncated_anywhere_is_refused(tmp_path):
+    path = tmp_path / "t.npz"
+    rpu.save(_tile(), path)
+    good = path.read_bytes()
+    for cut in np.linspace(1, len(good) - 1, 40).astype(int):
+        path.write_bytes(good[:cut])
+        with pytest.raises(TileFileError):
+            rpu.load(path)
+
+
+# ----- bit-exact round trips for every tile type ----------------------------------------------
+
+def _round_trip_cases():
+    from rpu.config import (FloatingPointRPUConfig, InferenceRPUConfig, LinearStepDevice,
+                            MappingParameter, SingleRPUConfig, SoftBoundsDevice,
+                            WeightModifierParameter, WeightModifierType, build_config)
+    from rpu.config import FloatingPointDevice
+    return {
+        "analog-softbounds": lambda: rpu.AnalogTile(5, 4, SingleRPUConfig(device=SoftBoundsDevice()), seed=1),
+        "analog-write-noise-f64": lambda: rpu.AnalogTile(
+            5, 4, SingleRPUConfig(device=LinearStepDevice(write_noise_std=0.5)), bias=True,
+            dtype=np.float64, seed=2),
+        "tiki-taka": lambda: rpu.AnalogTile(5, 4, build_config("tiki-taka", SoftBoundsDevice()), seed=3),
+        "c-ttv2": lambda: rpu.AnalogTile(5, 4, build_config("c-ttv2", SoftBoundsDevice()), seed=4),
+        "agad": lambda: rpu.AnalogTile(5, 4, build_config("agad", SoftBoundsDevice()), seed=5),
+        "mixed-precision": lambda: rpu.AnalogTile(5, 4, build_config("mixed-precision", SoftBoundsDevice()), seed=6),
+        "floating-point": lambda: rpu.FloatingPointTile(
+            5, 4, FloatingPointRPUConfig(device=FloatingPointDevice(lifetime=50.0, diffusion=0.01)), seed=7),
+        "inference": lambda: rpu.InferenceTile(5, 4, InferenceRPUConfig(
+            mapping=MappingParameter(weight_scaling_omega=1.0, learn_out_scaling=True),
+            modifier=WeightModifierParameter(type=WeightModifierType.ADD_NORMAL, std_dev=0.05)),
+            bias=True, seed=8),
+        "tile-array": lambda: rpu.TileArray(5, 4, InferenceRPUConfig(
+            mapping=MappingParameter(max_input_size=3, max_output_size=2)), bias=True, seed=9),
+    }
+
+
+ROUND_TRIP = _round_trip_cases()
+
+
+def _use(tile, step):
+    rng = np.random.default_rng(100 + step)
+    x, d = rng.uniform(-1, 1, size=(6, 4)), rng.uniform(-1, 1, size=(6, 5))
+    y = tile.forward(x)
+    z = tile.backward(d)
+    tile.update(x, d)
+    tile.post_update_step()
+    out = [y, z]
+    if hasattr(tile, "program_weights"):
+        if step == 0:
+            tile.program_weights()
+        tile.drift_weights(100.0 * (step + 1))
+        out.append(tile.forward(x, is_test=True))
+    return out
+
+
+@pytest.mark.parametrize("kind", list(ROUND_TRIP))
+def test_round_trip_is_bit_exact_and_continues_identically(tmp_path, kind):
+    tile = ROUND_TRIP[kind]()
+    _use(tile, 0)
+    path = tmp_path / f"{kind}.npz"
+    rpu.save(tile, path)
+    loaded = rpu.load(path)
+    assert type(loaded) is type(tile)
+    _assert_same_state(_state(tile), _state(loaded))
+    if hasattr(tile, "get_hidden_parameters"):
+        for name, value in tile.get_hidden_parameters().items():
+            assert value.tobytes() == loaded.get_hidden_parameters()[name].tobytes(), name
+    for step in (1, 2):  # the same random stream and state afterwards, call for call
+        for a, b in zip(_use(tile, step), _use(loaded, step)):
+            assert a.tobytes() == b.tobytes()
+    _assert_same_state(_state(tile), _state(loaded))

@@ -17,6 +17,7 @@ aihwkit stores them); :mod:`rpu.inference` applies them:
 """
 
 import math
+import numbers
 from typing import Dict, List, Optional
 
 from rpu.errors import ConfigError
@@ -282,6 +283,16 @@ class SingleDeviceConductanceConverter(BaseConductanceConverter):
 
 # ----- noise models --------------------------------------------------------------------------
 
+def _refuse_non_finite(model, names):
+    """Refuse NaN/Inf in fields read before validation (to build the converter, or to pick a
+    table key), so that the error names the model's own field."""
+    for name in names:
+        value = getattr(model, name)
+        if isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isfinite(value):
+            raise ConfigError(f"{type(model).__name__}.{name} = {float(value)!r} is not allowed: "
+                              "expected a finite number")
+
+
 def _resolve_converter(model, default):
     """aihwkit's ``deepcopy(g_converter) or default``, then ``g_max`` taken from the converter."""
     if model.g_converter is None:
@@ -359,6 +370,7 @@ class PCMLikeNoiseModel(BaseNoiseModel):
     prog_coeff_g_max_reference: Optional[float] = param(None, gt=0.0, note="in uS")
 
     def __post_init__(self) -> None:
+        _refuse_non_finite(self, ("g_max",))
         _resolve_converter(self, SinglePairConductanceConverter(g_max=self.g_max))
         _resolve_prog_coeff(self, _PCM_PROG_COEFF, _PCM_PROG_COEFF_G_MAX_REFERENCE)
         super().__post_init__()
@@ -423,6 +435,7 @@ drift_scale, prog_coeff_g_max_reference
     prog_coeff_g_max_reference: Optional[float] = param(None, gt=0.0, note="in uS")
 
     def __post_init__(self) -> None:
+        _refuse_non_finite(self, ("g_max",))
         _resolve_converter(self, SinglePairConductanceConverter(g_max=self.g_max))
         _resolve_prog_coeff(self, _PCM_PROG_COEFF, _PCM_PROG_COEFF_G_MAX_REFERENCE)
         super().__post_init__()
@@ -502,6 +515,7 @@ class StateIndependentNoiseModel(BaseNoiseModel):
     t_read: float = param(250.0e-9, gt=0.0, note="in seconds")
 
     def __post_init__(self) -> None:
+        _refuse_non_finite(self, ("g_max",))
         _resolve_converter(self, SinglePairConductanceConverter(g_max=self.g_max))
         if self.prog_coeff is None:
             self.prog_coeff = list(_STATE_INDEPENDENT_PROG_COEFF)
@@ -561,6 +575,7 @@ class ReRamWan2022NoiseModel(BaseNoiseModel):
     coeff_g_max_reference: Optional[float] = param(None, gt=0.0, note="in uS")
 
     def __post_init__(self) -> None:
+        _refuse_non_finite(self, ("g_max",))
         _resolve_converter(self, SinglePairConductanceConverter(g_max=self.g_max))
         if self.coeff_dic is None:
             self.coeff_dic = {k: list(v) for k, v in _RERAM_WAN_COEFF.items()}
@@ -627,6 +642,7 @@ class ReRamCMONoiseModel(BaseNoiseModel):
     g_converter: Optional[BaseConductanceConverter] = param(None, init=False)
 
     def __post_init__(self) -> None:
+        _refuse_non_finite(self, ("g_max", "g_min", "acceptance_range"))
         self.g_converter = SingleDeviceConductanceConverter(g_max=self.g_max, g_min=self.g_min)
         self.g_max, self.g_min = self.g_converter.g_max, self.g_converter.g_min
         if self.coeff_dict is None:
@@ -715,6 +731,7 @@ class HermesNoiseModel(BaseNoiseModel):
             self.t_0 = t_0
         if self.g_max is None:
             self.g_max = g_max
+        _refuse_non_finite(self, ("g_max",))
         _resolve_converter(self, SinglePairConductanceConverter(g_max=self.g_max))
         _resolve_prog_coeff(self, coeff, g_max)
         super().__post_init__()

@@ -2,6 +2,21 @@
 
 Every public tile method funnels its array arguments through here before any state changes, so a
 call that fails leaves the tile as it was.
+
+NaN and Inf policy (tested in tests/test_nan_policy.py and tests/test_bad_input.py):
+
+* Array arguments (``x`` and ``d`` of forward, backward and update; ``weights``; hidden and
+  periphery parameters; scales) that hold a NaN or an Inf anywhere raise ``ValueError`` whose
+  message starts with the argument's name; so do finite float64 inputs that overflow the tile's
+  float32. Nothing is changed and no random number is consumed. Non-finite inputs are never
+  silently cleaned: a NaN upstream is a bug the user should see.
+* Scalar arguments (learning rate, times, bounds, probabilities) must be finite numbers.
+* The weights of a pulsed tile stay finite and inside the device bounds for any finite inputs
+  and learning rate, since each pulse moves a weight by a bounded step. An exact
+  (floating-point) step ``W - lr d^T x`` that would overflow the dtype raises ``ValueError``
+  and leaves the weights as they were (a TileArray restores all its tiles).
+* A NaN in a configuration value raises :class:`rpu.ConfigError` naming the field, both at
+  construction and when a tile validates its copy of a config that was mutated later.
 """
 import numbers
 
@@ -108,3 +123,69 @@ def as_weights(w, name, shape, dtype, layout=""):
     if not np.isfinite(w).all():
         raise ValueError(f"{name} contains NaN or Inf.")
     return w
+
+
+# ----- memory ----------------------------------------------------------------------------------
+
+# Below this estimate the check is skipped: reading /proc/meminfo costs more than it can save.
+_SMALL_BYTES = 64 << 20
+
+
+def available_memory_bytes():
+    """Bytes this process can still allocate without swapping (None when unknown).
+
+    ``MemAvailable`` of ``/proc/meminfo`` on Linux (free memory plus reclaimable caches), else
+    free physical pages from ``os.sysconf``.
+    """
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(what, shape, dtype, n_arrays, available=None):
+    """Refuse up front a tile whose ``n_arrays`` arrays of ``shape`` would not fit in memory.
+
+    Parameters
+    ----------
+    what : str
+        The tile, as named in the message (e.g. "AnalogTile(100000, 100000)").
+    shape : tuple of int
+        The shape of one weight-sized array, (d_size, x_size).
+    dtype : numpy dtype
+    n_arrays : int
+        How many such arrays the tile keeps (weights, hidden parameters, buffers): a lower
+        bound, so the check never refuses a tile that fits.
+    available : int, optional
+        Bytes available; read from the system when not given.
+
+    Raises
+    ------
+    rpu.errors.TileMemoryError
+        The estimate exceeds the available memory. ``RPU_SKIP_MEMORY_CHECK=1`` skips the check.
+    """
+    import os
+
+    from rpu.errors import TileMemoryError
+
+    need = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize * int(n_arrays)
+    if need < _SMALL_BYTES or os.environ.get("RPU_SKIP_MEMORY_CHECK", "") not in ("", "0"):
+        return need
+    if available is None:
+        available = available_memory_bytes()
+    if available is not None and need > available:
+        gib = 1 << 30
+        raise TileMemoryError(
+            f"{what} needs about {need / gib:.1f} GiB ({n_arrays} array(s) of shape {tuple(shape)} "
+            f"in {np.dtype(dtype).name}: weights, hidden parameters and buffers), but only "
+            f"{available / gib:.1f} GiB of memory is available; use a smaller tile (or a TileArray "
+            f"on a machine with more memory). Set RPU_SKIP_MEMORY_CHECK=1 to skip this check.")
+    return need

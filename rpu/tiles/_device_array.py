@@ -147,7 +147,15 @@ class DeviceArray:
             if record_cols is not None or one_sided:
                 raise ValueError("record_cols and one_sided need a pulsed device.")
             scaled = D if lr_rows.ndim == 0 else D * lr_rows[:, None].astype(self.dtype)
-            weights -= ((lr_rows if lr_rows.ndim == 0 else 1.0) * (scaled.T @ X)).astype(self.dtype)
+            with np.errstate(over="ignore", invalid="ignore"):
+                new = weights - ((lr_rows if lr_rows.ndim == 0 else 1.0) * (scaled.T @ X)).astype(self.dtype)
+            # Finite inputs can still overflow the dtype (huge x, d or learning rate): refuse
+            # the step rather than store Inf/NaN weights (the NaN policy of rpu.tiles._checks).
+            if not np.isfinite(new).all():
+                raise ValueError(f"the update W - learning_rate * d^T x overflows {np.dtype(self.dtype).name} "
+                                 f"(learning_rate = {float(np.max(np.abs(lr_rows)))}); scale x, d "
+                                 f"or the learning_rate down. The weights are unchanged.")
+            weights[...] = new
             return
         if pulse_type == "NONE_WITH_DEVICE":
             if record_cols is not None or lr_rows.ndim or one_sided:

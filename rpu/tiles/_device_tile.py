@@ -15,6 +15,18 @@ from rpu.tiles.base import TileBase
 class DeviceTile(TileBase):
     """A tile whose weights live on devices (``self._devices``); not used directly."""
 
+    def _weight_sized_arrays(self):
+        # The weights, and per device of the cell its weights (compounds) and hidden parameters.
+        from rpu.tiles._devices import hidden_names
+
+        device = getattr(self.rpu_config, "device", None)
+        subs = getattr(device, "unit_cell_devices", None)
+        if subs is None and hasattr(device, "device"):  # MixedPrecisionCompound: device + chi
+            return 2 + len(hidden_names(device.device))
+        if not subs:
+            return 1 + (len(hidden_names(device)) if device is not None else 0)
+        return 1 + sum(1 + len(hidden_names(sub)) for sub in subs)
+
     def _assign_weights(self, weights):
         # aihwkit's onSetWeights: device bounds clip, persistent weights, write noise.
         self._devices.on_set_weights(weights, self._key, self._next_op(),

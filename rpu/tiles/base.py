@@ -39,11 +39,18 @@ class TileBase:
         # A private copy: later edits of the caller's config do not reach the tile.
         self.rpu_config = rpu_config.copy()
         self.rpu_config.validate()
+        _checks.check_memory(f"{type(self).__name__}({self.out_size}, {self.in_size})",
+                             (self.d_size, self.x_size), self.dtype, self._weight_sized_arrays())
         self.seed, self._key = resolve_seed(seed)
         self.backend_name, self._backend = resolve_backend(backend)
         self._op_counter = 1  # op 0 is reserved for draws made at construction
         self._learning_rate = 0.1
         self._weights = np.zeros((self.d_size, self.x_size), dtype=self.dtype)
+
+    def _weight_sized_arrays(self):
+        """A lower bound on how many (d_size, x_size) arrays the tile keeps (for the memory
+        check before anything is allocated): the weights, plus what subclasses add."""
+        return 1
 
     # ----- sizes -------------------------------------------------------------------------------
     @property

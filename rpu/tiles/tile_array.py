@@ -27,6 +27,14 @@ def split_sizes(size, max_size):
     return [base + 1] * extra + [base] * (n - extra)
 
 
+def _exact_step(tile):
+    """Whether ``tile``'s update is the exact step W - lr d^T x (which may refuse to overflow)."""
+    from rpu.tiles._device_array import DeviceArray
+
+    devices = getattr(tile, "_devices", None)
+    return isinstance(devices, DeviceArray) and (not devices.pulsed or devices.up.pulse_type.name == "NONE")
+
+
 def _tile_class(rpu_config):
     from rpu.tiles.analog import AnalogTile
     from rpu.tiles.floating_point import FloatingPointTile
@@ -87,6 +95,11 @@ class TileArray:
         self._in_edges = np.cumsum([0] + self.in_sizes)
         self._out_edges = np.cumsum([0] + self.out_sizes)
         cls = _tile_class(self.rpu_config)
+        # The grid together must fit, not only each tile: a 1 x 1 tile of the same class tells
+        # how many weight-sized arrays each keeps.
+        per_tile = cls(1, 1, self.rpu_config, dtype=self.dtype, seed=0, backend=backend)._weight_sized_arrays()
+        _checks.check_memory(f"TileArray({self.out_size}, {self.in_size})", (self.out_size, self.in_size),
+                             self.dtype, per_tile)
         children = np.random.SeedSequence(self.seed).spawn(len(self.in_sizes) * len(self.out_sizes))
         self.tiles = [[cls(o_size, i_size, self.rpu_config, dtype=self.dtype,
                            seed=int(children[i * len(self.out_sizes) + o].generate_state(1, np.uint64)[0]),
@@ -180,10 +193,28 @@ class TileArray:
         if x_rows.shape[0] != d_rows.shape[0]:
             raise ValueError(f"x and d must hold the same number of vectors, got {x_rows.shape[0]} "
                              f"rows of x and {d_rows.shape[0]} rows of d.")
-        for i, column in enumerate(self.tiles):
-            x_i = self._in_block(x_rows, i)
-            for o, tile in enumerate(column):
-                tile.update(x_i, self._out_block(d_rows, o))
+        # An exact (floating-point) step refuses to overflow its dtype only when its tile gets
+        # there; the tiles before it have then already stepped. For such tiles keep what the step
+        # changes (the weights, written in place, and the periphery values, rebound), so a failed
+        # update leaves the whole array as it was. Pulsed steps never refuse: nothing to keep.
+        tiles = self._all_tiles()
+        saved = []
+        if len(tiles) > 1 and _exact_step(tiles[0]):
+            saved = [(t, dict(t.__dict__), t._weights.copy(),
+                      None if getattr(t, "_input_range", None) is None else t._input_range.value)
+                     for t in tiles]
+        try:
+            for i, column in enumerate(self.tiles):
+                x_i = self._in_block(x_rows, i)
+                for o, tile in enumerate(column):
+                    tile.update(x_i, self._out_block(d_rows, o))
+        except BaseException:
+            for tile, attrs, weights, input_range in saved:
+                tile.__dict__.update(attrs)
+                tile._weights[...] = weights
+                if input_range is not None:
+                    tile._input_range.value = input_range
+            raise
         if self._bias is not None and self._bias_grad is not None:
             self._bias = (self._bias - self._learning_rate * self._bias_grad).astype(self.dtype)
         self._bias_grad = None
