@@ -8,12 +8,7 @@ reproducibility for any thread count; bad input. The tests marked ``aihwkit`` co
 constructors and the per-level statistics with aihwkit itself and run only when
 ``AIHWKIT_PYTHON`` names its interpreter.
 """
-import hashlib
-import inspect
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -25,6 +20,7 @@ from rpu._rng import Purpose
 from rpu.errors import ConfigError
 
 from aihwkit_runner import AIHWKIT_PYTHON, run_worker
+from thread_runs import outputs_per_thread_count
 
 KEY = 0x0DDC_0FFE_E123_4567
 N = 20000
@@ -390,16 +386,8 @@ print(h.hexdigest())
 
 
 def test_omp_num_threads_1_vs_2_identical():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    digests = []
-    for n in ("1", "2"):
-        env = dict(os.environ, OMP_NUM_THREADS=n,
-                   PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        proc = subprocess.run([sys.executable, "-c", THREAD_SCRIPT], env=env, capture_output=True,
-                              text=True, timeout=120)
-        assert proc.returncode == 0, proc.stderr
-        digests.append(proc.stdout.strip())
-    assert digests[0] == digests[1]
+    digests = outputs_per_thread_count(THREAD_SCRIPT)
+    assert len(digests[0]) == 64 and digests[0] == digests[1]
 
 
 # ----- configuration and bad input -------------------------------------------------------------

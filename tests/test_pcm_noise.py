@@ -10,7 +10,6 @@ import json
 import math
 import os
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
@@ -21,6 +20,8 @@ from rpu import _core
 from rpu._rng import Purpose
 from rpu.config import GlobalDriftCompensation, PCMLikeNoiseModel, SinglePairConductanceConverter
 from rpu.inference import compensation as comp
+
+from thread_runs import outputs_per_thread_count
 
 KEY = 0x5EED_1234_ABCD_0001
 T_0, T_READ, G_MAX = 20.0, 250e-9, 25.0
@@ -289,16 +290,8 @@ print(h.hexdigest())
 
 
 def test_omp_num_threads_1_vs_2_identical():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    digests = []
-    for n in ("1", "2"):
-        env = dict(os.environ, OMP_NUM_THREADS=n,
-                   PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        proc = subprocess.run([sys.executable, "-c", THREAD_SCRIPT], env=env, capture_output=True,
-                              text=True, timeout=120)
-        assert proc.returncode == 0, proc.stderr
-        digests.append(proc.stdout.strip())
-    assert digests[0] == digests[1]
+    digests = outputs_per_thread_count(THREAD_SCRIPT)
+    assert len(digests[0]) == 64 and digests[0] == digests[1]
 
 
 # ----- validation --------------------------------------------------------------------------------
