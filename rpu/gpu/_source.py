@@ -1,4 +1,4 @@
-"""The CUDA source of the GPU backend: the kernel headers' text followed by kernels.cu.
+"""The CUDA source of the GPU backend: the kernel headers' text followed by the kernel files.
 
 The headers are concatenated here instead of being pulled in with ``-I``: CuPy's compile cache
 keys on the source string, so an edited header must change the string, or a stale binary would
@@ -10,10 +10,18 @@ _PKG = Path(__file__).resolve().parent.parent
 HEADERS = ("rpu_common.h", "rng_ids.h", "normal.h", "philox.h", "mvm_io.h", "pulse_trains.h",
            "pulsed_devices.h", "transfer.h", "pcm_noise.h", "weight_modifier.h", "noise_models.h",
            "unit_cells.h")
-KERNELS = ("rpu_uniform_fill", "rpu_normal_fill", "rpu_dac_rows", "rpu_adc_rows",
-           "rpu_device_pulse_elements", "rpu_dense_counts", "rpu_modify_weights",
-           "rpu_noise_program_elements", "rpu_noise_drift_elements", "rpu_refresh_select",
-           "rpu_buffered_buffer", "rpu_one_sided_counts")
+# The kernel files, appended in this order; each has its own list of kernels (every kernel is a
+# template on the float type, instantiated for float and double).
+KERNEL_FILES = ("kernels.cu", "mvm_kernels.cu", "update_kernels.cu")
+BASE_KERNELS = ("rpu_uniform_fill", "rpu_normal_fill", "rpu_dac_rows", "rpu_adc_rows",
+                "rpu_device_pulse_elements", "rpu_dense_counts", "rpu_modify_weights",
+                "rpu_noise_program_elements", "rpu_noise_drift_elements", "rpu_refresh_select",
+                "rpu_buffered_buffer", "rpu_one_sided_counts")
+# the analog MVM's passes (mvm_kernels.cu, used by rpu/gpu/mvm.py)
+MVM_KERNELS = ()
+# the pulsed update's passes (update_kernels.cu, used by rpu/gpu/update.py)
+UPDATE_KERNELS = ()
+KERNELS = BASE_KERNELS + MVM_KERNELS + UPDATE_KERNELS
 OPTIONS = ("--std=c++17", "--fmad=false")
 
 
@@ -26,7 +34,7 @@ def _strip_local_includes(text):
 def module_source():
     """The complete CUDA C++ source text of the RawModule."""
     parts = [_strip_local_includes((_PKG / "_kernels" / name).read_text()) for name in HEADERS]
-    parts.append((_PKG / "gpu" / "kernels.cu").read_text())
+    parts += [(_PKG / "gpu" / name).read_text() for name in KERNEL_FILES]
     return "\n".join(parts)
 
 

@@ -1,0 +1,1 @@
+/* mvm_kernels.cu -- (filled in by the GPU mvm work) */

@@ -1,0 +1,1 @@
+/* update_kernels.cu -- (filled in by the GPU update work) */
