@@ -1,9 +1,13 @@
 """Backend selection: resolve ``backend="auto" | "cpu" | "cuda"`` once, when a tile is made.
 
-A backend is an object with the core's entry points (``analog_mvm``, ``gemm_rows``,
-``uniform_fill``, ``normal_fill``); the tile binds it in ``__init__`` and never branches on it again.
+A backend is an object with the core's entry points (``analog_mvm``, ``pulsed_update``,
+``gemm_rows``, ``uniform_fill``, ``normal_fill``, ...): the Cython module ``rpu._core`` on the
+CPU, a :class:`rpu.gpu.backend.CudaBackend` on the GPU. The tile binds it in ``__init__`` and never
+branches on it again, except for where its arrays live (``xp``: numpy or cupy).
 """
 import os
+
+import numpy as np
 
 from rpu import _core
 
@@ -18,17 +22,39 @@ def gpu_available():
     return gpu.is_available()
 
 
-def resolve_backend(name):
+def array_module(backend):
+    """The array module a backend's arrays live in (numpy for the CPU core)."""
+    return getattr(backend, "xp", np)
+
+
+def resolve_backend(name, gpu_unsupported=None):
     """Return ``(name, backend)`` for a backend request.
 
-    ``"auto"`` picks the CPU core: the CuPy backend of rpu is not built yet, so there is nothing
-    else to pick. An explicit ``"cuda"`` raises rather than quietly running on the CPU.
+    Parameters
+    ----------
+    name : {"auto", "cpu", "cuda"} or CudaBackend
+        ``"auto"`` is the GPU when CuPy sees a CUDA device (and ``RPU_DISABLE_GPU`` is not set)
+        and the tile runs there, else the CPU. ``"cuda"`` is the GPU or an error that says how
+        to install CuPy; it never runs on the CPU instead. A ``CudaBackend`` instance picks a
+        device (``rpu.gpu.CudaBackend(rpu.gpu.cuda_runtime(device_id))``).
+    gpu_unsupported : str or None
+        Why this tile cannot run on the GPU backend (None when it can): ``"auto"`` then picks
+        the CPU, and ``"cuda"`` raises with this reason.
     """
-    if not isinstance(name, str) or name not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {name!r}.")
-    if name == "cuda":
-        raise RuntimeError(
-            "backend='cuda' is not available in this version of rpu: the CuPy GPU backend is not "
-            "implemented yet. Use backend='cpu' (or 'auto')."
-        )
-    return "cpu", _core
+    from rpu.gpu.backend import CudaBackend
+
+    if isinstance(name, CudaBackend):
+        backend = name
+    elif not isinstance(name, str) or name not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))} or a "
+                         f"rpu.gpu.CudaBackend, got {name!r}.")
+    elif name == "cpu" or (name == "auto" and (gpu_unsupported or not gpu_available())):
+        return "cpu", _core
+    else:
+        backend = None
+    if gpu_unsupported:
+        raise ValueError(f"backend='cuda': {gpu_unsupported} Use backend='cpu' (or 'auto', which "
+                         f"picks the CPU for this tile).")
+    if backend is None:
+        backend = CudaBackend()  # raises RuntimeError with installation advice without a GPU
+    return "cuda", backend

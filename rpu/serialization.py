@@ -67,7 +67,9 @@ def _container(tile):
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "rpu_version": __version__,
             "tile_class": type(tile).__name__, "rpu_config": tile.rpu_config.to_dict()}
     meta.update(tile._state_meta())
-    arrays = {name: np.asarray(value) for name, value in tile._state_arrays().items()}
+    # GPU tiles hold device arrays: bring each to the host
+    arrays = {name: value.get() if hasattr(value, "__cuda_array_interface__") else np.asarray(value)
+              for name, value in tile._state_arrays().items()}
     meta["checksum"] = {"algorithm": _ALGORITHM, "digest": _digest(meta, arrays)}
     arrays[_META_KEY] = np.array(json.dumps(meta))
     return arrays
@@ -183,13 +185,14 @@ def _read(source, path, backend):
                             f"{', '.join(TILE_CLASSES)}.")
     try:
         config = from_dict(meta["rpu_config"])
+        # Built and filled on the CPU (the file's arrays are host arrays), then moved.
         tile = cls(meta["out_size"], meta["in_size"], config, bias=meta["bias"],
                    in_trans=meta["in_trans"], out_trans=meta["out_trans"],
-                   dtype=np.dtype(meta["dtype"]), seed=int(meta["seed"]), backend=backend)
+                   dtype=np.dtype(meta["dtype"]), seed=int(meta["seed"]), backend="cpu")
         tile._load_state(meta, arrays)
     except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise TileFileError(f"{path}: inconsistent tile file contents: {exc}") from exc
-    return tile
+    return tile.to(backend)
 
 
 def _digest(meta, arrays):

@@ -50,7 +50,28 @@ def check_finite_number(value, name):
     return float(value)
 
 
-def as_batch(a, name, size, feature_first, dtype):
+def as_backend_array(a, name, xp, what):
+    """``a`` as an array of ``xp``: device arrays of a GPU backend stay where they are, anything
+    else goes through NumPy first (and is then copied to the device)."""
+    if xp is not np and isinstance(a, xp.ndarray):
+        return a
+    if not isinstance(a, np.ndarray):
+        if hasattr(a, "__cuda_array_interface__"):
+            raise TypeError(f"{name} is a GPU array, but this tile runs on the CPU backend; pass a "
+                            f"NumPy array (e.g. cupy.asnumpy({name})) or move the tile with "
+                            f"tile.to('cuda').")
+        try:
+            a = np.asarray(a)
+        except Exception as exc:  # objects NumPy cannot convert
+            raise TypeError(f"{name} must be {what}, got {type(a).__name__}.") from exc
+    return a if xp is np else xp.asarray(a)
+
+
+def _all_finite(a, xp):
+    return bool(xp.isfinite(a).all())
+
+
+def as_batch(a, name, size, feature_first, dtype, xp=np):
     """Return ``(rows, lead_shape)``: ``a`` as a C-contiguous (n, size) array of ``dtype``.
 
     Parameters
@@ -64,15 +85,11 @@ def as_batch(a, name, size, feature_first, dtype):
         The tile's ``in_trans`` / ``out_trans`` flag for this argument.
     dtype : numpy dtype
         The tile's dtype; floating inputs of another precision are converted.
+    xp : module
+        The array module of the tile's backend (numpy, or cupy on the GPU: host arrays are
+        then copied to the device, device arrays used as they are).
     """
-    if not isinstance(a, np.ndarray):
-        if hasattr(a, "__cuda_array_interface__"):
-            raise TypeError(f"{name} is a GPU array, but this tile runs on the CPU backend; pass a "
-                            f"NumPy array (e.g. cupy.asnumpy({name})) or build the tile with backend='cuda'.")
-        try:
-            a = np.asarray(a)
-        except Exception as exc:  # objects NumPy cannot convert
-            raise TypeError(f"{name} must be an array of floats, got {type(a).__name__}.") from exc
+    a = as_backend_array(a, name, xp, "an array of floats")
     if a.dtype.kind not in "fiu" or a.dtype.kind in "b":
         raise TypeError(f"{name} must be a real floating-point array, got dtype {a.dtype}.")
     if a.dtype.kind in "iu":
@@ -86,41 +103,41 @@ def as_batch(a, name, size, feature_first, dtype):
         raise ValueError(f"{name} must have shape {'(' + str(size) + ', ...)' if feature_first else '(..., ' + str(size) + ')'}"
                          f": its {where} dimension must be {size}, got shape {a.shape}.")
     if feature_first:
-        a = np.moveaxis(a, 0, -1)
+        a = xp.moveaxis(a, 0, -1)
     lead_shape = a.shape[:-1]
     rows = a.reshape(-1, size)
-    if not np.isfinite(rows).all():
+    if not _all_finite(rows, xp):
         raise ValueError(f"{name} contains NaN or Inf; analog tiles need finite inputs.")
     if rows.dtype != dtype:
         with np.errstate(over="ignore"):
             rows = rows.astype(dtype)
-        if not np.isfinite(rows).all():
+        if not _all_finite(rows, xp):
             raise ValueError(f"{name} has values beyond the range of the tile's dtype "
                              f"{np.dtype(dtype).name}; scale the input or use a float64 tile.")
-    return np.ascontiguousarray(rows), lead_shape
+    return xp.ascontiguousarray(rows), lead_shape
 
 
-def from_batch(rows, lead_shape, feature_first):
+def from_batch(rows, lead_shape, feature_first, xp=np):
     """Inverse of ``as_batch`` for an output: (n, size) -> (..., size) or (size, ...)."""
     out = rows.reshape(lead_shape + (rows.shape[1],))
     if feature_first:
-        out = np.ascontiguousarray(np.moveaxis(out, -1, 0))
+        out = xp.ascontiguousarray(xp.moveaxis(out, -1, 0))
     return out
 
 
-def as_weights(w, name, shape, dtype, layout=""):
+def as_weights(w, name, shape, dtype, layout="", xp=np):
     """A finite (d_size, x_size) weight matrix as a new C-contiguous array of ``dtype``.
 
-    ``layout`` is appended to the shape in error messages, e.g. "(out_size, in_size + 1)".
+    ``layout`` is appended to the shape in error messages, e.g. "(out_size, in_size + 1)";
+    ``xp`` is the tile backend's array module (see ``as_batch``).
     """
-    if not isinstance(w, np.ndarray):
-        w = np.asarray(w)
+    w = as_backend_array(w, name, xp, "a numeric array")
     if w.dtype.kind not in "fiu" or w.dtype.kind == "b":
         raise TypeError(f"{name} must be a real numeric array, got dtype {w.dtype}.")
     if w.shape != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)} {layout}, got {w.shape}.".replace("  ", " "))
-    w = np.array(w, dtype=dtype, order="C", copy=True)
-    if not np.isfinite(w).all():
+    w = xp.array(w, dtype=dtype, order="C", copy=True)
+    if not _all_finite(w, xp):
         raise ValueError(f"{name} contains NaN or Inf.")
     return w
 

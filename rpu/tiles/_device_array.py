@@ -19,6 +19,7 @@ import numpy as np
 
 from rpu import _threads
 from rpu._rng import Purpose, resolve_seed
+from rpu.backends import array_module
 from rpu.tiles import _devices
 from rpu.tiles.update_management import update_management
 
@@ -75,6 +76,11 @@ class DeviceArray:
         self.write_noise = self.globals["write_noise"] if self.pulsed else 0.0
         self._workspace = {}  # the update's work arrays, reused while shapes repeat
 
+    @property
+    def xp(self):
+        """The array module of the backend the state lives on (numpy, or cupy on the GPU)."""
+        return array_module(self.backend)
+
     # ----- random draws ---------------------------------------------------------------------------
     def _draws(self, purpose, normal, n_threads, offset=0, key=None, op=0):
         fill = self.backend.normal_fill if normal else self.backend.uniform_fill
@@ -86,12 +92,12 @@ class DeviceArray:
         return draw
 
     def _normal(self, key, op, purpose, sub, n_threads):
-        out = np.empty(self.shape, dtype=self.dtype)
+        out = self.xp.empty(self.shape, dtype=self.dtype)
         self.backend.normal_fill(out, key, op, int(purpose), sub, n_threads)
         return out
 
     def _uniform(self, key, op, purpose, sub, n_threads):
-        out = np.empty(self.shape, dtype=self.dtype)
+        out = self.xp.empty(self.shape, dtype=self.dtype)
         self.backend.uniform_fill(out, key, op, int(purpose), sub, n_threads)
         return out
 
@@ -107,7 +113,7 @@ class DeviceArray:
     def clip(self, w):
         """Clip to the devices' bounds in place (pulsed devices; no-op otherwise)."""
         if self.pulsed:
-            np.clip(w, self.param("min_bound"), self.param("max_bound"), out=w)
+            self.xp.clip(w, self.param("min_bound"), self.param("max_bound"), out=w)
         return w
 
     def _redraw_visible(self, weights, key, op, n_threads, mask=None):
@@ -142,16 +148,19 @@ class DeviceArray:
         """
         up = self.up if up is None else up
         pulse_type = up.pulse_type.name
+        xp = self.xp
         lr_rows = np.asarray(lr, dtype=np.float64)
         if not self.pulsed or pulse_type == "NONE":
             if record_cols is not None or one_sided:
                 raise ValueError("record_cols and one_sided need a pulsed device.")
-            scaled = D if lr_rows.ndim == 0 else D * lr_rows[:, None].astype(self.dtype)
+            scaled = D if lr_rows.ndim == 0 else D * xp.asarray(lr_rows[:, None].astype(self.dtype))
             with np.errstate(over="ignore", invalid="ignore"):
-                new = weights - ((lr_rows if lr_rows.ndim == 0 else 1.0) * (scaled.T @ X)).astype(self.dtype)
+                # (a 0-d float64 array: the product is rounded in float64 before the cast)
+                lr_0d = lr_rows if xp is np else xp.asarray(lr_rows)
+                new = weights - ((lr_0d if lr_rows.ndim == 0 else 1.0) * (scaled.T @ X)).astype(self.dtype)
             # Finite inputs can still overflow the dtype (huge x, d or learning rate): refuse
             # the step rather than store Inf/NaN weights (the NaN policy of rpu.tiles._checks).
-            if not np.isfinite(new).all():
+            if not bool(xp.isfinite(new).all()):
                 raise ValueError(f"the update W - learning_rate * d^T x overflows {np.dtype(self.dtype).name} "
                                  f"(learning_rate = {float(np.max(np.abs(lr_rows)))}); scale x, d "
                                  f"or the learning_rate down. The weights are unchanged.")
@@ -172,7 +181,11 @@ class DeviceArray:
         n_threads = _threads.for_work(n_threads, X.shape[0] * (weights.size if rows is None
                                                               else len(rows) * X.shape[1]))
         g = self.granularity if granularity is None else granularity
-        bl, a, b = update_management(np.abs(X).max(axis=1), np.abs(D).max(axis=1), lr, g, up)
+        # the per-sample maxima are m numbers: update management runs on the host
+        x_max, d_max = xp.abs(X).max(axis=1), xp.abs(D).max(axis=1)
+        if xp is not np:
+            x_max, d_max = self.backend.to_host(x_max), self.backend.to_host(d_max)
+        bl, a, b = update_management(x_max, d_max, lr, g, up)
         mode = _MODES[pulse_type]
         if mode == 2:
             x_res, d_res = _resolution(up.x_res_implicit), _resolution(up.d_res_implicit)
@@ -188,10 +201,10 @@ class DeviceArray:
                                        n_threads, self._workspace, noise_key, record_cols, record_out)
             return
         # The rows' own copies (their row numbers key the d trains: a deterministic choice).
-        part_stored = np.ascontiguousarray(stored[rows])
-        part_visible = part_stored if stored is weights else np.ascontiguousarray(weights[rows])
-        self.backend.pulsed_update(part_stored, part_visible, np.ascontiguousarray(self.hidden[:, rows]),
-                                   self.pulse_index, X, np.ascontiguousarray(D[:, rows]),
+        part_stored = xp.ascontiguousarray(stored[rows])
+        part_visible = part_stored if stored is weights else xp.ascontiguousarray(weights[rows])
+        self.backend.pulsed_update(part_stored, part_visible, xp.ascontiguousarray(self.hidden[:, rows]),
+                                   self.pulse_index, X, xp.ascontiguousarray(D[:, rows]),
                                    bl.astype(np.int32), a, b, up_spec, self.globals, key, op,
                                    n_threads, self._workspace, noise_key)
         stored[rows] = part_stored
@@ -238,7 +251,7 @@ class DeviceArray:
         reset_bias + reset_std xi (clipped); floating point: reset_std xi."""
         reset_std = float(getattr(self.device, "reset_std", 0.0))
         xi = self._normal(key, op, Purpose.RESET, _SUB_RESET_NOISE, n_threads)
-        mask = np.zeros(self.shape, dtype=bool)
+        mask = self.xp.zeros(self.shape, dtype=bool)
         mask[:, columns] = True
         if reset_prob < 1:
             mask &= self._uniform(key, op, Purpose.RESET, _SUB_RESET_COIN, n_threads) < reset_prob
@@ -253,7 +266,7 @@ class DeviceArray:
         the bounds (a OneSidedUnitCell refresh; aihwkit's resetAtIndices)."""
         reset_std = float(getattr(self.device, "reset_std", 0.0))
         w = self._target(weights)
-        new = self.param("reset_bias") if self.pulsed else np.zeros(self.shape, dtype=self.dtype)
+        new = self.param("reset_bias") if self.pulsed else self.xp.zeros(self.shape, dtype=self.dtype)
         if reset_std > 0:
             xi = self._normal(key, op, Purpose.RESET, _SUB_RESET_NOISE, n_threads)
             new = new + reset_std * xi
@@ -283,32 +296,33 @@ class DeviceArray:
         if p is None or p.nu <= 0:
             return
         w = self._target(weights)
+        xp = self.xp
         st = self._drift_state
         if st is None:
-            st = self._drift_state = {"current_t": 0.0, "t": np.zeros(self.shape),
+            st = self._drift_state = {"current_t": 0.0, "t": xp.zeros(self.shape),
                                       "w0": w.astype(np.float64), "prev": w.astype(np.float64)}
         st["current_t"] += delta_t / p.t_0
         a = getattr(p, "g_offset", 0.0) * getattr(p, "wg_ratio", 1.0) + getattr(p, "w_offset", 0.0)
         if abs(a) < p.reset_tol:
             a = 0.0
         cur = w.astype(np.float64)
-        changed = np.abs(st["prev"] - cur) > p.reset_tol
+        changed = xp.abs(st["prev"] - cur) > p.reset_tol
         st["t"][changed] = st["current_t"]
         st["w0"][changed] = cur[changed]
         if self.pulsed and "drift_nu" in self.names:
             nu = self.param("drift_nu").astype(np.float64)
         else:
-            nu = np.full(self.shape, p.nu)
+            nu = xp.full(self.shape, p.nu)
         nu_std = getattr(p, "nu_std", 0.0)
         if nu_std > 0:
             nu = nu + nu_std * nu * self._normal(key, op, Purpose.DRIFT, _SUB_DRIFT_NU, n_threads)
         nu_k = getattr(p, "nu_k", 0.0)
         if nu_k != 0:
             g = (cur - getattr(p, "w_offset", 0.0)) / getattr(p, "wg_ratio", 1.0) + getattr(p, "g_offset", 0.0)
-            nu = nu - nu_k * np.log(np.maximum(g, 1e-30)) + nu_k * getattr(p, "log_g0", 0.0)
-        f = np.maximum(st["current_t"] - st["t"], 1.0) ** (-nu)
+            nu = nu - nu_k * xp.log(xp.maximum(g, 1e-30)) + nu_k * getattr(p, "log_g0", 0.0)
+        f = xp.maximum(st["current_t"] - st["t"], 1.0) ** (-nu)
         drifted = st["w0"] * f + a * (f - 1)
-        new = np.where(changed, cur, drifted)
+        new = xp.where(changed, cur, drifted)
         read_std = getattr(p, "w_noise_std", 0.0)
         if read_std > 0:
             new = new + read_std * self._normal(key, op, Purpose.DRIFT, _SUB_DRIFT_READ, n_threads)

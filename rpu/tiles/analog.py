@@ -72,13 +72,24 @@ class AnalogTile(DeviceTile):
         self._devices = make_device_state(self.rpu_config, self.d_size, self.x_size, self.dtype,
                                           self._backend, self._key, n_threads)
         self.set_weights_uniform_random(-0.1, 0.1)
+        if type(self) is AnalogTile:  # subclasses place themselves once they are complete
+            self._place(self._requested_backend)
+
+    def _gpu_unsupported(self):
+        if type(self) is not AnalogTile:
+            return super()._gpu_unsupported()
+        if not isinstance(self.rpu_config, SingleRPUConfig):
+            return (f"an AnalogTile with a {type(self.rpu_config).__name__} (unit cells, transfer "
+                    f"compounds, mixed precision) does not run on the GPU backend yet; "
+                    f"SingleRPUConfig devices do.")
+        return None
 
     def _mvm(self, rows, periphery, transposed, weights=None):
         # ``weights``: the matrix the crossbar reads, the stored weights unless given (the
         # inference tile's modified forward weights).
         weights = self._weights if weights is None else weights
         n_out = periphery.n_out
-        out = np.empty((rows.shape[0], n_out), dtype=self.dtype)
+        out = self._xp.empty((rows.shape[0], n_out), dtype=self.dtype)
         if rows.shape[0] * weights.size < SMALL_PRODUCT_MACS:
             # One thread: BLAS is not called from an OpenMP team, so it needs no pinning.
             self._backend.analog_mvm(weights, transposed, rows, out, periphery.spec,
@@ -116,8 +127,9 @@ class AnalogTile(DeviceTile):
         Equivalent to ``update(X, D)`` with ``X[n * L + l, k] = x_input[n, indices[l, k]]`` (0
         where the index is -1) and ``D = d_input.reshape(N * L, out_size)``.
         """
-        x_arr = np.asarray(x_input)
-        idx = np.asarray(indices)
+        xp = self._xp
+        x_arr = _checks.as_backend_array(x_input, "x_input", xp, "an array of floats")
+        idx = _checks.as_backend_array(indices, "indices", xp, "an integer array")
         if idx.dtype.kind not in "iu" or idx.ndim != 2 or idx.shape[1] != self.in_size:
             raise ValueError(f"indices must be an integer array of shape (L, {self.in_size}), got "
                              f"{idx.dtype} of shape {idx.shape}.")
@@ -126,12 +138,12 @@ class AnalogTile(DeviceTile):
         if idx.size and (idx.min() < -1 or idx.max() >= x_arr.shape[1]):
             raise ValueError(f"indices must lie in [-1, {x_arr.shape[1] - 1}] (the features of "
                              f"x_input; -1 pads), got values in [{idx.min()}, {idx.max()}].")
-        d_arr = np.asarray(d_input)
+        d_arr = _checks.as_backend_array(d_input, "d_input", xp, "an array of floats")
         if d_arr.ndim != 3 or d_arr.shape[:2] != (x_arr.shape[0], idx.shape[0]) or d_arr.shape[2] != self.out_size:
             raise ValueError(f"d_input must have shape ({x_arr.shape[0]}, {idx.shape[0]}, "
                              f"{self.out_size}) (N, L, out_size), got {d_arr.shape}.")
-        padded = np.concatenate([x_arr, np.zeros((x_arr.shape[0], 1), dtype=x_arr.dtype)], axis=1)
-        patches = padded[:, np.where(idx < 0, x_arr.shape[1], idx)]  # (N, L, in_size)
+        padded = xp.concatenate([x_arr, xp.zeros((x_arr.shape[0], 1), dtype=x_arr.dtype)], axis=1)
+        patches = padded[:, xp.where(idx < 0, x_arr.shape[1], idx)]  # (N, L, in_size)
         # The tile's own layout flags do not apply to the indexed form.
         saved = self.in_trans, self.out_trans
         self.in_trans = self.out_trans = False
@@ -176,7 +188,7 @@ class AnalogTile(DeviceTile):
         staged = {}
         for name in names:
             staged[name] = _checks.as_weights(params[name], f"hidden parameter {name!r}",
-                                              (self.d_size, self.x_size), self.dtype)
+                                              (self.d_size, self.x_size), self.dtype, "", self._xp)
         if hasattr(self._devices, "set_hidden"):
             self._devices.set_hidden(staged, self._weights)
             return
@@ -198,7 +210,7 @@ class AnalogTile(DeviceTile):
         prob = _checks.check_finite_number(reset_prob, "reset_prob")
         if not 0 <= prob <= 1:
             raise ValueError(f"reset_prob must be in [0, 1], got {reset_prob!r}.")
-        columns = (start + np.arange(num)) % self.x_size
+        columns = (start + self._xp.arange(num)) % self.x_size
         self._maintain(self._devices.reset_columns, columns, prob)
 
     # ----- periphery parameters -------------------------------------------------------------------

@@ -7,10 +7,10 @@ their own config handling; this class turns user arrays into rows and back.
 """
 import numpy as np
 
-from rpu import _threads
+from rpu import _core, _threads
 from rpu._rng import Purpose, resolve_seed
-from rpu.backends import resolve_backend
-from rpu.tiles import _checks
+from rpu.backends import array_module, resolve_backend
+from rpu.tiles import _checks, _placement
 
 
 class TileBase:
@@ -42,10 +42,53 @@ class TileBase:
         _checks.check_memory(f"{type(self).__name__}({self.out_size}, {self.in_size})",
                              (self.d_size, self.x_size), self.dtype, self._weight_sized_arrays())
         self.seed, self._key = resolve_seed(seed)
-        self.backend_name, self._backend = resolve_backend(backend)
+        # The construction draws run on the CPU core (a GPU draws the same numbers); a subclass
+        # moves the finished state to the requested backend with _place() at the end of its
+        # __init__.
+        self.backend_name, self._requested_backend = resolve_backend(backend, self._gpu_unsupported())
+        self._backend = _core
+        self._xp = np
         self._op_counter = 1  # op 0 is reserved for draws made at construction
         self._learning_rate = 0.1
         self._weights = np.zeros((self.d_size, self.x_size), dtype=self.dtype)
+
+    # ----- backend -----------------------------------------------------------------------------
+    def _gpu_unsupported(self):
+        """Why this tile cannot run on the GPU backend (a sentence), or None when it can."""
+        return f"{type(self).__name__} does not run on the GPU backend yet."
+
+    def _place(self, backend):
+        """Move the whole state onto ``backend``'s arrays and bind it (construction, ``to``)."""
+        if backend is self._backend:
+            return
+        _placement.move_state(self, self._backend, backend)
+        self._backend = backend
+        self._xp = array_module(backend)
+
+    def to(self, backend):
+        """Move the tile, with its full state (weights, devices, periphery, RNG counter), to
+        another backend, in place, and return it.
+
+        Parameters
+        ----------
+        backend : {"cpu", "cuda", "auto"} or rpu.gpu.CudaBackend
+
+        Returns
+        -------
+        self
+            Its arrays now live on the backend (NumPy or CuPy); the random stream continues
+            where it was, so a moved tile gives the results it would have given in place, up
+            to float rounding between the backends.
+        """
+        name, target = resolve_backend(backend, self._gpu_unsupported())
+        if target is self._backend or (name == "cpu" and self.backend_name == "cpu"):
+            return self
+        if name == "cuda" and self.backend_name == "cuda":
+            # between two GPU runtimes: through the host
+            self._place(_core)
+        self._place(target)
+        self.backend_name = name
+        return self
 
     def _weight_sized_arrays(self):
         """A lower bound on how many (d_size, x_size) arrays the tile keeps (for the memory
@@ -100,7 +143,7 @@ class TileBase:
             Finite values; NaN or Inf raise ValueError and leave the tile unchanged.
         """
         self._assign_weights(_checks.as_weights(weights, "weights", (self.d_size, self.x_size),
-                                                self.dtype, self._weights_layout()))
+                                                self.dtype, self._weights_layout(), self._xp))
 
     def _assign_weights(self, weights):
         """Store checked weights; devices with bounds override this (aihwkit's onSetWeights)."""
@@ -112,7 +155,7 @@ class TileBase:
         bmax = _checks.check_finite_number(bmax, "bmax")
         if not bmin <= bmax:
             raise ValueError(f"bmin must not exceed bmax, got bmin={bmin} and bmax={bmax}.")
-        u = np.empty((self.d_size, self.x_size), dtype=self.dtype)
+        u = self._xp.empty((self.d_size, self.x_size), dtype=self.dtype)
         self._backend.uniform_fill(u, self._key, self._next_op(), int(Purpose.WEIGHT_INIT), 0,
                                    _threads.effective_n_threads())
         self._assign_weights((bmin + (bmax - bmin) * u).astype(self.dtype))
@@ -137,14 +180,18 @@ class TileBase:
 
     def _rows_pair(self, x, d):
         """Check an (x, d) pair of update inputs: rows of both, with the bias input appended."""
-        x_rows, _ = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype)
-        d_rows, _ = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype)
+        x_rows, _ = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype, self._xp)
+        d_rows, _ = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype, self._xp)
         if x_rows.shape[0] != d_rows.shape[0]:
             raise ValueError(f"x and d must hold the same number of vectors, got {x_rows.shape[0]} "
                              f"rows of x and {d_rows.shape[0]} rows of d.")
         if self.analog_bias:
-            x_rows = np.concatenate([x_rows, np.ones((x_rows.shape[0], 1), dtype=self.dtype)], axis=1)
+            x_rows = self._with_bias_input(x_rows)
         return x_rows, d_rows
+
+    def _with_bias_input(self, rows):
+        xp = self._xp
+        return xp.concatenate([rows, xp.ones((rows.shape[0], 1), dtype=self.dtype)], axis=1)
 
     def forward(self, x):
         """Analog forward pass ``y = W x``, one product per input vector.
@@ -157,11 +204,11 @@ class TileBase:
         -------
         ndarray of shape (..., out_size), or (out_size, ...) when ``out_trans``; the tile's dtype.
         """
-        rows, lead = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype)
+        rows, lead = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype, self._xp)
         if self.analog_bias:
-            rows = np.concatenate([rows, np.ones((rows.shape[0], 1), dtype=self.dtype)], axis=1)
+            rows = self._with_bias_input(rows)
         y = self._forward_rows(rows)
-        return _checks.from_batch(y, lead, self.out_trans)
+        return _checks.from_batch(y, lead, self.out_trans, self._xp)
 
     def backward(self, d):
         """Backward pass ``z = W^T d`` (the gradient with respect to the tile input).
@@ -175,11 +222,11 @@ class TileBase:
         ndarray of shape (..., in_size), or (in_size, ...) when ``in_trans``. The bias column's
         line is dropped.
         """
-        rows, lead = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype)
+        rows, lead = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype, self._xp)
         z = self._backward_rows(rows)
         if self.analog_bias:
-            z = np.ascontiguousarray(z[:, : self.in_size])
-        return _checks.from_batch(z, lead, self.in_trans)
+            z = self._xp.ascontiguousarray(z[:, : self.in_size])
+        return _checks.from_batch(z, lead, self.in_trans, self._xp)
 
     def _forward_rows(self, rows):
         raise NotImplementedError
@@ -217,6 +264,6 @@ class TileBase:
         devices (bounds, write noise) when the tile was saved.
         """
         self._weights = _checks.as_weights(arrays["weights"], "weights", (self.d_size, self.x_size),
-                                           self.dtype, self._weights_layout())
+                                           self.dtype, self._weights_layout(), self._xp)
         self._op_counter = int(meta["op_counter"])
         self._learning_rate = float(meta["learning_rate"])

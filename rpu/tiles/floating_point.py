@@ -34,11 +34,15 @@ class FloatingPointTile(DeviceTile):
                                     self.d_size, self.x_size, self.dtype, self._backend, self._key,
                                     _threads.effective_n_threads())
         self.set_weights_uniform_random(-0.1, 0.1)
+        self._place(self._requested_backend)
+
+    def _gpu_unsupported(self):
+        return None
 
     def _product(self, rows, n_out, transposed):
         # The GEMM is split over the core's OpenMP threads, each calling single-threaded BLAS:
         # measured faster here than BLAS's own threading, and the same scheme as AnalogTile.
-        out = np.empty((rows.shape[0], n_out), dtype=self.dtype)
+        out = self._xp.empty((rows.shape[0], n_out), dtype=self.dtype)
         if rows.shape[0] * self._weights.size < SMALL_PRODUCT_MACS:
             # One thread, no BLAS pinning: for small products both cost more than they save.
             self._backend.gemm_rows(rows, self._weights, out, transposed, 1)

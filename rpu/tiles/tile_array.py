@@ -10,6 +10,8 @@ the bias is digital and belongs to the array.
 """
 import numpy as np
 
+from rpu.backends import resolve_backend
+
 from rpu.config import FloatingPointRPUConfig, InferenceRPUConfig
 from rpu.tiles import _checks
 from rpu._rng import resolve_seed
@@ -44,6 +46,9 @@ def _tile_class(rpu_config):
     if isinstance(rpu_config, FloatingPointRPUConfig):
         return FloatingPointTile
     return AnalogTile
+
+
+_GPU_UNSUPPORTED = "TileArray does not run on the GPU backend yet."
 
 
 class TileArray:
@@ -89,6 +94,8 @@ class TileArray:
         self.rpu_config = rpu_config.copy()
         self.rpu_config.validate()
         self.seed, _ = resolve_seed(seed)
+        self.backend_name, _ = resolve_backend(backend, _GPU_UNSUPPORTED)
+        backend = self.backend_name
         mapping = self.rpu_config.mapping
         self.in_sizes = split_sizes(self.in_size, mapping.max_input_size)
         self.out_sizes = split_sizes(self.out_size, mapping.max_output_size)
@@ -109,6 +116,11 @@ class TileArray:
         self._bias = np.zeros(self.out_size, dtype=self.dtype) if self.bias else None
         self._bias_grad = None
         self._learning_rate = self.tiles[0][0].get_learning_rate()
+
+    def to(self, backend):
+        """The tile array on ``backend``: only the CPU for now (``"cuda"`` raises ValueError)."""
+        resolve_backend(backend, _GPU_UNSUPPORTED)
+        return self
 
     def _all_tiles(self):
         return [t for column in self.tiles for t in column]
