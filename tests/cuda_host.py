@@ -1,7 +1,10 @@
 """Run the GPU backend's CUDA source on the CPU: a kernel runtime for machines without a GPU.
 
 ``HostRuntime`` has the interface of ``rpu.gpu._runtime.CupyRuntime`` (``xp``, ``kernel``,
-``name``) with ``xp = numpy``. It compiles the exact RawModule text of
+``name``). Its ``xp`` is NumPy dressed as CuPy (``device_xp``): arrays made by it are
+``DeviceArray`` (an ndarray subclass with CuPy's ``get()``), and mixing them with plain NumPy
+arrays in one operation raises ``TypeError``, as CuPy does -- so a ``np.zeros`` where the backend
+needed ``xp.zeros`` fails here as it would on a GPU, instead of passing silently. It compiles the exact RawModule text of
 ``rpu.gpu._source.module_source()`` with the host C++ compiler, behind a small shim that gives the
 CUDA vocabulary a CPU meaning, and runs each launch like this:
 
@@ -236,6 +239,82 @@ def _dims(value, what):
 _SCALAR_KINDS = {"f": "f", "i": "i", "u": "u", "b": "u"}
 
 
+# ----- NumPy dressed as CuPy ----------------------------------------------------------------------
+class DeviceArray(np.ndarray):
+    """An array "on the device" of the host emulation (see the module docstring)."""
+
+    def get(self):
+        """A plain NumPy copy (cupy.ndarray.get)."""
+        return np.array(self.view(np.ndarray), copy=True)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        name = f"{ufunc.__name__}.{method}"
+        args = [_unwrap(a, name) for a in inputs]
+        if out is not None:
+            kwargs["out"] = tuple(_unwrap(o, name) for o in out)
+        return _wrap(getattr(ufunc, method)(*args, **kwargs))
+
+    def __array_function__(self, func, types, args, kwargs):
+        name = func.__name__
+        return _wrap(func(*_unwrap_tree(args, name), **_unwrap_tree(kwargs, name)))
+
+
+def _unwrap(a, name):
+    if isinstance(a, DeviceArray):
+        return a.view(np.ndarray)
+    if isinstance(a, np.ndarray):
+        raise TypeError(f"{name}: a NumPy (host) array of shape {a.shape} meets device arrays; "
+                        f"CuPy refuses this too -- copy it with xp.asarray first.")
+    return a
+
+
+def _unwrap_tree(v, name):
+    if isinstance(v, (list, tuple)):
+        return type(v)(_unwrap_tree(e, name) for e in v)
+    if isinstance(v, dict):
+        return {k: _unwrap_tree(e, name) for k, e in v.items()}
+    return _unwrap(v, name)
+
+
+def _wrap(v):
+    if isinstance(v, np.ndarray) and not isinstance(v, DeviceArray):
+        return v.view(DeviceArray)
+    if isinstance(v, tuple):
+        return tuple(_wrap(e) for e in v)
+    if isinstance(v, list):
+        return [_wrap(e) for e in v]
+    return v
+
+
+# NumPy functions that make arrays from nothing or from host data: on CuPy they return device
+# arrays, so here they return DeviceArray. Every other function dispatches through DeviceArray.
+_MAKERS = ("array", "asarray", "ascontiguousarray", "empty", "empty_like", "zeros", "zeros_like",
+           "ones", "ones_like", "full", "full_like", "arange", "linspace", "eye", "identity")
+
+
+class _DeviceXP:
+    """The ``xp`` of HostRuntime: NumPy's namespace, with device-array makers."""
+
+    ndarray = DeviceArray
+
+    def __getattr__(self, name):
+        obj = getattr(np, name)
+        if name in _MAKERS:
+            def make(*args, **kwargs):
+                # host inputs are allowed here: this is the host-to-device copy
+                args = [a.view(np.ndarray) if isinstance(a, DeviceArray) else a for a in args]
+                return _wrap(np.array(obj(*args, **kwargs), copy=True)
+                             if name in ("asarray", "ascontiguousarray") else obj(*args, **kwargs))
+            return make
+        return obj
+
+    def __repr__(self):
+        return "<NumPy dressed as CuPy (tests/cuda_host.py)>"
+
+
+device_xp = _DeviceXP()
+
+
 class HostKernel:
     """One kernel instantiation, launched on the CPU (see the module docstring)."""
 
@@ -256,6 +335,9 @@ class HostKernel:
                 kinds.append("p")
                 sizes.append(0)
             elif isinstance(a, np.ndarray):
+                if not isinstance(a, DeviceArray):
+                    raise TypeError(f"{self.expr}: argument {k} is a NumPy (host) array; a kernel "
+                                    f"needs device arrays (xp.asarray).")
                 if not a.flags.c_contiguous:
                     raise TypeError(f"{self.expr}: argument {k} is a non-contiguous array; kernels "
                                     f"index raw memory, pass a C-contiguous one.")
@@ -283,7 +365,7 @@ class HostRuntime:
     """The kernel runtime of the GPU backend, on the CPU (``xp = numpy``)."""
 
     name = "host emulation of the CUDA kernels"
-    xp = np
+    xp = device_xp
 
     def __init__(self, extra_source="", extra_names=()):
         # extra_source/extra_names: more kernels, for the emulator's own tests
@@ -328,10 +410,10 @@ def gpu_runtime(request):
 
 
 def to_host(a):
-    """A NumPy copy of an array of either runtime."""
-    if isinstance(a, np.ndarray):
-        return a.copy()
-    return a.get()
+    """A plain NumPy copy of an array of either runtime (or of a NumPy array)."""
+    if hasattr(a, "get"):
+        return a.get()
+    return np.array(a, copy=True)
 
 
 def kernel_names_in(text):

@@ -7,7 +7,7 @@ first kernels' draws equal to the CPU core's.
 import numpy as np
 import pytest
 
-from cuda_host import HostRuntime, host_runtime, kernel_names_in
+from cuda_host import DeviceArray, HostRuntime, device_xp, host_runtime, kernel_names_in
 from rpu import _core
 from rpu.gpu import _source
 
@@ -53,18 +53,20 @@ def test_rt():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_block_reduction_with_barriers(test_rt, dtype):
-    x = np.arange(1000, dtype=dtype) % 7
-    out = np.zeros(4, dtype=dtype)
+    x = device_xp.arange(1000, dtype=dtype) % 7
+    out = device_xp.zeros(4, dtype=dtype)
     test_rt.kernel("emu_block_sum", dtype)((4,), (256,), (x, out, np.int64(1000)))
-    ref = [x[256 * b: 256 * (b + 1)].sum() for b in range(4)]
-    np.testing.assert_array_equal(out, np.array(ref, dtype=dtype))
+    host = x.get()
+    ref = [host[256 * b: 256 * (b + 1)].sum() for b in range(4)]
+    np.testing.assert_array_equal(out.get(), np.array(ref, dtype=dtype))
 
 
 def test_every_thread_runs_once_with_its_coordinates(test_rt):
     grid, block = (3, 2, 2), (4, 3, 2)
     n_blocks, n_threads = 12, 24
-    out = np.full((n_blocks * n_threads, 6), -1, dtype=np.int32)
+    out = device_xp.full((n_blocks * n_threads, 6), -1, dtype=np.int32)
     test_rt.kernel("emu_coordinates", np.float32)(grid, block, (out,))
+    out = out.get()
     expect = [(tx, ty, tz, bx, by, bz)
               for bz in range(2) for by in range(2) for bx in range(3)
               for tz in range(2) for ty in range(3) for tx in range(4)]
@@ -72,7 +74,7 @@ def test_every_thread_runs_once_with_its_coordinates(test_rt):
 
 
 def test_barrier_after_early_return_is_reported(test_rt):
-    x = np.zeros(8, dtype=np.float32)
+    x = device_xp.zeros(8, dtype=np.float32)
     with pytest.raises(TypeError, match="__syncthreads"):
         test_rt.kernel("emu_early_return", np.float32)((1,), (8,), (x,))
 
@@ -82,25 +84,26 @@ def test_barrier_after_early_return_is_reported(test_rt):
 def test_fill_kernels_draw_the_cpu_cores_numbers(dtype, fill):
     rt = host_runtime()
     rows, cols = 37, 53
-    out = np.zeros((rows, cols), dtype=dtype)
+    out = device_xp.zeros((rows, cols), dtype=dtype)
     rt.kernel(f"rpu_{fill}_fill", dtype)(((rows * cols + 127) // 128,), (128,),
                                          (out, np.int64(rows), np.int64(cols), np.uint64(1234),
                                           np.uint64(7), np.int32(3), np.uint32(2)))
-    ref = np.zeros_like(out)
+    ref = np.zeros((rows, cols), dtype=dtype)
     getattr(_core, f"{fill}_fill")(ref, 1234, 7, 3, 2, 1)
-    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(out.get(), ref)
 
 
 @pytest.mark.parametrize("k, bad, message", [
     (1, 37, "NumPy scalar"),                       # a Python int: its C type is unknown
     (1, np.int32(37), "signed integer of size 8"),  # int where long long is expected
-    (0, np.zeros((37, 53), np.float32), "itemsize of size 4"),  # float array for double
-    (0, np.zeros((53, 37), np.float64).T, "non-contiguous"),
+    (0, device_xp.zeros((37, 53), np.float32), "itemsize of size 4"),  # float array for double
+    (0, device_xp.zeros((53, 37), np.float64).T, "non-contiguous"),
+    (0, np.zeros((37, 53), np.float64), "host"),  # a NumPy array where a device array belongs
     (3, np.int64(1234), "unsigned integer"),
 ])
 def test_launch_checks_the_arguments(k, bad, message):
     rt = host_runtime()
-    args = [np.zeros((37, 53), np.float64), np.int64(37), np.int64(53), np.uint64(1234),
+    args = [device_xp.zeros((37, 53), np.float64), np.int64(37), np.int64(53), np.uint64(1234),
             np.uint64(7), np.int32(3), np.uint32(2)]
     with pytest.raises(TypeError, match="takes 7 arguments"):
         rt.kernel("rpu_uniform_fill", np.float64)((16,), (128,), tuple(args[:6]))
@@ -116,3 +119,17 @@ def test_every_kernel_of_the_source_is_exported():
     for name in _source.KERNELS:
         for dtype in (np.float32, np.float64):
             assert callable(rt.kernel(name, dtype))
+
+
+def test_device_arrays_refuse_host_arrays_like_cupy():
+    a = device_xp.ones((3, 4), dtype=np.float32)
+    b = device_xp.asarray(np.arange(12, dtype=np.float32).reshape(3, 4))
+    assert isinstance(a + b, DeviceArray) and isinstance(np.maximum(a, b), DeviceArray)
+    assert isinstance(np.concatenate([a, b]), DeviceArray) and isinstance(a.sum(axis=1), DeviceArray)
+    assert isinstance(device_xp.matmul(a, b.T), DeviceArray)
+    assert type(b.get()) is np.ndarray and b.get()[2, 3] == 11
+    assert float(a.sum()) == 12.0 and a * np.float32(2) is not None  # NumPy scalars are fine
+    for mixed in (lambda: a + np.ones((3, 4)), lambda: np.concatenate([a, np.ones((3, 4))]),
+                  lambda: np.clip(a, np.zeros((3, 4)), 1.0, out=a)):
+        with pytest.raises(TypeError, match="host"):
+            mixed()

@@ -45,7 +45,7 @@ class CudaBackend:
     @staticmethod
     def to_host(a):
         """A NumPy copy of a device array (NumPy arrays are copied too)."""
-        return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.array(a, copy=True)
+        return a.get() if hasattr(a, "get") else np.array(a, copy=True)
 
     # ----- random fills -------------------------------------------------------------------------
     def _fill(self, kernel, out, seed, op, purpose, sub):
