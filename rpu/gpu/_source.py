@@ -22,6 +22,10 @@ MVM_KERNELS = ()
 # the pulsed update's passes (update_kernels.cu, used by rpu/gpu/update.py)
 UPDATE_KERNELS = ()
 KERNELS = BASE_KERNELS + MVM_KERNELS + UPDATE_KERNELS
+# the transfer compounds' buffers (compound_kernels.cu, used by rpu/gpu/backend.py)
+COMPOUND_KERNELS = ("rpu_chopped_buffer", "rpu_dynamic_buffer")
+KERNEL_FILES += ("compound_kernels.cu",)
+KERNELS += COMPOUND_KERNELS
 OPTIONS = ("--std=c++17", "--fmad=false")
 
 

@@ -103,3 +103,102 @@ class CudaBackend:
             # w + (-lr d_i) x_j, rounded as the core rounds it
             W += xp.outer(neg_lr * D[b], X[b])
             xp.clip(W, b_min, b_max, out=W)
+
+    # ----- compound cells: the transfer buffers and the one-sided refresh ------------------------
+    # The twins of the core's entry points of rpu/tiles/_compounds.py. The per-event vectors
+    # (cols, chop, lr_scale, switched) are small and made on the host by the compound's
+    # schedule: they may be host or device arrays and are copied to the device here. The reads
+    # and the buffers are device arrays; the buffers are advanced in place. The pulse counts
+    # come back as the core's do: an (n_ev, d) int32 view of a (d, n_ev) device array.
+    def _buffer_args(self, what, reads, cols, buffers):
+        xp = self.xp
+        if reads.ndim != 2:
+            raise ValueError(f"{what}: reads must be (n_ev, d), got shape {reads.shape}.")
+        n_ev, d = reads.shape
+        cols = xp.asarray(cols, dtype=np.int32)
+        if cols.shape != (n_ev,):
+            raise ValueError(f"{what}: cols must have shape ({n_ev},), got {cols.shape}.")
+        for name, h in buffers.items():
+            if h.dtype != reads.dtype or h.ndim != 2 or h.shape[0] != d or not h.flags.c_contiguous:
+                raise ValueError(f"{what}: {name} must be a C-contiguous ({d}, x) array of "
+                                 f"{reads.dtype.name}, got {h.dtype.name} of shape {h.shape}.")
+        return xp.ascontiguousarray(reads.T), cols, xp.zeros((d, n_ev), dtype=np.int32)
+
+    def _per_event(self, a, shape, dtype, name, what):
+        a = self.xp.asarray(a, dtype=dtype)
+        if a.shape != shape:
+            raise ValueError(f"{what}: {name} must have shape {shape}, got {a.shape}.")
+        return a
+
+    def chopped_buffer(self, reads, cols, chop, lr_scale, H, max_n, momentum, forget_buffer,
+                       no_buffer, n_threads=1):
+        """Advance the TTv2 buffer H (d, x) over a batch's transfer events; returns the pulse
+        counts (n_ev, d) int32 (rpu_chopped_buffer_step; see ``_core.chopped_buffer``)."""
+        what = "chopped_buffer"
+        reads_t, cols, counts = self._buffer_args(what, reads, cols, {"H": H})
+        n_ev, d = reads.shape
+        if n_ev == 0 or d == 0:
+            return counts.T
+        chop_t = self.xp.ascontiguousarray(
+            self._per_event(chop, (n_ev, d), reads.dtype, "chop", what).T)
+        lr = self._per_event(lr_scale, (n_ev,), np.float64, "lr_scale", what)
+        T = reads.dtype.type
+        self.runtime.kernel("rpu_chopped_buffer", reads.dtype)(
+            _grid(d), (_BLOCK,),
+            (reads_t, cols, chop_t, lr, H, counts, np.int64(d), np.int64(H.shape[1]),
+             np.int64(n_ev), np.int32(max_n), T(momentum), np.int32(forget_buffer),
+             np.int32(no_buffer)))
+        return counts.T
+
+    def dynamic_buffer(self, reads, cols, chop, lr_scale, switched, H, mu, mu_past, max_n,
+                       momentum, forget_buffer, cap, beta, n_threads=1):
+        """Advance the AGAD buffers (H, the running mean mu, the reference mu_past; each (d, x))
+        over a batch's transfer events; returns the pulse counts (n_ev, d) int32
+        (rpu_dynamic_buffer_step; see ``_core.dynamic_buffer``)."""
+        what = "dynamic_buffer"
+        reads_t, cols, counts = self._buffer_args(what, reads, cols,
+                                                  {"H": H, "mu": mu, "mu_past": mu_past})
+        n_ev, d = reads.shape
+        if n_ev == 0 or d == 0:
+            return counts.T
+        chop_t = self.xp.ascontiguousarray(
+            self._per_event(chop, (n_ev, d), reads.dtype, "chop", what).T)
+        lr = self._per_event(lr_scale, (n_ev,), np.float64, "lr_scale", what)
+        sw = self._per_event(switched, (n_ev,), np.int8, "switched", what)
+        T = reads.dtype.type
+        self.runtime.kernel("rpu_dynamic_buffer", reads.dtype)(
+            _grid(d), (_BLOCK,),
+            (reads_t, cols, chop_t, lr, sw, H, mu, mu_past, counts, np.int64(d),
+             np.int64(H.shape[1]), np.int64(n_ev), np.int32(max_n), T(momentum),
+             np.int32(forget_buffer), T(cap), T(beta)))
+        return counts.T
+
+    def buffered_buffer(self, reads, cols, lr, H, thres, max_n, momentum, forget_buffer,
+                        n_threads=1):
+        """Advance the BufferedTransferCompound buffer H (d, x, weight units) over a batch's
+        transfer events; returns the pulse counts (n_ev, d) int32 (rpu_buffered_buffer_step;
+        see ``_core.buffered_buffer``)."""
+        reads_t, cols, counts = self._buffer_args("buffered_buffer", reads, cols, {"H": H})
+        n_ev, d = reads.shape
+        if n_ev == 0 or d == 0:
+            return counts.T
+        T = reads.dtype.type
+        self.runtime.kernel("rpu_buffered_buffer", reads.dtype)(
+            _grid(d), (_BLOCK,),
+            (reads_t, cols, H, counts, np.int64(d), np.int64(H.shape[1]), np.int64(n_ev), T(lr),
+             T(thres), np.int32(max_n), T(momentum), np.int32(forget_buffer)))
+        return counts.T
+
+    def refresh_select(self, P, M, wp, wm, upper, lower, out, n_threads=1):
+        """out (d, x) int8 = 1 where a one-sided refresh re-writes the element, from the reads
+        P (g+) and M (g-) (rpu_refresh_needed; see ``_core.refresh_select``)."""
+        if M.shape != P.shape or out.shape != P.shape:
+            raise ValueError("refresh_select: P, M and out must have the same shape.")
+        if out.dtype != np.int8 or M.dtype != P.dtype:
+            raise TypeError(f"refresh_select: P and M must share a dtype and out must be int8, "
+                            f"got {P.dtype.name}, {M.dtype.name} and {out.dtype.name}.")
+        T = P.dtype.type
+        self.runtime.kernel("rpu_refresh_select", P.dtype)(
+            _grid(P.size), (_BLOCK,),
+            (self.xp.ascontiguousarray(P), self.xp.ascontiguousarray(M), out, np.int64(P.size),
+             T(wp), T(wm), T(upper), T(lower)))

@@ -34,6 +34,7 @@ import numpy as np
 
 from rpu import _threads
 from rpu._rng import Purpose
+from rpu.backends import array_module
 from rpu.config import (
     BufferedTransferCompound,
     ChoppedTransferCompound,
@@ -61,6 +62,12 @@ def _derived_key(key, role, k=0):
     return int(ss.generate_state(1, dtype=np.uint64)[0])
 
 
+def _host(backend, a):
+    """``a`` as a NumPy array: per-sample and per-event numbers that the host's control flow
+    needs (the array itself on the CPU core; a copy, and a sync, on the GPU)."""
+    return backend.to_host(a) if hasattr(backend, "to_host") else a
+
+
 class _Draws:
     """Uniforms for the compound's decisions (policies, choppers, stochastic rounding)."""
 
@@ -68,10 +75,15 @@ class _Draws:
         self.backend = backend
         self.key = key
 
-    def uniform(self, n, op, sub=0):
-        out = np.empty((1, max(int(n), 1)), dtype=np.float64)
+    def uniform_array(self, n, op, sub=0):
+        """n uniforms (float64) as an array of the backend."""
+        out = array_module(self.backend).empty((1, max(int(n), 1)), dtype=np.float64)
         self.backend.uniform_fill(out, self.key, op, int(Purpose.X_PROB_ROUND), sub, 1)
         return out[0, : int(n)]
+
+    def uniform(self, n, op, sub=0):
+        """n uniforms (float64) on the host, for decisions the host makes."""
+        return _host(self.backend, self.uniform_array(n, op, sub))
 
 
 def _sub_device_arrays(devices, up, shape, dtype, backend, key, n_threads, path):
@@ -97,11 +109,16 @@ class _Cell:
         self.dtype = np.dtype(dtype)
         self.backend = backend
         self.key = key
-        self.w = [np.zeros(shape, dtype=dtype) for _ in subs]
+        self.w = [self.xp.zeros(shape, dtype=dtype) for _ in subs]
         self.noise_keys = [_derived_key(key, _ROLE_NOISE, k) for k in range(len(subs))]
         self.draws = _Draws(backend, _derived_key(key, _ROLE_POLICY))
         self.maintenance_keys = [_derived_key(key, _ROLE_MAINTENANCE, k) for k in range(len(subs))]
         self.extra = {}  # name -> (d, x) array of extra hidden state (buffers)
+
+    @property
+    def xp(self):
+        """The array module of the backend the state lives on (numpy, or cupy on the GPU)."""
+        return array_module(self.backend)
 
     # ----- hidden parameters -------------------------------------------------------------
     @property
@@ -184,7 +201,8 @@ class _Cell:
         for n, v in self.extra.items():
             arrays[f"extra.{n}"] = v
         for n, v in self.counters().items():
-            arrays[f"counter.{n}"] = np.asarray(v)
+            # (device arrays stay as they are: the file writer brings them to the host)
+            arrays[f"counter.{n}"] = v if hasattr(v, "__cuda_array_interface__") else np.asarray(v)
         return arrays
 
     def load_state(self, arrays):
@@ -195,18 +213,20 @@ class _Cell:
             w = np.asarray(arrays[prefix + "weights"], dtype=self.dtype)
             if w.shape != self.shape or not np.isfinite(w).all():
                 raise ValueError(f"{prefix}weights must be finite with shape {self.shape}.")
-            self.w[k][...] = w
+            self.w[k][...] = self.xp.asarray(w)
         for n in self.extra:
             v = np.asarray(arrays[f"extra.{n}"], dtype=self.dtype)
             if v.shape != self.extra[n].shape or not np.isfinite(v).all():
                 raise ValueError(f"{n} must be finite with shape {self.extra[n].shape}.")
-            self.extra[n][...] = v
+            self.extra[n][...] = self.xp.asarray(v)
         self.load_counters({key.split(".", 1)[1]: np.asarray(v) for key, v in arrays.items()
                             if key.startswith("counter.")})
 
 
 class VectorCell(_Cell):
     """VectorUnitCell / ReferenceUnitCell (spec §4.1, §4.2)."""
+
+    _host_state = ("gamma",)  # the mixing coefficients: host numbers on every backend
 
     def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path):
         devices = list(cell.unit_cell_devices)
@@ -223,7 +243,7 @@ class VectorCell(_Cell):
         self.granularity = float(np.mean([s.granularity for s in subs]))
 
     def visible(self, weights):
-        acc = np.zeros(self.shape, dtype=np.float64)
+        acc = self.xp.zeros(self.shape, dtype=np.float64)
         for g, w in zip(self.gamma, self.w):
             acc += g * w
         weights[...] = acc.astype(self.dtype)
@@ -256,11 +276,13 @@ class VectorCell(_Cell):
                 sub.update(self.w[k], X, D, lr, key, op, n_threads, granularity=self.granularity,
                            noise_key=self.noise_keys[k])
         else:
+            xp = self.xp
             ks = self._choices(X.shape[0], op)
             for k, sub in enumerate(self.subs):
                 rows = np.flatnonzero(ks == k)
                 if rows.size:
-                    sub.update(self.w[k], np.ascontiguousarray(X[rows]), np.ascontiguousarray(D[rows]),
+                    rows = xp.asarray(rows)
+                    sub.update(self.w[k], xp.ascontiguousarray(X[rows]), xp.ascontiguousarray(D[rows]),
                                lr, key, op, n_threads, granularity=self.granularity,
                                noise_key=self.noise_keys[k])
         self.visible(weights)
@@ -307,7 +329,13 @@ class TransferCell(_Cell):
     sign +1, A's learning rate and the transfer period as Tiki-taka's) and with its own buffer
     rule (spec §4.5): the buffer holds weight units, ``h += read |lr_t|``, and whole multiples
     of ``thres_scale g_C`` leave it as pulses on C.
+
+    On the GPU backend the weights, buffers and reads are device arrays; the schedule (events,
+    columns, chopper signs, per-sample learning rates) is made on the host, as on the CPU.
     """
+
+    # the schedule's state: host numbers on every backend
+    _host_state = ("gamma", "in_chopper", "out_chopper", "in_switched", "_ev_switched")
 
     def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path):
         devices = list(cell.unit_cell_devices)
@@ -355,11 +383,11 @@ class TransferCell(_Cell):
         self.write_key = _derived_key(key, _ROLE_WRITE)
         self.chop_draws = _Draws(backend, _derived_key(key, _ROLE_CHOP))
         if self.dynamic:
-            self.extra = {"buffered_FP_weight": np.zeros(shape, dtype=dtype),
-                          "running_mean_weight": np.zeros(shape, dtype=dtype),
-                          "past_mean_weight": np.zeros(shape, dtype=dtype)}
+            self.extra = {"buffered_FP_weight": self.xp.zeros(shape, dtype=dtype),
+                          "running_mean_weight": self.xp.zeros(shape, dtype=dtype),
+                          "past_mean_weight": self.xp.zeros(shape, dtype=dtype)}
         elif self.chopped or self.buffered:
-            self.extra = {"buffered_FP_weight_0": np.zeros(shape, dtype=dtype)}
+            self.extra = {"buffered_FP_weight_0": self.xp.zeros(shape, dtype=dtype)}
         self._reset_counters()
 
     def _reset_counters(self):
@@ -417,7 +445,8 @@ class TransferCell(_Cell):
         m = X.shape[0]
         if self.chopped and cell.auto_scale:
             tau = (1.0 - cell.auto_momentum) / m
-            xs, ds = np.abs(X).max(axis=1), np.abs(D).max(axis=1)
+            xp = self.xp
+            xs, ds = _host(self.backend, xp.abs(X).max(axis=1)), _host(self.backend, xp.abs(D).max(axis=1))
             mx, md = np.empty(m), np.empty(m)
             for b in range(m):
                 self.m_x = _ema(self.m_x, xs[b], tau)
@@ -448,13 +477,15 @@ class TransferCell(_Cell):
         sx = sd = None
         if self.chopped:
             sx, sd, ev_in, ev_out, flips = self._chopper_schedule(m, events, cols, op)
-        xa, da = (X, D) if sx is None else (np.ascontiguousarray(X * sx), np.ascontiguousarray(D * sd))
+        xp = self.xp
+        xa, da = (X, D) if sx is None else (xp.ascontiguousarray(X * xp.asarray(sx)),
+                                            xp.ascontiguousarray(D * xp.asarray(sd)))
         lr_fast = self._fast_lr(X, D, lr)
-        R = np.empty((m, d), dtype=self.dtype)
+        R = xp.empty((m, d), dtype=self.dtype)
         self.subs[0].update(self.w[0], xa, da, lr_fast, key, op, n_threads, granularity=self.granularity,
                             noise_key=self.noise_keys[0], record_cols=record, record_out=R)
         if n_ev:
-            reads = self._read(R[events], n_threads)
+            reads = self._read(R[xp.asarray(events)], n_threads)
             if self.chopped:
                 self._chopped_transfer(reads, cols, ev_in, ev_out, lr, lr_fast[events], n_threads)
                 self.in_chopper, self.out_chopper, self.in_switched = flips
@@ -531,10 +562,10 @@ class TransferCell(_Cell):
 
     def _read(self, columns, n_threads):
         """The transfer reads of the recorded columns (n_events, d) through the periphery."""
-        n_ev = columns.shape[0]
-        W = np.ascontiguousarray(columns.T)
-        X = np.eye(n_ev, dtype=self.dtype)
-        out = np.empty((n_ev, self.shape[0]), dtype=self.dtype)
+        n_ev, xp = columns.shape[0], self.xp
+        W = xp.ascontiguousarray(columns.T)
+        X = xp.eye(n_ev, dtype=self.dtype)
+        out = xp.empty((n_ev, self.shape[0]), dtype=self.dtype)
         # BLAS pinned to one thread: its threads woken next to the update's OpenMP team would
         # fight it for the cores.
         with _threads.blas_single_thread():
@@ -546,19 +577,20 @@ class TransferCell(_Cell):
     def _tt_transfer(self, reads, cols, lr, n_threads):
         """Tiki-taka v1: C += lr_t read (pulsed, the transfer's update parameters)."""
         lr_t = self.transfer_lr * (lr if self.cell.scale_transfer_lr else 1.0)
-        n_ev, x = reads.shape[0], self.shape[1]
-        Xe = np.zeros((n_ev, x), dtype=self.dtype)
-        Xe[np.arange(n_ev), cols] = 1
+        n_ev, x, xp = reads.shape[0], self.shape[1], self.xp
+        Xe = xp.zeros((n_ev, x), dtype=self.dtype)
+        Xe[xp.arange(n_ev), xp.asarray(cols)] = 1
         self._write(Xe, -reads, lr_t, n_threads)
 
     def _write(self, Xe, De, lr, n_threads):
         """The transfer's pulsed write into C (x: one-hot columns, d: per row); only the rows
         that receive anything are visited, as the write's cost is per row."""
-        active = np.flatnonzero((De != 0).any(axis=0))
+        xp = self.xp
+        active = np.flatnonzero(_host(self.backend, (De != 0).any(axis=0)))
         if active.size == 0:
             return
-        rows = None if 2 * active.size > self.shape[0] else active
-        self.subs[1].update(self.w[1], Xe, np.ascontiguousarray(De, dtype=self.dtype), lr,
+        rows = None if 2 * active.size > self.shape[0] else xp.asarray(active)
+        self.subs[1].update(self.w[1], Xe, xp.ascontiguousarray(De, dtype=self.dtype), lr,
                             self.write_key, self.n_transfers, n_threads, up=self.transfer_up,
                             noise_key=self.noise_keys[1], rows=rows)
 
@@ -605,12 +637,13 @@ class TransferCell(_Cell):
     def _write_counts(self, counts, cols, write, lr, n_threads):
         """The buffers' pulses onto C: n (n_ev, d) pulses at the events' columns where
         ``write``, as a pulsed update with lr = step g_C, x = e_j, d = -n."""
-        write = write & (counts != 0).any(axis=1)
+        write = write & _host(self.backend, (counts != 0).any(axis=1))
         if write.any():
+            xp = self.xp
             sel = np.flatnonzero(write)
-            Xe = np.zeros((sel.size, self.shape[1]), dtype=self.dtype)
-            Xe[np.arange(sel.size), np.asarray(cols)[sel]] = 1
-            self._write(Xe, -counts[sel].astype(self.dtype), lr, n_threads)
+            Xe = xp.zeros((sel.size, self.shape[1]), dtype=self.dtype)
+            Xe[xp.arange(sel.size), xp.asarray(np.asarray(cols)[sel])] = 1
+            self._write(Xe, -counts[xp.asarray(sel)].astype(self.dtype), lr, n_threads)
 
     def _buffered_transfer(self, reads, cols, lr, n_threads):
         """BufferedTransferCompound (spec §4.5): h += read |lr_t| in weight units; n =
@@ -676,7 +709,7 @@ class MixedPrecisionCell(_Cell):
         super().__init__(subs, shape, dtype, backend, key)
         self.cell = cell
         self.up = up
-        self.extra = {"hidden_weights_chi": np.zeros(shape, dtype=dtype)}
+        self.extra = {"hidden_weights_chi": self.xp.zeros(shape, dtype=dtype)}
         g = cell.granularity if cell.granularity > 0 else subs[0].granularity
         self.g = float(g)
         # the transfer writes with BL and update management on (aihwkit forces both)
@@ -720,13 +753,13 @@ class MixedPrecisionCell(_Cell):
     def _quantise(self, V, n_bins, sto, op, sub):
         if n_bins <= 0:
             return V
-        half = n_bins // 2
-        width = np.abs(V).max(axis=1, keepdims=True) / max(half, 1)
-        width = np.where(width > 0, width, 1.0)
+        half, xp = n_bins // 2, self.xp
+        width = xp.abs(V).max(axis=1, keepdims=True) / max(half, 1)
+        width = xp.where(width > 0, width, 1.0)
         u = 0.0
         if sto:
-            u = self.quant.uniform(V.size, op, sub).reshape(V.shape) - 0.5
-        return (np.clip(np.rint(V / width + u), -half, half) * width).astype(self.dtype)
+            u = self.quant.uniform_array(V.size, op, sub).reshape(V.shape) - 0.5
+        return (xp.clip(xp.rint(V / width + u), -half, half) * width).astype(self.dtype)
 
     def update(self, weights, X, D, lr, key, op, n_threads):
         cell = self.cell
@@ -756,16 +789,17 @@ class MixedPrecisionCell(_Cell):
         n_rows = d if cell.n_rows_per_transfer < 0 else min(int(cell.n_rows_per_transfer), d)
         if n_rows == 0:
             return
-        rows = (self.row + np.arange(n_rows)) % d
+        xp = self.xp
+        rows = xp.asarray((self.row + np.arange(n_rows)) % d)
         self.row = int((self.row + n_rows) % d)
         chi = self.extra["hidden_weights_chi"]
-        delta = np.trunc(chi[rows] / self.dtype.type(self.g))
+        delta = xp.trunc(chi[rows] / self.dtype.type(self.g))
         chi[rows] -= (delta * self.dtype.type(self.g)).astype(self.dtype)
-        De = np.zeros((n_rows, d), dtype=self.dtype)
-        De[np.arange(n_rows), rows] = 1
+        De = xp.zeros((n_rows, d), dtype=self.dtype)
+        De[xp.arange(n_rows), rows] = 1
         # chi holds +lr d x^T (the gradient); the pulsed step W -= (g lr_tr) e_i delta^T
         # writes its whole multiples of g
-        self.subs[0].update(self.w[0], np.ascontiguousarray(delta.astype(self.dtype)), De,
+        self.subs[0].update(self.w[0], xp.ascontiguousarray(delta.astype(self.dtype)), De,
                             self.g * cell.transfer_lr, self.write_key, self.n_transfers, n_threads,
                             up=self.transfer_up, noise_key=self.noise_keys[0])
         self.n_transfers += 1
@@ -837,8 +871,8 @@ class OneSidedCell(_Cell):
         weights[...] = self.w[1] - self.w[0]
 
     def on_set_weights(self, weights, key, op, n_threads):
-        self.w[1][...] = np.maximum(weights, 0)
-        self.w[0][...] = np.maximum(-weights, 0)
+        self.w[1][...] = self.xp.maximum(weights, 0)
+        self.w[0][...] = self.xp.maximum(-weights, 0)
         for k, sub in enumerate(self.subs):
             sub.on_set_weights(self.w[k], key, op, n_threads)
         self.count = 0
@@ -867,8 +901,8 @@ class OneSidedCell(_Cell):
                          [_derived_key(seg_key, _ROLE_NOISE, k) for k in range(2)])
                 xs, ds = X, D
                 if (start, stop) != (0, m):
-                    xs = np.ascontiguousarray(X[start:stop])
-                    ds = np.ascontiguousarray(D[start:stop])
+                    xs = self.xp.ascontiguousarray(X[start:stop])
+                    ds = self.xp.ascontiguousarray(D[start:stop])
                 for k, side in ((1, 1), (0, -1)):
                     self.subs[k].update(self.w[k], xs, ds, lr, seg_key, op, n_threads,
                                         granularity=self.granularity, noise_key=noise[k],
@@ -881,13 +915,13 @@ class OneSidedCell(_Cell):
 
     def _read_all(self, w, op, n_threads):
         """The refresh read of every column of w: (d, x)."""
-        x = self.shape[1]
-        out = np.empty((x, self.shape[0]), dtype=self.dtype)
+        x, xp = self.shape[1], self.xp
+        out = xp.empty((x, self.shape[0]), dtype=self.dtype)
         with _threads.blas_single_thread():
-            self.backend.analog_mvm(w, False, np.eye(x, dtype=self.dtype), out, self.read.spec,
+            self.backend.analog_mvm(w, False, xp.eye(x, dtype=self.dtype), out, self.read.spec,
                                     self.read.lines, self.read.nm_state, self.read_key, op,
                                     _threads.for_work(n_threads, w.size * x))
-        return np.ascontiguousarray(out.T)
+        return xp.ascontiguousarray(out.T)
 
     def _refresh(self, n_threads):
         cell = self.cell
@@ -895,13 +929,14 @@ class OneSidedCell(_Cell):
         self.n_refresh += 1
         p = self._read_all(self.w[1], 2 * op, n_threads)
         mr = self._read_all(self.w[0], 2 * op + 1, n_threads)
-        mask = np.empty(self.shape, dtype=np.int8)
+        xp = self.xp
+        mask = xp.empty(self.shape, dtype=np.int8)
         self.backend.refresh_select(p, mr, self.w_scale[1], self.w_scale[0],
                                     float(cell.refresh_upper_thres),
                                     float(cell.refresh_lower_thres), mask,
                                     _threads.for_work(n_threads, mask.size))
         mask = mask.astype(bool)
-        if not mask.any():
+        if not bool(mask.any()):
             return
         n_small = _threads.for_work(n_threads, mask.size)
         for k, sub in enumerate(self.subs):
@@ -909,12 +944,13 @@ class OneSidedCell(_Cell):
         # W <- W + diff e_j^T on the device that read larger: lr 1, x = e_j, d = -diff
         diff = p - mr
         for k, where in ((1, mask & (diff > 0)), (0, mask & (diff < 0))):
-            cols = np.flatnonzero(where.any(axis=0))
+            cols = np.flatnonzero(_host(self.backend, where.any(axis=0)))
             if cols.size == 0:
                 continue
-            Xe = np.zeros((cols.size, self.shape[1]), dtype=self.dtype)
-            Xe[np.arange(cols.size), cols] = 1
-            De = np.ascontiguousarray(-np.where(where, np.abs(diff), 0)[:, cols].T,
+            cols_b = xp.asarray(cols)
+            Xe = xp.zeros((cols.size, self.shape[1]), dtype=self.dtype)
+            Xe[xp.arange(cols.size), cols_b] = 1
+            De = xp.ascontiguousarray(-xp.where(where, xp.abs(diff), 0)[:, cols_b].T,
                                       dtype=self.dtype)
             self.subs[k].update(self.w[k], Xe, De, 1.0, self.write_key, 2 * op + k, n_threads,
                                 up=cell.refresh_update, noise_key=self.write_noise_keys[k])
@@ -931,7 +967,7 @@ class OneSidedCell(_Cell):
             v = np.asarray(values["refresh_nm_state"], dtype=np.float64)
             if v.shape != (2,) or not np.isfinite(v).all():
                 raise ValueError(f"counter refresh_nm_state must be 2 finite numbers, got {v!r}.")
-            self.read.nm_state[:] = v
+            self.read.nm_state[:] = self.xp.asarray(v)
 
 
 def make_device_state(rpu_config, d_size, x_size, dtype, backend, key, n_threads):

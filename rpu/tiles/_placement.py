@@ -10,6 +10,8 @@ import numpy as np
 
 # Per-call scratch of the CPU core's update: dropped on a move, made anew when needed.
 _SCRATCH = ("_workspace",)
+# An object may name, in a class attribute ``_host_state``, attributes that hold host-side
+# control state (NumPy on every backend: chopper signs, mixing coefficients): they stay put.
 
 
 def _is_array(v):
@@ -56,7 +58,10 @@ def move_state(tile, source, target):
         if id(obj) in seen:
             return
         seen.add(id(obj))
+        host_state = getattr(type(obj), "_host_state", ())
         for name, v in list(vars(obj).items()):
+            if name in host_state:
+                continue
             if name in _SCRATCH:
                 setattr(obj, name, {})
             else:

@@ -78,10 +78,8 @@ class AnalogTile(DeviceTile):
     def _gpu_unsupported(self):
         if type(self) is not AnalogTile:
             return super()._gpu_unsupported()
-        if not isinstance(self.rpu_config, SingleRPUConfig):
-            return (f"an AnalogTile with a {type(self.rpu_config).__name__} (unit cells, transfer "
-                    f"compounds, mixed precision) does not run on the GPU backend yet; "
-                    f"SingleRPUConfig devices do.")
+        # every config of config_classes: single devices, unit cells, transfer compounds and
+        # mixed precision (the compounds' schedules run on the host, their arrays on the GPU)
         return None
 
     def _mvm(self, rows, periphery, transposed, weights=None):
