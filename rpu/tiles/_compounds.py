@@ -27,6 +27,14 @@ reads it (``record_cols``). The reads then go through the transfer periphery tog
 product), the buffers are advanced by the transfer kernel over rows, and all the writes into C
 are one more pulsed update, samples in order. Nothing loops over elements in Python, and the
 result is the sequential algorithm's: sample, transfer, sample, ...
+
+Backends. The cells are written once for NumPy and CuPy (``self.xp``): the weights, buffers,
+reads and pulse counts live on the tile's backend, and the backend's entry points (the pulsed
+update, the analog MVM, ``chopped_buffer``, ``dynamic_buffer``, ``buffered_buffer``,
+``refresh_select``) do the work there. The schedule -- which samples transfer or refresh, which
+columns, the chopper signs, per-sample learning rates, the policies' choices -- is a handful of
+numbers per batch and is made on the host on every backend (``_host``: a copy and a sync on the
+GPU), from the same draws, so both backends follow the same schedule.
 """
 import math
 
