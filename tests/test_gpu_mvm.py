@@ -1,4 +1,4 @@
-"""The GPU backend's analog MVM (rpu.gpu.mvm.analog_mvm) against the CPU core's (rpu._core.analog_mvm).
+"""The GPU backend's analog MVM (rpu.gpu.mvm.analog_mvm) against the CPU core's analog_mvm.
 
 Both run on the same inputs, IO settings, per-line draws, seed and op counter; the GPU side runs on
 the ``gpu_runtime`` fixture (the host emulation of the CUDA kernels everywhere, CuPy on a CUDA
@@ -82,7 +82,8 @@ def _assert_close(got, want, spec, X):
     diff = np.abs(got.astype(np.float64) - want)
     bad = diff > tol
     if spec["out_step"] > 0 and not spec["is_perfect"]:
-        step = spec["out_step"] * abs(spec["out_scale"]) * _nu_max(spec, X) * max(spec["max_bm_factor"], 1)
+        step = (spec["out_step"] * abs(spec["out_scale"]) * _nu_max(spec, X)
+                * max(spec["max_bm_factor"], 1))
         assert np.count_nonzero(bad) <= max(2, bad.size // 100), \
             f"{np.count_nonzero(bad)} of {bad.size} elements differ by more than {tol:g}"
         assert not bad.any() or diff[bad].max() <= step * 1.001 + tol, \
@@ -153,7 +154,8 @@ def test_matches_core(gpu_runtime, name, transposed, dtype):  # noqa: F811
         # core may not repeat any: max_bm_factor 0 stops after round 0), others do not
         Y1, _ = _run_core(per, W, X, transposed, n_out, spec=dict(per.spec, max_bm_factor=0.0))
         repeated = np.any(Y1 != Yc, axis=1)
-        assert 0 < np.count_nonzero(repeated) < b, f"{np.count_nonzero(repeated)} of {b} rows repeat"
+        n_rep = np.count_nonzero(repeated)
+        assert 0 < n_rep < b, f"{n_rep} of {b} rows repeat"
 
 
 def _int_data(rng, b, n_in, d, x, dtype, max_abs=4):
@@ -282,6 +284,8 @@ def test_bad_input(gpu_runtime):  # noqa: F811
         call(X=xp.zeros((5, 3), dtype=np.float32).T)
     with pytest.raises(TypeError, match="float32 or float64"):
         call(W=xp.zeros((6, 5), dtype=np.int32))
+    with pytest.raises(TypeError, match="W must be an array"):
+        call(W=[[0.0] * 5] * 6)
 
 
 @pytest.mark.parametrize("transposed", [False, True], ids=["fwd", "bwd"])

@@ -34,12 +34,14 @@ def _grid(n):
 
 def _check_array(name, a, xp, dtype, shape):
     if not isinstance(a, xp.ndarray):
-        raise TypeError(f"analog_mvm: {name} must be an array of the runtime's array module "
-                        f"({xp.__name__ if hasattr(xp, '__name__') else xp!r}), got {type(a).__name__}.")
+        raise TypeError(f"analog_mvm: {name} must be an array of the runtime's array module, "
+                        f"got {type(a).__name__}.")
     if a.dtype != dtype:
-        raise TypeError(f"analog_mvm: {name} must have dtype {np.dtype(dtype).name}, got {a.dtype.name}.")
+        raise TypeError(f"analog_mvm: {name} must have dtype {np.dtype(dtype).name}, "
+                        f"got {a.dtype.name}.")
     if shape is not None and tuple(a.shape) != tuple(shape):
-        raise ValueError(f"analog_mvm: {name} must have shape {tuple(shape)}, got {tuple(a.shape)}.")
+        raise ValueError(f"analog_mvm: {name} must have shape {tuple(shape)}, "
+                         f"got {tuple(a.shape)}.")
     if not a.flags.c_contiguous:
         raise ValueError(f"analog_mvm: {name} must be C-contiguous.")
 
@@ -78,11 +80,15 @@ def analog_mvm(rt, W, transposed, X, Y, io_dict, line_params, nm_state, seed, op
         RNG key and this call's op counter (the draws are the core's).
     """
     xp = rt.xp
-    dtype = np.dtype(W.dtype) if hasattr(W, "dtype") else None
+    for name, a in (("W", W), ("X", X), ("Y", Y)):
+        if not isinstance(a, xp.ndarray):
+            raise TypeError(f"analog_mvm: {name} must be an array of the runtime's array module, "
+                            f"got {type(a).__name__}.")
+        if a.ndim != 2:
+            raise ValueError(f"analog_mvm: {name} must be 2-D, got shape {tuple(a.shape)}.")
+    dtype = np.dtype(W.dtype)
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"analog_mvm: W must be float32 or float64, got {dtype}.")
-    if getattr(X, "ndim", None) != 2 or getattr(Y, "ndim", None) != 2 or getattr(W, "ndim", None) != 2:
-        raise ValueError("analog_mvm: W, X and Y must be 2-D arrays.")
+        raise TypeError(f"analog_mvm: W must be float32 or float64, got {dtype.name}.")
     n_b, n_in = X.shape
     n_out = Y.shape[1]
     _check_array("W", W, xp, dtype, (n_in, n_out) if transposed else (n_out, n_in))
@@ -116,7 +122,8 @@ def analog_mvm(rt, W, transposed, X, Y, io_dict, line_params, nm_state, seed, op
         raise ValueError("analog_mvm: io_dict['nonlinear'] is set but line_params has no "
                          "'out_nonlinearity'.")
     if io["v_offset_on"] and v_offset is None:
-        raise ValueError("analog_mvm: io_dict['v_offset_on'] is set but line_params has no 'v_offset'.")
+        raise ValueError("analog_mvm: io_dict['v_offset_on'] is set but line_params has no "
+                         "'v_offset'.")
 
     nu = xp.empty(n_b, dtype=np.float64) if nm_on else xp.ones(n_b, dtype=np.float64)
     U = xp.empty((n_b, n_in), dtype=dtype)
