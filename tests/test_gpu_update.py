@@ -231,3 +231,14 @@ def test_block_size_does_not_change_the_result(gpu_runtime, monkeypatch, threads
     monkeypatch.setattr(update, "_row_threads", lambda x_size: threads)
     core, gpu, stored0 = _compare(gpu_runtime, "pow_step", np.float32, bl=40)
     _assert_same(gpu_runtime, core, gpu, stored0)
+
+
+def test_row_block_never_exceeds_the_scan_buffer():
+    """The Python side's thread cap is the kernel's shared scan buffer size."""
+    import re
+    from pathlib import Path
+    text = (Path(update.__file__).parent / "update_kernels.cu").read_text()
+    (size,) = re.findall(r"#define RPU_UPDATE_THREADS (\d+)", text)
+    assert update._THREADS_MAX == int(size)
+    assert max(update._row_threads(n) for n in (0, 1, 53, 1000, 10**6)) == int(size)
+    assert min(update._row_threads(n) for n in (0, 1, 53, 1000, 10**6)) >= 1
