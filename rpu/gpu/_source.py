@@ -20,7 +20,7 @@ BASE_KERNELS = ("rpu_uniform_fill", "rpu_normal_fill", "rpu_dac_rows", "rpu_adc_
 # the analog MVM's passes (mvm_kernels.cu, used by rpu/gpu/mvm.py)
 MVM_KERNELS = ()
 # the pulsed update's passes (update_kernels.cu, used by rpu/gpu/update.py)
-UPDATE_KERNELS = ("rpu_update_trains", "rpu_update_rows")
+UPDATE_KERNELS = ("rpu_update_trains", "rpu_update_compact", "rpu_update_rows")
 KERNELS = BASE_KERNELS + MVM_KERNELS + UPDATE_KERNELS
 OPTIONS = ("--std=c++17", "--fmad=false")
 

@@ -1,9 +1,10 @@
 """The pulsed weight update on the GPU: the twin of ``rpu._core.pulsed_update``.
 
-Two kernel passes (``rpu/gpu/update_kernels.cu``): the pulse trains of every (line, sample), x and
-d alike, from the same Philox words as the CPU core; then one block per weight row applies the
-samples in order, each thread a contiguous run of columns, with a block-wide scan numbering the
-pulses of each (row, sample) as the CPU does, so that every pulse takes the CPU's noise sample.
+Three kernel passes (``rpu/gpu/update_kernels.cu``): the pulse trains of every (line, sample), x
+and d alike, from the same Philox words as the CPU core; the list of the x lines that fire in each
+sample; then one block per weight row applies the samples in order, each thread a contiguous run
+of the sample's firing lines, with a block-wide scan numbering the pulses of each (row, sample)
+as the CPU does, so that every pulse takes the CPU's noise sample.
 Same seed, same inputs: the same pulse trains, the same coincidence counts, the same noise draws,
 hence the same weights up to the last bits of the device rules' transcendental functions (exp,
 pow); in the host emulation of the kernels (tests/cuda_host.py) they are bit-identical.
@@ -160,7 +161,15 @@ def pulsed_update(rt, stored, visible, hidden, hidden_idx, X, D, BL, A, B, up, d
     d_train, d_sign, d_dense = lines(D, a_t, d_size, 1, up["d_res"], Purpose.D_TRAIN,
                                      Purpose.D_PROB_ROUND)
 
-    # Pass 2: the pulses, one block per weight row.
+    # Pass 2: the x lines that fire in each sample, in column order.
+    threads = _row_threads(x_size)
+    x_cnt = xp.empty(m, dtype=np.int32)
+    x_idx = xp.empty((m, x_size), dtype=np.int32)
+    rt.kernel("rpu_update_compact", dtype)(
+        (m,), (threads,), (x_train, x_dense, x_idx, x_cnt, np.int64(x_size), np.int32(nw),
+                           np.int32(mode)))
+
+    # Pass 3: the pulses, one block per weight row.
     write = _address(visible) != _address(stored)
     flags = xp.empty((d_size, x_size), dtype=np.uint8) if write else None
     params = xp.asarray(np.array([dev[k] for k in _GLOBALS], dtype=dtype))
@@ -168,9 +177,9 @@ def pulsed_update(rt, stored, visible, hidden, hidden_idx, X, D, BL, A, B, up, d
     nodes_down = xp.ascontiguousarray(xp.asarray(dev["nodes_down"], dtype=dtype))
     idx = xp.asarray(np.array(hidden_idx, dtype=np.int32))
     rt.kernel("rpu_update_rows", dtype)(
-        (d_size,), (_row_threads(x_size),),
+        (d_size,), (threads,),
         (stored, visible, np.int32(write), hidden, idx, np.int64(d_size), np.int64(x_size),
-         np.int64(m), np.int32(nw), np.int32(mode), x_train, x_sign, x_dense, d_train, d_sign,
+         np.int64(m), np.int32(nw), np.int32(mode), x_cnt, x_idx, x_train, x_sign, x_dense, d_train, d_sign,
          d_dense, BL, np.int32(lr_sign), np.int32(one_sided), np.int32(dev["kind"]),
          np.int32(dev["mult_noise"]), params, nodes_up, nodes_down, np.int32(nodes_up.shape[0]),
          T(dev["write_noise"]), np.int32(dev["needs_noise"]), flags, n_seed, op, record_cols,

@@ -1,11 +1,13 @@
 /* update_kernels.cu -- the pulsed update's passes (rpu/gpu/update.py), the GPU twin of
  * rpu._core.pulsed_update.
  *
- * Two passes. rpu_update_trains turns the update inputs into pulse trains, one thread per (line,
- * sample); it draws the CPU core's words (rpu_pulse_trains of cpu_rows.h), so x and d trains are
- * the same bits. rpu_update_rows then applies the pulses, one block per weight row, the samples
- * in order; within a sample the threads share the row's columns in contiguous chunks, count their
- * pulses, and a block-wide scan gives each thread the index of its first pulse in the sample, so
+ * Three passes. rpu_update_trains turns the update inputs into pulse trains, one thread per
+ * (line, sample); it draws the CPU core's words (rpu_pulse_trains of cpu_rows.h), so x and d
+ * trains are the same bits. rpu_update_compact lists the x lines that fire in each sample (as the
+ * CPU core does: with sparse trains most pairs have no coincidence to count). rpu_update_rows then
+ * applies the pulses, one block per weight row, the samples in order; within a sample the threads
+ * share the firing lines in contiguous chunks, count their pulses, and a block-wide scan gives
+ * each thread the index of its first pulse in the sample, so
  * that the k-th pulse of (row, sample) takes the same cycle-to-cycle normal as on the CPU (normal
  * k of Philox blocks (k / 4, row, op, PULSE_NOISE | sample)). The weights therefore agree with
  * the CPU core's up to the last bits of the device rules' transcendental functions.
@@ -70,6 +72,16 @@ __global__ void rpu_update_trains(const T *v, const T *scales, const int *bls, l
   }
 }
 
+/* Whether x line j fires in sample b: a slot in its train (mode 0), a dense value not 0. */
+template <typename T>
+RPU_HD int rpu_update_fires(long long j, long long b, long long x_size, int nw, int mode,
+                            const rpu_uint64 *x_train, const T *x_dense) {
+  if (mode != 0) return x_dense[b * x_size + j] != (T)0;
+  rpu_uint64 any = 0;
+  for (int w = 0; w < nw; ++w) any |= x_train[(b * x_size + j) * nw + w];
+  return any != 0;
+}
+
 /* The signed pulse count of weight (i, j) in sample b (> 0: down pulses), as the CPU core's
  * rpu_update_row_kind counts it: popcount of the coinciding slots signed by sign(x) sign(d)
  * lr_sign, or the dense coincidences; then the one-sided share. sd = sign(d) lr_sign. */
@@ -85,17 +97,57 @@ RPU_HD int rpu_update_count(long long j, long long b, long long x_size, int nw, 
     for (int w = 0; w < nw; ++w) n += rpu_popcount64(xw[w] & db[w]);
     c = x_sign[b * x_size + j] * sd > 0 ? n : -n;
   } else {
-    /* only lines that fire are counted (the CPU core's compacted lists) */
-    const T xv = x_dense[b * x_size + j];
-    c = xv != (T)0 ? rpu_dense_coincidences<T>(xv, cd, blb, mode == 1) : 0;
+    c = rpu_dense_coincidences<T>(x_dense[b * x_size + j], cd, blb, mode == 1);
   }
   return rpu_one_sided_count(c, one_sided);
+}
+
+/* Block-wide exclusive scan of one value per thread (Hillis-Steele on `scan`, blockDim.x <=
+ * RPU_UPDATE_THREADS long): returns the sum over the threads before this one; *total gets the
+ * block's sum. Every thread of the block must call it (it holds barriers). The first barrier
+ * keeps this scan's writes after every read of a previous one. */
+__device__ long long rpu_block_exclusive_scan(long long *scan, long long v, long long *total) {
+  const long long nt = blockDim.x, t = threadIdx.x;
+  __syncthreads();
+  scan[t] = v;
+  __syncthreads();
+  for (long long s = 1; s < nt; s <<= 1) {
+    const long long add = t >= s ? scan[t - s] : 0;
+    __syncthreads();
+    scan[t] += add;
+    __syncthreads();
+  }
+  *total = scan[nt - 1];
+  return scan[t] - v;
+}
+
+/* The x lines that fire in sample b (block b; at most RPU_UPDATE_THREADS threads), in
+ * increasing column order: x_idx[b, 0 .. x_cnt[b]) (x_idx is (m, x_size)). A line fires when its
+ * train has a slot (mode 0) or its dense value is not 0: the CPU core's rpu_compact_sample, so
+ * that the rows visit only the candidate pairs. */
+template <typename T>
+__global__ void rpu_update_compact(const rpu_uint64 *x_train, const T *x_dense, int *x_idx,
+                                   int *x_cnt, long long x_size, int nw, int mode) {
+  __shared__ long long scan[RPU_UPDATE_THREADS];
+  const long long b = blockIdx.x, nt = blockDim.x, t = threadIdx.x;
+  const long long per = (x_size + nt - 1) / nt;
+  const long long j0 = t * per < x_size ? t * per : x_size;
+  const long long j1 = j0 + per < x_size ? j0 + per : x_size;
+  long long n = 0;
+  for (long long j = j0; j < j1; ++j) n += rpu_update_fires<T>(j, b, x_size, nw, mode, x_train, x_dense);
+  long long total;
+  long long at = rpu_block_exclusive_scan(scan, n, &total);
+  int *idx = x_idx + b * x_size;
+  for (long long j = j0; j < j1; ++j)
+    if (rpu_update_fires<T>(j, b, x_size, nw, mode, x_train, x_dense)) idx[at++] = (int)j;
+  if (t == 0) x_cnt[b] = (int)total;
 }
 
 /* One weight row (block), for the device family KIND: see rpu_update_rows. */
 template <typename T, int KIND>
 __device__ void rpu_update_row_block(T *st, T *vis, int write, long long i, long long d_size,
                                      long long x_size, long long m, int nw, int mode,
+                                     const int *x_cnt, const int *x_idx,
                                      const rpu_uint64 *x_train, const signed char *x_sign,
                                      const T *x_dense, const rpu_uint64 *d_train,
                                      const signed char *d_sign, const T *d_dense, const int *bl,
@@ -104,12 +156,14 @@ __device__ void rpu_update_row_block(T *st, T *vis, int write, long long i, long
                                      unsigned char *fl, rpu_uint64 noise_seed, rpu_uint64 op,
                                      const int *record_cols, T *record_out, long long *scan) {
   const long long nt = blockDim.x, t = threadIdx.x;
-  /* this thread's columns [j0, j1): contiguous, so its pulses are contiguous in the k order */
-  const long long per = (x_size + nt - 1) / nt;
-  const long long j0 = t * per < x_size ? t * per : x_size;
-  const long long j1 = j0 + per < x_size ? j0 + per : x_size;
+  /* this thread's columns [c0, c1) for the flags and the write noise */
+  const long long per_col = (x_size + nt - 1) / nt;
+  const long long c0 = t * per_col < x_size ? t * per_col : x_size;
+  const long long c1 = c0 + per_col < x_size ? c0 + per_col : x_size;
   if (write)
-    for (long long j = j0; j < j1; ++j) fl[j] = 0;
+    for (long long j = c0; j < c1; ++j) fl[j] = 0;
+  /* (the flags are set by whichever thread pulses a column: the first scan's barrier orders
+   * them after the clearing) */
   for (long long b = 0; b < m; ++b) {
     const rpu_uint64 *db = d_train + (i * m + b) * nw;
     const int blb = bl[b];
@@ -126,28 +180,26 @@ __device__ void rpu_update_row_block(T *st, T *vis, int write, long long i, long
     }
     /* `active` is the same in every thread of the block: all reach the barriers or none */
     if (active) {
-      long long total = 0;
-      for (long long j = j0; j < j1; ++j) {
-        const int c = rpu_update_count<T>(j, b, x_size, nw, mode, x_train, x_sign, x_dense, db, sd,
-                                          cd, blb, one_sided);
-        total += c < 0 ? -c : c;
+      /* this thread's share [u0, u1) of the sample's firing x lines: contiguous, so its pulses
+       * are contiguous in the order k of the sample's pulses (increasing column) */
+      const long long cnt = x_cnt[b];
+      const int *idx = x_idx + b * x_size;
+      const long long per = (cnt + nt - 1) / nt;
+      const long long u0 = t * per < cnt ? t * per : cnt;
+      const long long u1 = u0 + per < cnt ? u0 + per : cnt;
+      long long mine = 0, total;
+      for (long long u = u0; u < u1; ++u) {
+        const int c = rpu_update_count<T>(idx[u], b, x_size, nw, mode, x_train, x_sign, x_dense,
+                                          db, sd, cd, blb, one_sided);
+        mine += c < 0 ? -c : c;
       }
-      /* inclusive scan of the threads' pulse totals (Hillis-Steele); the first barrier also
-       * keeps this sample's writes after every read of the last sample's scan */
-      scan[t] = total;
-      __syncthreads();
-      for (long long s = 1; s < nt; s <<= 1) {
-        const long long add = t >= s ? scan[t - s] : 0;
-        __syncthreads();
-        scan[t] += add;
-        __syncthreads();
-      }
-      long long k = scan[t] - total;  /* index of this thread's first pulse in the sample */
+      long long k = rpu_block_exclusive_scan(scan, mine, &total);  /* first pulse of mine */
       long long block = -1;
       T z[4] = {(T)0, (T)0, (T)0, (T)0};
-      for (long long j = j0; j < j1; ++j) {
-        const int c = rpu_update_count<T>(j, b, x_size, nw, mode, x_train, x_sign, x_dense, db, sd,
-                                          cd, blb, one_sided);
+      for (long long u = u0; u < u1; ++u) {
+        const long long j = idx[u];
+        const int c = rpu_update_count<T>(j, b, x_size, nw, mode, x_train, x_sign, x_dense, db,
+                                          sd, cd, blb, one_sided);
         if (c == 0) continue;
         const int n = c < 0 ? -c : c, down = c > 0;
         T w = st[j];
@@ -167,17 +219,21 @@ __device__ void rpu_update_row_block(T *st, T *vis, int write, long long i, long
         if (write) fl[j] = 1;
       }
     }
-    /* the column a transfer reads after this sample, by the thread that owns it */
+    /* the column a transfer reads after this sample (a column's owner changes from sample to
+     * sample: read it after a barrier; the next sample's writes come after its scan's) */
     if (record_cols != 0) {
+      __syncthreads();
       const long long col = record_cols[b];
-      if (col >= j0 && col < j1) record_out[b * d_size + i] = st[col];
+      if (t == 0 && col >= 0) record_out[b * d_size + i] = st[col];
     }
   }
-  if (write)
-    for (long long j = j0; j < j1; ++j)
+  if (write) {
+    __syncthreads();  /* flags and weights of other threads' pulses */
+    for (long long j = c0; j < c1; ++j)
       if (fl[j])
         vis[j] = st[j] + write_noise * rpu_normal_at<T>(noise_seed, (rpu_uint64)j, (rpu_uint64)i,
                                                         op, RPU_RNG_WRITE_NOISE, 0u);
+  }
 }
 
 /* The pulses of a batch, one block per weight row i (grid = d_size, at most RPU_UPDATE_THREADS
@@ -187,13 +243,15 @@ __device__ void rpu_update_row_block(T *st, T *vis, int write, long long i, long
  * flags is scratch then). hidden is (n_par, d_size, x_size) with the planes hidden_idx[0..8] of
  * b_max, b_min, s_up, s_down, slope_up, slope_down, gamma_up, gamma_down, reference (-1:
  * absent); params the globals sigma, A_up, A_down, gamma_up, gamma_down, a, b, std_add,
- * std_slope. x trains (m, x_size, nw), x signs / dense (m, x_size); d trains (d_size, m, nw),
+ * std_slope. x trains (m, x_size, nw), x signs / dense (m, x_size), the firing x lines x_cnt /
+ * x_idx (rpu_update_compact); d trains (d_size, m, nw),
  * d signs / dense (d_size, m) (rpu_update_trains). record_cols (m,) / record_out (m, d_size),
  * or NULL: record_out[b, i] = stored[i, record_cols[b]] after sample b (-1: none). */
 template <typename T>
 __global__ void rpu_update_rows(T *stored, T *visible, int write, const T *hidden,
                                 const int *hidden_idx, long long d_size, long long x_size,
-                                long long m, int nw, int mode, const rpu_uint64 *x_train,
+                                long long m, int nw, int mode, const int *x_cnt,
+                                const int *x_idx, const rpu_uint64 *x_train,
                                 const signed char *x_sign, const T *x_dense,
                                 const rpu_uint64 *d_train, const signed char *d_sign,
                                 const T *d_dense, const int *bl, int lr_sign, int one_sided,
@@ -217,8 +275,9 @@ __global__ void rpu_update_rows(T *stored, T *visible, int write, const T *hidde
   unsigned char *fl = write ? flags + off : 0;
 #define RPU_UPDATE_ROWS_CASE(K)                                                                  \
   case K:                                                                                        \
-    rpu_update_row_block<T, K>(st, vis, write, i, d_size, x_size, m, nw, mode, x_train, x_sign,  \
-                               x_dense, d_train, d_sign, d_dense, bl, lr_sign, one_sided, g, h,  \
+    rpu_update_row_block<T, K>(st, vis, write, i, d_size, x_size, m, nw, mode, x_cnt, x_idx,     \
+                               x_train, x_sign, x_dense, d_train, d_sign, d_dense, bl, lr_sign,  \
+                               one_sided, g, h,                                                  \
                                write_noise, needs_noise, fl, noise_seed, op, record_cols,        \
                                record_out, scan);                                                \
     break;
@@ -231,7 +290,8 @@ __global__ void rpu_update_rows(T *stored, T *visible, int write, const T *hidde
     RPU_UPDATE_ROWS_CASE(RPU_DEVICE_PIECEWISE_STEP)
     default:
       rpu_update_row_block<T, RPU_DEVICE_CONSTANT_STEP>(
-          st, vis, write, i, d_size, x_size, m, nw, mode, x_train, x_sign, x_dense, d_train,
+          st, vis, write, i, d_size, x_size, m, nw, mode, x_cnt, x_idx, x_train, x_sign, x_dense,
+          d_train,
           d_sign, d_dense, bl, lr_sign, one_sided, g, h, write_noise, needs_noise, fl, noise_seed,
           op, record_cols, record_out, scan);
   }
