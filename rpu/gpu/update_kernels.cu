@@ -7,10 +7,10 @@
  * CPU core does: with sparse trains most pairs have no coincidence to count). rpu_update_rows then
  * applies the pulses, one block per weight row, the samples in order; within a sample the threads
  * share the firing lines in contiguous chunks, count their pulses, and a block-wide scan gives
- * each thread the index of its first pulse in the sample, so
- * that the k-th pulse of (row, sample) takes the same cycle-to-cycle normal as on the CPU (normal
- * k of Philox blocks (k / 4, row, op, PULSE_NOISE | sample)). The weights therefore agree with
- * the CPU core's up to the last bits of the device rules' transcendental functions.
+ * each thread the index of its first pulse in the sample, so that the k-th pulse of (row,
+ * sample) takes the same cycle-to-cycle normal as on the CPU (normal k of Philox blocks (k / 4,
+ * row, op, PULSE_NOISE | sample)). The weights therefore agree with the CPU core's up to the
+ * last bits of the device rules' transcendental functions (exp, pow).
  */
 
 /* Threads of one rpu_update_rows block at most (the size of its scan buffer). */
@@ -28,7 +28,7 @@ RPU_HD int rpu_popcount64(rpu_uint64 v) {
  * v[b, e] (v is (m, n_lines)) becomes p = Q(scales[b] |v|) (stochastic rounding with word 0 of
  * Philox (e, b, op, round_purpose)), and slot s < bls[b] fires when the exact uniform of word
  * s % 4 of Philox (e, b, op, train_purpose | s / 4) is below p. Outputs at o = b n_lines + e
- * (sample_major) or o = e m + b (line-major, line_major != 0): trains[o nw .. o nw + nw) (bit s
+ * (sample-major) or o = e m + b (line-major, line_major != 0): trains[o nw .. o nw + nw) (bit s
  * of word s / 64 = slot s; mode 0 only, else trains may be NULL), signs[o] (-1, 0, 1) and, for the
  * dense modes (1 MEAN_COUNT, 2 DETERMINISTIC_IMPLICIT), dense[o]: the signed count or fraction.
  * The same primitives in the same order as rpu_pulse_trains. */
@@ -277,9 +277,8 @@ __global__ void rpu_update_rows(T *stored, T *visible, int write, const T *hidde
   case K:                                                                                        \
     rpu_update_row_block<T, K>(st, vis, write, i, d_size, x_size, m, nw, mode, x_cnt, x_idx,     \
                                x_train, x_sign, x_dense, d_train, d_sign, d_dense, bl, lr_sign,  \
-                               one_sided, g, h,                                                  \
-                               write_noise, needs_noise, fl, noise_seed, op, record_cols,        \
-                               record_out, scan);                                                \
+                               one_sided, g, h, write_noise, needs_noise, fl, noise_seed, op,    \
+                               record_cols, record_out, scan);                                   \
     break;
   switch (kind) {
     RPU_UPDATE_ROWS_CASE(RPU_DEVICE_LINEAR_STEP)
@@ -291,9 +290,8 @@ __global__ void rpu_update_rows(T *stored, T *visible, int write, const T *hidde
     default:
       rpu_update_row_block<T, RPU_DEVICE_CONSTANT_STEP>(
           st, vis, write, i, d_size, x_size, m, nw, mode, x_cnt, x_idx, x_train, x_sign, x_dense,
-          d_train,
-          d_sign, d_dense, bl, lr_sign, one_sided, g, h, write_noise, needs_noise, fl, noise_seed,
-          op, record_cols, record_out, scan);
+          d_train, d_sign, d_dense, bl, lr_sign, one_sided, g, h, write_noise, needs_noise, fl,
+          noise_seed, op, record_cols, record_out, scan);
   }
 #undef RPU_UPDATE_ROWS_CASE
 }
