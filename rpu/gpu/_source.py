@@ -21,7 +21,7 @@ BASE_KERNELS = ("rpu_uniform_fill", "rpu_normal_fill", "rpu_device_pulse_element
 MVM_KERNELS = ("rpu_mvm_nm_dac", "rpu_mvm_nm_running", "rpu_mvm_line_effects",
                "rpu_mvm_adc")
 # the pulsed update's passes (update_kernels.cu, used by rpu/gpu/update.py)
-UPDATE_KERNELS = ()
+UPDATE_KERNELS = ("rpu_update_trains", "rpu_update_compact", "rpu_update_rows")
 KERNELS = BASE_KERNELS + MVM_KERNELS + UPDATE_KERNELS
 OPTIONS = ("--std=c++17", "--fmad=false")
 
