@@ -81,8 +81,9 @@ class TileBase:
             to float rounding between the backends.
         """
         name, target = resolve_backend(backend, self._gpu_unsupported())
-        if target is self._backend or (name == "cpu" and self.backend_name == "cpu"):
-            return self
+        same_runtime = getattr(target, "runtime", 0) is getattr(self._backend, "runtime", 1)
+        if target is self._backend or same_runtime or (name == "cpu" and self.backend_name == "cpu"):
+            return self  # already there (another CudaBackend object on the same device included)
         if name == "cuda" and self.backend_name == "cuda":
             # between two GPU runtimes: through the host
             self._place(_core)
@@ -130,7 +131,7 @@ class TileBase:
         Returns
         -------
         ndarray of shape (out_size, in_size), or (out_size, in_size + 1) with ``bias=True``
-            (the bias is the last column).
+            (the bias is the last column). A CuPy array on the GPU backend.
         """
         return self._weights.copy()
 
@@ -203,6 +204,7 @@ class TileBase:
         Returns
         -------
         ndarray of shape (..., out_size), or (out_size, ...) when ``out_trans``; the tile's dtype.
+            On the GPU backend a CuPy array (NumPy inputs are copied to the device first).
         """
         rows, lead = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype, self._xp)
         if self.analog_bias:
