@@ -253,6 +253,19 @@ def test_save_and_load(backend, name, tmp_path):
     _assert_same_state(backend, on_gpu, cpu)
 
 
+@pytest.mark.parametrize("algorithm", ["sgd", "tiki-taka", "mp"])
+def test_maintenance_of_the_sub_devices(backend, algorithm):
+    dev = SoftBoundsDevice(lifetime=50.0, diffusion=0.01, reset_std=0.02)
+    cfg = build_config(algorithm, dev, n_devices=2 if algorithm == "sgd" else 1)
+    cpu, gpu = (rpu.AnalogTile(D_SIZE, X_SIZE, cfg, seed=9, backend=b) for b in ("cpu", backend))
+    for tile in (cpu, gpu):
+        tile.decay_weights(0.5)
+        tile.diffuse_weights()
+        tile.reset_columns(3, 2, reset_prob=0.5)
+        tile.post_update_step()
+    _assert_same_state(backend, gpu, cpu)
+
+
 # ----- the buffer kernels against the core, on random inputs -------------------------------------
 def _events(dtype, n_ev=11, d=5, x=4, seed=0):
     rng = np.random.default_rng(seed)
