@@ -226,9 +226,10 @@ def test_hidden_parameters_set_on_the_gpu(backend, name):
 
 @pytest.mark.parametrize("name", ["c-ttv2", "agad", "one-sided-refresh", "mp"])
 def test_to_cpu_and_back_continues_the_stream(backend, name):
-    ref = _pair(backend, name)[0]
-    moved = rpu.AnalogTile(D_SIZE, X_SIZE, CONFIGS[name](), seed=7, backend="cpu")
-    moved.set_learning_rate(0.1)
+    ref, moved = (rpu.AnalogTile(D_SIZE, X_SIZE, CONFIGS[name](), seed=7, backend="cpu")
+                  for _ in range(2))
+    for tile in (ref, moved):
+        tile.set_learning_rate(0.1)
     _train((ref, moved), 1)
     moved.to(backend)
     _train((ref, moved), 2, start=1)

@@ -41,7 +41,9 @@ class AnalogTile(DeviceTile):
     seed : int or None
         Key of the tile's random stream. None draws one from the OS; read it back from
         ``tile.seed`` to replay the run.
-    backend : {"auto", "cpu", "cuda"}
+    backend : {"auto", "cpu", "cuda"} or rpu.gpu.CudaBackend
+        Where the tile runs; every config above runs on both backends (compounds: the
+        schedule on the host, the arrays and kernels on the GPU).
 
     Notes
     -----
