@@ -23,11 +23,11 @@ MVM_KERNELS = ("rpu_mvm_nm_dac", "rpu_mvm_nm_running", "rpu_mvm_line_effects",
 # the pulsed update's passes (update_kernels.cu, used by rpu/gpu/update.py)
 UPDATE_KERNELS = ("rpu_update_trains", "rpu_update_compact", "rpu_update_rows")
 KERNELS = BASE_KERNELS + MVM_KERNELS + UPDATE_KERNELS
+OPTIONS = ("--std=c++17", "--fmad=false")
 # the transfer compounds' buffers (compound_kernels.cu, used by rpu/gpu/backend.py)
 COMPOUND_KERNELS = ("rpu_chopped_buffer", "rpu_dynamic_buffer")
 KERNEL_FILES += ("compound_kernels.cu",)
 KERNELS += COMPOUND_KERNELS
-OPTIONS = ("--std=c++17", "--fmad=false")
 
 
 def _strip_local_includes(text):
