@@ -39,6 +39,7 @@ from rpu._kernels cimport (
     RPU_RNG_W_NOISE, RPU_RNG_W_NOISE_NEG_PASS,
     rpu_dac_prepare, rpu_ir_drop_factor, rpu_ir_drop_input, rpu_v_offset, rpu_adc_finalize,
     rpu_chopped_buffer_step, rpu_dynamic_buffer_step,
+    rpu_nm_abs_max_np_sum,
 )
 
 cnp.import_array()
@@ -253,23 +254,9 @@ def gemm_rows(const floating[:, ::1] A,  # IN  (n_rows, n_in)
 # ---------------------------------------------------------------------------------------------
 
 cdef double _nm_abs_max_np_sum(const floating *x, Py_ssize_t n, const IOSpec *io) noexcept nogil:
-    cdef double m = 0, s_pos = 0, s_neg = 0, v, xv, b
-    cdef Py_ssize_t j
-    for j in range(n):
-        xv = x[j]
-        if fabs(xv) > m:
-            m = fabs(xv)
-        if xv > 0:
-            s_pos += xv
-        else:
-            s_neg += xv
-    if io.nm_thres > 0 and m > io.nm_thres:
-        m = io.nm_thres
-    b = io.out_bound if io.out_bound != INFINITY else 1.0
-    v = (s_pos if s_pos > -s_neg else -s_neg) * io.nm_assumed_wmax / b
-    if io.inp_step > 0 and m / io.inp_step * io.max_bm_res < v:
-        v = m / io.inp_step * io.max_bm_res
-    return m if m > v else v
+    # the per-row sums live in mvm_io.h, shared with the GPU kernel
+    return rpu_nm_abs_max_np_sum(x, <int64_t>n, io.nm_thres, io.out_bound, io.nm_assumed_wmax,
+                                 io.inp_step, io.max_bm_res)
 
 
 cdef double _nm_factor(const floating *x, Py_ssize_t n, const IOSpec *io) noexcept nogil:

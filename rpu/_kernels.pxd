@@ -218,3 +218,11 @@ cdef extern from "transfer.h" nogil:
 cdef extern from "unit_cells.h" nogil:
     int rpu_one_sided_count(int c, int side)
     int rpu_refresh_needed[T](T p, T m, T wp, T wm, T upper, T lower)
+
+
+cdef extern from "mvm_io.h" nogil:
+    # float/double overloads of the template (Cython cannot deduce T from a pointer)
+    double rpu_nm_abs_max_np_sum(const float *x, int64_t n, double thres, double out_bound,
+                                 double assumed_wmax, double inp_step, double max_bm_res)
+    double rpu_nm_abs_max_np_sum(const double *x, int64_t n, double thres, double out_bound,
+                                 double assumed_wmax, double inp_step, double max_bm_res)

@@ -206,46 +206,6 @@ static void rpu_pulse_trains(const T *v, long v_stride, long n, const T *scales,
   }
 }
 
-/* Per-element hidden parameters of one weight row, and the device's global parameters. */
-template <typename T>
-struct rpu_device_row {
-  const T *b_max, *b_min, *s_up, *s_down, *slope_up, *slope_down, *gamma_up, *gamma_down,
-      *reference;
-};
-
-template <typename T>
-struct rpu_device_globals {
-  int kind, mult_noise, n_nodes;
-  T sigma, A_up, A_down, gamma_up, gamma_down, a, b, std_add, std_slope;
-  const T *nodes_up, *nodes_down;
-};
-
-/* One pulse on element j of a row, with the device family fixed at compile time. */
-template <typename T, int KIND>
-static inline T rpu_device_pulse(const rpu_device_globals<T> &g, const rpu_device_row<T> &h,
-                                 long j, T w, int down, T xi) {
-  if (KIND == RPU_DEVICE_LINEAR_STEP)
-    return rpu_pulse_linear_step(w, down, h.s_up[j], h.s_down[j], h.slope_up[j],
-                                 h.slope_down[j], g.sigma, xi, g.mult_noise, h.b_min[j],
-                                 h.b_max[j]);
-  if (KIND == RPU_DEVICE_SOFT_BOUNDS_REFERENCE)
-    return rpu_pulse_soft_bounds_reference(w, down, h.s_up[j], h.s_down[j], h.reference[j],
-                                           g.sigma, xi, g.mult_noise, h.b_min[j], h.b_max[j]);
-  if (KIND == RPU_DEVICE_EXP_STEP)
-    return rpu_pulse_exp_step(w, down, h.s_up[j], h.s_down[j], g.sigma, xi, g.A_up, g.A_down,
-                              g.gamma_up, g.gamma_down, g.a, g.b, g.std_add, g.std_slope,
-                              h.b_min[j], h.b_max[j]);
-  if (KIND == RPU_DEVICE_POW_STEP || KIND == RPU_DEVICE_POW_STEP_REFERENCE)
-    return rpu_pulse_pow_step(w, down, h.s_up[j], h.s_down[j], h.gamma_up[j], h.gamma_down[j],
-                              KIND == RPU_DEVICE_POW_STEP_REFERENCE ? h.reference[j] : (T)0,
-                              g.sigma, xi, h.b_min[j], h.b_max[j]);
-  if (KIND == RPU_DEVICE_PIECEWISE_STEP)
-    return rpu_pulse_piecewise_step(w, down, h.s_up[j], h.s_down[j], g.sigma, xi, g.nodes_up,
-                                    g.nodes_down, g.n_nodes, h.b_min[j], h.b_max[j]);
-  return rpu_pulse_constant_step(w, down, h.s_up[j], h.s_down[j], g.sigma, xi, h.b_min[j],
-                                 h.b_max[j]);
-}
-
 /* The cycle-to-cycle noise of the pulses of one (weight row, sample): the k-th pulse of the
  * sample in the row (pairs in list order) takes the normal of Philox (k / 4, row, op,
  * PULSE_NOISE | sample), generated `chunk` at a time, only as far as pulses land. */

@@ -86,4 +86,31 @@ RPU_HD T rpu_adc_finalize(T v, int nonlinear, T n_line, T nlf, T asymmetry, T no
   return rpu_clip(v, -bound, bound);
 }
 
+/* Noise management AbsMaxNPSum of one input vector x (n elements): the larger of
+ * m = max_j |x_j| (capped at thres when thres > 0) and the expected output amplitude
+ * v = max(sum of the positive x_j, -sum of the negative x_j) * assumed_wmax / out_bound
+ * (out_bound infinite: 1), v capped at m / inp_step * max_bm_res when inp_step > 0.
+ * The sums run in double in element order, so the CPU core (one row per thread) and the GPU
+ * kernel (one thread per row) give the same bits. */
+template <typename T>
+RPU_HD double rpu_nm_abs_max_np_sum(const T *x, rpu_int64 n, double thres, double out_bound,
+                                    double assumed_wmax, double inp_step, double max_bm_res) {
+  double m = 0, s_pos = 0, s_neg = 0;
+  for (rpu_int64 j = 0; j < n; ++j) {
+    const double xv = (double)x[j];
+    const double a = rpu_fabs(xv);
+    if (a > m) m = a;
+    if (xv > 0) {
+      s_pos += xv;
+    } else {
+      s_neg += xv;
+    }
+  }
+  if (thres > 0 && m > thres) m = thres;
+  const double b = out_bound <= 1.7976931348623157e308 ? out_bound : 1.0;
+  double v = (s_pos > -s_neg ? s_pos : -s_neg) * assumed_wmax / b;
+  if (inp_step > 0 && m / inp_step * max_bm_res < v) v = m / inp_step * max_bm_res;
+  return m > v ? m : v;
+}
+
 #endif /* RPU_MVM_IO_H */
