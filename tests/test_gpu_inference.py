@@ -435,3 +435,23 @@ def test_save_and_load_of_a_gpu_inference_tile(backend, tmp_path):
     for t in (back, gpu):
         t.drift_weights(100.0)
     _same(backend, back.get_weights(), to_host(gpu.get_weights()))
+
+
+def test_the_array_functions_follow_their_arrays(backend):
+    from rpu import _core
+    from rpu.backends import backend_for
+    assert backend_for(None, np.zeros(3)) == (_core, np)
+    assert backend_for("cpu") == (_core, np)
+    assert backend_for(backend) == (backend, backend.xp)
+    with pytest.raises(TypeError, match="backend must be None"):
+        backend_for(object())
+    w = _rand((3, 4), 1)
+    prog, nu = inf.apply_programming_noise(PCMLikeNoiseModel(), w, 5, 1)  # NumPy in, NumPy out
+    assert type(prog) is np.ndarray and all(type(p) is np.ndarray for p in nu)
+    if not _exact(backend):  # CuPy arrays carry __cuda_array_interface__: no backend needed
+        got, _ = inf.apply_programming_noise(PCMLikeNoiseModel(), backend.xp.asarray(w), 5, 1)
+        _on_device(backend, got)
+        _same(backend, got, prog, rtol=1e-5, atol=1e-6)
+        with pytest.raises(TypeError, match="GPU array"):
+            inf.convert_to_conductances(DualPairConductanceConverter([1.0, 2.0]),
+                                        backend.xp.asarray(w), backend="cpu")
