@@ -18,9 +18,10 @@ import pytest
 import rpu
 from cuda_host import HostRuntime, gpu_runtime, to_host  # noqa: F401  (gpu_runtime: a fixture)
 from rpu import inference as inf
-from rpu.config import (BoundManagementType, CustomDriftPCMLikeNoiseModel, CustomPairConductanceConverter,
-                        DualPairConductanceConverter, GlobalDriftCompensation,
-                        GlobalDriftCompensationWithExactReference, HermesNoiseModel,
+from rpu.config import (BoundManagementType, CustomDriftPCMLikeNoiseModel,
+                        CustomPairConductanceConverter, DualPairConductanceConverter,
+                        GlobalDriftCompensation, GlobalDriftCompensationWithExactReference,
+                        HermesNoiseModel,
                         InferenceRPUConfig, InputRangeParameter, IOParameters, MappingParameter,
                         NoiseManagementType, NPairConductanceConverter, PCMLikeNoiseModel,
                         PerColumnDriftCompensation, PeripheryQuantizationParameter,
@@ -81,7 +82,7 @@ def _both(cpu, gpu, name, *args, **kwargs):
     return getattr(cpu, name)(*args, **kwargs), getattr(gpu, name)(*args, **kwargs)
 
 
-# ----- state: weights, scales, bias, input range -----------------------------------------------------
+# ----- state: weights, scales, bias, input range --------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_construction_and_the_state_setters_match(backend, dtype):
@@ -122,7 +123,7 @@ def test_the_tile_refuses_bad_scales_and_weights_on_the_gpu(backend):
     np.testing.assert_array_equal(to_host(gpu.get_weights()), before)
 
 
-# ----- forward, backward, update -----------------------------------------------------------------------
+# ----- forward, backward, update ------------------------------------------------------------------
 
 PERIPHERIES = {
     "plain": dict(),
@@ -184,7 +185,7 @@ def test_the_floating_point_update_is_bit_equal(backend):
     _same(backend, gpu.get_weights(), cpu.get_weights())
 
 
-# ----- weight modifiers, clipping, remapping (post_update_step) ------------------------------------
+# ----- weight modifiers, clipping, remapping (post_update_step) -----------------------------------
 
 MODIFIERS = {t.name: WeightModifierParameter(type=t, std_dev=0.05, res=0.1, sto_round=True,
                                              coeffs=[0.1, 0.2, 0.05], rel_to_actual_wmax=True)
@@ -249,7 +250,7 @@ def test_clip_and_remap_match(backend, name):
         _same(backend, getattr(gpu, get)(), getattr(cpu, get)(), rtol=1e-12, atol=1e-14)
 
 
-# ----- programming and drift with every noise model and converter ------------------------------------
+# ----- programming and drift with every noise model and converter ---------------------------------
 
 NOISE_MODELS = {
     "pcm": lambda: PCMLikeNoiseModel(),
@@ -313,7 +314,7 @@ def test_drift_compensation_and_the_eval_forward_match(backend, compensation):
         _close(y_g, y_c, rtol=1e-4, atol=1e-5)
 
 
-# ----- the array functions of rpu.inference ---------------------------------------------------------
+# ----- the array functions of rpu.inference -------------------------------------------------------
 
 @pytest.mark.parametrize("name", list(NOISE_MODELS))
 def test_inference_functions_dispatch_on_the_backend(backend, name):
@@ -374,7 +375,7 @@ def test_converters_and_compensation_keep_the_array_kind(backend):
         inf.convert_to_conductances(conv, np.full((2, 2), np.inf), backend=backend)
 
 
-# ----- moving and saving -----------------------------------------------------------------------------
+# ----- moving and saving --------------------------------------------------------------------------
 
 def _trained_inference_tile(backend_arg, seed=21):
     mod = WeightModifierParameter(type=WeightModifierType.ADD_NORMAL, std_dev=0.05)

@@ -41,7 +41,8 @@ class PerTensorQuantizer:
 
     def estimate(self, values):
         """Set the grid from the current range of ``values`` (``current_minmax``)."""
-        v = values.astype(np.float64) if hasattr(values, "astype") else np.asarray(values, dtype=np.float64)
+        v = (values.astype(np.float64) if hasattr(values, "astype")
+             else np.asarray(values, dtype=np.float64))
         x_min = min(float(v.min()), 0.0)
         x_max = max(float(v.max()), STEP_MIN)
         n = self.n_bits

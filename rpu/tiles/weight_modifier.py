@@ -115,8 +115,8 @@ def weights_matrix(weights, name="weights", xp=np):
     arr = xp.ascontiguousarray(arr)
     finite = xp.isfinite(arr)
     if not bool(finite.all()):
-        raise ValueError(f"{name} must be finite, got {int(arr.size - int(xp.count_nonzero(finite)))} "
-                         "NaN or Inf entries.")
+        bad = int(arr.size - int(xp.count_nonzero(finite)))
+        raise ValueError(f"{name} must be finite, got {bad} NaN or Inf entries.")
     return arr
 
 
