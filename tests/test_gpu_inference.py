@@ -397,7 +397,7 @@ def _trained_inference_tile(backend_arg, seed=21):
     return tile
 
 
-def _check_same_state(backend, got, want, exact_weights=True):
+def _check_same_state(backend, got, want):
     for name, value in want._state_arrays().items():
         other = got._state_arrays()[name]
         _close(other, np.asarray(value), rtol=1e-4, atol=1e-6)
