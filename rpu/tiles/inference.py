@@ -303,7 +303,7 @@ class InferenceTile(AnalogTile):
 
     def _crossbar_inputs(self, rows):
         xp = self._xp
-        z = rows if self._input_range is None else self._input_range.apply(rows)
+        z = rows if self._input_range is None else self._input_range.apply(rows, xp)
         if self.analog_bias:
             z = xp.concatenate([z, xp.ones((z.shape[0], 1), dtype=self.dtype)], axis=1)
         return xp.ascontiguousarray(z)
@@ -346,7 +346,7 @@ class InferenceTile(AnalogTile):
         rows, lead = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype, self._xp)
         is_test = bool(is_test)
         if not is_test and self._input_range is not None:
-            self._input_range.init_from_data(rows)
+            self._input_range.init_from_data(rows, self._xp)
         y_t = self._crossbar_forward(self._crossbar_inputs(rows), is_test)
         y = self._apply_output_periphery(y_t, is_test, remember=not is_test, rows=rows)
         return _checks.from_batch(y, lead, self.out_trans, self._xp)
@@ -438,7 +438,8 @@ class InferenceTile(AnalogTile):
         if self.analog_bias:
             g = xp.ascontiguousarray(g[:, : self.in_size])
         if learn_range:
-            grads["input_range"] = self._input_range.gradient(cache["x"], g, cache["clip_mask"])
+            grads["input_range"] = self._input_range.gradient(cache["x"], g, cache["clip_mask"],
+                                                              xp)
         self._grads = grads
         return _checks.from_batch(g, lead, self.in_trans, xp)
 
