@@ -58,3 +58,28 @@ def resolve_backend(name, gpu_unsupported=None):
     if backend is None:
         backend = CudaBackend()  # raises RuntimeError with installation advice without a GPU
     return "cuda", backend
+
+
+def backend_for(backend, *arrays):
+    """The backend an array function (``rpu.inference``, the weight modifier, clipping and
+    remapping) runs on, with its array module: ``(backend, xp)``.
+
+    Parameters
+    ----------
+    backend : None, "cpu", "cuda", the CPU core or a CudaBackend
+        Given by a tile (its own backend) or a caller; None follows the arrays: the default
+        CUDA backend when any of ``arrays`` is a CuPy array, else the CPU core.
+    arrays
+        The function's array arguments (only inspected when ``backend`` is None).
+    """
+    if backend is None:
+        if any(hasattr(a, "__cuda_array_interface__") for a in arrays):
+            backend = "cuda"
+        else:
+            return _core, np
+    if isinstance(backend, str) or type(backend).__name__ == "CudaBackend":
+        backend = resolve_backend(backend)[1]
+    elif backend is not _core:
+        raise TypeError(f"backend must be None, 'cpu', 'cuda', rpu._core or a "
+                        f"rpu.gpu.CudaBackend, got {backend!r}.")
+    return backend, array_module(backend)

@@ -12,7 +12,7 @@ HEADERS = ("rpu_common.h", "rng_ids.h", "normal.h", "philox.h", "mvm_io.h", "pul
            "unit_cells.h")
 # The kernel files, appended in this order; each has its own list of kernels (every kernel is a
 # template on the float type, instantiated for float and double).
-KERNEL_FILES = ("kernels.cu", "mvm_kernels.cu", "update_kernels.cu")
+KERNEL_FILES = ("kernels.cu", "mvm_kernels.cu", "update_kernels.cu", "inference_kernels.cu")
 BASE_KERNELS = ("rpu_uniform_fill", "rpu_normal_fill", "rpu_device_pulse_elements",
                 "rpu_dense_counts", "rpu_modify_weights", "rpu_noise_program_elements",
                 "rpu_noise_drift_elements", "rpu_refresh_select", "rpu_buffered_buffer",
@@ -22,7 +22,10 @@ MVM_KERNELS = ("rpu_mvm_nm_dac", "rpu_mvm_nm_running", "rpu_mvm_line_effects",
                "rpu_mvm_adc")
 # the pulsed update's passes (update_kernels.cu, used by rpu/gpu/update.py)
 UPDATE_KERNELS = ("rpu_update_trains", "rpu_update_compact", "rpu_update_rows")
-KERNELS = BASE_KERNELS + MVM_KERNELS + UPDATE_KERNELS
+# the inference noise models' passes (inference_kernels.cu, used by rpu/gpu/inference.py)
+INFERENCE_KERNELS = ("rpu_prog_std_elements", "rpu_nu_moments_elements", "rpu_drift_nu_elements",
+                     "rpu_read_std_elements", "rpu_noise_drift_params")
+KERNELS = BASE_KERNELS + MVM_KERNELS + UPDATE_KERNELS + INFERENCE_KERNELS
 OPTIONS = ("--std=c++17", "--fmad=false")
 # the transfer compounds' buffers (compound_kernels.cu, used by rpu/gpu/backend.py)
 COMPOUND_KERNELS = ("rpu_chopped_buffer", "rpu_dynamic_buffer")

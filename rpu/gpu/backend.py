@@ -8,6 +8,8 @@ ignored: a GPU has no thread count to choose), on arrays of ``self.xp``, and run
 """
 import numpy as np
 
+from rpu.gpu.inference import InferenceKernels
+
 _BLOCK = 256
 
 
@@ -15,7 +17,7 @@ def _grid(n):
     return (max((int(n) + _BLOCK - 1) // _BLOCK, 1),)
 
 
-class CudaBackend:
+class CudaBackend(InferenceKernels):
     """The GPU twin of ``rpu._core`` on one kernel runtime.
 
     Parameters

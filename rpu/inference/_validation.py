@@ -9,13 +9,20 @@ from rpu import _threads
 _UINT64_MAX = (1 << 64) - 1
 
 
-def as_matrix(name, value, dtype=None):
-    """``value`` as a C-contiguous 2-D float32/float64 array with finite entries.
+def as_matrix(name, value, dtype=None, xp=np):
+    """``value`` as a C-contiguous 2-D float32/float64 array of ``xp`` with finite entries.
 
     Float arrays keep their dtype (float16 becomes float32); other real numbers become float32,
-    rpu's default, unless ``dtype`` is given.
+    rpu's default, unless ``dtype`` is given. With a GPU array module, device arrays stay on the
+    device and host data is copied there.
     """
-    arr = np.asarray(value)
+    if xp is not np and isinstance(value, xp.ndarray):
+        arr = value
+    elif hasattr(value, "__cuda_array_interface__"):
+        raise TypeError(f"{name} is a GPU array, but this call runs on the CPU backend; pass "
+                        f"backend='cuda' (or a rpu.gpu.CudaBackend), or a NumPy array.")
+    else:
+        arr = np.asarray(value)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array of shape (out_size, in_size), got an "
                          f"array of shape {arr.shape}.")
@@ -27,9 +34,10 @@ def as_matrix(name, value, dtype=None):
             dtype = np.float32
         else:
             raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+    arr = xp.ascontiguousarray(arr, dtype=dtype)
+    finite = xp.isfinite(arr)
+    if not bool(finite.all()):
+        bad = int(arr.size - int(xp.count_nonzero(finite)))
         raise ValueError(f"{name} must be finite, got {bad} NaN or Inf entries.")
     return arr
 

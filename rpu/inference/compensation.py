@@ -18,11 +18,16 @@ default); "exact" means ``eye @ W_ref.T`` of the target weights without IO non-i
 (:func:`uses_exact_reference` tells the tile which one to pass). The functions take the
 read-out's outputs ``Y``, or a ``forward`` callable that maps an input batch
 ``(batch, in_size)`` to outputs ``(batch, out_size)``.
+
+On the GPU backend the read-outs are CuPy arrays: the functions keep them there (the
+per-column read-out and factor stay CuPy arrays; the global ones are Python floats), and
+:func:`get_readout_tensor` makes the one-hot inputs on the backend it is given.
 """
 import numbers
 
 import numpy as np
 
+from rpu.backends import backend_for
 from rpu.config.noise_models import (
     BaseDriftCompensation,
     GlobalDriftCompensation,
@@ -61,16 +66,18 @@ def uses_exact_reference(drift_compensation):
     return isinstance(drift_compensation, GlobalDriftCompensationWithExactReference)
 
 
-def get_readout_tensor(drift_compensation, in_size, dtype=np.float32):
+def get_readout_tensor(drift_compensation, in_size, dtype=np.float32, *, backend=None):
     """The read-out inputs: the one-hot vectors ``eye(in_size)``, shape (in_size, in_size).
 
-    ``in_size`` counts an analog bias column, if the tile has one.
+    ``in_size`` counts an analog bias column, if the tile has one. ``backend`` (None: the CPU;
+    "cuda" or a rpu.gpu.CudaBackend) is where the array is made.
     """
     _check(drift_compensation)
     if isinstance(in_size, (bool, np.bool_)) or not isinstance(in_size, (int, np.integer)) \
             or in_size < 1:
         raise ValueError(f"in_size must be a positive integer, got {in_size!r}.")
-    return np.eye(int(in_size), dtype=dtype)
+    _, xp = backend_for(backend)
+    return xp.eye(int(in_size), dtype=dtype)
 
 
 def readout(drift_compensation, forward_output):
@@ -91,19 +98,34 @@ def readout(drift_compensation, forward_output):
         (float32 or float64; float64 for other dtypes).
     """
     _check(drift_compensation)
-    y = np.asarray(forward_output)
+    y = _as_array(forward_output)
+    xp = _xp_of(y)
     if y.size == 0:
         raise ValueError("forward_output must be non-empty.")
-    if not np.issubdtype(y.dtype, np.number) or not np.all(np.isfinite(y)):
+    if not np.issubdtype(y.dtype, np.number) or not bool(xp.isfinite(y).all()):
         raise ValueError("forward_output must hold finite numbers.")
     if not _per_column(drift_compensation):
-        return max(float(np.mean(np.abs(y), dtype=np.float64)), READOUT_MIN)
+        return max(float(xp.mean(xp.abs(y), dtype=np.float64)), READOUT_MIN)
     if y.ndim != 2:
         raise ValueError(f"forward_output must be a 2-D array of shape (in_size, out_size) for "
                          f"PerColumnDriftCompensation, got shape {y.shape}.")
     dtype = y.dtype if y.dtype in (np.float32, np.float64) else np.float64
-    col = np.mean(np.abs(y), axis=0, dtype=np.float64)
-    return np.maximum(col, READOUT_MIN).astype(dtype)
+    col = xp.mean(xp.abs(y), axis=0, dtype=np.float64)
+    return xp.maximum(col, READOUT_MIN).astype(dtype)
+
+
+def _as_array(a):
+    # arrays stay what they are (a CuPy array on its device); anything else through NumPy
+    return a if isinstance(a, np.ndarray) or hasattr(a, "__cuda_array_interface__") \
+        else np.asarray(a)
+
+
+def _xp_of(a):
+    # CuPy for CuPy arrays; NumPy otherwise (its functions dispatch to ndarray subclasses)
+    if hasattr(a, "__cuda_array_interface__"):
+        import cupy
+        return cupy
+    return np
 
 
 def _outputs(drift_compensation, forward, in_size, dtype):
@@ -166,8 +188,10 @@ def apply(drift_compensation, forward, ref_value, in_size=None, dtype=np.float32
             raise ValueError(f"ref_value must be finite and > 0, got {ref_value!r}.")
         return ref / readout(drift_compensation,
                              _outputs(drift_compensation, forward, in_size, dtype))
-    ref = np.asarray(ref_value, dtype=np.float64)
-    if ref.ndim != 1 or not np.all(np.isfinite(ref)) or not np.all(ref > 0):
+    ref = _as_array(ref_value)
+    xp = _xp_of(ref)
+    ref = ref.astype(np.float64, copy=False)
+    if ref.ndim != 1 or not bool(xp.isfinite(ref).all()) or not bool((ref > 0).all()):
         raise ValueError(f"ref_value must be a 1-D array of finite values > 0 (one per output) "
                          f"for PerColumnDriftCompensation, got {ref_value!r}.")
     now = readout(drift_compensation, _outputs(drift_compensation, forward, in_size, dtype))

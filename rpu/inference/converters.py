@@ -27,6 +27,8 @@ from rpu.config.noise_models import (
     SinglePairConductanceConverter,
 )
 
+from rpu.backends import backend_for
+
 from ._validation import as_matrix
 
 __all__ = ["ZERO_CLIP", "convert_to_conductances", "convert_back_to_weights", "n_slices",
@@ -59,12 +61,13 @@ def n_slices(converter):
     return 2 * len(converter.f_lst)
 
 
-def _abs_max(w):
+def _abs_max(w, xp=np):
     dt = w.dtype.type
-    return max(dt(np.max(np.abs(w))) if w.size else dt(0), dt(ZERO_CLIP))
+    # (through float: exact, and a device scalar comes to the host)
+    return max(dt(float(xp.max(xp.abs(w)))) if w.size else dt(0), dt(ZERO_CLIP))
 
 
-def convert_to_conductances(converter, weights):
+def convert_to_conductances(converter, weights, *, backend=None):
     """Map weights onto slices of conductances.
 
     * SinglePair: ``s = (g_max - g_min) / max(max|W|, 1e-7)``; ``g+ = clip(s W, 0, g_max) +
@@ -86,6 +89,9 @@ def convert_to_conductances(converter, weights):
     converter : rpu.config conductance converter
     weights : array_like of shape (out_size, in_size)
         Finite weights; float32 and float64 keep their dtype, others become float32.
+    backend : None, "cpu", "cuda" or a rpu.gpu.CudaBackend
+        Where to compute (see ``rpu.backends.backend_for``): None follows ``weights`` (a CuPy
+        array runs on the GPU and gives CuPy arrays).
 
     Returns
     -------
@@ -96,33 +102,34 @@ def convert_to_conductances(converter, weights):
         ``f_lst`` or ``min``; needed by :func:`convert_back_to_weights`.
     """
     _check_converter(converter)
-    w = as_matrix("weights", weights)
+    _, xp = backend_for(backend, weights)
+    w = as_matrix("weights", weights, xp=xp)
     dt = w.dtype.type
     if isinstance(converter, SinglePairConductanceConverter):
-        scale_ratio = dt(converter.g_max - converter.g_min) / _abs_max(w)
+        scale_ratio = dt(converter.g_max - converter.g_min) / _abs_max(w, xp)
         scaled = w * scale_ratio
         g_max, g_min = dt(converter.g_max), dt(converter.g_min)
-        g_plus = np.clip(scaled, 0, g_max) + g_min
-        g_minus = np.clip(-scaled, 0, g_max) + g_min
+        g_plus = xp.clip(scaled, 0, g_max) + g_min
+        g_minus = xp.clip(-scaled, 0, g_max) + g_min
         return [g_plus, g_minus], {"scale_ratio": scale_ratio}
     if isinstance(converter, NPairConductanceConverter):
         g_max, g_min = converter.g_max, converter.g_min
         span = g_max - g_min
-        scale_ratio = dt(sum(f * span for f in converter.f_lst)) / _abs_max(w)
+        scale_ratio = dt(sum(f * span for f in converter.f_lst)) / _abs_max(w, xp)
         w_us = w * scale_ratio
-        pos, neg = np.maximum(w_us, 0), np.maximum(-w_us, 0)
+        pos, neg = xp.maximum(w_us, 0), xp.maximum(-w_us, 0)
         lower = 0.0
         out = []
         for f in converter.f_lst:
             for part in (pos, neg):
-                out.append(np.clip((part - dt(lower)) / dt(f) + dt(g_min), dt(g_min), dt(g_max)))
+                out.append(xp.clip((part - dt(lower)) / dt(f) + dt(g_min), dt(g_min), dt(g_max)))
             lower += f * span
         return out, {"scale_ratio": scale_ratio, "f_lst": list(converter.f_lst)}
     if isinstance(converter, CustomPairConductanceConverter):
-        return _custom_pair_to_g(converter, w)
+        return _custom_pair_to_g(converter, w, xp)
     # SingleDeviceConductanceConverter
-    w_min = dt(np.min(w)) if w.size else dt(0)
-    w_range = (dt(np.max(w)) - w_min) if w.size else dt(0)
+    w_min = dt(float(xp.min(w))) if w.size else dt(0)
+    w_range = (dt(float(xp.max(w))) - w_min) if w.size else dt(0)
     scale_ratio = dt(converter.g_max - converter.g_min) / max(w_range, dt(ZERO_CLIP))
     g = (w - w_min) * scale_ratio + dt(converter.g_min)
     return [g], {"scale_ratio": scale_ratio, "min": w_min}
@@ -138,7 +145,7 @@ def _scale_ratio(params):
     return s
 
 
-def convert_back_to_weights(converter, conductances, params):
+def convert_back_to_weights(converter, conductances, params, *, backend=None):
     """Weights from (possibly noisy) conductance slices; the inverse of
     :func:`convert_to_conductances`.
 
@@ -154,6 +161,8 @@ def convert_back_to_weights(converter, conductances, params):
         one array by itself).
     params : dict
         From :func:`convert_to_conductances`.
+    backend : None, "cpu", "cuda" or a rpu.gpu.CudaBackend
+        As in :func:`convert_to_conductances` (None follows the conductances).
 
     Returns
     -------
@@ -168,9 +177,10 @@ def convert_back_to_weights(converter, conductances, params):
         raise ValueError(f"conductances must hold {n} arrays for {type(converter).__name__}, "
                          f"got {len(conductances)}.")
     s = _scale_ratio(params)
-    g = [as_matrix("conductances[0]", conductances[0])]
+    _, xp = backend_for(backend, *conductances)
+    g = [as_matrix("conductances[0]", conductances[0], xp=xp)]
     for k in range(1, n):
-        g.append(as_matrix(f"conductances[{k}]", conductances[k], dtype=g[0].dtype))
+        g.append(as_matrix(f"conductances[{k}]", conductances[k], dtype=g[0].dtype, xp=xp))
         if g[k].shape != g[0].shape:
             raise ValueError(f"conductances[{k}] must have the shape of conductances[0], "
                              f"{g[0].shape}, got {g[k].shape}.")
@@ -187,18 +197,18 @@ def convert_back_to_weights(converter, conductances, params):
     if f_lst is None or len(f_lst) != n // 2:
         raise ValueError(f"params must contain 'f_lst' with {n // 2} factors (from "
                          f"convert_to_conductances), got {f_lst!r}.")
-    return _pairs_back(g, f_lst, scale_ratio)
+    return _pairs_back(g, f_lst, scale_ratio, xp)
 
 
-def _pairs_back(g, f_lst, scale_ratio):
+def _pairs_back(g, f_lst, scale_ratio, xp=np):
     dt = g[0].dtype.type
-    w = np.zeros_like(g[0])
+    w = xp.zeros_like(g[0])
     for k, f in enumerate(f_lst):
         w += dt(f) * (g[2 * k] - g[2 * k + 1])
     return w / scale_ratio
 
 
-def _custom_pair_to_g(converter, w):
+def _custom_pair_to_g(converter, w, xp=np):
     # Shared by the conversion and the invertibility test (which runs while the converter is
     # being validated, so it must not validate it again).
     dt = w.dtype.type
@@ -208,9 +218,11 @@ def _custom_pair_to_g(converter, w):
     max_us = float(np.max(np.abs(w_us)))
     if not max_us > 0:
         raise ValueError("the g_lst tables give no weight range (g+ = g- everywhere)")
-    scale_ratio = dt(max_us) / _abs_max(w)
+    scale_ratio = dt(max_us) / _abs_max(w, xp)
     grid = np.linspace(-max_us, max_us, tables.shape[1]) / float(scale_ratio)
-    out = [np.interp(w, grid, table).astype(w.dtype) for table in tables]
+    if xp is not np:
+        grid, tables = xp.asarray(grid), xp.asarray(tables)
+    out = [xp.interp(w, grid, table).astype(w.dtype) for table in tables]
     return out, {"scale_ratio": scale_ratio, "f_lst": list(converter.f_lst)}
 
 

@@ -22,6 +22,12 @@ as the sub-stream. The same ``key``/``op`` give the same bits for any number of 
 ``key`` is a 64-bit Philox key (``rpu._rng.resolve_seed(seed)[1]``); ``op`` is the caller's
 operation counter (a tile advances it once per call).
 
+Backends: every function takes ``backend`` (None, ``"cpu"``, ``"cuda"`` or a
+``rpu.gpu.CudaBackend``; see ``rpu.backends.backend_for``). None follows the arrays: NumPy
+arrays run on the CPU core, CuPy arrays on the GPU kernels of ``rpu/gpu/`` (the same per-element
+functions and draws), and the results are arrays of the same kind. An inference tile passes its
+own backend.
+
 Programming then drift, as aihwkit's inference tile does it::
 
     w_prog, nu = apply_programming_noise(model, w, key, op=0)
@@ -37,6 +43,7 @@ import numpy as np
 
 from rpu import _core
 from rpu._rng import Purpose
+from rpu.backends import backend_for
 from rpu.config.noise_models import (
     BaseNoiseModel,
     CustomDriftPCMLikeNoiseModel,
@@ -85,15 +92,15 @@ def _check_model(noise_model):
     return noise_model
 
 
-def _as_coeff(values, name, dtype):
+def _as_coeff(values, name, dtype, xp=np):
     coeff = np.ascontiguousarray(values, dtype=dtype)
     if coeff.ndim != 1 or not np.all(np.isfinite(coeff)):
         raise ValueError(f"{name} must be a list of finite numbers, got {values!r}.")
-    return coeff
+    return coeff if xp is np else xp.asarray(coeff)
 
 
-def _coeff(noise_model, dtype):
-    return _as_coeff(noise_model.prog_coeff, "noise_model.prog_coeff", dtype)
+def _coeff(noise_model, dtype, xp=np):
+    return _as_coeff(noise_model.prog_coeff, "noise_model.prog_coeff", dtype, xp)
 
 
 def _prog_poly(m):
@@ -129,7 +136,7 @@ def _no_drift_exponent(m, what):
 
 # ----- per conductance slice ---------------------------------------------------------------------
 
-def programming_noise_std(noise_model, g_target, *, n_threads=None):
+def programming_noise_std(noise_model, g_target, *, n_threads=None, backend=None):
     """Std of the programming noise before ``prog_noise_scale`` (deterministic), in uS.
 
     * PCMLike, CustomDriftPCMLike, Hermes: ``(sum_k c_k (g/g_max)^k) g_max /
@@ -152,16 +159,17 @@ def programming_noise_std(noise_model, g_target, *, n_threads=None):
     ndarray of shape (rows, cols), in g_target's dtype (float32 unless float64).
     """
     m = _check_model(noise_model)
-    g = as_matrix("g_target", g_target)
+    be, xp = backend_for(backend, g_target)
+    g = as_matrix("g_target", g_target, xp=xp)
     coeff, name, g_norm, g_ref, _, _ = _prog_poly(m)
-    out = np.empty_like(g)
-    _core.pcm_prog_std(g, out, _as_coeff(coeff, f"noise_model.{name}", g.dtype), float(g_norm),
-                       float(g_ref), n_threads_of(n_threads))
+    out = xp.empty_like(g)
+    be.pcm_prog_std(g, out, _as_coeff(coeff, f"noise_model.{name}", g.dtype, xp), float(g_norm),
+                    float(g_ref), n_threads_of(n_threads))
     return out
 
 
 def apply_programming_noise_to_conductance(noise_model, g_target, key, op, *, sub=0,
-                                           n_threads=None):
+                                           n_threads=None, backend=None):
     """Programmed conductances: ``g_target + scale * programming_noise_std(g_target) * xi``.
 
     Clipped at 0 for every model but ReRamCMO; ``scale`` is ``prog_noise_scale``
@@ -185,33 +193,39 @@ def apply_programming_noise_to_conductance(noise_model, g_target, key, op, *, su
         Programmed conductances in uS.
     """
     m = _check_model(noise_model)
-    g = as_matrix("g_target", g_target)
+    be, xp = backend_for(backend, g_target)
+    g = as_matrix("g_target", g_target, xp=xp)
     key, op = as_key_op(key, op)
-    out = np.empty_like(g)
+    out = xp.empty_like(g)
     if isinstance(m, PCMLikeNoiseModel):
-        _core.pcm_program(g, out, _coeff(m, g.dtype), float(m.g_max),
-                          float(m.prog_coeff_g_max_reference), float(m.prog_noise_scale), key,
-                          op, int(sub), n_threads_of(n_threads))
+        be.pcm_program(g, out, _coeff(m, g.dtype, xp), float(m.g_max),
+                       float(m.prog_coeff_g_max_reference), float(m.prog_noise_scale), key,
+                       op, int(sub), n_threads_of(n_threads))
         return out
     coeff, name, g_norm, g_ref, scale, clip_zero = _prog_poly(m)
-    _core.noise_program(g, out, _as_coeff(coeff, f"noise_model.{name}", g.dtype), float(g_norm),
-                        float(g_ref), float(scale), clip_zero, key, op,
-                        int(Purpose.INF_PROG_NOISE), int(sub), n_threads_of(n_threads))
+    be.noise_program(g, out, _as_coeff(coeff, f"noise_model.{name}", g.dtype, xp), float(g_norm),
+                     float(g_ref), float(scale), clip_zero, key, op,
+                     int(Purpose.INF_PROG_NOISE), int(sub), n_threads_of(n_threads))
     return out
 
 
-def _custom_drift_moments(m, g):
+def _custom_drift_moments(m, g, xp=np):
     # numpy.interp on the table, the target clipped to the table's range first (aihwkit clips
-    # the caller's array in place; rpu works on a copy).
+    # the caller's array in place; rpu works on a copy). cupy.interp on the GPU.
     table = m.custom_drift_model
     g_lst = np.asarray(table["g_lst"], dtype=np.float64)
-    g_c = np.clip(g, g_lst[0], g_lst[-1])
-    mu = np.interp(g_c, g_lst, table["nu_mean_lst"]).astype(g.dtype)
-    sigma = np.interp(g_c, g_lst, table["nu_std_lst"]).astype(g.dtype)
-    return mu, sigma
+    g_c = xp.clip(g, g_lst[0], g_lst[-1])
+    if xp is np:
+        mu = np.interp(g_c, g_lst, table["nu_mean_lst"]).astype(g.dtype)
+        sigma = np.interp(g_c, g_lst, table["nu_std_lst"]).astype(g.dtype)
+        return mu, sigma
+    x_lst = xp.asarray(g_lst)
+    mu = xp.interp(g_c, x_lst, xp.asarray(np.asarray(table["nu_mean_lst"], dtype=np.float64)))
+    sigma = xp.interp(g_c, x_lst, xp.asarray(np.asarray(table["nu_std_lst"], dtype=np.float64)))
+    return mu.astype(g.dtype), sigma.astype(g.dtype)
 
 
-def drift_nu_moments(noise_model, g_target, *, n_threads=None):
+def drift_nu_moments(noise_model, g_target, *, n_threads=None, backend=None):
     """Mean and std of the drift exponent before folding (deterministic, dimensionless).
 
     * PCMLike: with ``gr = max(|g/g_max|, 1e-7)``, ``mu = clip(-0.0155 ln gr + 0.0244, 0.049,
@@ -227,23 +241,25 @@ def drift_nu_moments(noise_model, g_target, *, n_threads=None):
     mu, sigma : ndarrays of shape (rows, cols)
     """
     m = _check_model(noise_model)
-    g = as_matrix("g_target", g_target)
+    be, xp = backend_for(backend, g_target)
+    g = as_matrix("g_target", g_target, xp=xp)
     if isinstance(m, _RERAM):
         raise _no_drift_exponent(m, "drift_nu_moments")
     if isinstance(m, CustomDriftPCMLikeNoiseModel):
-        return _custom_drift_moments(m, g)
+        return _custom_drift_moments(m, g, xp)
     if isinstance(m, StateIndependentNoiseModel):
-        return (np.full_like(g, m.drift_nu_mean), np.full_like(g, m.drift_nu_std))
-    mu, sigma = np.empty_like(g), np.empty_like(g)
+        return (xp.full_like(g, m.drift_nu_mean), xp.full_like(g, m.drift_nu_std))
+    mu, sigma = xp.empty_like(g), xp.empty_like(g)
     if isinstance(m, HermesNoiseModel):
-        _core.hermes_nu_moments(g, mu, sigma, float(m.g_max), int(m.num_devices),
-                                n_threads_of(n_threads))
+        be.hermes_nu_moments(g, mu, sigma, float(m.g_max), int(m.num_devices),
+                             n_threads_of(n_threads))
     else:
-        _core.pcm_nu_moments(g, mu, sigma, float(m.g_max), n_threads_of(n_threads))
+        be.pcm_nu_moments(g, mu, sigma, float(m.g_max), n_threads_of(n_threads))
     return mu, sigma
 
 
-def generate_drift_coefficients(noise_model, g_target, key, op, *, sub=0, n_threads=None):
+def generate_drift_coefficients(noise_model, g_target, key, op, *, sub=0, n_threads=None,
+                                backend=None):
     """The drift parameters of each device, drawn from its *target* conductance.
 
     For the power-law models, drift exponents ``drift_scale * |mu + sigma xi|`` with ``mu``
@@ -265,27 +281,28 @@ def generate_drift_coefficients(noise_model, g_target, key, op, *, sub=0, n_thre
         Drift exponents nu >= 0 (dimensionless), or target conductances in uS (ReRam).
     """
     m = _check_model(noise_model)
-    g = as_matrix("g_target", g_target)
+    be, xp = backend_for(backend, g_target)
+    g = as_matrix("g_target", g_target, xp=xp)
     key, op = as_key_op(key, op)
     nt = n_threads_of(n_threads)
     if isinstance(m, _RERAM):
         return g.copy()
-    out = np.empty_like(g)
+    out = xp.empty_like(g)
     if isinstance(m, PCMLikeNoiseModel):
-        _core.pcm_drift_nu(g, out, float(m.g_max), float(m.drift_scale), key, op, int(sub), nt)
+        be.pcm_drift_nu(g, out, float(m.g_max), float(m.drift_scale), key, op, int(sub), nt)
     elif isinstance(m, HermesNoiseModel):
-        _core.hermes_drift_nu(g, out, float(m.g_max), int(m.num_devices), float(m.drift_scale),
-                              key, op, int(sub), nt)
+        be.hermes_drift_nu(g, out, float(m.g_max), int(m.num_devices), float(m.drift_scale),
+                           key, op, int(sub), nt)
     elif isinstance(m, StateIndependentNoiseModel):
-        _core.nu_draw_const(out, float(m.drift_nu_mean), float(m.drift_nu_std),
-                            float(m.drift_scale), key, op, int(sub), nt)
+        be.nu_draw_const(out, float(m.drift_nu_mean), float(m.drift_nu_std),
+                         float(m.drift_scale), key, op, int(sub), nt)
     else:  # CustomDriftPCMLike
-        mu, sigma = _custom_drift_moments(m, g)
-        _core.nu_draw(mu, sigma, out, float(m.drift_scale), key, op, int(sub), nt)
+        mu, sigma = _custom_drift_moments(m, g, xp)
+        be.nu_draw(mu, sigma, out, float(m.drift_scale), key, op, int(sub), nt)
     return out
 
 
-def drift_factor(noise_model, nu, t_inference):
+def drift_factor(noise_model, nu, t_inference, *, backend=None):
     """The drift power law ``((t_inference + t_0)/t_0)^(-nu)`` (1 at ``t_inference = 0``).
 
     Defined for the power-law models (PCMLike, CustomDriftPCMLike, StateIndependent, Hermes).
@@ -306,15 +323,16 @@ def drift_factor(noise_model, nu, t_inference):
     if isinstance(m, _RERAM):
         raise _no_drift_exponent(m, "drift_factor")
     t = as_time("t_inference", t_inference)
-    nu = np.asarray(nu)
+    _, xp = backend_for(backend, nu)
+    nu = nu if xp is not np and isinstance(nu, xp.ndarray) else xp.asarray(np.asarray(nu))
     nu = nu.astype(nu.dtype if nu.dtype in (np.float32, np.float64) else np.float64)
     ratio = (t + m.t_0) / m.t_0
     if ratio <= 1.0:
-        return np.ones_like(nu)
-    return np.power(nu.dtype.type(ratio), -nu)
+        return xp.ones_like(nu)
+    return xp.power(nu.dtype.type(ratio), -nu)
 
 
-def read_noise_std(noise_model, g_prog, t_inference, *, n_threads=None):
+def read_noise_std(noise_model, g_prog, t_inference, *, n_threads=None, backend=None):
     """Std of the 1/f read noise relative to the drifted conductance (deterministic).
 
     The read noise added to a drifted conductance ``g_d`` has std ``read_noise_scale * |g_d|
@@ -333,26 +351,27 @@ def read_noise_std(noise_model, g_prog, t_inference, *, n_threads=None):
     ndarray of shape (rows, cols)
     """
     m = _check_model(noise_model)
-    g = as_matrix("g_prog", g_prog)
+    be, xp = backend_for(backend, g_prog)
+    g = as_matrix("g_prog", g_prog, xp=xp)
     t = as_time("t_inference", t_inference)
     if isinstance(m, _RERAM):
         raise ValueError(f"read_noise_std is not defined for {type(m).__name__}: its read "
                          "noise is not relative to the drifted conductance.")
-    out = np.empty_like(g)
+    out = xp.empty_like(g)
     if isinstance(m, StateIndependentNoiseModel):
         tt = t + m.t_0
         out[...] = math.sqrt(math.log((tt + m.t_read) / (2 * m.t_read))) / m.g_max
     elif isinstance(m, HermesNoiseModel):
-        _core.hermes_read_std(g, out, float(m.g_max), int(m.num_devices), t, float(m.t_0),
-                              float(m.t_read), n_threads_of(n_threads))
+        be.hermes_read_std(g, out, float(m.g_max), int(m.num_devices), t, float(m.t_0),
+                           float(m.t_read), n_threads_of(n_threads))
     else:
-        _core.pcm_read_std(g, out, float(m.g_max), t, float(m.t_0), float(m.t_read),
-                           n_threads_of(n_threads))
+        be.pcm_read_std(g, out, float(m.g_max), t, float(m.t_0), float(m.t_read),
+                        n_threads_of(n_threads))
     return out
 
 
 def apply_drift_noise_to_conductance(noise_model, g_prog, nu, t_inference, key, op, *, sub=0,
-                                     n_threads=None):
+                                     n_threads=None, backend=None):
     """Conductances at ``t_inference``: drift, then read noise.
 
     * PCMLike, CustomDriftPCMLike, Hermes: ``g_d = g_prog (t/t_0)^(-nu)`` for ``t =
@@ -389,20 +408,21 @@ def apply_drift_noise_to_conductance(noise_model, g_prog, nu, t_inference, key, 
     ndarray of shape (rows, cols), in uS.
     """
     m = _check_model(noise_model)
-    g = as_matrix("g_prog", g_prog)
-    nu_arr = as_matrix("nu", nu, dtype=g.dtype)
+    be, xp = backend_for(backend, g_prog, nu)
+    g = as_matrix("g_prog", g_prog, xp=xp)
+    nu_arr = as_matrix("nu", nu, dtype=g.dtype, xp=xp)
     if nu_arr.shape != g.shape:
         raise ValueError(f"nu must have the shape of g_prog, {g.shape}, got {nu_arr.shape}.")
     t = as_time("t_inference", t_inference)
     key, op = as_key_op(key, op)
     nt = n_threads_of(n_threads)
-    out = np.empty_like(g)
+    out = xp.empty_like(g)
     if isinstance(m, ReRamWan2022NoiseModel):
         coeff, name = _wan_coeff(m, t)
-        _core.noise_program(nu_arr, out, _as_coeff(coeff, f"noise_model.{name}", g.dtype),
-                            float(m.g_max), float(m.coeff_g_max_reference),
-                            float(m.noise_scale), True, key, op, int(Purpose.INF_READ_NOISE),
-                            int(sub), nt)
+        be.noise_program(nu_arr, out, _as_coeff(coeff, f"noise_model.{name}", g.dtype, xp),
+                         float(m.g_max), float(m.coeff_g_max_reference),
+                         float(m.noise_scale), True, key, op, int(Purpose.INF_READ_NOISE),
+                         int(sub), nt)
         return out
     # The model code and scalars of rpu_noise_drift_read (rpu/_kernels/noise_models.h).
     scalars = {"mean_shift": 0.0, "relax_std": 0.0, "read_k": 0.0, "g_min": 0.0,
@@ -424,16 +444,16 @@ def apply_drift_noise_to_conductance(noise_model, g_prog, nu, t_inference, key, 
                        relax_std=(std[0] * log_t + std[1]) * m.drift_scale,
                        read_k=float(m.read_dict["K"]), g_min=float(m.g_min))
         nu_arr = g
-    _core.noise_drift(g, nu_arr, out, model, scalars["num_devices"], t, t_0, t_read,
-                      float(m.read_noise_scale), float(m.g_max), scalars["mean_shift"],
-                      scalars["relax_std"], scalars["read_k"], scalars["g_min"], key, op,
-                      int(sub), nt)
+    be.noise_drift(g, nu_arr, out, model, scalars["num_devices"], t, t_0, t_read,
+                   float(m.read_noise_scale), float(m.g_max), scalars["mean_shift"],
+                   scalars["relax_std"], scalars["read_k"], scalars["g_min"], key, op,
+                   int(sub), nt)
     return out
 
 
 # ----- on weights (BaseNoiseModel API) -----------------------------------------------------------
 
-def apply_programming_noise(noise_model, weights, key, op, *, n_threads=None):
+def apply_programming_noise(noise_model, weights, key, op, *, n_threads=None, backend=None):
     """Program weights: convert to conductances, add programming noise, convert back.
 
     The drift exponents are drawn from the *target* conductances of each slice (aihwkit's
@@ -459,17 +479,19 @@ def apply_programming_noise(noise_model, weights, key, op, *, n_threads=None):
     """
     m = _check_model(noise_model)
     key, op = as_key_op(key, op)
-    g_list, params = convert_to_conductances(m.g_converter, weights)
+    be, _ = backend_for(backend, weights)
+    g_list, params = convert_to_conductances(m.g_converter, weights, backend=be)
     g_prog, nu_list = [], []
     for k, g in enumerate(g_list):
         g_prog.append(apply_programming_noise_to_conductance(m, g, key, op, sub=k,
-                                                             n_threads=n_threads))
-        nu_list.append(generate_drift_coefficients(m, g, key, op, sub=k, n_threads=n_threads))
-    return convert_back_to_weights(m.g_converter, g_prog, params), nu_list
+                                                             n_threads=n_threads, backend=be))
+        nu_list.append(generate_drift_coefficients(m, g, key, op, sub=k, n_threads=n_threads,
+                                                   backend=be))
+    return convert_back_to_weights(m.g_converter, g_prog, params, backend=be), nu_list
 
 
 def apply_drift_noise(noise_model, weights, drift_noise_parameters, t_inference, key, op, *,
-                      n_threads=None):
+                      n_threads=None, backend=None):
     """Drift programmed weights to ``t_inference`` and add read noise.
 
     As aihwkit, the weights are converted to conductances *again* (a new scale from their own
@@ -496,22 +518,23 @@ def apply_drift_noise(noise_model, weights, drift_noise_parameters, t_inference,
     m = _check_model(noise_model)
     t = as_time("t_inference", t_inference)
     key, op = as_key_op(key, op)
-    g_list, params = convert_to_conductances(m.g_converter, weights)
+    be, xp = backend_for(backend, weights, *drift_noise_parameters)
+    g_list, params = convert_to_conductances(m.g_converter, weights, backend=be)
     if len(drift_noise_parameters) != len(g_list):
         raise ValueError(f"drift_noise_parameters must hold {len(g_list)} arrays (one per "
                          f"conductance slice), got {len(drift_noise_parameters)}.")
     out = []
     for k, (g, nu) in enumerate(zip(g_list, drift_noise_parameters)):
-        nu_arr = as_matrix(f"drift_noise_parameters[{k}]", nu, dtype=g.dtype)
+        nu_arr = as_matrix(f"drift_noise_parameters[{k}]", nu, dtype=g.dtype, xp=xp)
         if nu_arr.shape != g.shape:
             raise ValueError(f"drift_noise_parameters[{k}] must have the shape of weights, "
                              f"{g.shape}, got {nu_arr.shape}.")
         out.append(apply_drift_noise_to_conductance(m, g, nu_arr, t, key, op, sub=k,
-                                                    n_threads=n_threads))
-    return convert_back_to_weights(m.g_converter, out, params)
+                                                    n_threads=n_threads, backend=be))
+    return convert_back_to_weights(m.g_converter, out, params, backend=be)
 
 
-def apply_noise(noise_model, weights, t_inference, key, op, *, n_threads=None):
+def apply_noise(noise_model, weights, t_inference, key, op, *, n_threads=None, backend=None):
     """Programming noise, drift and read noise in one go (aihwkit's ``apply_noise``).
 
     Unlike :func:`apply_programming_noise` + :func:`apply_drift_noise`, the drift acts on the
@@ -535,13 +558,16 @@ def apply_noise(noise_model, weights, t_inference, key, op, *, n_threads=None):
     m = _check_model(noise_model)
     t = as_time("t_inference", t_inference)
     key, op = as_key_op(key, op)
-    g_list, params = convert_to_conductances(m.g_converter, weights)
+    be, _ = backend_for(backend, weights)
+    g_list, params = convert_to_conductances(m.g_converter, weights, backend=be)
     out = []
     for k, g in enumerate(g_list):
-        g_prog = apply_programming_noise_to_conductance(m, g, key, op, sub=k, n_threads=n_threads)
+        g_prog = apply_programming_noise_to_conductance(m, g, key, op, sub=k, n_threads=n_threads,
+                                                        backend=be)
         if t > 0:
-            nu = generate_drift_coefficients(m, g, key, op, sub=k, n_threads=n_threads)
+            nu = generate_drift_coefficients(m, g, key, op, sub=k, n_threads=n_threads,
+                                             backend=be)
             g_prog = apply_drift_noise_to_conductance(m, g_prog, nu, t, key, op, sub=k,
-                                                      n_threads=n_threads)
+                                                      n_threads=n_threads, backend=be)
         out.append(g_prog)
-    return convert_back_to_weights(m.g_converter, out, params)
+    return convert_back_to_weights(m.g_converter, out, params, backend=be)

@@ -9,7 +9,7 @@ and a decay term shrinks it while almost nothing clips.
 
 The state is two numbers (``value`` and the count of data-initialisation batches), so it is
 kept here on the host for both backends; the per-element work is a clip and a division, done
-with array operations.
+with array operations of the tile's array module ``xp`` (NumPy, or CuPy on the GPU backend).
 """
 import numpy as np
 
@@ -34,7 +34,7 @@ class InputRange:
         """Set ``r`` to ``|value|`` (aihwkit's ``set_input_range``)."""
         self.value = abs(float(value))
 
-    def init_from_data(self, x_rows):
+    def init_from_data(self, x_rows, xp=np):
         """One step of the data initialisation, on a training batch (before clipping).
 
         While fewer than ``init_from_data`` batches were seen, ``r <- (r idx + alpha std(x)) /
@@ -43,21 +43,21 @@ class InputRange:
         p = self.params
         if self.update_idx >= p.init_from_data or x_rows.size < 2:
             return
-        std = float(np.std(x_rows, ddof=1, dtype=np.float64))
+        std = float(xp.std(x_rows, ddof=1, dtype=np.float64))
         if std > 0:
             idx = self.update_idx
             self.value = (self.value * idx + p.init_std_alpha * std) / (idx + 1)
             self.update_idx = idx + 1
         self.value = abs(self.value)
 
-    def apply(self, x_rows):
+    def apply(self, x_rows, xp=np):
         """The crossbar inputs ``clip(x, -|r|, |r|) / r``, shape and dtype of ``x_rows``."""
         r = x_rows.dtype.type(self.value)
-        out = np.clip(x_rows, -abs(r), abs(r))
+        out = xp.clip(x_rows, -abs(r), abs(r))
         out /= r
         return out
 
-    def gradient(self, x_rows, g_rows, out_clip_mask=None):
+    def gradient(self, x_rows, g_rows, out_clip_mask=None, xp=np):
         """The gradient of the loss with respect to ``r`` for one batch (a float).
 
         Parameters
@@ -69,6 +69,8 @@ class InputRange:
         out_clip_mask : ndarray of bool, shape (batch, out_size), optional
             Outputs that hit the output bound in that forward; used by
             ``manage_output_clipping``.
+        xp : module
+            The arrays' module (numpy, or cupy on the GPU backend).
 
         Notes
         -----
@@ -84,16 +86,17 @@ class InputRange:
         r = self.value
         upper = x_rows >= r
         lower = x_rows <= -r
-        grad = float(np.sum(np.minimum(g_rows[upper], 0), dtype=np.float64)
-                     - np.sum(np.maximum(g_rows[lower], 0), dtype=np.float64))
+        grad = float(xp.sum(xp.minimum(g_rows[upper], 0), dtype=np.float64)
+                     - xp.sum(xp.maximum(g_rows[lower], 0), dtype=np.float64))
         if p.gradient_relative:
             grad *= r * p.gradient_scale
         if p.manage_output_clipping and out_clip_mask is not None and out_clip_mask.size:
-            p_out = 1.0 - float(np.count_nonzero(out_clip_mask)) / out_clip_mask.size
+            p_out = 1.0 - float(xp.count_nonzero(out_clip_mask)) / out_clip_mask.size
             if p_out < p.output_min_percentage:
                 grad -= (1.0 - p_out) * r
         if p.decay > 0 and x_rows.size:
-            p_in = float(np.mean(np.abs(x_rows) < r))
+            # (the count over the size: the mean of the boolean mask, in any array module)
+            p_in = int(xp.count_nonzero(xp.abs(x_rows) < r)) / x_rows.size
             if p_in > p.input_min_percentage:
                 grad += p.decay * r
         return grad

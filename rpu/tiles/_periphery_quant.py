@@ -7,8 +7,9 @@ out_scaling_alpha`` and the digital bias are each quantised per tensor, with a
 frozen at the first evaluation call. A scalar scale is reproduced exactly; only per-channel
 scales and biases change.
 
-These act on vectors of ``out_size`` digital values once per call, on the host, for both
-backends; no per-element crossbar work happens here.
+These act on vectors of ``out_size`` digital values once per call; the grid (four numbers) is
+kept on the host, the values stay where the tile keeps them (NumPy, or CuPy on the GPU
+backend: only array methods and ufuncs touch them, which CuPy arrays provide).
 """
 import numpy as np
 
@@ -40,7 +41,8 @@ class PerTensorQuantizer:
 
     def estimate(self, values):
         """Set the grid from the current range of ``values`` (``current_minmax``)."""
-        v = np.asarray(values, dtype=np.float64)
+        v = (values.astype(np.float64) if hasattr(values, "astype")
+             else np.asarray(values, dtype=np.float64))
         x_min = min(float(v.min()), 0.0)
         x_max = max(float(v.max()), STEP_MIN)
         n = self.n_bits
@@ -59,10 +61,10 @@ class PerTensorQuantizer:
     def __call__(self, values, training):
         """Quantise ``values`` (an array): re-estimate the grid when ``training`` or when no grid
         exists yet, then ``step * (clip(rint(v/step) + zp, int_min, int_max) - zp)``."""
-        v = np.asarray(values)
+        v = values if hasattr(values, "shape") else np.asarray(values)
         if training or self.step is None:
             self.estimate(v)
-        levels = np.clip(np.rint(v / self.step) + self.zero_point, self.int_min, self.int_max)
+        levels = (np.rint(v / self.step) + self.zero_point).clip(self.int_min, self.int_max)
         return ((levels - self.zero_point) * self.step).astype(v.dtype, copy=False)
 
     def state(self):

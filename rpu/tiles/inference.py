@@ -15,6 +15,13 @@ sits the digital periphery of aihwkit's ``InferenceTileWithPeriphery``:
   ``drift_weights``) with drift compensation in the evaluation forward;
 * periphery quantisation of the scales and bias (``pre_post.periph_quant``, with
   ``PrePostProcessingParameterQuant``).
+
+On the GPU backend (``backend="cuda"``) every array of the tile -- weights, modified and
+programmed weights, drift parameters, scales, digital bias, per-column compensation -- lives on
+the device, the products run through the GPU analog MVM, and the noise models and modifiers
+through the kernels of ``rpu/gpu/`` (the tile passes its backend to ``rpu.inference`` and
+``rpu.tiles.weight_modifier``). The input range and the quantisers' grids are a few numbers and
+stay on the host; the per-element work on them is array code on the device arrays.
 """
 import numpy as np
 
@@ -32,6 +39,11 @@ from rpu.tiles.post_update import clip_weights, remap_weights
 from rpu.tiles.weight_modifier import modifier_is_active, modify_weights
 
 __all__ = ["InferenceTile"]
+
+
+def _to_host(a):
+    """A host (NumPy) version of a user value or a device array (CuPy's ``get``)."""
+    return a.get() if hasattr(a, "get") and hasattr(a, "shape") else a
 
 # aihwkit marks outputs within 0.1 % of the output bound as clipped (their gradient is zeroed).
 _OUT_BOUND_MARGIN = 0.999
@@ -123,6 +135,11 @@ class InferenceTile(AnalogTile):
         self._baseline = None       # drift-compensation read-out right after programming
         self._cache = None          # what the last training forward leaves for backward
         self._grads = {}            # periphery gradients of the last backward
+        if type(self) is InferenceTile:  # built on the CPU core; now the requested backend
+            self._place(self._requested_backend)
+
+    def _gpu_unsupported(self):
+        return None
 
     # ----- sizes -----------------------------------------------------------------------------------
     @property
@@ -135,7 +152,7 @@ class InferenceTile(AnalogTile):
     def mapping_lr_scale(self):
         """``1/mean(mapping_scales)`` with ``weight_scaling_lr_compensation``, else 1."""
         if self._mapping_scales is not None and self.rpu_config.mapping.weight_scaling_lr_compensation:
-            return 1.0 / float(np.mean(self._mapping_scales))
+            return 1.0 / float(self._xp.mean(self._mapping_scales))
         return 1.0
 
     def get_mapping_scales(self):
@@ -158,7 +175,7 @@ class InferenceTile(AnalogTile):
                              "rpu_config.mapping.learn_out_scaling = True to use them.")
         new = self._checked_scales(scales, "scales", self._out_scales, positive=False)
         if new.shape != self._out_scales.shape:
-            new = np.broadcast_to(new, self._out_scales.shape).copy()
+            new = self._xp.broadcast_to(new, self._out_scales.shape).copy()
         self._out_scales = new
 
     def get_scales(self):
@@ -176,20 +193,20 @@ class InferenceTile(AnalogTile):
         new = self._checked_scales(scales, "scales", self._mapping_scales)
         self._mapping_scales = new
         if self._out_scales is not None:
-            self._out_scales = np.ones_like(self._out_scales)
+            self._out_scales = self._xp.ones_like(self._out_scales)
 
     def _checked_scales(self, scales, name, current, positive=True):
         if scales is None:
             return None
-        arr = np.array(scales, dtype=np.float64).reshape(-1)
+        arr = np.array(_to_host(scales), dtype=np.float64).reshape(-1)
         if arr.size not in (1, self.d_size) or not np.all(np.isfinite(arr)) or (
                 positive and np.any(arr <= 0)):
             raise ValueError(f"{name} must be {'positive ' if positive else ''}finite numbers, one "
                              f"or out_size = {self.d_size} of them, got shape "
                              f"{np.shape(scales)} with values {arr[:4]}{'...' if arr.size > 4 else ''}.")
         if arr.size == 1 and current is not None and current.size == self.d_size:
-            return np.full(self.d_size, arr[0])
-        return arr
+            arr = np.full(self.d_size, arr[0])
+        return arr if self._xp is np else self._xp.asarray(arr)
 
     # ----- input range -----------------------------------------------------------------------------
     def get_input_range(self):
@@ -226,7 +243,7 @@ class InferenceTile(AnalogTile):
         if scales is not None:
             w *= scales.astype(self.dtype).reshape(-1, 1)
         if self._digital_bias is not None:
-            w = np.concatenate([w, self._digital_bias.reshape(-1, 1)], axis=1)
+            w = self._xp.concatenate([w, self._digital_bias.reshape(-1, 1)], axis=1)
         return w
 
     def set_weights(self, weights, *, apply_weight_scaling=True, weight_scaling_omega=None):
@@ -243,20 +260,21 @@ class InferenceTile(AnalogTile):
         weight_scaling_omega : float, optional
             Overrides ``rpu_config.mapping.weight_scaling_omega``.
         """
+        xp = self._xp
         w = _checks.as_weights(weights, "weights", (self.d_size, self.in_size + int(self.bias)),
-                               self.dtype, self._weights_layout())
+                               self.dtype, self._weights_layout(), xp)
         omega = (self.rpu_config.mapping.weight_scaling_omega if weight_scaling_omega is None
                  else _checks.check_finite_number(weight_scaling_omega, "weight_scaling_omega"))
         bias = None
         if self._digital_bias is not None:
             bias = w[:, -1].copy()
-            w = np.ascontiguousarray(w[:, :-1])
+            w = xp.ascontiguousarray(w[:, :-1])
         scales = None
         if apply_weight_scaling and omega > 0:
             if self.rpu_config.mapping.weight_scaling_columnwise:
-                w_max = np.max(np.abs(w), axis=1).astype(np.float64)
+                w_max = xp.max(xp.abs(w), axis=1).astype(np.float64)
             else:
-                w_max = np.array([np.max(np.abs(w))], dtype=np.float64)
+                w_max = xp.max(xp.abs(w), keepdims=True).reshape(1).astype(np.float64)
             scales = w_max / omega
             scales[scales == 0] = 1.0
             w = (w / scales.astype(self.dtype).reshape(-1, 1)).astype(self.dtype)
@@ -284,19 +302,21 @@ class InferenceTile(AnalogTile):
         return self._weights
 
     def _crossbar_inputs(self, rows):
-        z = rows if self._input_range is None else self._input_range.apply(rows)
+        xp = self._xp
+        z = rows if self._input_range is None else self._input_range.apply(rows, xp)
         if self.analog_bias:
-            z = np.concatenate([z, np.ones((z.shape[0], 1), dtype=self.dtype)], axis=1)
-        return np.ascontiguousarray(z)
+            z = xp.concatenate([z, xp.ones((z.shape[0], 1), dtype=self.dtype)], axis=1)
+        return xp.ascontiguousarray(z)
 
     def _crossbar_forward(self, z, is_test):
         modifier = self.rpu_config.modifier
         if not is_test and modifier.per_batch_sample and modifier_is_active(modifier):
             # A fresh modification of the weights for every input vector (aihwkit's torch tile):
             # one product per vector.
-            out = np.empty((z.shape[0], self.d_size), dtype=self.dtype)
+            out = self._xp.empty((z.shape[0], self.d_size), dtype=self.dtype)
             for n in range(z.shape[0]):
-                w_n = modify_weights(modifier, self._weights, self._key, self._next_op())
+                w_n = modify_weights(modifier, self._weights, self._key, self._next_op(),
+                                     backend=self._backend)
                 out[n] = self._mvm(z[n:n + 1], self._fwd, False, w_n)[0]
             return out
         return self._mvm(z, self._fwd, False, self._forward_weights(is_test))
@@ -305,7 +325,7 @@ class InferenceTile(AnalogTile):
         io = self.rpu_config.forward
         if io.is_perfect or io.out_bound <= 0:
             return None
-        return np.abs(y_t) >= io.out_scale * io.out_bound * _OUT_BOUND_MARGIN
+        return self._xp.abs(y_t) >= io.out_scale * io.out_bound * _OUT_BOUND_MARGIN
 
     def forward(self, x, is_test=False):
         """The layer's forward pass, ``y = s_out * s_map * r * MVM(W_fwd, clip(x)/r) + b``.
@@ -323,31 +343,32 @@ class InferenceTile(AnalogTile):
         -------
         ndarray of shape (..., out_size), or (out_size, ...) when ``out_trans``; the tile's dtype.
         """
-        rows, lead = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype)
+        rows, lead = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype, self._xp)
         is_test = bool(is_test)
         if not is_test and self._input_range is not None:
-            self._input_range.init_from_data(rows)
+            self._input_range.init_from_data(rows, self._xp)
         y_t = self._crossbar_forward(self._crossbar_inputs(rows), is_test)
         y = self._apply_output_periphery(y_t, is_test, remember=not is_test, rows=rows)
-        return _checks.from_batch(y, lead, self.out_trans)
+        return _checks.from_batch(y, lead, self.out_trans, self._xp)
 
     def _apply_output_periphery(self, y_t, is_test, remember=False, rows=None):
         dt = self.dtype.type
+        xp = self._xp
         scale = None
         if self._input_range is not None:
-            scale = np.full(1, self._input_range.value)
+            scale = xp.full(1, self._input_range.value)
         if self._mapping_scales is not None:
             scale = self._mapping_scales if scale is None else scale * self._mapping_scales
         out_scales = self._out_scales
         if self._quant is not None:
-            merged = scale if scale is not None else np.ones(1)
+            merged = scale if scale is not None else xp.ones(1)
             if out_scales is not None:
                 merged = merged * out_scales
             scale = self._quant["scale"](merged, training=not is_test)
             out_scales = None
         y = y_t if scale is None else y_t * scale.astype(dt).reshape(1, -1)
         if is_test and self._alpha is not None:
-            y = y * np.asarray(self._alpha, dtype=dt).reshape(1, -1)
+            y = y * xp.asarray(self._alpha, dtype=dt).reshape(1, -1)
         if remember:
             self._cache = {"x": rows, "y_pre_out": y if self._out_scales is not None else None,
                            "clip_mask": self._output_clip_mask(y_t)}
@@ -358,7 +379,7 @@ class InferenceTile(AnalogTile):
             if self._quant is not None:
                 b = self._quant["bias"](b, training=not is_test)
             y = y + b.astype(dt).reshape(1, -1)
-        return np.ascontiguousarray(y, dtype=self.dtype)
+        return xp.ascontiguousarray(y, dtype=self.dtype)
 
     # ----- backward and update ----------------------------------------------------------------------
     def _cache_for(self, n_rows, what):
@@ -389,7 +410,8 @@ class InferenceTile(AnalogTile):
         kept for the next ``update`` (see :meth:`get_periphery_gradients`); the first two need
         the training forward of the same batch.
         """
-        rows, lead = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype)
+        xp = self._xp
+        rows, lead = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype, xp)
         n = rows.shape[0]
         cache = self._cache if self._cache is not None and self._cache["x"].shape[0] == n else None
         learn_range = self._input_range is not None and self._input_range.params.learn_input_range
@@ -403,28 +425,29 @@ class InferenceTile(AnalogTile):
         delta = rows
         if self._out_scales is not None:
             y_pre = cache["y_pre_out"]
-            g_out = np.sum(rows * y_pre, axis=0, dtype=np.float64)
+            g_out = xp.sum(rows * y_pre, axis=0, dtype=np.float64)
             grads["out_scaling_alpha"] = g_out if self._out_scales.size > 1 else g_out.sum(keepdims=True)
             delta = delta * self._out_scales.astype(self.dtype).reshape(1, -1)
         if self._mapping_scales is not None:
             delta = delta * self._mapping_scales.astype(self.dtype).reshape(1, -1)
         if cache is not None and cache["clip_mask"] is not None:
-            delta = np.where(cache["clip_mask"], 0, delta)
-        delta = np.ascontiguousarray(delta, dtype=self.dtype)
+            delta = xp.where(cache["clip_mask"], 0, delta)
+        delta = xp.ascontiguousarray(delta, dtype=self.dtype)
         weights = self._w_fwd if self._w_fwd is not None else self._weights
         g = self._mvm(delta, self._bwd, True, weights)
         if self.analog_bias:
-            g = np.ascontiguousarray(g[:, : self.in_size])
+            g = xp.ascontiguousarray(g[:, : self.in_size])
         if learn_range:
-            grads["input_range"] = self._input_range.gradient(cache["x"], g, cache["clip_mask"])
+            grads["input_range"] = self._input_range.gradient(cache["x"], g, cache["clip_mask"],
+                                                              xp)
         self._grads = grads
-        return _checks.from_batch(g, lead, self.in_trans)
+        return _checks.from_batch(g, lead, self.in_trans, xp)
 
     def get_periphery_gradients(self):
         """The gradients the last ``backward`` computed: dict with ``input_range`` (float),
         ``out_scaling_alpha`` ((1,) or (out_size,)) and ``bias`` ((out_size,)), whichever the
         tile has. ``update`` applies and clears them."""
-        return {k: (np.copy(v) if isinstance(v, np.ndarray) else v) for k, v in self._grads.items()}
+        return {k: (v.copy() if hasattr(v, "shape") else v) for k, v in self._grads.items()}
 
     def update(self, x, d):
         """One SGD step: the weights ``W <- W - lr d' x'^T`` and the periphery parameters.
@@ -444,8 +467,9 @@ class InferenceTile(AnalogTile):
         gradients of the last ``backward`` (input range, output scales, digital bias) are
         applied with the same learning rate and cleared.
         """
-        x_rows, _ = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype)
-        d_rows, _ = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype)
+        xp = self._xp
+        x_rows, _ = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype, xp)
+        d_rows, _ = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype, xp)
         if x_rows.shape[0] != d_rows.shape[0]:
             raise ValueError(f"x and d must hold the same number of vectors, got {x_rows.shape[0]} "
                              f"rows of x and {d_rows.shape[0]} rows of d.")
@@ -456,7 +480,7 @@ class InferenceTile(AnalogTile):
         if self._mapping_scales is not None:
             dd = dd / (self._mapping_scales * self.mapping_lr_scale).astype(self.dtype).reshape(1, -1)
         lr = self._learning_rate
-        self._update_rows(z, np.ascontiguousarray(dd, dtype=self.dtype), lr)
+        self._update_rows(z, xp.ascontiguousarray(dd, dtype=self.dtype), lr)
         grads, self._grads = self._grads, {}
         if "input_range" in grads and self._input_range.params.learn_input_range:
             self._input_range.set(self._input_range.value - lr * grads["input_range"])
@@ -472,14 +496,16 @@ class InferenceTile(AnalogTile):
         modified forward weights of the weight modifier."""
         super().post_update_step()
         cfg = self.rpu_config
+        xp = self._xp
         w = self._weights
         if cfg.clip.type != WeightClipType.NONE:
-            w = clip_weights(cfg.clip, w)
+            w = clip_weights(cfg.clip, w, backend=self._backend)
         if cfg.remap.type != WeightRemapType.NONE:
             scales = self.get_scales()
-            w, scales = remap_weights(cfg.remap, w, np.broadcast_to(scales, (self.d_size,)).copy())
+            w, scales = remap_weights(cfg.remap, w, xp.broadcast_to(scales, (self.d_size,)).copy(),
+                                      backend=self._backend)
             self.set_scales(scales)
-        self._weights = np.ascontiguousarray(w, dtype=self.dtype)
+        self._weights = xp.ascontiguousarray(w, dtype=self.dtype)
         if modifier_is_active(cfg.modifier):
             self._refresh_forward_weights()
 
@@ -487,7 +513,8 @@ class InferenceTile(AnalogTile):
         modifier = self.rpu_config.modifier
         if modifier_is_active(modifier):
             self._w_fwd = modify_weights(modifier, self._weights, self._key, self._next_op(),
-                                         n_threads=_threads.effective_n_threads())
+                                         n_threads=_threads.effective_n_threads(),
+                                         backend=self._backend)
         else:
             self._w_fwd = None
 
@@ -502,13 +529,13 @@ class InferenceTile(AnalogTile):
         if self._w_fwd is None or not modifier_is_active(self.rpu_config.modifier):
             return None
         return modify_weights(self.rpu_config.modifier, weights, self._key, self._next_op(),
-                              n_threads=_threads.effective_n_threads())
+                              n_threads=_threads.effective_n_threads(), backend=self._backend)
 
     def _readout(self, weights, w_fwd, exact):
         """The drift-compensation read-out: the one-hot inputs through the crossbar's evaluation
         forward of ``weights`` (no input range, no scales), or exactly (``eye @ W^T``)."""
         eye = compensation.get_readout_tensor(self.rpu_config.drift_compensation, self.x_size,
-                                              self.dtype)
+                                              self.dtype, backend=self._backend)
         if exact:
             return eye @ weights.T
         if w_fwd is not None and self.rpu_config.modifier.enable_during_test:
@@ -544,9 +571,11 @@ class InferenceTile(AnalogTile):
         reference = self._reference
         if not from_reference or reference is None:
             reference = self._weights.copy()
+        xp = self._xp
         w_prog, params = inference.apply_programming_noise(
-            model, reference, self._key, self._next_op(), n_threads=_threads.effective_n_threads())
-        w_prog = np.ascontiguousarray(w_prog, dtype=self.dtype)
+            model, reference, self._key, self._next_op(), n_threads=_threads.effective_n_threads(),
+            backend=self._backend)
+        w_prog = xp.ascontiguousarray(w_prog, dtype=self.dtype)
         w_fwd = self._modified(w_prog)
         baseline = None
         dc = cfg.drift_compensation
@@ -556,7 +585,7 @@ class InferenceTile(AnalogTile):
                 dc, self._readout(reference if exact else w_prog, w_fwd, exact))
         cfg.noise_model = model
         self._reference = reference
-        self._programmed = (w_prog, [np.ascontiguousarray(p) for p in params])
+        self._programmed = (w_prog, [xp.ascontiguousarray(p) for p in params])
         self._baseline = baseline
         self._alpha = None
         self._weights = w_prog.copy()
@@ -578,8 +607,9 @@ class InferenceTile(AnalogTile):
         w_prog, params = self._programmed
         w_t = inference.apply_drift_noise(self.rpu_config.noise_model, w_prog, params, t,
                                           self._key, self._next_op(),
-                                          n_threads=_threads.effective_n_threads())
-        w_t = np.ascontiguousarray(w_t, dtype=self.dtype)
+                                          n_threads=_threads.effective_n_threads(),
+                                          backend=self._backend)
+        w_t = self._xp.ascontiguousarray(w_t, dtype=self.dtype)
         w_fwd = self._modified(w_t)
         alpha = None
         dc = self.rpu_config.drift_compensation
@@ -609,7 +639,7 @@ class InferenceTile(AnalogTile):
                 arrays[f"inf.drift_param.{k}"] = v
         for name, value in (("baseline", self._baseline), ("alpha", self._alpha)):
             if value is not None:
-                arrays[f"inf.{name}"] = np.asarray(value, dtype=np.float64)
+                arrays[f"inf.{name}"] = self._xp.asarray(value, dtype=np.float64)
         if self._quant is not None:
             for name, q in self._quant.items():
                 arrays[f"inf.quant.{name}"] = q.state()

@@ -5,7 +5,8 @@ Spec: shared/spec/inference.md sections 0.2, 3.1 and 3.2. An inference tile's
 ``post_update_step`` runs :func:`clip_weights`, then :func:`remap_weights`, then the weight
 modifier (:mod:`rpu.tiles.weight_modifier`). Both act on the tile weights as stored (normalised
 conductance units, the analog bias column included). Each is one reduction and one scaling, so
-they are vectorised NumPy (in float64, the result cast back to the weights' dtype).
+they are vectorised array code (in float64, the result cast back to the weights' dtype), on
+NumPy or, for the GPU backend, CuPy arrays (``backend``; None follows the weights).
 
 Clipping, ``W <- clip(W, -c, c)`` when ``c > 0``:
 
@@ -37,6 +38,7 @@ uniform; the logical weights agree.
 """
 import numpy as np
 
+from rpu.backends import backend_for
 from rpu.config import (WeightClipParameter, WeightClipType, WeightRemapParameter,
                         WeightRemapType)
 from rpu.errors import ConfigError
@@ -51,7 +53,7 @@ def _check(param, cls, name):
     return param.validate()
 
 
-def clip_value(clip, weights):
+def clip_value(clip, weights, *, backend=None):
     """The clip value ``c`` of a weight clipping, or None when nothing is clipped.
 
     Parameters
@@ -68,23 +70,24 @@ def clip_value(clip, weights):
         weights or a single weight, whose std is taken as 0).
     """
     p = _check(clip, WeightClipParameter, "clip")
-    w = weights_matrix(weights)
+    _, xp = backend_for(backend, weights)
+    w = weights_matrix(weights, xp=xp)
     if p.type == WeightClipType.NONE:
         return None
     if p.type == WeightClipType.FIXED_VALUE:
         c = float(p.fixed_value)
     else:
         if p.type == WeightClipType.LAYER_GAUSSIAN:
-            std = float(np.std(w, dtype=np.float64, ddof=1)) if w.size > 1 else 0.0
+            std = float(xp.std(w, dtype=np.float64, ddof=1)) if w.size > 1 else 0.0
             c = float(p.sigma) * std
         else:  # AVERAGE_CHANNEL_MAX
-            c = float(np.mean(np.max(np.abs(w), axis=1), dtype=np.float64)) if w.size else 0.0
+            c = float(xp.mean(xp.max(xp.abs(w), axis=1), dtype=np.float64)) if w.size else 0.0
         if p.fixed_value > 0:
             c = min(c, float(p.fixed_value))
     return c if c > 0 else None
 
 
-def clip_weights(clip, weights):
+def clip_weights(clip, weights, *, backend=None):
     """The weights clipped to ``[-c, c]`` with ``c = clip_value(clip, weights)``.
 
     Parameters
@@ -98,28 +101,29 @@ def clip_weights(clip, weights):
         A new array (a copy when nothing is clipped). ``c`` is rounded to the weights' dtype
         first, as aihwkit's float tile does.
     """
-    w = weights_matrix(weights)
-    c = clip_value(clip, w)
+    be, xp = backend_for(backend, weights)
+    w = weights_matrix(weights, xp=xp)
+    c = clip_value(clip, w, backend=be)
     if c is None:
         return w.copy()
     c = w.dtype.type(c)
-    return np.clip(w, -c, c)
+    return xp.clip(w, -c, c)
 
 
-def _as_scales(scales, d_size):
-    s = np.asarray(scales)
+def _as_scales(scales, d_size, xp=np):
+    s = scales if xp is not np and isinstance(scales, xp.ndarray) else np.asarray(scales)
     if s.dtype.kind not in "fiu" or s.dtype == np.bool_:
         raise TypeError(f"scales must be a real array of shape ({d_size},), got dtype {s.dtype}.")
     if s.shape != (d_size,):
         raise ValueError(f"scales must have shape ({d_size},) (one per output row of the "
                          f"weights), got shape {s.shape}.")
-    s = np.array(s, dtype=np.float64)
-    if not np.isfinite(s).all():
+    s = xp.array(s, dtype=np.float64)
+    if not bool(xp.isfinite(s).all()):
         raise ValueError("scales must be finite, got NaN or Inf entries.")
     return s
 
 
-def remap_weights(remap, weights, scales):
+def remap_weights(remap, weights, scales, *, backend=None):
     """Remap the weights to ``remapped_wmax`` and move the scale into the output scales.
 
     Parameters
@@ -143,12 +147,13 @@ def remap_weights(remap, weights, scales):
         (aihwkit refuses it too).
     """
     p = _check(remap, WeightRemapParameter, "remap")
-    w = weights_matrix(weights)
-    s = _as_scales(scales, w.shape[0])
+    _, xp = backend_for(backend, weights, scales)
+    w = weights_matrix(weights, xp=xp)
+    s = _as_scales(scales, w.shape[0], xp)
     if p.type == WeightRemapType.NONE or w.size == 0:
         return w.copy(), s
     w64 = w.astype(np.float64)
-    abs_w = np.abs(w64)
+    abs_w = xp.abs(w64)
     if p.type == WeightRemapType.LAYERWISE_SYMMETRIC:
         m = float(abs_w.max()) / p.remapped_wmax
         if m > 0:
@@ -157,7 +162,7 @@ def remap_weights(remap, weights, scales):
     # CHANNELWISE_SYMMETRIC
     m = abs_w.max(axis=1) / p.remapped_wmax
     if p.max_scale_range <= 0:
-        m = np.where(m > 0, m, 1.0)
+        m = xp.where(m > 0, m, 1.0)
         return (w64 / m[:, None]).astype(w.dtype), s * m
     if p.remapped_wmax != 1:
         raise ConfigError(f"WeightRemapParameter.remapped_wmax = {p.remapped_wmax!r} is not "
@@ -166,9 +171,11 @@ def remap_weights(remap, weights, scales):
     s_min = max(float(s.min()), 0.0)
     if s_min > 0 and p.max_scale_ref != 0:
         s_min = max(s_min, float(p.max_scale_ref))
-    new_s = np.where(m > 0, m * s, s)
+    new_s = xp.where(m > 0, m * s, s)
     if s_min > 0:
         cap = s_min * p.max_scale_range
-        new_s = np.where(new_s / s_min > p.max_scale_range, cap, new_s)
-    ratio = np.divide(s, new_s, out=np.ones_like(s), where=new_s != 0)
+        new_s = xp.where(new_s / s_min > p.max_scale_range, cap, new_s)
+    # s / new_s, and 1 where new_s is 0 (CuPy's ufuncs take no ``where``)
+    nonzero = new_s != 0
+    ratio = xp.where(nonzero, s / xp.where(nonzero, new_s, 1.0), 1.0)
     return (w64 * ratio[:, None]).astype(w.dtype), new_s

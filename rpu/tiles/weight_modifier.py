@@ -61,7 +61,8 @@ threads.
 
 import numpy as np
 
-from rpu import _core, _threads
+from rpu import _threads
+from rpu.backends import backend_for
 from rpu.config import WeightModifierParameter, WeightModifierType
 from rpu.inference._validation import as_key_op
 
@@ -92,23 +93,30 @@ def _check_modifier(modifier):
     return modifier.validate()
 
 
-def weights_matrix(weights, name="weights"):
-    """``weights`` as a C-contiguous, finite 2-D float32/float64 array (not copied if it is one).
+def weights_matrix(weights, name="weights", xp=np):
+    """``weights`` as a C-contiguous, finite 2-D float32/float64 array of ``xp`` (not copied if
+    it is one; host data goes to the device of a GPU array module).
 
     Raises TypeError for another dtype and ValueError, naming ``name``, for another number of
     dimensions or NaN/Inf entries.
     """
-    arr = np.asarray(weights)
+    if xp is not np and isinstance(weights, xp.ndarray):
+        arr = weights
+    elif hasattr(weights, "__cuda_array_interface__"):
+        raise TypeError(f"{name} is a GPU array, but this call runs on the CPU backend; pass "
+                        f"backend='cuda' (or a rpu.gpu.CudaBackend), or a NumPy array.")
+    else:
+        arr = np.asarray(weights)
     if arr.dtype not in (np.float32, np.float64):
         raise TypeError(f"{name} must be a float32 or float64 array, got dtype {arr.dtype}.")
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array of shape (d_size, x_size), got an array "
                          f"of shape {arr.shape}.")
-    arr = np.ascontiguousarray(arr)
-    finite = np.isfinite(arr)
-    if not finite.all():
-        raise ValueError(f"{name} must be finite, got {int(arr.size - np.count_nonzero(finite))} "
-                         "NaN or Inf entries.")
+    arr = xp.ascontiguousarray(arr)
+    finite = xp.isfinite(arr)
+    if not bool(finite.all()):
+        bad = int(arr.size - int(xp.count_nonzero(finite)))
+        raise ValueError(f"{name} must be finite, got {bad} NaN or Inf entries.")
     return arr
 
 
@@ -134,7 +142,7 @@ def _n_modified(modifier, x_size):
     return x_size - 1 if modifier.copy_last_column else x_size
 
 
-def modifier_amax(modifier, weights):
+def modifier_amax(modifier, weights, *, backend=None):
     """The weight scale ``amax`` of a modifier call (step 1 of the module docstring).
 
     Parameters
@@ -150,15 +158,16 @@ def modifier_amax(modifier, weights):
         that is 0 or there are none. Computed in the weights' dtype, as aihwkit does.
     """
     m = _check_modifier(modifier)
-    w = weights_matrix(weights)
-    return _amax(m, w)
+    _, xp = backend_for(backend, weights)
+    w = weights_matrix(weights, xp=xp)
+    return _amax(m, w, xp)
 
 
-def _amax(m, w):
+def _amax(m, w, xp=np):
     if not m.rel_to_actual_wmax or m.type in _COPY_TYPES:
         return float(m.assumed_wmax)
     cols = w[:, :_n_modified(m, w.shape[1])]
-    amax = float(np.max(np.abs(cols))) if cols.size else 0.0
+    amax = float(xp.max(xp.abs(cols))) if cols.size else 0.0
     return amax if amax > 0 else 1.0
 
 
@@ -207,7 +216,7 @@ def _spec(m, amax, n_mod):
     }
 
 
-def modify_weights(modifier, weights, key, op, *, n_threads=None):
+def modify_weights(modifier, weights, key, op, *, n_threads=None, backend=None):
     """The forward/backward weights ``W_fwd = M(W)`` of a weight modifier.
 
     Parameters
@@ -223,6 +232,10 @@ def modify_weights(modifier, weights, key, op, *, n_threads=None):
         The tile's operation counter for this call; a new ``op`` gives new noise.
     n_threads : int or None
         OpenMP threads (None: the OpenMP default). Never changes the result.
+    backend : None, "cpu", "cuda" or a rpu.gpu.CudaBackend
+        Where the modifier runs (``rpu.backends.backend_for``): None follows ``weights`` (a CuPy
+        array runs the GPU kernel ``rpu_modify_weights``, the same draws, and gives a CuPy
+        array). An inference tile passes its own backend.
 
     Returns
     -------
@@ -240,17 +253,20 @@ def modify_weights(modifier, weights, key, op, *, n_threads=None):
         A field of ``modifier`` is out of range.
     """
     m = _check_modifier(modifier)
-    w = weights_matrix(weights)
+    be, xp = backend_for(backend, weights)
+    w = weights_matrix(weights, xp=xp)
     key, op = as_key_op(key, op)
     n_threads = _threads.effective_n_threads(n_threads)
     n_mod = _n_modified(m, w.shape[1])
-    out = np.empty_like(w)
-    spec = _spec(m, _amax(m, w), n_mod)
+    out = xp.empty_like(w)
+    spec = _spec(m, _amax(m, w, xp), n_mod)
     if n_mod <= 0 or w.shape[0] == 0 or not (spec["transform"] or spec["pdrop"] > 0):
         out[...] = w
         return out
     coeffs = np.ascontiguousarray(m.coeffs, dtype=w.dtype).reshape(-1)
+    if xp is not np:
+        coeffs = xp.asarray(coeffs)
     n_threads = _threads.for_work(n_threads, 16 * w.size)
-    _core.modify_weights(w, out, spec, coeffs, key, op, n_threads)
+    be.modify_weights(w, out, spec, coeffs, key, op, n_threads)
     return out
 
