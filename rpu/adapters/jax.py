@@ -53,6 +53,10 @@ def analog_dense(tile, *, is_test=False):
         dtype. ``probe`` (zeros of the output's shape) lets ``jax.grad`` return ``d`` for
         :func:`apply_update`. The gradient with respect to ``x`` is ``tile.backward(d)``.
     """
+    if getattr(tile, "backend_name", "cpu") != "cpu":
+        # the host callbacks exchange NumPy arrays with the tile
+        raise ValueError(f"analog_dense needs a tile on the CPU backend, got one on "
+                         f"{tile.backend_name!r}; move it with tile.to('cpu').")
     kwargs = {"is_test": bool(is_test)} if isinstance(tile.rpu_config, InferenceRPUConfig) else {}
     dtype = np.dtype(tile.dtype)
 

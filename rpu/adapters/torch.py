@@ -56,11 +56,13 @@ def make_tile(out_size, in_size, rpu_config=None, *, bias=True, dtype=np.float32
     mapping = getattr(cfg, "mapping", None)
     if mapping is not None and (0 < mapping.max_input_size < in_size or
                                 0 < mapping.max_output_size < out_size):
-        return TileArray(out_size, in_size, cfg, bias=bias, dtype=dtype, seed=seed)
+        return TileArray(out_size, in_size, cfg, bias=bias, dtype=dtype, seed=seed, backend="cpu")
     cls = _tile_class(cfg)
     if cls is not InferenceTile and getattr(mapping, "digital_bias", False):
         bias = False
-    return cls(out_size, in_size, cfg, bias=bias, dtype=dtype, seed=seed)
+    # The layers exchange CPU tensors with their tiles (torch.from_numpy), so the tiles stay on
+    # the CPU backend even where a GPU would be picked by "auto".
+    return cls(out_size, in_size, cfg, bias=bias, dtype=dtype, seed=seed, backend="cpu")
 
 
 def _tile_dtype(module):   # float64 modules get float64 tiles, all others float32 ones
@@ -117,8 +119,9 @@ class _AnalogLayer(nn.Module):
 
     def _run(self, rows):
         if rows.device.type != "cpu":
-            raise TypeError(f"x is on {rows.device}, but rpu's tiles run on the CPU (its CUDA "
-                            f"backend is not built yet); move the model input to the CPU.")
+            raise TypeError(f"x is on {rows.device}, but the torch adapter runs its tiles on rpu's "
+                            f"CPU backend (it does not pass CUDA tensors to rpu's GPU backend yet); "
+                            f"move the model input to the CPU.")
         if not torch.is_grad_enabled():
             y = from_array(self._tile_forward(to_array(rows)))
         else:
