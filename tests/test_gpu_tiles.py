@@ -210,3 +210,26 @@ def test_gpu_benchmark_says_when_there_is_no_gpu(capsys):
         bench_gpu.main(["--sizes", "8", "--batches", "1"])
     assert exc.value.code == 2
     assert "pip install rpu[gpu]" in capsys.readouterr().err
+
+
+def test_tile_array_on_the_gpu_backend(backend, tmp_path):
+    from rpu.config import InferenceRPUConfig, MappingParameter
+    cfg = InferenceRPUConfig(mapping=MappingParameter(max_input_size=7, max_output_size=5))
+    cpu = rpu.TileArray(9, 16, cfg, bias=True, seed=4, backend="cpu")
+    gpu = rpu.TileArray(9, 16, cfg, bias=True, seed=4, backend=backend)
+    assert gpu.backend_name == "cuda" and len(gpu.tiles) == 3 and len(gpu.tiles[0]) == 2
+    np.testing.assert_array_equal(to_host(gpu.get_weights()), cpu.get_weights())
+    x, d = _data(6, 16, 9, seed=2)
+    for tile in (cpu, gpu):
+        tile.set_learning_rate(0.1)
+        tile.backward(d)  # the digital bias takes its gradient from here
+        tile.update(x, d)
+    np.testing.assert_allclose(to_host(gpu.get_weights()), cpu.get_weights(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(to_host(gpu.forward(x)), cpu.forward(x), rtol=1e-5, atol=1e-5)
+    path = tmp_path / "array.npz"
+    rpu.save(gpu, path)
+    back = rpu.load(path, backend=backend)
+    assert back.backend_name == "cuda"
+    np.testing.assert_array_equal(to_host(back.get_weights()), to_host(gpu.get_weights()))
+    gpu.to("cpu")
+    assert gpu.backend_name == "cpu" and isinstance(gpu.get_weights(), np.ndarray)

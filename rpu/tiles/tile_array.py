@@ -48,9 +48,6 @@ def _tile_class(rpu_config):
     return AnalogTile
 
 
-_GPU_UNSUPPORTED = "TileArray does not run on the GPU backend yet."
-
-
 class TileArray:
     """A grid of tiles that acts as one ``(out_size, in_size)`` layer.
 
@@ -94,8 +91,8 @@ class TileArray:
         self.rpu_config = rpu_config.copy()
         self.rpu_config.validate()
         self.seed, _ = resolve_seed(seed)
-        self.backend_name, _ = resolve_backend(backend, _GPU_UNSUPPORTED)
-        backend = self.backend_name
+        self.backend_name, resolved = resolve_backend(backend)
+        backend = "cpu" if self.backend_name == "cpu" else resolved  # every tile on one device
         mapping = self.rpu_config.mapping
         self.in_sizes = split_sizes(self.in_size, mapping.max_input_size)
         self.out_sizes = split_sizes(self.out_size, mapping.max_output_size)
@@ -104,7 +101,7 @@ class TileArray:
         cls = _tile_class(self.rpu_config)
         # The grid together must fit, not only each tile: a 1 x 1 tile of the same class tells
         # how many weight-sized arrays each keeps.
-        per_tile = cls(1, 1, self.rpu_config, dtype=self.dtype, seed=0, backend=backend)._weight_sized_arrays()
+        per_tile = cls(1, 1, self.rpu_config, dtype=self.dtype, seed=0, backend="cpu")._weight_sized_arrays()
         _checks.check_memory(f"TileArray({self.out_size}, {self.in_size})", (self.out_size, self.in_size),
                              self.dtype, per_tile)
         children = np.random.SeedSequence(self.seed).spawn(len(self.in_sizes) * len(self.out_sizes))
@@ -113,32 +110,44 @@ class TileArray:
                            backend=backend)
                        for o, o_size in enumerate(self.out_sizes)]
                       for i, i_size in enumerate(self.in_sizes)]
-        self._bias = np.zeros(self.out_size, dtype=self.dtype) if self.bias else None
+        self._bias = self._xp.zeros(self.out_size, dtype=self.dtype) if self.bias else None
         self._bias_grad = None
         self._learning_rate = self.tiles[0][0].get_learning_rate()
 
+    @property
+    def _xp(self):
+        # the array module of the tiles' backend (all tiles share it)
+        return self.tiles[0][0]._xp
+
     def to(self, backend):
-        """The tile array on ``backend``: only the CPU for now (``"cuda"`` raises ValueError)."""
-        resolve_backend(backend, _GPU_UNSUPPORTED)
+        """Move every tile (and the digital bias) to ``backend``, in place, and return self;
+        see :meth:`rpu.AnalogTile.to`."""
+        for t in self._all_tiles():
+            t.to(backend)
+        self.backend_name = self.tiles[0][0].backend_name
+        if self._bias is not None:
+            bias = self._bias.get() if hasattr(self._bias, "get") else self._bias
+            self._bias = self._xp.asarray(bias).copy()
         return self
 
     def _all_tiles(self):
         return [t for column in self.tiles for t in column]
 
     def _in_block(self, rows, i):
-        return np.ascontiguousarray(rows[:, self._in_edges[i]:self._in_edges[i + 1]])
+        return self._xp.ascontiguousarray(rows[:, self._in_edges[i]:self._in_edges[i + 1]])
 
     def _out_block(self, rows, o):
-        return np.ascontiguousarray(rows[:, self._out_edges[o]:self._out_edges[o + 1]])
+        return self._xp.ascontiguousarray(rows[:, self._out_edges[o]:self._out_edges[o + 1]])
 
     # ----- weights -----------------------------------------------------------------------------
     def get_weights(self, **kwargs):
         """The whole matrix, shape (out_size, in_size) (+1 column for the bias). Keyword
         arguments (``apply_weight_scaling``) go to every tile."""
-        w = np.concatenate([np.concatenate([t.get_weights(**kwargs) for t in column], axis=0)
+        xp = self._xp
+        w = xp.concatenate([xp.concatenate([t.get_weights(**kwargs) for t in column], axis=0)
                             for column in self.tiles], axis=1)
         if self._bias is not None:
-            w = np.concatenate([w, self._bias.reshape(-1, 1)], axis=1)
+            w = xp.concatenate([w, self._bias.reshape(-1, 1)], axis=1)
         return w
 
     def set_weights(self, weights, **kwargs):
@@ -147,7 +156,7 @@ class TileArray:
         layout = "(out_size, in_size + 1): the last column is the bias" if self.bias else \
             "(out_size, in_size)"
         w = _checks.as_weights(weights, "weights", (self.out_size, self.in_size + int(self.bias)),
-                               self.dtype, layout)
+                               self.dtype, layout, self._xp)
         for i, column in enumerate(self.tiles):
             for o, tile in enumerate(column):
                 tile.set_weights(w[self._out_edges[o]:self._out_edges[o + 1],
@@ -169,14 +178,15 @@ class TileArray:
         -------
         ndarray of shape (..., out_size), or (out_size, ...) when ``out_trans``.
         """
-        rows, lead = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype)
-        y = np.zeros((rows.shape[0], self.out_size), dtype=self.dtype)
+        xp = self._xp
+        rows, lead = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype, xp)
+        y = xp.zeros((rows.shape[0], self.out_size), dtype=self.dtype)
         for i, column in enumerate(self.tiles):
             x_i = self._in_block(rows, i)
-            y += np.concatenate([t.forward(x_i, **kwargs) for t in column], axis=1)
+            y += xp.concatenate([t.forward(x_i, **kwargs) for t in column], axis=1)
         if self._bias is not None:
             y += self._bias
-        return _checks.from_batch(y, lead, self.out_trans)
+        return _checks.from_batch(y, lead, self.out_trans, xp)
 
     def backward(self, d):
         """``dx_i = sum_o tile[i][o].backward(d_o)``, concatenated over the input blocks.
@@ -189,19 +199,20 @@ class TileArray:
         -------
         ndarray of shape (..., in_size), or (in_size, ...) when ``in_trans``.
         """
-        rows, lead = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype)
+        xp = self._xp
+        rows, lead = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype, xp)
         blocks = [self._out_block(rows, o) for o in range(len(self.out_sizes))]
-        dx = np.concatenate([sum(t.backward(blocks[o]) for o, t in enumerate(column))
+        dx = xp.concatenate([sum(t.backward(blocks[o]) for o, t in enumerate(column))
                              for column in self.tiles], axis=1)
         if self._bias is not None:
             self._bias_grad = rows.sum(axis=0, dtype=np.float64)
-        return _checks.from_batch(dx, lead, self.in_trans)
+        return _checks.from_batch(dx, lead, self.in_trans, xp)
 
     def update(self, x, d):
         """Every tile's update with its blocks of ``x`` and ``d``; the bias takes an SGD step
         with the gradient of the last ``backward``."""
-        x_rows, _ = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype)
-        d_rows, _ = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype)
+        x_rows, _ = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype, self._xp)
+        d_rows, _ = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype, self._xp)
         if x_rows.shape[0] != d_rows.shape[0]:
             raise ValueError(f"x and d must hold the same number of vectors, got {x_rows.shape[0]} "
                              f"rows of x and {d_rows.shape[0]} rows of d.")
