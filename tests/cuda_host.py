@@ -211,7 +211,16 @@ def host_source(extra_source="", extra_names=()):
 
 
 def _compile(text):
-    digest = hashlib.sha256(text.encode()).hexdigest()[:20]
+    # RPU_CUDA_HOST_SANITIZE=1 (the CI sanitizer job) builds the kernels with AddressSanitizer
+    # and UBSan: a kernel that reads or writes outside its arrays -- an illegal address on a
+    # GPU -- aborts the test run here.
+    sanitize = os.environ.get("RPU_CUDA_HOST_SANITIZE", "") not in ("", "0")
+    flags = ["-std=c++17", "-O1", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math",
+             "-fPIC", "-shared", "-w"]
+    if sanitize:
+        flags += ["-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+                  "-fno-omit-frame-pointer"]
+    digest = hashlib.sha256((" ".join(flags) + text).encode()).hexdigest()[:20]
     cache = Path(tempfile.gettempdir()) / f"rpu-cuda-host-{os.getuid()}"
     cache.mkdir(exist_ok=True)
     lib = cache / f"{digest}.so"
@@ -219,9 +228,7 @@ def _compile(text):
         src = cache / f"{digest}.cpp"
         src.write_text(text)
         tmp = cache / f"{digest}.{os.getpid()}.so"
-        cmd = [os.environ.get("CXX", "g++"), "-std=c++17", "-O1", "-ffp-contract=off",
-               "-fno-math-errno", "-fno-trapping-math", "-fPIC", "-shared", "-w",
-               str(src), "-o", str(tmp)]
+        cmd = [os.environ.get("CXX", "g++")] + flags + [str(src), "-o", str(tmp)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError("the host build of the CUDA source failed:\n" + proc.stderr[-6000:])
