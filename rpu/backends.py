@@ -35,8 +35,8 @@ def resolve_backend(name, gpu_unsupported=None):
     name : {"auto", "cpu", "cuda"} or CudaBackend
         ``"auto"`` is the GPU when CuPy sees a CUDA device (and ``RPU_DISABLE_GPU`` is not set)
         and the tile runs there, else the CPU. ``"cuda"`` is the GPU or an error that says how
-        to install CuPy; it never runs on the CPU instead. A ``CudaBackend`` instance picks a
-        device (``rpu.gpu.CudaBackend(rpu.gpu.cuda_runtime(device_id))``).
+        to install CuPy; it never runs on the CPU instead. A ``CudaBackend`` instance is used as
+        it is (the tests pass one on the host emulation of the kernels).
     gpu_unsupported : str or None
         Why this tile cannot run on the GPU backend (None when it can): ``"auto"`` then picks
         the CPU, and ``"cuda"`` raises with this reason.

@@ -28,6 +28,14 @@ from rpu.gpu import _source
 
 _CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
+# Threads per block of the kernels that give one thread one element.
+ELEMENT_BLOCK = 256
+
+
+def element_grid(n):
+    """The 1-d grid that covers ``n`` elements with ELEMENT_BLOCK threads each (at least 1)."""
+    return (max((int(n) + ELEMENT_BLOCK - 1) // ELEMENT_BLOCK, 1),)
+
 INSTALL_HINT = (
     "Install CuPy for your CUDA version with rpu's gpu extra, e.g. `pip install rpu[gpu]` "
     "(CUDA 12: cupy-cuda12x; for another CUDA version install the matching cupy-cudaXXx "
@@ -69,6 +77,9 @@ class CupyRuntime:
 @functools.lru_cache(maxsize=None)
 def cuda_runtime(device_id=None):
     """The CuPy runtime of ``device_id`` (default: CuPy's current device).
+
+    The backend's arrays and launches use CuPy's current device, so ``device_id`` must be the
+    device that is current while the tile runs (``cupy.cuda.Device(n).use()``).
 
     Raises
     ------

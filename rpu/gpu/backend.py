@@ -8,13 +8,9 @@ ignored: a GPU has no thread count to choose), on arrays of ``self.xp``, and run
 """
 import numpy as np
 
+from rpu.gpu._runtime import ELEMENT_BLOCK, element_grid
+
 from rpu.gpu.inference import InferenceKernels
-
-_BLOCK = 256
-
-
-def _grid(n):
-    return (max((int(n) + _BLOCK - 1) // _BLOCK, 1),)
 
 
 class CudaBackend(InferenceKernels):
@@ -53,7 +49,7 @@ class CudaBackend(InferenceKernels):
     def _fill(self, kernel, out, seed, op, purpose, sub):
         rows, cols = out.shape
         self.runtime.kernel(kernel, out.dtype)(
-            _grid(rows * cols), (_BLOCK,),
+            element_grid(rows * cols), (ELEMENT_BLOCK,),
             (out, np.int64(rows), np.int64(cols), np.uint64(seed), np.uint64(op),
              np.int32(purpose), np.uint32(sub)))
 
@@ -146,7 +142,7 @@ class CudaBackend(InferenceKernels):
         lr = self._per_event(lr_scale, (n_ev,), np.float64, "lr_scale", what)
         T = reads.dtype.type
         self.runtime.kernel("rpu_chopped_buffer", reads.dtype)(
-            _grid(d), (_BLOCK,),
+            element_grid(d), (ELEMENT_BLOCK,),
             (reads_t, cols, chop_t, lr, H, counts, np.int64(d), np.int64(H.shape[1]),
              np.int64(n_ev), np.int32(max_n), T(momentum), np.int32(forget_buffer),
              np.int32(no_buffer)))
@@ -169,7 +165,7 @@ class CudaBackend(InferenceKernels):
         sw = self._per_event(switched, (n_ev,), np.int8, "switched", what)
         T = reads.dtype.type
         self.runtime.kernel("rpu_dynamic_buffer", reads.dtype)(
-            _grid(d), (_BLOCK,),
+            element_grid(d), (ELEMENT_BLOCK,),
             (reads_t, cols, chop_t, lr, sw, H, mu, mu_past, counts, np.int64(d),
              np.int64(H.shape[1]), np.int64(n_ev), np.int32(max_n), T(momentum),
              np.int32(forget_buffer), T(cap), T(beta)))
@@ -186,7 +182,7 @@ class CudaBackend(InferenceKernels):
             return counts.T
         T = reads.dtype.type
         self.runtime.kernel("rpu_buffered_buffer", reads.dtype)(
-            _grid(d), (_BLOCK,),
+            element_grid(d), (ELEMENT_BLOCK,),
             (reads_t, cols, H, counts, np.int64(d), np.int64(H.shape[1]), np.int64(n_ev), T(lr),
              T(thres), np.int32(max_n), T(momentum), np.int32(forget_buffer)))
         return counts.T
@@ -201,6 +197,6 @@ class CudaBackend(InferenceKernels):
                             f"got {P.dtype.name}, {M.dtype.name} and {out.dtype.name}.")
         T = P.dtype.type
         self.runtime.kernel("rpu_refresh_select", P.dtype)(
-            _grid(P.size), (_BLOCK,),
+            element_grid(P.size), (ELEMENT_BLOCK,),
             (self.xp.ascontiguousarray(P), self.xp.ascontiguousarray(M), out, np.int64(P.size),
              T(wp), T(wm), T(upper), T(lower)))

@@ -12,14 +12,10 @@ tile (or the caller) passes them.
 import numpy as np
 
 from rpu._rng import Purpose
+from rpu.gpu._runtime import ELEMENT_BLOCK, element_grid
 
-_BLOCK = 256
 # model / kind codes of inference_kernels.cu
 _PCM, _HERMES, _TABLE, _CONST = 0, 1, 2, 3
-
-
-def _grid(n):
-    return (max((int(n) + _BLOCK - 1) // _BLOCK, 1),)
 
 
 class InferenceKernels:
@@ -27,7 +23,7 @@ class InferenceKernels:
 
     def _launch(self, name, dtype, n, args):
         if n > 0:
-            self.runtime.kernel(name, dtype)(_grid(n), (_BLOCK,), args)
+            self.runtime.kernel(name, dtype)(element_grid(n), (ELEMENT_BLOCK,), args)
 
     # ----- weight modifier ---------------------------------------------------------------------
     def modify_weights(self, W, out, spec, coeffs, seed, op, n_threads=1):

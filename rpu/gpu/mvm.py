@@ -16,8 +16,8 @@ import math
 import numpy as np
 
 from rpu._rng import Purpose
+from rpu.gpu._runtime import ELEMENT_BLOCK, element_grid
 
-_BLOCK = 256  # threads per block of the element-wise kernels
 _ROW_THREADS = 256  # threads per block of the one-block-per-vector kernels (RPU_MVM_ROW_THREADS)
 
 # codes of the resolved IO dict (rpu/tiles/_periphery.py; the enum at the top of rpu/_core.pyx)
@@ -25,11 +25,6 @@ NM_NONE, NM_ABS_MAX, NM_MAX, NM_CONSTANT, NM_AVERAGE_ABS_MAX, NM_ABS_MAX_NP_SUM 
 BM_NONE, BM_ITERATIVE, BM_ITERATIVE_WORST_CASE = range(3)
 MV_ONE_PASS, MV_POS_NEG_SEPARATE, MV_POS_NEG_SEPARATE_DIGITAL_SUM = range(3)
 W_NOISE_NONE, W_NOISE_ADDITIVE_CONSTANT, W_NOISE_PCM_READ = range(3)
-
-
-
-def _grid(n):
-    return (max((int(n) + _BLOCK - 1) // _BLOCK, 1),)
 
 
 def _check_array(name, a, xp, dtype, shape):
@@ -187,7 +182,7 @@ def analog_mvm(rt, W, transposed, X, Y, io_dict, line_params, nm_state, seed, op
     zero_t = t(0)
 
     def adc(V, n_act, rows, sub):
-        adc_kernel(_grid(n_act * n_out), (_BLOCK,), (
+        adc_kernel(element_grid(n_act * n_out), (ELEMENT_BLOCK,), (
             V, rows, np.int64(n_act), np.int64(n_out), sigma_line, t(io["out_noise"]), nl_line,
             np.int32(io["nonlinear"]), t(io["nlf"]), t(io["out_asymmetry"]), t(io["out_step"]),
             np.int32(io["out_sto_round"]), t(io["out_bound"]), t(io["out_scale"]), scale,
