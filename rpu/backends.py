@@ -77,7 +77,9 @@ def backend_for(backend, *arrays):
             backend = "cuda"
         else:
             return _core, np
-    if isinstance(backend, str) or type(backend).__name__ == "CudaBackend":
+    from rpu.gpu.backend import CudaBackend
+
+    if isinstance(backend, (str, CudaBackend)):
         backend = resolve_backend(backend)[1]
     elif backend is not _core:
         raise TypeError(f"backend must be None, 'cpu', 'cuda', rpu._core or a "
