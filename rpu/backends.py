@@ -85,3 +85,29 @@ def backend_for(backend, *arrays):
         raise TypeError(f"backend must be None, 'cpu', 'cuda', rpu._core or a "
                         f"rpu.gpu.CudaBackend, got {backend!r}.")
     return backend, array_module(backend)
+
+
+# What to tell a caller who hands a GPU array to something running on the CPU backend.
+TILE_ON_CPU = "this tile runs on the CPU backend; pass a NumPy array or move the tile with tile.to('cuda')"
+CALL_ON_CPU = ("this call runs on the CPU backend; pass backend='cuda' (or a rpu.gpu.CudaBackend), "
+               "or a NumPy array")
+
+
+def as_backend_array(a, name, xp, what, on_cpu=TILE_ON_CPU):
+    """``a`` as an array of ``xp`` (numpy, or cupy for the GPU backend).
+
+    Device arrays of a GPU backend stay where they are; anything else goes through NumPy first
+    (and is then copied to the device). A GPU array given to the CPU backend raises TypeError
+    with the advice ``on_cpu``; an object NumPy cannot convert raises TypeError naming ``name``
+    and ``what`` it must be.
+    """
+    if xp is not np and isinstance(a, xp.ndarray):
+        return a
+    if not isinstance(a, np.ndarray):
+        if hasattr(a, "__cuda_array_interface__"):
+            raise TypeError(f"{name} is a GPU array, but {on_cpu}.")
+        try:
+            a = np.asarray(a)
+        except Exception as exc:  # objects NumPy cannot convert
+            raise TypeError(f"{name} must be {what}, got {type(a).__name__}.") from exc
+    return a if xp is np else xp.asarray(a)

@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 
 from rpu import _threads
+from rpu.backends import CALL_ON_CPU, as_backend_array
 
 _UINT64_MAX = (1 << 64) - 1
 
@@ -16,13 +17,7 @@ def as_matrix(name, value, dtype=None, xp=np):
     rpu's default, unless ``dtype`` is given. With a GPU array module, device arrays stay on the
     device and host data is copied there.
     """
-    if xp is not np and isinstance(value, xp.ndarray):
-        arr = value
-    elif hasattr(value, "__cuda_array_interface__"):
-        raise TypeError(f"{name} is a GPU array, but this call runs on the CPU backend; pass "
-                        f"backend='cuda' (or a rpu.gpu.CudaBackend), or a NumPy array.")
-    else:
-        arr = np.asarray(value)
+    arr = as_backend_array(value, name, xp, "an array of real numbers", CALL_ON_CPU)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array of shape (out_size, in_size), got an "
                          f"array of shape {arr.shape}.")

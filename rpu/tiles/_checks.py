@@ -22,6 +22,8 @@ import numbers
 
 import numpy as np
 
+from rpu.backends import as_backend_array
+
 DTYPES = (np.float32, np.float64)
 
 
@@ -48,23 +50,6 @@ def check_finite_number(value, name):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not np.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}.")
     return float(value)
-
-
-def as_backend_array(a, name, xp, what):
-    """``a`` as an array of ``xp``: device arrays of a GPU backend stay where they are, anything
-    else goes through NumPy first (and is then copied to the device)."""
-    if xp is not np and isinstance(a, xp.ndarray):
-        return a
-    if not isinstance(a, np.ndarray):
-        if hasattr(a, "__cuda_array_interface__"):
-            raise TypeError(f"{name} is a GPU array, but this tile runs on the CPU backend; pass a "
-                            f"NumPy array (e.g. cupy.asnumpy({name})) or move the tile with "
-                            f"tile.to('cuda').")
-        try:
-            a = np.asarray(a)
-        except Exception as exc:  # objects NumPy cannot convert
-            raise TypeError(f"{name} must be {what}, got {type(a).__name__}.") from exc
-    return a if xp is np else xp.asarray(a)
 
 
 def _all_finite(a, xp):

@@ -62,7 +62,7 @@ threads.
 import numpy as np
 
 from rpu import _threads
-from rpu.backends import backend_for
+from rpu.backends import CALL_ON_CPU, as_backend_array, backend_for
 from rpu.config import WeightModifierParameter, WeightModifierType
 from rpu.inference._validation import as_key_op
 
@@ -100,13 +100,7 @@ def weights_matrix(weights, name="weights", xp=np):
     Raises TypeError for another dtype and ValueError, naming ``name``, for another number of
     dimensions or NaN/Inf entries.
     """
-    if xp is not np and isinstance(weights, xp.ndarray):
-        arr = weights
-    elif hasattr(weights, "__cuda_array_interface__"):
-        raise TypeError(f"{name} is a GPU array, but this call runs on the CPU backend; pass "
-                        f"backend='cuda' (or a rpu.gpu.CudaBackend), or a NumPy array.")
-    else:
-        arr = np.asarray(weights)
+    arr = as_backend_array(weights, name, xp, "a float32 or float64 array", CALL_ON_CPU)
     if arr.dtype not in (np.float32, np.float64):
         raise TypeError(f"{name} must be a float32 or float64 array, got dtype {arr.dtype}.")
     if arr.ndim != 2:
