@@ -34,7 +34,7 @@ from rpu._kernels cimport (
     rpu_abs_max_row, rpu_dac_row, rpu_adc_row,
     RPU_RNG_X_TRAIN, RPU_RNG_D_TRAIN, RPU_RNG_X_PROB_ROUND, RPU_RNG_D_PROB_ROUND,
     rpu_device_row, rpu_device_globals, rpu_pulse_trains, rpu_compact_sample, rpu_update_row,
-    rpu_exact_update_row,
+    rpu_sample_is_dense, rpu_dense_sample, rpu_exact_update_row,
     RPU_RNG_INP_NOISE, RPU_RNG_INP_STO_ROUND, RPU_RNG_OUT_NOISE, RPU_RNG_OUT_STO_ROUND,
     RPU_RNG_W_NOISE, RPU_RNG_W_NOISE_NEG_PASS,
     rpu_dac_prepare, rpu_ir_drop_factor, rpu_ir_drop_input, rpu_v_offset, rpu_adc_finalize,
@@ -648,7 +648,8 @@ _HIDDEN_FOR_PULSES = ("max_bound", "min_bound", "dwmin_up", "dwmin_down", "slope
 cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ssize_t d_size,
                         Py_ssize_t x_size, Py_ssize_t m, int nw, int mode, const int *x_cnt,
                         const int *x_idx, const uint64_t *x_words, const signed char *x_sgn,
-                        const floating *x_val, const floating *D_t, const floating *a_scales,
+                        const floating *x_val, const signed char *x_fire,
+                        const floating *D_t, const floating *a_scales,
                         const int *bl, floating d_res, int sto, int lr_sign, int one_sided,
                         const rpu_device_globals[floating] *g, const floating *hidden,
                         const int *hidden_idx, floating write_noise, int needs_noise,
@@ -669,7 +670,7 @@ cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ss
     h.reference = hidden + hidden_idx[8] * plane + off if hidden_idx[8] >= 0 else NULL
     # scratch (8-byte units): normals (chunk) | noise words (chunk / 2 + 8) | d trains (m * nw) |
     # d dense (m) | prob (m) | train words (2 m + 2) | d signs (m / 8 + 1) | flags (x_size / 8 + 1)
-    # | pair_j (x_size / 2 + 1) | pair_n (x_size / 2 + 1)
+    # | pair_j (x_size / 2 + 1) | pair_n (x_size / 2 + 1) | normals by column (x_size)
     cdef floating *normals = <floating *>buf
     cdef uint32_t *noise_words = <uint32_t *>(buf + chunk)
     cdef uint64_t *d_train = buf + chunk + chunk // 2 + 8
@@ -680,10 +681,12 @@ cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ss
     cdef unsigned char *flags = <unsigned char *>(d_train + m * nw + 4 * m + 2 + m // 8 + 1)
     cdef int *pair_j = <int *>(d_train + m * nw + 4 * m + 2 + m // 8 + 1 + x_size // 8 + 1)
     cdef int *pair_n = pair_j + 2 * (x_size // 2 + 1)
+    cdef floating *by_column = <floating *>(pair_n + 2 * (x_size // 2 + 1))
     rpu_update_row(stored + off, visible + off, x_size, m, nw, mode, x_cnt, x_idx, x_words,
-                   x_sgn, x_val, D_t + i * m, 1, a_scales, bl, d_res, sto, lr_sign, one_sided,
-                   g[0], h,
-                   write_noise, needs_noise, flags, normals, noise_words, chunk, d_train, d_sign,
+                   x_sgn, x_val, x_fire, D_t + i * m, 1, a_scales, bl, d_res, sto, lr_sign,
+                   one_sided, g[0], h,
+                   write_noise, needs_noise, flags, normals, noise_words, chunk, by_column,
+                   d_train, d_sign,
                    d_dense, prob, words, pair_j, pair_n, seed, noise_seed, <uint64_t>i, op,
                    record_col, record_out + i if record_out != NULL else NULL, d_size)
 
@@ -726,10 +729,11 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     as up pulses (``rpu_one_sided_count``, unit_cells.h).
 
     Step 1, per sample (parallel over samples): pulse probabilities and bit trains (or dense
-    counts) of x and d. Step 2, per weight row (parallel over rows): coincidence counts of every
-    weight with every sample, then the device pulses, the weight held across the batch. Rows are
-    independent, and every random number is keyed by what it is for, so the result does not
-    depend on the thread count.
+    counts) of x and d, and for one-slot samples in which many x lines fire, their layout along
+    the row (``rpu_dense_sample``). Step 2, per weight row (parallel over rows): coincidence
+    counts of every weight with every sample, then the device pulses, the weight held across
+    the batch. Rows are independent, and every random number is keyed by what it is for, so the
+    result does not depend on the thread count.
     """
     cdef Py_ssize_t m = X.shape[0], x_size = X.shape[1], d_size = D.shape[1]
     cdef Py_ssize_t b, i, n_max = x_size if x_size > d_size else d_size
@@ -737,10 +741,12 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     cdef int mode = up["mode"], sto = up["sto_round"], lr_sign = up["lr_sign"]
     cdef int one_sided = up.get("one_sided", 0)
     cdef floating x_res = up["x_res"], d_res = up["d_res"]
-    cdef int max_bl = 0
+    cdef int max_bl = 0, any_one_slot = 0
     for b in range(m):
         if BL[b] > max_bl:
             max_bl = BL[b]
+        if BL[b] == 1:
+            any_one_slot = 1
     if m == 0 or max_bl == 0:
         if record_cols is not None and m > 0:
             # nothing moves: every recorded read is the current column
@@ -770,6 +776,12 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     cdef uint64_t *x_words = <uint64_t *>_data(x_words_arr)
     cdef signed char *x_sgn = <signed char *>_data(x_sgn_arr)
     cdef floating *x_val = <floating *>_data(x_val_arr)
+    # One-slot samples with many firing elements also get the row-wide layout of their lines
+    # (rpu_dense_sample), for step 2's pass over whole rows.
+    cdef signed char *x_fire = NULL
+    if mode == 0 and any_one_slot:
+        x_fire_arr = _work(workspace, "x_fire", (m, x_size), np.int8)
+        x_fire = <signed char *>_data(x_fire_arr)
     # Per-thread scratch (8-byte units): probabilities (x_size) | Philox words (2 x_size + 2) |
     # one sample's x trains (x_size * nw) | x dense values (x_size) | x signs (x_size / 8 + 1).
     cdef Py_ssize_t s1_stride = x_size + 2 * x_size + 2 + x_size * nw + x_size + x_size // 8 + 1
@@ -795,6 +807,8 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
                                               x_idx + b * x_size, x_words + b * x_size * nw,
                                               x_sgn + b * x_size, x_val + b * x_size)
             x_cnt[b] = count_b
+            if x_fire != NULL and BL[b] == 1 and rpu_sample_is_dense(count_b, x_size):
+                rpu_dense_sample(x_size, nw, xt_tmp, xs_tmp, x_fire + b * x_size)
 
     # Step 2: per weight row.
     cdef rpu_device_globals[floating] g
@@ -827,7 +841,7 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     # Per-thread scratch of _update_row_i (8-byte units; layout there).
     cdef Py_ssize_t chunk = 1024
     cdef Py_ssize_t s2_stride = (chunk + chunk // 2 + 8 + m * nw + 4 * m + 2 + m // 8 + 1
-                                 + x_size // 8 + 1 + 2 * (x_size // 2 + 1) + 1)
+                                 + x_size // 8 + 1 + 2 * (x_size // 2 + 1) + x_size + 1)
     scratch2 = _work(workspace, "scratch2", (max(n_threads, 1), s2_stride), np.uint64)
     cdef uint64_t *s2 = <uint64_t *>_data(scratch2)
     cdef floating *stored_p = &stored[0, 0]
@@ -850,7 +864,7 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     with nogil:
         for i in prange(d_size, schedule='static', num_threads=n_threads):
             _update_row_i(stored_p, visible_p, i, d_size, x_size, m, nw, mode, x_cnt, x_idx,
-                          x_words, x_sgn, x_val, D_p, a_scales, blp, d_res, sto, lr_sign,
+                          x_words, x_sgn, x_val, x_fire, D_p, a_scales, blp, d_res, sto, lr_sign,
                           one_sided, &g,
                           hidden_p, idx, write_noise, needs_noise, s2 + threadid() * s2_stride,
                           chunk, seed, n_seed, op, rec_col, rec_out)

@@ -102,14 +102,19 @@ cdef extern from "cpu_rows.h" nogil:
     long rpu_compact_sample(long n, int nw, int mode, const uint64_t *trains,
                             const signed char *signs, const double *dense, int *idx,
                             uint64_t *words, signed char *sgn, double *val)
+    int rpu_sample_is_dense(long count, long x_size)
+    void rpu_dense_sample(long n, int nw, const uint64_t *trains, const signed char *signs,
+                          signed char *fire)
     void rpu_update_row[T](T *stored, T *visible, long x_size, long m, int nw, int mode,
                            const int *x_cnt, const int *x_idx, const uint64_t *x_words,
-                           const signed char *x_sgn, const T *x_val, const T *d_col,
+                           const signed char *x_sgn, const T *x_val,
+                           const signed char *x_fire, const T *d_col,
                            long d_stride, const T *a_scales, const int *bl, T d_res,
                            int sto_round, int lr_sign, int one_sided,
                            const rpu_device_globals[T] &g,
                            const rpu_device_row[T] &h, T write_noise, int needs_noise,
                            unsigned char *flags, T *normals, uint32_t *scratch, long chunk,
+                           T *by_column,
                            uint64_t *d_train, signed char *d_sign, T *d_dense, T *prob,
                            uint32_t *words, int *pair_j, int *pair_n, uint64_t seed,
                            uint64_t noise_seed, uint64_t row, uint64_t op,

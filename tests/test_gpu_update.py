@@ -49,9 +49,8 @@ DEVICES = {
 }
 
 
-def _device_array(name, std, dtype):
-    return DeviceArray(DEVICES[name](std), UpdateParameters(), D_SIZE, X_SIZE, dtype, _core,
-                       1234, 1)
+def _device_array(name, std, dtype, shape=(D_SIZE, X_SIZE)):
+    return DeviceArray(DEVICES[name](std), UpdateParameters(), *shape, dtype, _core, 1234, 1)
 
 
 def _inputs(dtype, bl, seed=3, zero_bl_sample=False):
@@ -72,11 +71,13 @@ def _inputs(dtype, bl, seed=3, zero_bl_sample=False):
 
 
 def _compare(rt, name, dtype, *, std=0.3, mode=0, bl=31, sto_round=1, lr_sign=1, one_sided=0,
-             write_noise=0.004, record=True, noise_seed=99, zero_bl_sample=False, res=1 / 29):
-    """Run the core and the GPU update on the same inputs; return (core results, GPU results,
-    initial stored weights) as host arrays."""
-    arr = _device_array(name, std, dtype)
-    X, D, BL, A, B = _inputs(dtype, bl, zero_bl_sample=zero_bl_sample)
+             write_noise=0.004, record=True, noise_seed=99, zero_bl_sample=False, res=1 / 29,
+             inputs=None):
+    """Run the core and the GPU update on the same inputs (``_inputs``, or ``inputs`` = X, D,
+    BL, A, B of M samples); return (core results, GPU results, initial stored weights) as host
+    arrays."""
+    X, D, BL, A, B = _inputs(dtype, bl, zero_bl_sample=zero_bl_sample) if inputs is None else inputs
+    arr = _device_array(name, std, dtype, shape=(D.shape[1], X.shape[1]))
     rng = np.random.default_rng(11)
     b_max, b_min = arr.param("max_bound"), arr.param("min_bound")
     stored0 = (b_min + (b_max - b_min) * rng.uniform(0.1, 0.9, b_max.shape)).astype(dtype)
@@ -89,14 +90,14 @@ def _compare(rt, name, dtype, *, std=0.3, mode=0, bl=31, sto_round=1, lr_sign=1,
 
     stored_c = stored0.copy()
     visible_c = stored_c if write_noise is None else stored0 + dtype(0.01)
-    rec_c = np.full((M, D_SIZE), -7.0, dtype=dtype) if record else None
+    rec_c = np.full((M, D.shape[1]), -7.0, dtype=dtype) if record else None
     _core.pulsed_update(stored_c, visible_c, arr.hidden, arr.pulse_index, X, D, BL, A, B, up, dev,
                         seed, op, 1, None, noise_seed, rec_cols, rec_c)
 
     xp = rt.xp
     stored_g = xp.asarray(stored0)
     visible_g = stored_g if write_noise is None else xp.asarray(stored0 + dtype(0.01))
-    rec_g = xp.full((M, D_SIZE), -7.0, dtype=dtype) if record else None
+    rec_g = xp.full((M, D.shape[1]), -7.0, dtype=dtype) if record else None
     update.pulsed_update(rt, stored_g, visible_g, xp.asarray(arr.hidden), arr.pulse_index,
                          xp.asarray(X), xp.asarray(D), xp.asarray(BL), xp.asarray(A),
                          xp.asarray(B), up, dev, seed, op, noise_seed=noise_seed,
@@ -150,6 +151,29 @@ def test_pulse_types_and_bit_lengths_match_the_core(gpu_runtime, mode, bl, sto_r
     core, gpu, stored0 = _compare(gpu_runtime, "soft_bounds", dtype, mode=mode, bl=bl,
                                   sto_round=sto_round, zero_bl_sample=True)
     _assert_same(gpu_runtime, core, gpu, stored0, "soft_bounds")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["constant_step", "soft_bounds", "piecewise_step"])
+def test_dense_one_slot_samples_match_the_core(gpu_runtime, name, dtype):
+    """BL = 1 with many firing x lines: the core passes along whole rows for those samples
+    (cpu_rows.h, RPU_DENSE_RATIO) and along its lists for the others; the GPU always goes by
+    the list. Samples of every density in one batch, the densest firing more lines than one
+    noise chunk (1024 normals) holds, with write noise and records."""
+    rng = np.random.default_rng(21)
+    x_size, d_size = 2100, 9
+    X = rng.uniform(-1, 1, (M, x_size)).astype(dtype)
+    for b, keep in enumerate([1.0, 0.6, 0.3, 0.21, 0.15, 0.02, 1.0]):
+        X[b, rng.random(x_size) >= keep] = 0
+    D = rng.uniform(-1, 1, (M, d_size)).astype(dtype)
+    BL = np.ones(M, dtype=np.int32)
+    A = np.full(M, 0.8)
+    B = np.array([5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 0.5])  # mostly p = 1; the last one ~ 1/4
+    core, gpu, stored0 = _compare(gpu_runtime, name, dtype, bl=1, sto_round=0, res=0.0,
+                                  inputs=(X, D, BL, A, B))
+    _assert_same(gpu_runtime, core, gpu, stored0, name)
+    # the dense samples did pulse more lines than a noise chunk in some row
+    assert (core[0] != stored0).sum(axis=1).max() > 1024
 
 
 @pytest.mark.parametrize("mode", [0, 1])

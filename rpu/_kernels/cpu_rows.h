@@ -72,6 +72,43 @@ static inline void rpu_philox_row(rpu_uint32 *__restrict scratch, long n_blocks,
   rpu_philox_blocks(scratch, n_blocks, seed, 0, row, 0, op, purpose, sub);
 }
 
+/* One Philox block, out of line: called from a loop that skips most lanes, it keeps GCC from
+ * if-converting that loop into a vector Philox over every lane, masked afterwards. */
+__attribute__((noinline))
+static void rpu_philox_lane(rpu_uint32 *words, rpu_uint64 seed, rpu_uint64 c0, rpu_uint64 c1,
+                            rpu_uint64 op, int purpose, rpu_uint32 sub) {
+  rpu_uint32 key[2], ctr[4];
+  rpu_rng_key(key, seed);
+  rpu_rng_counter(ctr, c0, c1, op, purpose, sub);
+  rpu_philox4x32_10(ctr, key, words);
+}
+
+/* rpu_philox_blocks for the lanes k with value[k] != 0 only, when those are fewer than one in
+ * eight; the other lanes get zero words. A lane's words depend on its counter alone, so skipping
+ * lanes changes no other lane: the trains of sparse inputs (a transfer's one-hot x and its
+ * mostly-zero pulse counts) then cost per non-zero element. */
+template <typename T>
+RPU_SIMD_CLONES
+static void rpu_philox_blocks_where(rpu_uint32 *scratch, long n, const T *value,
+                                    rpu_uint64 seed, rpu_uint64 c0_first, rpu_uint64 c1_first,
+                                    int lanes_on_c1, rpu_uint64 op, int purpose, rpu_uint32 sub) {
+  long nnz = 0;
+  for (long k = 0; k < n; ++k) nnz += value[k] != (T)0;
+  if (nnz * 8 >= n) {
+    rpu_philox_blocks(scratch, n, seed, c0_first, c1_first, lanes_on_c1, op, purpose, sub);
+    return;
+  }
+  for (long k = 0; k < n; ++k) {
+    rpu_uint32 *words = scratch + 4 * k;
+    if (value[k] == (T)0) {
+      words[0] = words[1] = words[2] = words[3] = 0u;
+      continue;
+    }
+    rpu_philox_lane(words, seed, c0_first + (lanes_on_c1 ? 0 : k),
+                    c1_first + (lanes_on_c1 ? k : 0), op, purpose, sub);
+  }
+}
+
 /* In place: the raw words of scratch (4 * n_blocks) become float normals (as bits). */
 RPU_SIMD_CLONES
 static void rpu_box_muller_row(rpu_uint32 *__restrict scratch, long n_blocks) {
@@ -177,7 +214,7 @@ static void rpu_pulse_trains(const T *v, long v_stride, long n, const T *scales,
     signs[k] = (signed char)((v[k * v_stride] > (T)0) - (v[k * v_stride] < (T)0));
   }
   if (sto_round && res > (T)0) {
-    rpu_philox_blocks(scratch, n, seed, c0, c1, per_element, op, round_purpose, 0u);
+    rpu_philox_blocks_where(scratch, n, prob, seed, c0, c1, per_element, op, round_purpose, 0u);
     for (long k = 0; k < n; ++k)
       prob[k] = rpu_quantize_probability(prob[k], res, rpu_u01<T>(scratch[4 * k]) - (T)0.5);
   } else {
@@ -193,7 +230,8 @@ static void rpu_pulse_trains(const T *v, long v_stride, long n, const T *scales,
   }
   for (long k = 0; k < n * nw; ++k) trains[k] = 0;
   for (int q = 0; q * 4 < max_bl; ++q) {
-    rpu_philox_blocks(scratch, n, seed, c0, c1, per_element, op, train_purpose, (rpu_uint32)q);
+    rpu_philox_blocks_where(scratch, n, prob, seed, c0, c1, per_element, op, train_purpose,
+                            (rpu_uint32)q);
     for (int l = 0; l < 4 && 4 * q + l < max_bl; ++l) {
       const int slot = 4 * q + l;
       const rpu_uint64 bit = (rpu_uint64)1 << (slot & 63);
@@ -215,6 +253,9 @@ struct rpu_pulse_noise {
   rpu_uint32 *scratch;
   long chunk;
   rpu_uint64 seed, row, op;
+  /* x_size values: a dense one-slot sample's normals at the columns of its pulses (zeros or
+   * earlier samples' normals elsewhere, which the pulses of that sample do not read) */
+  T *by_column;
   /* normals[0 .. len) = pulses [first, first + len) of `sample` (first: a multiple of 4,
    * len <= chunk; whole blocks of 4 are drawn). */
   inline void fill(long first, long len, rpu_uint64 sample) {
@@ -256,6 +297,45 @@ static long rpu_compact_sample(long n, int nw, int mode, const rpu_uint64 *train
   return c;
 }
 
+/* A one-slot sample (BL = 1) whose firing x elements number at least x_size / RPU_DENSE_RATIO
+ * is updated by a pass along the row instead of along its list: the pass costs about 2 cycles
+ * per column, where a listed element costs about 10 (a gather of the weight and of each hidden
+ * parameter, then a scatter), measured with SoftBounds at 1024 columns; the two break even near
+ * a fifth of the row firing. */
+#define RPU_DENSE_RATIO 5
+
+static inline int rpu_sample_is_dense(long count, long x_size) {
+  return count * RPU_DENSE_RATIO >= x_size;
+}
+
+/* Pulsed update, step 1c (per dense sample, stochastic one-slot trains): fire[j] = sign of x_j
+ * where its line fires, else 0. */
+static void rpu_dense_sample(long n, int nw, const rpu_uint64 *trains, const signed char *signs,
+                             signed char *fire) {
+  for (long j = 0; j < n; ++j) {
+    rpu_uint64 any = 0;
+    for (int w = 0; w < nw; ++w) any |= trains[j * nw + w];
+    fire[j] = any != 0 ? signs[j] : (signed char)0;
+  }
+}
+
+/* The pulses of one dense one-slot sample on columns [j0, j1) of a row: column j pulses when
+ * fire[j] != 0, with noise xi[j] (the caller has put each listed element's normal at its
+ * column). Columns that do not fire keep their weight: the blend keeps the loop branch-free,
+ * so it runs as vector loads along the row. */
+template <typename T, int KIND>
+static inline void rpu_dense_pulses(T *stored, long j0, long j1, const signed char *fire,
+                                    const T *xi, int sd, const rpu_device_globals<T> &g,
+                                    const rpu_device_row<T> &h, unsigned char *flags, int write) {
+#pragma GCC ivdep
+  for (long j = j0; j < j1; ++j) {
+    const T next = rpu_device_pulse<T, KIND>(g, h, j, stored[j], fire[j] * sd > 0, xi[j]);
+    stored[j] = rpu_pick(fire[j] != 0, stored[j], next);
+  }
+  if (write)
+    for (long j = j0; j < j1; ++j) flags[j] |= fire[j] != 0;
+}
+
 /* Pairs whose pulse chains advance side by side in step 2 (two AVX-512 vectors of float). */
 #define RPU_PULSE_LANES 32
 /* Longer chains (BL > 64) run one pair at a time. */
@@ -272,7 +352,10 @@ static long rpu_compact_sample(long n, int nw, int mode, const rpu_uint64 *train
  * inside" keeps each weight in a register instead, but must then test every (weight, sample)
  * pair; with sparse trains (the common case: update management keeps BL small) this order does
  * only the work of the candidate pairs, and independent weights pipeline instead of forming one
- * dependency chain. Measured at 1024 x 1024, batch 100, about 4x faster.
+ * dependency chain. Measured at 1024 x 1024, batch 100, about 4x faster. A one-slot sample
+ * whose list covers much of the row (rpu_sample_is_dense) is walked along the row instead,
+ * from step 1c's x_fire (NULL when no sample has BL = 1); its pulses and their normals are the
+ * same, only the memory access differs.
  *
  * `stored` holds the weights the pulses act on (the persistent ones of write-noise devices);
  * `visible` gets stored + write_noise xi where a pulse landed (`flags`: x_size scratch).
@@ -284,7 +367,8 @@ RPU_SIMD_CLONES
 static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int nw, int mode,
                                 const int *x_cnt, const int *x_idx, const rpu_uint64 *x_words,
                                 const signed char *x_sgn, const T *x_val,
-                                const rpu_uint64 *d_train, const signed char *d_sign,
+                                const signed char *x_fire, const rpu_uint64 *d_train,
+                                const signed char *d_sign,
                                 const T *d_dense, const int *bl, int lr_sign, int one_sided,
                                 const rpu_device_globals<T> &g, const rpu_device_row<T> &h,
                                 T write_noise, int needs_noise, unsigned char *flags,
@@ -295,6 +379,7 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
     for (long j = 0; j < x_size; ++j) flags[j] = 0;
   const T *normals = noise.normals;
   const long chunk = noise.chunk;
+  int by_column_clear = 0;
   for (long b = 0; b < m; ++b) {
     /* `continue` below ends the sample's work and lands after this block, where a transfer
      * compound records the weight it will read after this sample. */
@@ -319,10 +404,27 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
     if (mode == 0 && blb == 1 && one_sided == 0) {
       /* One slot: every element on the list fires in it, so each pair pulses exactly once
        * (the common case under BL management with small lr). No counting pass needed. */
+      const int dense = x_fire != 0 && rpu_sample_is_dense(cnt, x_size);
       for (long first = 0; first < cnt; first += chunk) {
         const long len = cnt - first < chunk ? cnt - first : chunk;
         if (needs_noise) noise.fill(first, len, (rpu_uint64)b);
         const int *idx_c = idx + first;
+        if (dense) {
+          /* the chunk's normals at their columns; the columns from its first listed element to
+           * its last then take them in one pass */
+          T *xi = noise.by_column;
+          if (!by_column_clear) {
+            /* finite values everywhere: the blend discards the columns that do not fire, but
+             * their arithmetic still runs */
+            for (long j = 0; j < x_size; ++j) xi[j] = (T)0;
+            by_column_clear = 1;
+          }
+          if (needs_noise)
+            for (long t = 0; t < len; ++t) xi[idx_c[t]] = normals[t];
+          rpu_dense_pulses<T, KIND>(stored, idx_c[0], idx_c[len - 1] + 1, x_fire + b * x_size,
+                                    xi, sd, g, h, flags, write);
+          continue;
+        }
         const signed char *xs_c = xs + first;
         /* the elements of one sample are distinct: no iteration reads what another wrote, so
          * the loop runs as gathers and scatters on SIMD hardware */
@@ -480,12 +582,14 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
 template <typename T>
 static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, int mode,
                            const int *x_cnt, const int *x_idx, const rpu_uint64 *x_words,
-                           const signed char *x_sgn, const T *x_val, const T *d_col,
+                           const signed char *x_sgn, const T *x_val,
+                           const signed char *x_fire, const T *d_col,
                            long d_stride, const T *a_scales, const int *bl, T d_res,
                            int sto_round, int lr_sign, int one_sided,
                            const rpu_device_globals<T> &g,
                            const rpu_device_row<T> &h, T write_noise, int needs_noise,
                            unsigned char *flags, T *normals, rpu_uint32 *scratch, long chunk,
+                           T *by_column,
                            rpu_uint64 *d_train, signed char *d_sign, T *d_dense, T *prob,
                            rpu_uint32 *words, int *pair_j, int *pair_n, rpu_uint64 seed,
                            rpu_uint64 noise_seed, rpu_uint64 row, rpu_uint64 op,
@@ -493,12 +597,13 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
   rpu_pulse_trains(d_col, d_stride, m, a_scales, bl, 1, d_res, sto_round, nw, mode, d_train,
                    d_sign, d_dense, prob, words, seed, row, op, RPU_RNG_D_TRAIN,
                    RPU_RNG_D_PROB_ROUND);
-  rpu_pulse_noise<T> noise = {normals, scratch, chunk, noise_seed, row, op};
+  rpu_pulse_noise<T> noise = {normals, scratch, chunk, noise_seed, row, op, by_column};
 #define RPU_UPDATE_ROW_CASE(K)                                                                 \
   case K:                                                                                      \
     rpu_update_row_kind<T, K>(stored, visible, x_size, m, nw, mode, x_cnt, x_idx, x_words,     \
-                              x_sgn, x_val, d_train, d_sign, d_dense, bl, lr_sign, one_sided,  \
-                              g, h, write_noise, needs_noise, flags, pair_j, pair_n, noise,    \
+                              x_sgn, x_val, x_fire, d_train, d_sign, d_dense, bl,              \
+                              lr_sign, one_sided, g, h, write_noise, needs_noise, flags,       \
+                              pair_j, pair_n, noise,                                           \
                               record_col, record_out, record_stride);                          \
     break;
   switch (g.kind) {
@@ -510,9 +615,9 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
     RPU_UPDATE_ROW_CASE(RPU_DEVICE_PIECEWISE_STEP)
     default:
       rpu_update_row_kind<T, RPU_DEVICE_CONSTANT_STEP>(
-          stored, visible, x_size, m, nw, mode, x_cnt, x_idx, x_words, x_sgn, x_val, d_train,
-          d_sign, d_dense, bl, lr_sign, one_sided, g, h, write_noise, needs_noise, flags, pair_j,
-          pair_n, noise, record_col, record_out, record_stride);
+          stored, visible, x_size, m, nw, mode, x_cnt, x_idx, x_words, x_sgn, x_val, x_fire,
+          d_train, d_sign, d_dense, bl, lr_sign, one_sided, g, h, write_noise, needs_noise, flags,
+          pair_j, pair_n, noise, record_col, record_out, record_stride);
   }
 #undef RPU_UPDATE_ROW_CASE
 }
