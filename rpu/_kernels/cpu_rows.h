@@ -259,6 +259,13 @@ struct rpu_pulse_noise {
   /* normals[0 .. len) = pulses [first, first + len) of `sample` (first: a multiple of 4,
    * len <= chunk; whole blocks of 4 are drawn). */
   inline void fill(long first, long len, rpu_uint64 sample) {
+    if (len <= 8) {
+      /* a pulse or a few (a transfer's write, a sparse row): block by block, the same words */
+      for (long blk = 0; 4 * blk < len; ++blk)
+        rpu_normal4<T>(seed, (rpu_uint64)(first >> 2) + blk, row, op, RPU_RNG_PULSE_NOISE,
+                       (rpu_uint32)sample, normals + 4 * blk);
+      return;
+    }
     /* whole SIMD loops only (16 blocks: a multiple of every clone's width): a few pulses more
      * cost less than the scalar remainder of a short fill; the extra normals go unused */
     long n_blocks = (((len + 3) >> 2) + 15) & ~15L;
