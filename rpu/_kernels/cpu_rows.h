@@ -308,11 +308,14 @@ static long rpu_compact_sample(long n, int nw, int mode, const rpu_uint64 *train
  * is updated by a pass along the row instead of along its list: the pass costs about 2 cycles
  * per column, where a listed element costs about 10 (a gather of the weight and of each hidden
  * parameter, then a scatter), measured with SoftBounds at 1024 columns; the two break even near
- * a fifth of the row firing. */
+ * a fifth of the row firing. Rows shorter than RPU_DENSE_MIN_COLUMNS keep the list: their
+ * weights and hidden parameters stay in L1, where gathers are cheap (at 256 columns the pass
+ * was about 5 % slower, at 512 and 1024 columns 4-14 % faster per c-TTv2 / AGAD update). */
 #define RPU_DENSE_RATIO 5
+#define RPU_DENSE_MIN_COLUMNS 512
 
 static inline int rpu_sample_is_dense(long count, long x_size) {
-  return count * RPU_DENSE_RATIO >= x_size;
+  return x_size >= RPU_DENSE_MIN_COLUMNS && count * RPU_DENSE_RATIO >= x_size;
 }
 
 /* Pulsed update, step 1c (per dense sample, stochastic one-slot trains): fire[j] = sign of x_j
