@@ -423,6 +423,28 @@ def to_host(a):
     return np.array(a, copy=True)
 
 
+@pytest.fixture
+def backend(gpu_runtime):
+    """A CudaBackend on each kernel runtime of ``gpu_runtime``."""
+    from rpu.gpu import CudaBackend
+    return CudaBackend(gpu_runtime)
+
+
+def exact_results(backend):
+    """Whether results must be bit-equal (host emulation) rather than float-close (a GPU)."""
+    return isinstance(backend.runtime, HostRuntime)
+
+
+def assert_same(backend, got, want, rtol=1e-6, atol=1e-7):
+    """GPU-backend results against host ones: bit-equal on the emulation, close on a GPU."""
+    got = to_host(got)
+    assert isinstance(want, np.ndarray) or np.isscalar(want)
+    if exact_results(backend):
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+
+
 def kernel_names_in(text):
     """The kernel names a .cu text defines (for tests that check the name lists)."""
     return re.findall(r"__global__\s+void\s+(\w+)\s*\(", text)

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import rpu
-from cuda_host import HostRuntime, gpu_runtime, to_host  # noqa: F401  (gpu_runtime: a fixture)
+from cuda_host import (  # noqa: F401  (backend, gpu_runtime: fixtures)
+    assert_same, backend, exact_results, gpu_runtime, to_host)
 from rpu import inference as inf
 from rpu.config import (BoundManagementType, CustomDriftPCMLikeNoiseModel,
                         CustomPairConductanceConverter, DualPairConductanceConverter,
@@ -30,32 +31,11 @@ from rpu.config import (BoundManagementType, CustomDriftPCMLikeNoiseModel,
                         SingleDeviceConductanceConverter, StateIndependentNoiseModel,
                         WeightClipParameter, WeightClipType, WeightModifierParameter,
                         WeightModifierType, WeightRemapParameter, WeightRemapType)
-from rpu.gpu import CudaBackend
 
 CUSTOM_TABLE = {"g_lst": [0.0, 5.0, 25.0], "nu_mean_lst": [0.1, 0.07, 0.04],
                 "nu_std_lst": [0.03, 0.02, 0.01]}
 # an IO without quantisation: the MVM results of both backends differ by summation order only
 SMOOTH_IO = IOParameters(inp_res=-1, out_res=-1)
-
-
-@pytest.fixture
-def backend(gpu_runtime):  # noqa: F811
-    return CudaBackend(gpu_runtime)
-
-
-def _exact(backend):
-    """Bit-equal results expected (host emulation) rather than float-close ones (a GPU)."""
-    return isinstance(backend.runtime, HostRuntime)
-
-
-def _same(backend, got, want, rtol=1e-6, atol=1e-7):
-    """Kernel / array-code results: bit-equal on the emulation, close on a GPU."""
-    got = to_host(got)
-    assert isinstance(want, np.ndarray) or np.isscalar(want)
-    if _exact(backend):
-        np.testing.assert_array_equal(got, want)
-    else:
-        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
 
 
 def _close(got, want, rtol=1e-5, atol=1e-6):
@@ -91,15 +71,15 @@ def test_construction_and_the_state_setters_match(backend, dtype):
     pre = PrePostProcessingParameter(input_range=InputRangeParameter(enable=True))
     cfg = InferenceRPUConfig(mapping=mapping, pre_post=pre)
     cpu, gpu = _pair(backend, 6, 9, cfg, bias=True, dtype=dtype, seed=4)
-    _same(backend, gpu.get_weights(), cpu.get_weights())
+    assert_same(backend, gpu.get_weights(), cpu.get_weights())
     w = _rand((6, 10), 1, dtype=dtype)
     cpu.set_weights(w)
     gpu.set_weights(backend.xp.asarray(w))  # a device array as input
     for name in ("get_weights", "get_mapping_scales", "get_learned_out_scales", "get_scales"):
         got, want = getattr(gpu, name)(), getattr(cpu, name)()
         _on_device(backend, got)
-        _same(backend, got, want)
-    _same(backend, gpu.get_weights(apply_weight_scaling=False),
+        assert_same(backend, got, want)
+    assert_same(backend, gpu.get_weights(apply_weight_scaling=False),
           cpu.get_weights(apply_weight_scaling=False))
     scales = _rand(6, 2, 0.5, 2.0, np.float64)
     cpu.set_learned_out_scales(scales)
@@ -107,8 +87,8 @@ def test_construction_and_the_state_setters_match(backend, dtype):
     _both(cpu, gpu, "set_mapping_scales", 1.5)  # one value fills the per-output vector
     _both(cpu, gpu, "set_input_range", -2.5)
     assert gpu.get_input_range() == cpu.get_input_range() == 2.5
-    _same(backend, gpu.get_scales(), cpu.get_scales())
-    _same(backend, gpu.get_weights(), cpu.get_weights())
+    assert_same(backend, gpu.get_scales(), cpu.get_scales())
+    assert_same(backend, gpu.get_weights(), cpu.get_weights())
 
 
 def test_the_tile_refuses_bad_scales_and_weights_on_the_gpu(backend):
@@ -182,7 +162,7 @@ def test_the_floating_point_update_is_bit_equal(backend):
     _both(cpu, gpu, "set_weights", _rand((8, 6), 1))
     x, d = _rand((4, 6), 2), _rand((4, 8), 3)
     _both(cpu, gpu, "update", x, d)  # no backward before: only the weight step
-    _same(backend, gpu.get_weights(), cpu.get_weights())
+    assert_same(backend, gpu.get_weights(), cpu.get_weights())
 
 
 # ----- weight modifiers, clipping, remapping (post_update_step) -----------------------------------
@@ -211,7 +191,7 @@ def test_every_weight_modifier_matches(backend, name):
         assert gpu.get_forward_weights() is None
         return
     _on_device(backend, gpu.get_forward_weights())
-    _same(backend, gpu.get_forward_weights(), want, rtol=1e-5, atol=1e-6)
+    assert_same(backend, gpu.get_forward_weights(), want, rtol=1e-5, atol=1e-6)
 
 
 def test_per_sample_modifier_forward_matches(backend):
@@ -247,7 +227,7 @@ def test_clip_and_remap_match(backend, name):
     _both(cpu, gpu, "set_weights", w)
     _both(cpu, gpu, "post_update_step")
     for get in ("get_weights", "get_scales", "get_forward_weights"):
-        _same(backend, getattr(gpu, get)(), getattr(cpu, get)(), rtol=1e-12, atol=1e-14)
+        assert_same(backend, getattr(gpu, get)(), getattr(cpu, get)(), rtol=1e-12, atol=1e-14)
 
 
 # ----- programming and drift with every noise model and converter ---------------------------------
@@ -282,12 +262,12 @@ def test_programming_and_drift_match(backend, name):
     _both(cpu, gpu, "program_weights")
     _on_device(backend, gpu.get_weights())
     # transcendental functions of the device (pow, log, exp in the draws) differ in the last bits
-    _same(backend, gpu.get_weights(), cpu.get_weights(), rtol=1e-5, atol=1e-6)
+    assert_same(backend, gpu.get_weights(), cpu.get_weights(), rtol=1e-5, atol=1e-6)
     for k, (p_c, p_g) in enumerate(zip(cpu._programmed[1], gpu._programmed[1])):
-        _same(backend, p_g, p_c, rtol=1e-5, atol=1e-6)
+        assert_same(backend, p_g, p_c, rtol=1e-5, atol=1e-6)
     for t in times:
         _both(cpu, gpu, "drift_weights", t)
-        _same(backend, gpu.get_weights(), cpu.get_weights(), rtol=1e-5, atol=1e-6)
+        assert_same(backend, gpu.get_weights(), cpu.get_weights(), rtol=1e-5, atol=1e-6)
     assert gpu._op_counter == cpu._op_counter
 
 
@@ -305,7 +285,7 @@ def test_drift_compensation_and_the_eval_forward_match(backend, compensation):
     for t in (60.0, 86400.0):
         _both(cpu, gpu, "drift_weights", t)
         # the read-out goes through the MVM; the drifted weights do not
-        _same(backend, gpu.get_weights(), cpu.get_weights(), rtol=1e-5, atol=1e-6)
+        assert_same(backend, gpu.get_weights(), cpu.get_weights(), rtol=1e-5, atol=1e-6)
         if compensation is None:
             assert gpu.alpha == cpu.alpha == 1.0
         else:
@@ -325,15 +305,15 @@ def test_inference_functions_dispatch_on_the_backend(backend, name):
     prog_c, nu_c = inf.apply_programming_noise(model, w, key, op)
     prog_g, nu_g = inf.apply_programming_noise(model, w_dev, key, op, backend=backend)
     _on_device(backend, prog_g)
-    _same(backend, prog_g, prog_c, rtol=1e-5, atol=1e-6)
+    assert_same(backend, prog_g, prog_c, rtol=1e-5, atol=1e-6)
     t = sorted(model.coeff_dic)[1] if name == "reram-wan" else 1000.0
     out_c = inf.apply_drift_noise(model, prog_c, nu_c, t, key, op + 1)
     out_g = inf.apply_drift_noise(model, prog_g, nu_g, t, key, op + 1, backend=backend)
     _on_device(backend, out_g)
-    _same(backend, out_g, out_c, rtol=1e-5, atol=1e-6)
+    assert_same(backend, out_g, out_c, rtol=1e-5, atol=1e-6)
     noisy_c = inf.apply_noise(model, w, t, key, op + 2)
     noisy_g = inf.apply_noise(model, w_dev, t, key, op + 2, backend=backend)
-    _same(backend, noisy_g, noisy_c, rtol=1e-5, atol=1e-6)
+    assert_same(backend, noisy_g, noisy_c, rtol=1e-5, atol=1e-6)
     g = np.abs(w) * 20
     if not isinstance(model, (ReRamWan2022NoiseModel, ReRamCMONoiseModel)):
         for fn, args in ((inf.drift_nu_moments, ()), (inf.read_noise_std, (t,))):
@@ -341,10 +321,10 @@ def test_inference_functions_dispatch_on_the_backend(backend, name):
             want = fn(model, g, *args)
             for a, b in zip(got if isinstance(got, tuple) else (got,),
                             want if isinstance(want, tuple) else (want,)):
-                _same(backend, a, b, rtol=1e-5, atol=1e-7)
-        _same(backend, inf.drift_factor(model, backend.xp.asarray(nu_c[0]), t, backend=backend),
+                assert_same(backend, a, b, rtol=1e-5, atol=1e-7)
+        assert_same(backend, inf.drift_factor(model, backend.xp.asarray(nu_c[0]), t, backend=backend),
               inf.drift_factor(model, nu_c[0], t), rtol=1e-5)
-    _same(backend, inf.programming_noise_std(model, backend.xp.asarray(g), backend=backend),
+    assert_same(backend, inf.programming_noise_std(model, backend.xp.asarray(g), backend=backend),
           inf.programming_noise_std(model, g), rtol=1e-6)
 
 
@@ -357,16 +337,16 @@ def test_converters_and_compensation_keep_the_array_kind(backend):
     assert p_g["scale_ratio"] == p_c["scale_ratio"]
     for a, b in zip(g_g, g_c):
         _on_device(backend, a)
-        _same(backend, a, b)
-    _same(backend, inf.convert_back_to_weights(conv, g_g, p_g, backend=backend),
+        assert_same(backend, a, b)
+    assert_same(backend, inf.convert_back_to_weights(conv, g_g, p_g, backend=backend),
           inf.convert_back_to_weights(conv, g_c, p_c))
     eye = inf.compensation.get_readout_tensor(PerColumnDriftCompensation(), 6, backend=backend)
     _on_device(backend, eye)
     y = eye @ xp.asarray(w.T)
     base = inf.compensation.init_baseline(PerColumnDriftCompensation(), y)
     _on_device(backend, base)
-    _same(backend, base, inf.compensation.init_baseline(PerColumnDriftCompensation(), w.T))
-    _same(backend, inf.compensation.apply(PerColumnDriftCompensation(), 0.5 * y, base),
+    assert_same(backend, base, inf.compensation.init_baseline(PerColumnDriftCompensation(), w.T))
+    assert_same(backend, inf.compensation.apply(PerColumnDriftCompensation(), 0.5 * y, base),
           inf.compensation.apply(PerColumnDriftCompensation(), 0.5 * w.T, to_host(base)))
     assert inf.compensation.readout(GlobalDriftCompensation(), y) == \
         inf.compensation.readout(GlobalDriftCompensation(), w.T)
@@ -417,7 +397,7 @@ def test_to_and_back_keeps_the_whole_state(backend):
         t.drift_weights(5000.0)
     tile.to("cpu")
     assert isinstance(tile.get_weights(), np.ndarray) and isinstance(tile.alpha, np.ndarray)
-    _same(backend, tile.get_weights(), ref.get_weights(), rtol=1e-5, atol=1e-6)
+    assert_same(backend, tile.get_weights(), ref.get_weights(), rtol=1e-5, atol=1e-6)
     _check_same_state(backend, tile, ref)
     assert tile._op_counter == ref._op_counter
 
@@ -435,7 +415,7 @@ def test_save_and_load_of_a_gpu_inference_tile(backend, tmp_path):
     _close(back.forward(x, is_test=True), to_host(gpu.forward(x, is_test=True)), rtol=1e-6)
     for t in (back, gpu):
         t.drift_weights(100.0)
-    _same(backend, back.get_weights(), to_host(gpu.get_weights()))
+    assert_same(backend, back.get_weights(), to_host(gpu.get_weights()))
 
 
 def test_the_array_functions_follow_their_arrays(backend):
@@ -449,10 +429,10 @@ def test_the_array_functions_follow_their_arrays(backend):
     w = _rand((3, 4), 1)
     prog, nu = inf.apply_programming_noise(PCMLikeNoiseModel(), w, 5, 1)  # NumPy in, NumPy out
     assert type(prog) is np.ndarray and all(type(p) is np.ndarray for p in nu)
-    if not _exact(backend):  # CuPy arrays carry __cuda_array_interface__: no backend needed
+    if not exact_results(backend):  # CuPy arrays carry __cuda_array_interface__: no backend needed
         got, _ = inf.apply_programming_noise(PCMLikeNoiseModel(), backend.xp.asarray(w), 5, 1)
         _on_device(backend, got)
-        _same(backend, got, prog, rtol=1e-5, atol=1e-6)
+        assert_same(backend, got, prog, rtol=1e-5, atol=1e-6)
         with pytest.raises(TypeError, match="GPU array"):
             inf.convert_to_conductances(DualPairConductanceConverter([1.0, 2.0]),
                                         backend.xp.asarray(w), backend="cpu")

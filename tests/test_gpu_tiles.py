@@ -11,29 +11,12 @@ import numpy as np
 import pytest
 
 import rpu
-from cuda_host import HostRuntime, gpu_runtime, to_host  # noqa: F401  (gpu_runtime: a fixture)
+from cuda_host import (  # noqa: F401  (backend, gpu_runtime: fixtures)
+    assert_same, backend, gpu_runtime, to_host)
 from rpu.config import (ConstantStepDevice, FloatingPointRPUConfig, IdealDevice, IOParameters,
                         LinearStepDevice, PulseType, SingleRPUConfig, SoftBoundsDevice,
                         UpdateParameters)
 from rpu.gpu import CudaBackend
-
-
-@pytest.fixture
-def backend(gpu_runtime):  # noqa: F811
-    return CudaBackend(gpu_runtime)
-
-
-def _exact(backend):
-    """Whether results must be bit-equal (host emulation) rather than float-close (a GPU)."""
-    return isinstance(backend.runtime, HostRuntime)
-
-
-def _assert_same(backend, got, want, rtol=1e-6, atol=1e-7):
-    got = to_host(got)
-    if _exact(backend):
-        np.testing.assert_array_equal(got, want)
-    else:
-        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
 
 
 def _pair(backend, cls, *args, **kwargs):
@@ -72,7 +55,7 @@ def test_pulsed_update_equals_the_cpu_core(backend, device, dtype):
         cpu.update(x, d)
         gpu.update(backend.xp.asarray(x), backend.xp.asarray(d))
     assert np.abs(cpu.get_weights()).sum() > 0
-    _assert_same(backend, gpu.get_weights(), cpu.get_weights())
+    assert_same(backend, gpu.get_weights(), cpu.get_weights())
 
 
 @pytest.mark.parametrize("io", [IOParameters(), IOParameters(is_perfect=True),
@@ -123,7 +106,7 @@ def test_maintenance_equals_the_cpu_core(backend):
         tile.decay_weights(0.5)
         tile.diffuse_weights()
         tile.reset_columns(3, 2, reset_prob=0.5)
-    _assert_same(backend, gpu.get_weights(), cpu.get_weights())
+    assert_same(backend, gpu.get_weights(), cpu.get_weights())
 
 
 def test_to_moves_the_whole_state_and_the_stream_continues(backend):
@@ -141,7 +124,7 @@ def test_to_moves_the_whole_state_and_the_stream_continues(backend):
         ref.update(x, d)
         moved.update(x, d)
     assert isinstance(moved.get_weights(), np.ndarray)
-    _assert_same(backend, moved.get_weights(), ref.get_weights())
+    assert_same(backend, moved.get_weights(), ref.get_weights())
     assert moved._op_counter == ref._op_counter
 
 
@@ -158,7 +141,7 @@ def test_save_and_load_of_a_gpu_tile(backend, tmp_path):
     x, d = _data(4, 6, 5, seed=3)
     back.update(x, d)
     again.update(x, d)
-    _assert_same(backend, again.get_weights(), back.get_weights())
+    assert_same(backend, again.get_weights(), back.get_weights())
 
 
 def test_bad_input_is_refused_and_the_tile_stays(backend):

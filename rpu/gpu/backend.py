@@ -128,6 +128,13 @@ class CudaBackend(InferenceKernels):
             raise ValueError(f"{what}: {name} must have shape {shape}, got {a.shape}.")
         return a
 
+    def _chopper_args(self, what, reads, chop, lr_scale):
+        """The chopper signs of the events, transposed to (d, n_ev), and their lr scales."""
+        n_ev, d = reads.shape
+        chop_t = self.xp.ascontiguousarray(
+            self._per_event(chop, (n_ev, d), reads.dtype, "chop", what).T)
+        return chop_t, self._per_event(lr_scale, (n_ev,), np.float64, "lr_scale", what)
+
     def chopped_buffer(self, reads, cols, chop, lr_scale, H, max_n, momentum, forget_buffer,
                        no_buffer, n_threads=1):
         """Advance the TTv2 buffer H (d, x) over a batch's transfer events; returns the pulse
@@ -137,9 +144,7 @@ class CudaBackend(InferenceKernels):
         n_ev, d = reads.shape
         if n_ev == 0 or d == 0:
             return counts.T
-        chop_t = self.xp.ascontiguousarray(
-            self._per_event(chop, (n_ev, d), reads.dtype, "chop", what).T)
-        lr = self._per_event(lr_scale, (n_ev,), np.float64, "lr_scale", what)
+        chop_t, lr = self._chopper_args(what, reads, chop, lr_scale)
         T = reads.dtype.type
         self.runtime.kernel("rpu_chopped_buffer", reads.dtype)(
             element_grid(d), (ELEMENT_BLOCK,),
@@ -159,9 +164,7 @@ class CudaBackend(InferenceKernels):
         n_ev, d = reads.shape
         if n_ev == 0 or d == 0:
             return counts.T
-        chop_t = self.xp.ascontiguousarray(
-            self._per_event(chop, (n_ev, d), reads.dtype, "chop", what).T)
-        lr = self._per_event(lr_scale, (n_ev,), np.float64, "lr_scale", what)
+        chop_t, lr = self._chopper_args(what, reads, chop, lr_scale)
         sw = self._per_event(switched, (n_ev,), np.int8, "switched", what)
         T = reads.dtype.type
         self.runtime.kernel("rpu_dynamic_buffer", reads.dtype)(
