@@ -116,7 +116,8 @@ cdef extern from "cpu_rows.h" nogil:
                            unsigned char *flags, T *normals, uint32_t *scratch, long chunk,
                            T *by_column,
                            uint64_t *d_train, signed char *d_sign, T *d_dense, T *prob,
-                           uint32_t *words, int *pair_j, int *pair_n, uint64_t seed,
+                           uint32_t *words, int *pair_j, int *pair_n, int *pair_off,
+                           int *pair_order, uint64_t seed,
                            uint64_t noise_seed, uint64_t row, uint64_t op,
                            const int *record_col, T *record_out, long record_stride)
     void rpu_exact_update_row[T](T *w, long x_size, long m, const T *X, const T *d_col,

@@ -382,7 +382,8 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
                                 const T *d_dense, const int *bl, int lr_sign, int one_sided,
                                 const rpu_device_globals<T> &g, const rpu_device_row<T> &h,
                                 T write_noise, int needs_noise, unsigned char *flags,
-                                int *pair_j, int *pair_n, rpu_pulse_noise<T> &noise,
+                                int *pair_j, int *pair_n, int *pair_off, int *pair_order,
+                                rpu_pulse_noise<T> &noise,
                                 const int *record_col, T *record_out, long record_stride) {
   const int write = visible != stored;
   if (write)
@@ -483,95 +484,114 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
      * RPU_PULSE_LANES pairs advance side by side, one pulse each per step, so that SIMD lanes
      * (and the out-of-order core) overlap them; a pair whose count is done keeps its weight.
      * The k-th pulse of the sample (pairs in list order) takes normal k, as one pair at a time
-     * would. */
+     * would. A group costs as many steps as its longest chain, so the pairs of a window (as
+     * many consecutive pairs as fit the noise buffer) are first ordered by count: with BL = 31
+     * the counts spread from 1 to 31, and groups of neighbours in list order took about twice
+     * the steps of groups of similar counts. */
     long k = 0;
     for (long u0 = 0; u0 < np;) {
-      /* a group: as many pairs as fit the lanes and, with their normals, the noise buffer */
-      int nl = 0, max_n = 0;
-      long group_total = 0;
-      int off[RPU_PULSE_LANES], cnt[RPU_PULSE_LANES], dn[RPU_PULSE_LANES];
-      while (u0 + nl < np && nl < RPU_PULSE_LANES) {
-        const int c = pair_n[u0 + nl];
-        const int n = c > 0 ? c : -c;
-        if (nl > 0 && (group_total + n + 3 > chunk || n > RPU_LANE_MAX_PULSES ||
-                       max_n > RPU_LANE_MAX_PULSES))
-          break;
-        off[nl] = (int)group_total;
-        cnt[nl] = n;
-        dn[nl] = c > 0;
-        group_total += n;
-        max_n = n > max_n ? n : max_n;
-        ++nl;
-      }
-      if (max_n > RPU_LANE_MAX_PULSES || group_total + 3 > chunk) {
+      const int c0 = pair_n[u0];
+      const int n0 = c0 > 0 ? c0 : -c0;
+      if (n0 > RPU_LANE_MAX_PULSES || n0 + 3 > chunk) {
         /* one pair with a long chain (BL > 64): alone, its normals chunk by chunk */
         const long j = pair_j[u0];
         T w = stored[j];
-        for (long first = 0; first < group_total; first += chunk - 4) {
-          const long len = group_total - first < chunk - 4 ? group_total - first : chunk - 4;
+        for (long first = 0; first < n0; first += chunk - 4) {
+          const long len = n0 - first < chunk - 4 ? n0 - first : chunk - 4;
           const long f0 = (k + first) & ~3L;
           if (needs_noise) noise.fill(f0, len + (k + first - f0), (rpu_uint64)b);
           for (long p = 0; p < len; ++p)
-            w = rpu_device_pulse<T, KIND>(g, h, j, w, dn[0],
+            w = rpu_device_pulse<T, KIND>(g, h, j, w, c0 > 0,
                                           needs_noise ? normals[k + first - f0 + p] : (T)0);
         }
         stored[j] = w;
         if (write) flags[j] = 1;
-        k += group_total;
+        k += n0;
         u0 += 1;
         continue;
       }
+      /* the window [u0, u1): each pair's first normal (list order), then the pairs by count */
+      long u1 = u0, window_total = 0;
+      int per_count[RPU_LANE_MAX_PULSES + 2] = {0};
+      while (u1 < np) {
+        const int c = pair_n[u1];
+        const int n = c > 0 ? c : -c;
+        if (n > RPU_LANE_MAX_PULSES || window_total + n + 3 > chunk) break;
+        pair_off[u1 - u0] = (int)window_total;
+        window_total += n;
+        ++per_count[n + 1];
+        ++u1;
+      }
+      for (int n = 1; n <= RPU_LANE_MAX_PULSES + 1; ++n) per_count[n] += per_count[n - 1];
+      for (long u = u0; u < u1; ++u) {
+        const int c = pair_n[u];
+        pair_order[per_count[c > 0 ? c : -c]++] = (int)(u - u0);
+      }
       const long f0 = k & ~3L;
-      if (needs_noise) noise.fill(f0, group_total + (k - f0), (rpu_uint64)b);
+      if (needs_noise) noise.fill(f0, window_total + (k - f0), (rpu_uint64)b);
       const T *nz = normals + (k - f0);
-      /* the lanes' hidden parameters, gathered once; the pulse rule then reads lane l */
-      T lw[RPU_PULSE_LANES], lb_max[RPU_PULSE_LANES], lb_min[RPU_PULSE_LANES],
-          ls_up[RPU_PULSE_LANES], ls_down[RPU_PULSE_LANES], l_a[RPU_PULSE_LANES],
-          l_b[RPU_PULSE_LANES], l_c[RPU_PULSE_LANES];
-      rpu_device_row<T> hl = {lb_max, lb_min, ls_up, ls_down, 0, 0, 0, 0, 0};
-      if (h.slope_up) { hl.slope_up = l_a; hl.slope_down = l_b; }
-      if (h.gamma_up) { hl.gamma_up = l_a; hl.gamma_down = l_b; }
-      if (h.reference) hl.reference = l_c;
-      for (int l = 0; l < RPU_PULSE_LANES; ++l) {
-        /* idle lanes repeat lane 0 (their results are discarded) */
-        const long j = pair_j[u0 + (l < nl ? l : 0)];
-        if (l >= nl) { off[l] = 0; cnt[l] = 0; dn[l] = 0; }
-        lw[l] = stored[j];
-        lb_max[l] = h.b_max[j];
-        lb_min[l] = h.b_min[j];
-        ls_up[l] = h.s_up[j];
-        ls_down[l] = h.s_down[j];
-        if (h.slope_up) { l_a[l] = h.slope_up[j]; l_b[l] = h.slope_down[j]; }
-        if (h.gamma_up) { l_a[l] = h.gamma_up[j]; l_b[l] = h.gamma_down[j]; }
-        if (h.reference) l_c[l] = h.reference[j];
-      }
-      /* each step's normals for all lanes (a lane past its count repeats its last one, which
-       * it then discards); without noise, a row of zeros */
-      T lane_xi[RPU_PULSE_LANES];
-      int last[RPU_PULSE_LANES], at[RPU_PULSE_LANES];
-      for (int l = 0; l < RPU_PULSE_LANES; ++l) {
-        last[l] = cnt[l] > 0 ? cnt[l] - 1 : 0;
-        lane_xi[l] = (T)0;
-      }
-      for (int p = 0; p < max_n; ++p) {
-        if (needs_noise) {
-          for (int l = 0; l < RPU_PULSE_LANES; ++l) at[l] = off[l] + (p < last[l] ? p : last[l]);
-          for (int l = 0; l < RPU_PULSE_LANES; ++l) lane_xi[l] = nz[at[l]];
-        }
-        const T *xi = lane_xi;
-#pragma GCC ivdep
+      for (long g0 = 0; g0 < u1 - u0; g0 += RPU_PULSE_LANES) {
+        const int nl = u1 - u0 - g0 < RPU_PULSE_LANES ? (int)(u1 - u0 - g0) : RPU_PULSE_LANES;
+        int off[RPU_PULSE_LANES], cnt[RPU_PULSE_LANES], dn[RPU_PULSE_LANES];
+        long lane_j[RPU_PULSE_LANES];
+        int max_n = 0;
         for (int l = 0; l < RPU_PULSE_LANES; ++l) {
-          const T next = rpu_device_pulse<T, KIND>(g, hl, l, lw[l], dn[l], xi[l]);
-          lw[l] = p < cnt[l] ? next : lw[l];
+          /* idle lanes repeat the group's first pair with no pulses (their results are
+           * discarded) */
+          const int w = pair_order[g0 + (l < nl ? l : 0)];
+          const int c = pair_n[u0 + w];
+          lane_j[l] = pair_j[u0 + w];
+          off[l] = l < nl ? pair_off[w] : 0;
+          cnt[l] = l < nl ? (c > 0 ? c : -c) : 0;
+          dn[l] = l < nl && c > 0;
+          max_n = cnt[l] > max_n ? cnt[l] : max_n;
+        }
+        /* the lanes' hidden parameters, gathered once; the pulse rule then reads lane l */
+        T lw[RPU_PULSE_LANES], lb_max[RPU_PULSE_LANES], lb_min[RPU_PULSE_LANES],
+            ls_up[RPU_PULSE_LANES], ls_down[RPU_PULSE_LANES], l_a[RPU_PULSE_LANES],
+            l_b[RPU_PULSE_LANES], l_c[RPU_PULSE_LANES];
+        rpu_device_row<T> hl = {lb_max, lb_min, ls_up, ls_down, 0, 0, 0, 0, 0};
+        if (h.slope_up) { hl.slope_up = l_a; hl.slope_down = l_b; }
+        if (h.gamma_up) { hl.gamma_up = l_a; hl.gamma_down = l_b; }
+        if (h.reference) hl.reference = l_c;
+        for (int l = 0; l < RPU_PULSE_LANES; ++l) {
+          const long j = lane_j[l];
+          lw[l] = stored[j];
+          lb_max[l] = h.b_max[j];
+          lb_min[l] = h.b_min[j];
+          ls_up[l] = h.s_up[j];
+          ls_down[l] = h.s_down[j];
+          if (h.slope_up) { l_a[l] = h.slope_up[j]; l_b[l] = h.slope_down[j]; }
+          if (h.gamma_up) { l_a[l] = h.gamma_up[j]; l_b[l] = h.gamma_down[j]; }
+          if (h.reference) l_c[l] = h.reference[j];
+        }
+        /* each step's normals for all lanes (a lane past its count repeats its last one, which
+         * it then discards); without noise, a row of zeros */
+        T lane_xi[RPU_PULSE_LANES];
+        int last[RPU_PULSE_LANES], at[RPU_PULSE_LANES];
+        for (int l = 0; l < RPU_PULSE_LANES; ++l) {
+          last[l] = cnt[l] > 0 ? cnt[l] - 1 : 0;
+          lane_xi[l] = (T)0;
+        }
+        for (int p = 0; p < max_n; ++p) {
+          if (needs_noise) {
+            for (int l = 0; l < RPU_PULSE_LANES; ++l) at[l] = off[l] + (p < last[l] ? p : last[l]);
+            for (int l = 0; l < RPU_PULSE_LANES; ++l) lane_xi[l] = nz[at[l]];
+          }
+          const T *xi = lane_xi;
+#pragma GCC ivdep
+          for (int l = 0; l < RPU_PULSE_LANES; ++l) {
+            const T next = rpu_device_pulse<T, KIND>(g, hl, l, lw[l], dn[l], xi[l]);
+            lw[l] = p < cnt[l] ? next : lw[l];
+          }
+        }
+        for (int l = 0; l < nl; ++l) {
+          stored[lane_j[l]] = lw[l];
+          if (write) flags[lane_j[l]] = 1;
         }
       }
-      for (int l = 0; l < nl; ++l) {
-        const long j = pair_j[u0 + l];
-        stored[j] = lw[l];
-        if (write) flags[j] = 1;
-      }
-      k += group_total;
-      u0 += nl;
+      k += window_total;
+      u0 = u1;
     }
     } while (0);
     if (record_col != 0 && record_col[b] >= 0) record_out[b * record_stride] = stored[record_col[b]];
@@ -587,8 +607,8 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
 /* Step 2 for weight row `row`: the d trains of this row's element across all samples (from
  * the column d_col of D, stride d_stride), then the device family's instantiation of the row
  * update. Scratch: d_train (m * nw), d_sign (m), d_dense (m), prob (m), words (4 m) for the
- * trains; normals and scratch (chunk each) for the pulse noise; flags, pair_j, pair_n
- * (x_size each). */
+ * trains; normals and scratch (chunk each) for the pulse noise; flags, pair_j, pair_n,
+ * pair_off, pair_order (x_size each). */
 template <typename T>
 static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, int mode,
                            const int *x_cnt, const int *x_idx, const rpu_uint64 *x_words,
@@ -601,7 +621,8 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
                            unsigned char *flags, T *normals, rpu_uint32 *scratch, long chunk,
                            T *by_column,
                            rpu_uint64 *d_train, signed char *d_sign, T *d_dense, T *prob,
-                           rpu_uint32 *words, int *pair_j, int *pair_n, rpu_uint64 seed,
+                           rpu_uint32 *words, int *pair_j, int *pair_n, int *pair_off,
+                           int *pair_order, rpu_uint64 seed,
                            rpu_uint64 noise_seed, rpu_uint64 row, rpu_uint64 op,
                            const int *record_col, T *record_out, long record_stride) {
   rpu_pulse_trains(d_col, d_stride, m, a_scales, bl, 1, d_res, sto_round, nw, mode, d_train,
@@ -613,7 +634,7 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
     rpu_update_row_kind<T, K>(stored, visible, x_size, m, nw, mode, x_cnt, x_idx, x_words,     \
                               x_sgn, x_val, x_fire, d_train, d_sign, d_dense, bl,              \
                               lr_sign, one_sided, g, h, write_noise, needs_noise, flags,       \
-                              pair_j, pair_n, noise,                                           \
+                              pair_j, pair_n, pair_off, pair_order, noise,                     \
                               record_col, record_out, record_stride);                          \
     break;
   switch (g.kind) {
@@ -627,7 +648,7 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
       rpu_update_row_kind<T, RPU_DEVICE_CONSTANT_STEP>(
           stored, visible, x_size, m, nw, mode, x_cnt, x_idx, x_words, x_sgn, x_val, x_fire,
           d_train, d_sign, d_dense, bl, lr_sign, one_sided, g, h, write_noise, needs_noise, flags,
-          pair_j, pair_n, noise, record_col, record_out, record_stride);
+          pair_j, pair_n, pair_off, pair_order, noise, record_col, record_out, record_stride);
   }
 #undef RPU_UPDATE_ROW_CASE
 }
