@@ -957,111 +957,6 @@ def dynamic_buffer(const floating[:, ::1] reads,   # IN  (n_ev, d) transfer read
 
 
 # ---------------------------------------------------------------------------------------------
-# Inference noise models: the statistical PCM model (per-element math in _kernels/pcm_noise.h;
-# validation, conversion and the public API in rpu/inference/). Conductances in uS, times in s.
-# Every draw is Philox of (seed, op, purpose, row, column) with the converter slice as `sub`, so
-# results do not depend on n_threads. `out` must not alias an input (the normals are drawn into
-# it first); rpu.inference allocates it.
-# ---------------------------------------------------------------------------------------------
-
-from rpu._kernels cimport (
-    RPU_RNG_INF_PROG_NOISE, RPU_RNG_INF_DRIFT_NU, RPU_RNG_INF_READ_NOISE,
-    rpu_pcm_prog_std, rpu_pcm_nu_moments, rpu_pcm_program, rpu_pcm_drift_nu,
-    rpu_pcm_time_ratio, rpu_pcm_read_time_factor, rpu_pcm_read_std,
-)
-
-
-def pcm_prog_std(const floating[:, ::1] g_target,  # IN  (rows, cols) target conductances
-                 floating[:, ::1] out,             # OUT (rows, cols) programming-noise std
-                 const floating[::1] coeff,        # IN  (n_coeff,) polynomial coefficients
-                 double g_max, double g_max_ref, int n_threads):
-    """``out = (sum_k coeff[k] (g_target/g_max)^k) g_max/g_max_ref`` (deterministic)."""
-    cdef Py_ssize_t r, j, n = g_target.shape[1]
-    cdef int nc = coeff.shape[0]
-    cdef floating gm = <floating>g_max, gref = <floating>g_max_ref
-    if g_target.shape[0] == 0 or n == 0:
-        return
-    with nogil:
-        for r in prange(g_target.shape[0], schedule='static', num_threads=n_threads):
-            for j in range(n):
-                out[r, j] = rpu_pcm_prog_std(g_target[r, j], &coeff[0], nc, gm, gref)
-
-
-def pcm_program(const floating[:, ::1] g_target,   # IN  (rows, cols) target conductances
-                floating[:, ::1] out,              # OUT (rows, cols) programmed conductances
-                const floating[::1] coeff,         # IN  (n_coeff,) polynomial coefficients
-                double g_max, double g_max_ref, double prog_noise_scale,
-                uint64_t seed, uint64_t op, uint32_t sub, int n_threads):
-    """PCMLikeNoiseModel.apply_programming_noise_to_conductance (purpose INF_PROG_NOISE)."""
-    cdef Py_ssize_t r, j, n = g_target.shape[1]
-    cdef int nc = coeff.shape[0]
-    cdef floating gm = <floating>g_max, gref = <floating>g_max_ref
-    cdef floating scale = <floating>prog_noise_scale
-    cdef floating g
-    if g_target.shape[0] == 0 or n == 0:
-        return
-    scratch_arr = np.empty((max(n_threads, 1), _scratch_words(n)), dtype=np.uint32)
-    cdef uint32_t[:, ::1] scratch = scratch_arr
-    with nogil:
-        for r in prange(g_target.shape[0], schedule='static', num_threads=n_threads):
-            rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
-                           RPU_RNG_INF_PROG_NOISE, sub)
-            for j in range(n):
-                g = g_target[r, j]
-                out[r, j] = rpu_pcm_program(g, rpu_pcm_prog_std(g, &coeff[0], nc, gm, gref),
-                                            scale, out[r, j])
-
-
-def pcm_nu_moments(const floating[:, ::1] g_target,  # IN  (rows, cols) target conductances
-                   floating[:, ::1] mu,              # OUT (rows, cols) mean of the drift exponent
-                   floating[:, ::1] sigma,           # OUT (rows, cols) its std (before folding)
-                   double g_max, int n_threads):
-    """The conductance-dependent mean and std of PCMLikeNoiseModel's drift exponent."""
-    cdef Py_ssize_t r, j, n = g_target.shape[1]
-    cdef floating gm = <floating>g_max
-    if g_target.shape[0] == 0 or n == 0:
-        return
-    with nogil:
-        for r in prange(g_target.shape[0], schedule='static', num_threads=n_threads):
-            for j in range(n):
-                rpu_pcm_nu_moments(g_target[r, j], gm, &mu[r, j], &sigma[r, j])
-
-
-def pcm_drift_nu(const floating[:, ::1] g_target,  # IN  (rows, cols) target conductances
-                 floating[:, ::1] out,             # OUT (rows, cols) drift exponents nu >= 0
-                 double g_max, double drift_scale,
-                 uint64_t seed, uint64_t op, uint32_t sub, int n_threads):
-    """PCMLikeNoiseModel.generate_drift_coefficients (purpose INF_DRIFT_NU)."""
-    cdef Py_ssize_t r, j, n = g_target.shape[1]
-    cdef floating gm = <floating>g_max, ds = <floating>drift_scale
-    if g_target.shape[0] == 0 or n == 0:
-        return
-    scratch_arr = np.empty((max(n_threads, 1), _scratch_words(n)), dtype=np.uint32)
-    cdef uint32_t[:, ::1] scratch = scratch_arr
-    with nogil:
-        for r in prange(g_target.shape[0], schedule='static', num_threads=n_threads):
-            rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
-                           RPU_RNG_INF_DRIFT_NU, sub)
-            for j in range(n):
-                out[r, j] = rpu_pcm_drift_nu(g_target[r, j], gm, ds, out[r, j])
-
-
-def pcm_read_std(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed conductances
-                 floating[:, ::1] out,           # OUT (rows, cols) relative read-noise std
-                 double g_max, double t_inference, double t_0, double t_read, int n_threads):
-    """Relative std of the read noise at ``t_inference`` (deterministic; times in seconds)."""
-    cdef Py_ssize_t r, j, n = g_prog.shape[1]
-    cdef floating gm = <floating>g_max
-    cdef floating tf = <floating>rpu_pcm_read_time_factor[double](t_inference, t_0, t_read)
-    if g_prog.shape[0] == 0 or n == 0:
-        return
-    with nogil:
-        for r in prange(g_prog.shape[0], schedule='static', num_threads=n_threads):
-            for j in range(n):
-                out[r, j] = rpu_pcm_read_std(g_prog[r, j], gm, tf)
-
-
-# ---------------------------------------------------------------------------------------------
 # Weight modifiers for hardware-aware training (per-element math in _kernels/weight_modifier.h;
 # validation, amax and the public API in rpu/tiles/weight_modifier.py). Every draw is Philox of
 # (seed, op, purpose, row, column): normals MODIFIER_NOISE (sub k = k-th normal of an element:
@@ -1167,19 +1062,41 @@ def modify_weights(const floating[:, ::1] W,    # IN  (d_size, x_size) clean wei
                     out[r, j] = rpu_wm_drop(out[r, j], bufs[t, WM_BUF_DROP, j], pdrop)
             for j in range(n_mod, n):
                 out[r, j] = W[r, j]
-# Inference noise models other than PCMLike: StateIndependent, CustomDriftPCMLike, ReRamWan2022,
-# ReRamCMO, Hermes (per-element math in _kernels/noise_models.h and pcm_noise.h; validation and
-# dispatch in rpu/inference/noise_models.py). Same conventions as the PCM section above: one
-# Philox normal per element and purpose, the converter slice as `sub`, `out` never aliases an
-# input.
+
+
+# ---------------------------------------------------------------------------------------------
+# Inference noise models: PCMLike, CustomDriftPCMLike, StateIndependent, ReRamWan2022, ReRamCMO,
+# Hermes (per-element math in _kernels/pcm_noise.h and noise_models.h; validation, dispatch and
+# the public API in rpu/inference/). Conductances in uS, times in s. Every draw is Philox of
+# (seed, op, purpose, row, column) with the converter slice as `sub`, so results do not depend
+# on n_threads. `out` must not alias an input (the normals are drawn into it first);
+# rpu.inference allocates it. A model's own formulas are chosen per element by its code
+# (NOISE_DRIFT_MODELS), so each pass below is one loop for every model.
 # ---------------------------------------------------------------------------------------------
 
 from rpu._kernels cimport (
-    RPU_RNG_INF_RELAXATION, rpu_nu_draw,
-    rpu_noise_program, rpu_hermes_nu_moments, rpu_hermes_drift_nu, rpu_hermes_q_s,
+    RPU_RNG_INF_PROG_NOISE, RPU_RNG_INF_DRIFT_NU, RPU_RNG_INF_READ_NOISE, RPU_RNG_INF_RELAXATION,
+    rpu_pcm_prog_std, rpu_pcm_time_ratio, rpu_pcm_read_time_factor, rpu_nu_draw,
+    rpu_noise_program, rpu_nu_moments_of, rpu_drift_nu_of, rpu_read_std_of,
     rpu_noise_drift_read, RPU_NOISE_DRIFT_STATE_INDEPENDENT, RPU_NOISE_DRIFT_HERMES,
     RPU_NOISE_DRIFT_RERAM_CMO, RPU_NOISE_DRIFT_PCM,
 )
+
+
+def pcm_prog_std(const floating[:, ::1] g_target,  # IN  (rows, cols) target conductances
+                 floating[:, ::1] out,             # OUT (rows, cols) programming-noise std
+                 const floating[::1] coeff,        # IN  (n_coeff,) polynomial coefficients
+                 double g_max, double g_max_ref, int n_threads):
+    """``out = (sum_k coeff[k] (g_target/g_max)^k) g_max/g_max_ref`` (deterministic)."""
+    cdef Py_ssize_t r, j, n = g_target.shape[1]
+    cdef int nc = coeff.shape[0]
+    cdef floating gm = <floating>g_max, gref = <floating>g_max_ref
+    if g_target.shape[0] == 0 or n == 0:
+        return
+    with nogil:
+        for r in prange(g_target.shape[0], schedule='static', num_threads=n_threads):
+            for j in range(n):
+                out[r, j] = rpu_pcm_prog_std(g_target[r, j], &coeff[0], nc, gm, gref)
 
 
 def noise_program(const floating[:, ::1] g_target,  # IN  (rows, cols) target conductances
@@ -1226,29 +1143,12 @@ def nu_draw(const floating[:, ::1] mu,     # IN  (rows, cols) mean of the drift 
                 out[r, j] = rpu_nu_draw(mu[r, j], sigma[r, j], ds, out[r, j])
 
 
-def nu_draw_const(floating[:, ::1] out,    # OUT (rows, cols) drift exponents >= 0
-                  double mu, double sigma, double drift_scale,
-                  uint64_t seed, uint64_t op, uint32_t sub, int n_threads):
-    """``out = drift_scale |mu + sigma xi|`` for scalar moments (purpose INF_DRIFT_NU)."""
-    cdef Py_ssize_t r, j, n = out.shape[1]
-    cdef floating m = <floating>mu, s = <floating>sigma, ds = <floating>drift_scale
-    if out.shape[0] == 0 or n == 0:
-        return
-    scratch_arr = np.empty((max(n_threads, 1), _scratch_words(n)), dtype=np.uint32)
-    cdef uint32_t[:, ::1] scratch = scratch_arr
-    with nogil:
-        for r in prange(out.shape[0], schedule='static', num_threads=n_threads):
-            rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
-                           RPU_RNG_INF_DRIFT_NU, sub)
-            for j in range(n):
-                out[r, j] = rpu_nu_draw(m, s, ds, out[r, j])
-
-
-def hermes_nu_moments(const floating[:, ::1] g_target,  # IN  (rows, cols) target conductances
-                      floating[:, ::1] mu,              # OUT (rows, cols) mean of nu
-                      floating[:, ::1] sigma,           # OUT (rows, cols) std of nu
-                      double g_max, int num_devices, int n_threads):
-    """The piecewise moments of HermesNoiseModel's drift exponent (deterministic)."""
+def nu_moments(const floating[:, ::1] g_target,  # IN  (rows, cols) target conductances
+               floating[:, ::1] mu,              # OUT (rows, cols) mean of the drift exponent
+               floating[:, ::1] sigma,           # OUT (rows, cols) its std (before folding)
+               int model, double g_max, int num_devices, int n_threads):
+    """The conductance-dependent moments of the drift exponent (deterministic): ``model`` is
+    ``NOISE_DRIFT_MODELS["pcm"]`` (PCMLike) or ``["hermes"]`` (Hermes, with ``num_devices``)."""
     cdef Py_ssize_t r, j, n = g_target.shape[1]
     cdef floating gm = <floating>g_max
     if g_target.shape[0] == 0 or n == 0:
@@ -1256,14 +1156,15 @@ def hermes_nu_moments(const floating[:, ::1] g_target,  # IN  (rows, cols) targe
     with nogil:
         for r in prange(g_target.shape[0], schedule='static', num_threads=n_threads):
             for j in range(n):
-                rpu_hermes_nu_moments(g_target[r, j], gm, num_devices, &mu[r, j], &sigma[r, j])
+                rpu_nu_moments_of(model, g_target[r, j], gm, num_devices, &mu[r, j], &sigma[r, j])
 
 
-def hermes_drift_nu(const floating[:, ::1] g_target,  # IN  (rows, cols) target conductances
-                    floating[:, ::1] out,             # OUT (rows, cols) drift exponents >= 0
-                    double g_max, int num_devices, double drift_scale,
-                    uint64_t seed, uint64_t op, uint32_t sub, int n_threads):
-    """HermesNoiseModel.generate_drift_coefficients (purpose INF_DRIFT_NU)."""
+def drift_nu(const floating[:, ::1] g_target,  # IN  (rows, cols) target conductances
+             floating[:, ::1] out,             # OUT (rows, cols) drift exponents nu >= 0
+             int model, double g_max, int num_devices, double drift_scale,
+             uint64_t seed, uint64_t op, uint32_t sub, int n_threads):
+    """generate_drift_coefficients of PCMLike or Hermes (``model`` as in ``nu_moments``):
+    ``drift_scale |mu(g) + sigma(g) xi|`` with xi of purpose INF_DRIFT_NU."""
     cdef Py_ssize_t r, j, n = g_target.shape[1]
     cdef floating gm = <floating>g_max, ds = <floating>drift_scale
     if g_target.shape[0] == 0 or n == 0:
@@ -1275,14 +1176,15 @@ def hermes_drift_nu(const floating[:, ::1] g_target,  # IN  (rows, cols) target 
             rpu_normal_row(&out[r, 0], n, &scratch[threadid(), 0], seed, <uint64_t>r, op,
                            RPU_RNG_INF_DRIFT_NU, sub)
             for j in range(n):
-                out[r, j] = rpu_hermes_drift_nu(g_target[r, j], gm, num_devices, ds, out[r, j])
+                out[r, j] = rpu_drift_nu_of(model, g_target[r, j], gm, num_devices, ds, out[r, j])
 
 
-def hermes_read_std(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed conductances
-                    floating[:, ::1] out,           # OUT (rows, cols) relative read-noise std
-                    double g_max, int num_devices, double t_inference, double t_0,
-                    double t_read, int n_threads):
-    """``Q_s(g_prog) sqrt(ln((t + t_read)/(2 t_read)))`` of HermesNoiseModel (deterministic)."""
+def read_std(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed conductances
+             floating[:, ::1] out,           # OUT (rows, cols) relative read-noise std
+             int model, double g_max, int num_devices, double t_inference, double t_0,
+             double t_read, int n_threads):
+    """Read-noise std relative to the drifted conductance at ``t_inference`` (deterministic;
+    times in seconds): PCMLike's ``Q_s tf`` or Hermes' (``model`` as in ``nu_moments``)."""
     cdef Py_ssize_t r, j, n = g_prog.shape[1]
     cdef floating gm = <floating>g_max
     cdef floating tf = <floating>rpu_pcm_read_time_factor[double](t_inference, t_0, t_read)
@@ -1291,10 +1193,11 @@ def hermes_read_std(const floating[:, ::1] g_prog,  # IN  (rows, cols) programme
     with nogil:
         for r in prange(g_prog.shape[0], schedule='static', num_threads=n_threads):
             for j in range(n):
-                out[r, j] = rpu_hermes_q_s(g_prog[r, j], gm, num_devices) * tf
+                out[r, j] = rpu_read_std_of(model, g_prog[r, j], gm, num_devices, tf)
 
 
-#: The model codes of noise_drift (rpu_noise_drift_model in noise_models.h).
+#: The model codes of nu_moments, drift_nu, read_std and noise_drift (rpu_noise_drift_model in
+#: noise_models.h).
 NOISE_DRIFT_MODELS = {"state_independent": RPU_NOISE_DRIFT_STATE_INDEPENDENT,
                       "hermes": RPU_NOISE_DRIFT_HERMES, "reram_cmo": RPU_NOISE_DRIFT_RERAM_CMO,
                       "pcm": RPU_NOISE_DRIFT_PCM}

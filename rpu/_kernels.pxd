@@ -138,15 +138,10 @@ cdef extern from "pcm_noise.h" nogil:
                            float g_max_ref)
     double rpu_pcm_prog_std(double g_target, const double *coeff, int n_coeff, double g_max,
                             double g_max_ref)
-    void rpu_pcm_nu_moments(float g_target, float g_max, float *mu, float *sigma)
-    void rpu_pcm_nu_moments(double g_target, double g_max, double *mu, double *sigma)
-    T rpu_pcm_program[T](T g_target, T sigma_prog, T prog_noise_scale, T xi)
     T rpu_nu_draw[T](T mu, T sigma, T drift_scale, T xi)
-    T rpu_pcm_drift_nu[T](T g_target, T g_max, T drift_scale, T xi)
     T rpu_pcm_time_ratio[T](T t_inference, T t_0)
     T rpu_pcm_drift_factor[T](T nu, T time_ratio)
     T rpu_pcm_read_time_factor[T](T t_inference, T t_0, T t_read)
-    T rpu_pcm_read_std[T](T g_prog, T g_max, T time_factor)
 
 
 # Weight modifiers (hardware-aware training), weight_modifier.h; their RNG purposes.
@@ -201,17 +196,17 @@ cdef extern from "rng_ids.h" nogil:
 
 cdef extern from "noise_models.h" nogil:
     T rpu_noise_program[T](T g_target, T sigma, T scale, int clip_zero, T xi)
-    void rpu_hermes_nu_moments(float g_target, float g_max, int num_devices, float *mu,
-                               float *sigma)
-    void rpu_hermes_nu_moments(double g_target, double g_max, int num_devices, double *mu,
-                               double *sigma)
-    T rpu_hermes_drift_nu[T](T g_target, T g_max, int num_devices, T drift_scale, T xi)
-    T rpu_hermes_q_s[T](T g_prog, T g_max, int num_devices)
     cdef enum:
         RPU_NOISE_DRIFT_STATE_INDEPENDENT
         RPU_NOISE_DRIFT_HERMES
         RPU_NOISE_DRIFT_RERAM_CMO
         RPU_NOISE_DRIFT_PCM
+    void rpu_nu_moments_of(int model, float g_target, float g_max, int num_devices, float *mu,
+                           float *sigma)
+    void rpu_nu_moments_of(int model, double g_target, double g_max, int num_devices,
+                           double *mu, double *sigma)
+    T rpu_drift_nu_of[T](int model, T g_target, T g_max, int num_devices, T drift_scale, T xi)
+    T rpu_read_std_of[T](int model, T g_prog, T g_max, int num_devices, T time_factor)
     T rpu_noise_drift_read[T](int model, int num_devices, const T *par, T g_prog, T nu,
                               T xi_relax, T xi_read)
 

@@ -342,8 +342,8 @@ __global__ void rpu_pcm_probe(const T *g, const T *coeff, T *out, int n) {
   T mu, sig;
   rpu_pcm_nu_moments(g[i], (T)25, &mu, &sig);
   T s = rpu_pcm_prog_std(g[i], coeff, 3, (T)25, (T)25);
-  T p = rpu_pcm_program(g[i], s, (T)1, rpu_normal_at<T>(1ull, i, 0, 0, RPU_RNG_INF_PROG_NOISE, 0));
-  T nu = rpu_pcm_drift_nu(g[i], (T)25, (T)1, mu + sig);
+  T p = rpu_noise_program(g[i], s, (T)1, 1, rpu_normal_at<T>(1ull, i, 0, 0, RPU_RNG_INF_PROG_NOISE, 0));
+  T nu = rpu_drift_nu_of(RPU_NOISE_DRIFT_PCM, g[i], (T)25, 0, (T)1, mu + sig);
   T tf = rpu_pcm_read_time_factor((T)0, (T)20, (T)2.5e-7);
   out[i] = rpu_pcm_drift_read(p, nu, rpu_pcm_time_ratio((T)3600, (T)20), (T)25, tf, (T)1,
                               rpu_nu_draw(mu, sig, (T)1, (T)0));

@@ -65,14 +65,6 @@ RPU_HD void rpu_hermes_nu_moments(T g_target, T g_max, int num_devices, T *mu, T
   }
 }
 
-/* HermesNoiseModel.generate_drift_coefficients for one device. */
-template <typename T>
-RPU_HD T rpu_hermes_drift_nu(T g_target, T g_max, int num_devices, T drift_scale, T xi) {
-  T mu, sigma;
-  rpu_hermes_nu_moments(g_target, g_max, num_devices, &mu, &sigma);
-  return rpu_nu_draw(mu, sigma, drift_scale, xi);
-}
-
 /* HermesNoiseModel's Q_s of a programmed conductance (no floor on |g|/g_max: at 0 the log
  * branch is clipped to its upper bound 0.04). */
 template <typename T>
@@ -107,10 +99,7 @@ RPU_HD T rpu_cmo_drift_read(T g_prog, T mean_shift, T relax_std, T read_k, T tim
   return rpu_clip(g_d + sig * xi_read * read_noise_scale, g_min, g_max);
 }
 
-/* Drift and read noise of one device for every model (the CPU loop _core.noise_drift and the
- * GPU kernel rpu_noise_drift_elements both call this). par holds the per-call scalars:
- * [0] time ratio (t_inference + t_0)/t_0, [1] read-noise time factor, [2] read_noise_scale,
- * [3] g_max, and for ReRamCMO [4] mean shift, [5] relaxation std, [6] K, [7] g_min. */
+/* The model codes of the dispatchers below (rpu._core.NOISE_DRIFT_MODELS). */
 enum rpu_noise_drift_model {
   RPU_NOISE_DRIFT_STATE_INDEPENDENT = 0,
   RPU_NOISE_DRIFT_HERMES = 1,
@@ -118,6 +107,37 @@ enum rpu_noise_drift_model {
   RPU_NOISE_DRIFT_PCM = 3
 };
 
+/* The models whose drift exponent depends on the target conductance: the moments of nu for
+ * PCMLike (model RPU_NOISE_DRIFT_PCM) or Hermes (RPU_NOISE_DRIFT_HERMES, with num_devices). */
+template <typename T>
+RPU_HD void rpu_nu_moments_of(int model, T g_target, T g_max, int num_devices, T *mu, T *sigma) {
+  if (model == RPU_NOISE_DRIFT_HERMES)
+    rpu_hermes_nu_moments(g_target, g_max, num_devices, mu, sigma);
+  else
+    rpu_pcm_nu_moments(g_target, g_max, mu, sigma);
+}
+
+/* generate_drift_coefficients of one device of those models: drift_scale |mu + sigma xi|. */
+template <typename T>
+RPU_HD T rpu_drift_nu_of(int model, T g_target, T g_max, int num_devices, T drift_scale, T xi) {
+  T mu, sigma;
+  rpu_nu_moments_of(model, g_target, g_max, num_devices, &mu, &sigma);
+  return rpu_nu_draw(mu, sigma, drift_scale, xi);
+}
+
+/* Read-noise std relative to the drifted conductance, of a programmed conductance: PCMLike
+ * (and CustomDriftPCMLike: RPU_NOISE_DRIFT_PCM) or Hermes; time_factor from
+ * rpu_pcm_read_time_factor. */
+template <typename T>
+RPU_HD T rpu_read_std_of(int model, T g_prog, T g_max, int num_devices, T time_factor) {
+  return model == RPU_NOISE_DRIFT_HERMES ? rpu_hermes_q_s(g_prog, g_max, num_devices) * time_factor
+                                         : rpu_pcm_read_std(g_prog, g_max, time_factor);
+}
+
+/* Drift and read noise of one device for every model (the CPU loop _core.noise_drift and the
+ * GPU kernel rpu_noise_drift_elements both call this). par holds the per-call scalars:
+ * [0] time ratio (t_inference + t_0)/t_0, [1] read-noise time factor, [2] read_noise_scale,
+ * [3] g_max, and for ReRamCMO [4] mean shift, [5] relaxation std, [6] K, [7] g_min. */
 template <typename T>
 RPU_HD T rpu_noise_drift_read(int model, int num_devices, const T *par, T g_prog, T nu,
                               T xi_relax, T xi_read) {

@@ -44,12 +44,6 @@ RPU_HD T rpu_pcm_prog_std(T g_target, const T *coeff, int n_coeff, T g_max, T g_
   return sig * (g_max / g_max_ref);
 }
 
-/* Programmed conductance: g_target plus the scaled programming noise, clipped at 0. */
-template <typename T>
-RPU_HD T rpu_pcm_program(T g_target, T sigma_prog, T prog_noise_scale, T xi) {
-  return rpu_max(g_target + prog_noise_scale * sigma_prog * xi, (T)0);
-}
-
 /* Mean and std of the (unfolded) drift exponent for a target conductance. */
 template <typename T>
 RPU_HD void rpu_pcm_nu_moments(T g_target, T g_max, T *mu, T *sigma) {
@@ -64,14 +58,6 @@ RPU_HD void rpu_pcm_nu_moments(T g_target, T g_max, T *mu, T *sigma) {
 template <typename T>
 RPU_HD T rpu_nu_draw(T mu, T sigma, T drift_scale, T xi) {
   return rpu_fabs(mu + sigma * xi) * drift_scale;
-}
-
-/* PCMLikeNoiseModel.generate_drift_coefficients for one device. */
-template <typename T>
-RPU_HD T rpu_pcm_drift_nu(T g_target, T g_max, T drift_scale, T xi) {
-  T mu, sigma;
-  rpu_pcm_nu_moments(g_target, g_max, &mu, &sigma);
-  return rpu_nu_draw(mu, sigma, drift_scale, xi);
 }
 
 /* t / t_0 with t = t_inference + t_0: the argument of the drift power law. A scalar per call; the

@@ -24,7 +24,7 @@ MVM_KERNELS = ("rpu_mvm_nm_dac", "rpu_mvm_nm_running", "rpu_mvm_line_effects",
 UPDATE_KERNELS = ("rpu_update_trains", "rpu_update_compact", "rpu_update_rows")
 # the inference noise models' passes (inference_kernels.cu, used by rpu/gpu/inference.py)
 INFERENCE_KERNELS = ("rpu_prog_std_elements", "rpu_nu_moments_elements", "rpu_drift_nu_elements",
-                     "rpu_read_std_elements", "rpu_noise_drift_params")
+                     "rpu_nu_draw_elements", "rpu_read_std_elements", "rpu_noise_drift_params")
 KERNELS = BASE_KERNELS + MVM_KERNELS + UPDATE_KERNELS + INFERENCE_KERNELS
 OPTIONS = ("--std=c++17", "--fmad=false")
 # the transfer compounds' buffers (compound_kernels.cu, used by rpu/gpu/backend.py)

@@ -2,7 +2,7 @@
 
 ``InferenceKernels`` is a part of :class:`rpu.gpu.backend.CudaBackend`: methods with the names
 and arguments of the functions of ``rpu/_core.pyx``'s inference sections (``modify_weights``,
-``pcm_program``, ``noise_program``, ``noise_drift``, ...), on arrays of ``self.xp``, that launch
+``noise_program``, ``drift_nu``, ``noise_drift``, ...), on arrays of ``self.xp``, that launch
 the kernels of ``rpu/gpu/kernels.cu`` and ``rpu/gpu/inference_kernels.cu``. The per-element math
 and the Philox counters are the core's (``rpu/_kernels/pcm_noise.h``, ``noise_models.h``,
 ``weight_modifier.h``), so both backends draw the same numbers. ``n_threads`` is accepted and
@@ -11,11 +11,7 @@ tile (or the caller) passes them.
 """
 import numpy as np
 
-from rpu._rng import Purpose
 from rpu.gpu._runtime import ELEMENT_BLOCK, element_grid
-
-# model / kind codes of inference_kernels.cu
-_PCM, _HERMES, _TABLE, _CONST = 0, 1, 2, 3
 
 
 class InferenceKernels:
@@ -60,72 +56,38 @@ class InferenceKernels:
             np.int32(coeff.shape[0]), t(g_norm), t(g_ref), t(scale), np.int32(bool(clip_zero)),
             np.uint64(seed), np.uint64(op), np.int32(purpose), np.uint32(sub)))
 
-    def pcm_program(self, g_target, out, coeff, g_max, g_max_ref, prog_noise_scale, seed, op,
-                    sub, n_threads=1):
-        """PCMLike programming; see ``_core.pcm_program`` (rpu_pcm_program is
-        rpu_noise_program clipped at 0, the same arithmetic)."""
-        self.noise_program(g_target, out, coeff, g_max, g_max_ref, prog_noise_scale, True, seed,
-                           op, int(Purpose.INF_PROG_NOISE), sub)
-
     # ----- drift exponents ---------------------------------------------------------------------
-    def _moments(self, g_target, mu, sigma, model, g_max, num_devices):
+    def nu_moments(self, g_target, mu, sigma, model, g_max, num_devices, n_threads=1):
+        """See ``_core.nu_moments`` (``model``: a code of ``_core.NOISE_DRIFT_MODELS``)."""
         self._launch("rpu_nu_moments_elements", g_target.dtype, g_target.size, (
             g_target, mu, sigma, np.int64(g_target.size), np.int32(model),
             g_target.dtype.type(g_max), np.int32(num_devices)))
 
-    def pcm_nu_moments(self, g_target, mu, sigma, g_max, n_threads=1):
-        """See ``_core.pcm_nu_moments``."""
-        self._moments(g_target, mu, sigma, _PCM, g_max, 0)
-
-    def hermes_nu_moments(self, g_target, mu, sigma, g_max, num_devices, n_threads=1):
-        """See ``_core.hermes_nu_moments``."""
-        self._moments(g_target, mu, sigma, _HERMES, g_max, num_devices)
-
-    def _drift_nu(self, out, kind, g, mu, sigma, g_max, num_devices, mu0, sigma0, drift_scale,
-                  seed, op, sub):
+    def drift_nu(self, g_target, out, model, g_max, num_devices, drift_scale, seed, op, sub,
+                 n_threads=1):
+        """See ``_core.drift_nu``."""
         t = out.dtype.type
         rows, cols = out.shape
         self._launch("rpu_drift_nu_elements", out.dtype, rows * cols, (
-            g, mu, sigma, out, np.int64(rows), np.int64(cols), np.int32(kind), t(g_max),
-            np.int32(num_devices), t(mu0), t(sigma0), t(drift_scale), np.uint64(seed),
-            np.uint64(op), np.uint32(sub)))
-
-    def pcm_drift_nu(self, g_target, out, g_max, drift_scale, seed, op, sub, n_threads=1):
-        """See ``_core.pcm_drift_nu``."""
-        self._drift_nu(out, _PCM, g_target, None, None, g_max, 0, 0.0, 0.0, drift_scale, seed,
-                       op, sub)
-
-    def hermes_drift_nu(self, g_target, out, g_max, num_devices, drift_scale, seed, op, sub,
-                        n_threads=1):
-        """See ``_core.hermes_drift_nu``."""
-        self._drift_nu(out, _HERMES, g_target, None, None, g_max, num_devices, 0.0, 0.0,
-                       drift_scale, seed, op, sub)
+            g_target, out, np.int64(rows), np.int64(cols), np.int32(model), t(g_max),
+            np.int32(num_devices), t(drift_scale), np.uint64(seed), np.uint64(op),
+            np.uint32(sub)))
 
     def nu_draw(self, mu, sigma, out, drift_scale, seed, op, sub, n_threads=1):
         """See ``_core.nu_draw``."""
-        self._drift_nu(out, _TABLE, None, mu, sigma, 0.0, 0, 0.0, 0.0, drift_scale, seed, op,
-                       sub)
-
-    def nu_draw_const(self, out, mu, sigma, drift_scale, seed, op, sub, n_threads=1):
-        """See ``_core.nu_draw_const``."""
-        self._drift_nu(out, _CONST, None, None, None, 0.0, 0, mu, sigma, drift_scale, seed, op,
-                       sub)
+        rows, cols = out.shape
+        self._launch("rpu_nu_draw_elements", out.dtype, rows * cols, (
+            mu, sigma, out, np.int64(rows), np.int64(cols), out.dtype.type(drift_scale),
+            np.uint64(seed), np.uint64(op), np.uint32(sub)))
 
     # ----- read noise and drift ------------------------------------------------------------------
-    def _read_std(self, g_prog, out, model, g_max, num_devices, t_inference, t_0, t_read):
+    def read_std(self, g_prog, out, model, g_max, num_devices, t_inference, t_0, t_read,
+                 n_threads=1):
+        """See ``_core.read_std``."""
         self._launch("rpu_read_std_elements", g_prog.dtype, g_prog.size, (
             g_prog, out, np.int64(g_prog.size), np.int32(model), g_prog.dtype.type(g_max),
             np.int32(num_devices), np.float64(t_inference), np.float64(t_0),
             np.float64(t_read)))
-
-    def pcm_read_std(self, g_prog, out, g_max, t_inference, t_0, t_read, n_threads=1):
-        """See ``_core.pcm_read_std``."""
-        self._read_std(g_prog, out, _PCM, g_max, 0, t_inference, t_0, t_read)
-
-    def hermes_read_std(self, g_prog, out, g_max, num_devices, t_inference, t_0, t_read,
-                        n_threads=1):
-        """See ``_core.hermes_read_std``."""
-        self._read_std(g_prog, out, _HERMES, g_max, num_devices, t_inference, t_0, t_read)
 
     def noise_drift(self, g_prog, nu, out, model, num_devices, t_inference, t_0, t_read,
                     read_noise_scale, g_max, mean_shift, relax_std, read_k, g_min, seed, op, sub,

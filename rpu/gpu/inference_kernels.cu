@@ -2,9 +2,8 @@
  *
  * Appended to the headers' text (rpu/gpu/_source.py). The programming noise, the drift and
  * read noise and the weight modifier already have kernels in kernels.cu; these are the other
- * entry points of the CPU core's inference section (rpu/_core.pyx: pcm_prog_std,
- * pcm_nu_moments, hermes_nu_moments, pcm_drift_nu, hermes_drift_nu, nu_draw, nu_draw_const,
- * pcm_read_std, hermes_read_std, and the per-call scalars of noise_drift), one thread per
+ * entry points of the CPU core's inference section (rpu/_core.pyx: pcm_prog_std, nu_moments,
+ * drift_nu, nu_draw, read_std, and the per-call scalars of noise_drift), one thread per
  * element, calling the same functions of pcm_noise.h / noise_models.h with the same Philox
  * counters (purpose, sub-stream, row, column), so both backends draw the same numbers.
  */
@@ -18,43 +17,45 @@ __global__ void rpu_prog_std_elements(const T *g, T *out, long long n, const T *
   out[idx] = rpu_pcm_prog_std<T>(g[idx], coeff, n_coeff, g_norm, g_ref);
 }
 
-/* Moments of the drift exponent from the target conductance: model 0 PCMLike
- * (rpu_pcm_nu_moments), 1 Hermes (rpu_hermes_nu_moments with num_devices). */
+/* Moments of the drift exponent from the target conductance: rpu_nu_moments_of (model: a code
+ * of rpu_noise_drift_model, PCM or HERMES). */
 template <typename T>
 __global__ void rpu_nu_moments_elements(const T *g, T *mu, T *sigma, long long n, int model,
                                         T g_max, int num_devices) {
   long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (idx >= n) return;
-  if (model == 1)
-    rpu_hermes_nu_moments<T>(g[idx], g_max, num_devices, &mu[idx], &sigma[idx]);
-  else
-    rpu_pcm_nu_moments<T>(g[idx], g_max, &mu[idx], &sigma[idx]);
+  rpu_nu_moments_of<T>(model, g[idx], g_max, num_devices, &mu[idx], &sigma[idx]);
 }
 
-/* Drift exponents drift_scale |mu + sigma xi| with xi the normal of (seed, op, INF_DRIFT_NU,
- * sub, row, column). kind: 0 PCMLike moments of g (rpu_pcm_drift_nu), 1 Hermes moments of g
- * (rpu_hermes_drift_nu), 2 per-element moments mu[], sigma[] (CustomDriftPCMLike's table),
- * 3 the scalar moments mu0, sigma0 (StateIndependent). Unused pointers may be NULL. */
+/* Drift exponents of PCMLike or Hermes (rpu_drift_nu_of) with xi the normal of (seed, op,
+ * INF_DRIFT_NU, sub, row, column). */
 template <typename T>
-__global__ void rpu_drift_nu_elements(const T *g, const T *mu, const T *sigma, T *out,
-                                      long long rows, long long cols, int kind, T g_max,
-                                      int num_devices, T mu0, T sigma0, T drift_scale,
+__global__ void rpu_drift_nu_elements(const T *g, T *out, long long rows, long long cols,
+                                      int model, T g_max, int num_devices, T drift_scale,
                                       rpu_uint64 seed, rpu_uint64 op, unsigned int sub) {
   long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (idx >= rows * cols) return;
   long long r = idx / cols, c = idx % cols;
   T xi = rpu_normal_at<T>(seed, (rpu_uint64)c, (rpu_uint64)r, op, RPU_RNG_INF_DRIFT_NU, sub);
-  switch (kind) {
-    case 0: out[idx] = rpu_pcm_drift_nu<T>(g[idx], g_max, drift_scale, xi); break;
-    case 1: out[idx] = rpu_hermes_drift_nu<T>(g[idx], g_max, num_devices, drift_scale, xi); break;
-    case 2: out[idx] = rpu_nu_draw<T>(mu[idx], sigma[idx], drift_scale, xi); break;
-    default: out[idx] = rpu_nu_draw<T>(mu0, sigma0, drift_scale, xi);
-  }
+  out[idx] = rpu_drift_nu_of<T>(model, g[idx], g_max, num_devices, drift_scale, xi);
 }
 
-/* Relative read-noise std of programmed conductances: model 0 PCMLike (rpu_pcm_read_std),
- * 1 Hermes (rpu_hermes_q_s times the time factor). The time factor is formed in double from
- * the times in seconds and rounded to T, as the CPU core does once per call. */
+/* Drift exponents drift_scale |mu + sigma xi| from per-element moments (CustomDriftPCMLike's
+ * table, StateIndependent's constants), xi as above. */
+template <typename T>
+__global__ void rpu_nu_draw_elements(const T *mu, const T *sigma, T *out, long long rows,
+                                     long long cols, T drift_scale, rpu_uint64 seed,
+                                     rpu_uint64 op, unsigned int sub) {
+  long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (idx >= rows * cols) return;
+  long long r = idx / cols, c = idx % cols;
+  T xi = rpu_normal_at<T>(seed, (rpu_uint64)c, (rpu_uint64)r, op, RPU_RNG_INF_DRIFT_NU, sub);
+  out[idx] = rpu_nu_draw<T>(mu[idx], sigma[idx], drift_scale, xi);
+}
+
+/* Relative read-noise std of programmed conductances (rpu_read_std_of). The time factor is
+ * formed in double from the times in seconds and rounded to T, as the CPU core does once per
+ * call. */
 template <typename T>
 __global__ void rpu_read_std_elements(const T *g, T *out, long long n, int model, T g_max,
                                       int num_devices, double t_inference, double t_0,
@@ -62,8 +63,7 @@ __global__ void rpu_read_std_elements(const T *g, T *out, long long n, int model
   long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (idx >= n) return;
   const T tf = (T)rpu_pcm_read_time_factor<double>(t_inference, t_0, t_read);
-  out[idx] = model == 1 ? rpu_hermes_q_s<T>(g[idx], g_max, num_devices) * tf
-                        : rpu_pcm_read_std<T>(g[idx], g_max, tf);
+  out[idx] = rpu_read_std_of<T>(model, g[idx], g_max, num_devices, tf);
 }
 
 /* The 8 per-call scalars ``par`` of rpu_noise_drift_read (layout in noise_models.h), formed in

@@ -99,10 +99,6 @@ def _as_coeff(values, name, dtype, xp=np):
     return coeff if xp is np else xp.asarray(coeff)
 
 
-def _coeff(noise_model, dtype, xp=np):
-    return _as_coeff(noise_model.prog_coeff, "noise_model.prog_coeff", dtype, xp)
-
-
 def _prog_poly(m):
     """(coefficients, name, g_norm, g_ref, scale, clip_zero) of a model's programming noise:
     sigma = (sum_k c_k (g/g_norm)^k) g_norm/g_ref, g_prog = g + scale sigma xi."""
@@ -127,6 +123,14 @@ def _wan_coeff(m, t):
             return coeff, f"coeff_dic[{key!r}]"
     raise ValueError(f"t_inference = {t!r} s is not allowed for ReRamWan2022NoiseModel: expected "
                      f"one of the times of its coeff_dic, {sorted(m.coeff_dic)} s.")
+
+
+def _nu_model(m):
+    """(model code, num_devices) of the passes whose formulas depend on the model
+    (nu_moments, drift_nu, read_std): Hermes, else the PCMLike formulas."""
+    if isinstance(m, HermesNoiseModel):
+        return _DRIFT["hermes"], int(m.num_devices)
+    return _DRIFT["pcm"], 0
 
 
 def _no_drift_exponent(m, what):
@@ -197,11 +201,6 @@ def apply_programming_noise_to_conductance(noise_model, g_target, key, op, *, su
     g = as_matrix("g_target", g_target, xp=xp)
     key, op = as_key_op(key, op)
     out = xp.empty_like(g)
-    if isinstance(m, PCMLikeNoiseModel):
-        be.pcm_program(g, out, _coeff(m, g.dtype, xp), float(m.g_max),
-                       float(m.prog_coeff_g_max_reference), float(m.prog_noise_scale), key,
-                       op, int(sub), n_threads_of(n_threads))
-        return out
     coeff, name, g_norm, g_ref, scale, clip_zero = _prog_poly(m)
     be.noise_program(g, out, _as_coeff(coeff, f"noise_model.{name}", g.dtype, xp), float(g_norm),
                      float(g_ref), float(scale), clip_zero, key, op,
@@ -250,11 +249,8 @@ def drift_nu_moments(noise_model, g_target, *, n_threads=None, backend=None):
     if isinstance(m, StateIndependentNoiseModel):
         return (xp.full_like(g, m.drift_nu_mean), xp.full_like(g, m.drift_nu_std))
     mu, sigma = xp.empty_like(g), xp.empty_like(g)
-    if isinstance(m, HermesNoiseModel):
-        be.hermes_nu_moments(g, mu, sigma, float(m.g_max), int(m.num_devices),
-                             n_threads_of(n_threads))
-    else:
-        be.pcm_nu_moments(g, mu, sigma, float(m.g_max), n_threads_of(n_threads))
+    model, num_devices = _nu_model(m)
+    be.nu_moments(g, mu, sigma, model, float(m.g_max), num_devices, n_threads_of(n_threads))
     return mu, sigma
 
 
@@ -288,17 +284,16 @@ def generate_drift_coefficients(noise_model, g_target, key, op, *, sub=0, n_thre
     if isinstance(m, _RERAM):
         return g.copy()
     out = xp.empty_like(g)
-    if isinstance(m, PCMLikeNoiseModel):
-        be.pcm_drift_nu(g, out, float(m.g_max), float(m.drift_scale), key, op, int(sub), nt)
-    elif isinstance(m, HermesNoiseModel):
-        be.hermes_drift_nu(g, out, float(m.g_max), int(m.num_devices), float(m.drift_scale),
-                           key, op, int(sub), nt)
-    elif isinstance(m, StateIndependentNoiseModel):
-        be.nu_draw_const(out, float(m.drift_nu_mean), float(m.drift_nu_std),
-                         float(m.drift_scale), key, op, int(sub), nt)
+    if isinstance(m, (PCMLikeNoiseModel, HermesNoiseModel)):
+        model, num_devices = _nu_model(m)
+        be.drift_nu(g, out, model, float(m.g_max), num_devices, float(m.drift_scale), key, op,
+                    int(sub), nt)
+        return out
+    if isinstance(m, StateIndependentNoiseModel):
+        mu, sigma = xp.full_like(g, m.drift_nu_mean), xp.full_like(g, m.drift_nu_std)
     else:  # CustomDriftPCMLike
         mu, sigma = _custom_drift_moments(m, g, xp)
-        be.nu_draw(mu, sigma, out, float(m.drift_scale), key, op, int(sub), nt)
+    be.nu_draw(mu, sigma, out, float(m.drift_scale), key, op, int(sub), nt)
     return out
 
 
@@ -361,12 +356,10 @@ def read_noise_std(noise_model, g_prog, t_inference, *, n_threads=None, backend=
     if isinstance(m, StateIndependentNoiseModel):
         tt = t + m.t_0
         out[...] = math.sqrt(math.log((tt + m.t_read) / (2 * m.t_read))) / m.g_max
-    elif isinstance(m, HermesNoiseModel):
-        be.hermes_read_std(g, out, float(m.g_max), int(m.num_devices), t, float(m.t_0),
-                           float(m.t_read), n_threads_of(n_threads))
     else:
-        be.pcm_read_std(g, out, float(m.g_max), t, float(m.t_0), float(m.t_read),
-                        n_threads_of(n_threads))
+        model, num_devices = _nu_model(m)
+        be.read_std(g, out, model, float(m.g_max), num_devices, t, float(m.t_0),
+                    float(m.t_read), n_threads_of(n_threads))
     return out
 
 
