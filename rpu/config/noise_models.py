@@ -95,8 +95,27 @@ class BaseConductanceConverter(ConfigBase):
     """Base of the weight <-> conductance converters (parameters only)."""
 
 
+class _RangedConverter(BaseConductanceConverter):
+    """A converter with the conductance range ``g_min < g_max`` (uS; the fields are the
+    subclasses', where aihwkit's argument order puts them). A bound left at None takes the
+    class's default, ``_G_DEFAULTS = (g_max, g_min)``, at construction."""
+
+    _G_DEFAULTS = (25.0, 0.0)
+
+    def __post_init__(self) -> None:
+        if self.g_max is None:
+            self.g_max = self._G_DEFAULTS[0]
+        if self.g_min is None:
+            self.g_min = self._G_DEFAULTS[1]
+        super().__post_init__()
+
+    def _check_consistency(self, path: str) -> None:
+        super()._check_consistency(path)
+        _check_g_range(self, path)
+
+
 @config_class
-class SinglePairConductanceConverter(BaseConductanceConverter):
+class SinglePairConductanceConverter(_RangedConverter):
     """One pair of devices per weight: ``g+`` carries positive weights, ``g-`` negative ones.
 
     The weight abs-max maps to ``g_max``; zero maps to ``g_min`` on both devices.
@@ -112,20 +131,9 @@ class SinglePairConductanceConverter(BaseConductanceConverter):
     g_max: Optional[float] = param(None, ge=0.0, note="in uS")
     g_min: Optional[float] = param(None, ge=0.0, note="in uS")
 
-    def __post_init__(self) -> None:
-        if self.g_max is None:
-            self.g_max = 25.0
-        if self.g_min is None:
-            self.g_min = 0.0
-        super().__post_init__()
-
-    def _check_consistency(self, path: str) -> None:
-        super()._check_consistency(path)
-        _check_g_range(self, path)
-
 
 @config_class
-class NPairConductanceConverter(BaseConductanceConverter):
+class NPairConductanceConverter(_RangedConverter):
     """N pairs of devices per weight, pair k weighted by the factor ``f_lst[k]``.
 
     The weights are scaled so that the abs-max reaches ``sum(f_lst) * (g_max - g_min)`` uS; the
@@ -151,16 +159,8 @@ class NPairConductanceConverter(BaseConductanceConverter):
     g_max: Optional[float] = param(None, ge=0.0, note="in uS")
     g_min: Optional[float] = param(None, ge=0.0, note="in uS")
 
-    def __post_init__(self) -> None:
-        if self.g_max is None:
-            self.g_max = 25.0
-        if self.g_min is None:
-            self.g_min = 0.0
-        super().__post_init__()
-
     def _check_consistency(self, path: str) -> None:
         super()._check_consistency(path)
-        _check_g_range(self, path)
         if len(self.f_lst) == 0:
             raise ConfigError(f"{path}.f_lst = [] is not allowed: expected at least one factor")
 
@@ -186,7 +186,7 @@ class DualPairConductanceConverter(NPairConductanceConverter):
 
 
 @config_class
-class CustomPairConductanceConverter(BaseConductanceConverter):
+class CustomPairConductanceConverter(_RangedConverter):
     """Pairs of devices whose conductances follow tabulated curves ``g(w)``.
 
     ``g_lst`` holds ``2 * len(f_lst)`` lists of K conductances, ``[g+_0, g-_0, g+_1, ...]``, at
@@ -215,16 +215,8 @@ class CustomPairConductanceConverter(BaseConductanceConverter):
     g_min: Optional[float] = param(None, ge=0.0, note="in uS")
     invertibility_test: Optional[bool] = param(True)
 
-    def __post_init__(self) -> None:
-        if self.g_max is None:
-            self.g_max = 25.0
-        if self.g_min is None:
-            self.g_min = 0.0
-        super().__post_init__()
-
     def _check_consistency(self, path: str) -> None:
         super()._check_consistency(path)
-        _check_g_range(self, path)
         if len(self.g_lst) == 0 or len(self.g_lst) % 2:
             raise ConfigError(
                 f"{path}.g_lst has {len(self.g_lst)} lists, which is not allowed: expected a "
@@ -255,7 +247,7 @@ class CustomPairConductanceConverter(BaseConductanceConverter):
 
 
 @config_class
-class SingleDeviceConductanceConverter(BaseConductanceConverter):
+class SingleDeviceConductanceConverter(_RangedConverter):
     """One device per weight: ``[min W, max W]`` maps linearly onto ``[g_min, g_max]``.
 
     Parameters
@@ -269,16 +261,7 @@ class SingleDeviceConductanceConverter(BaseConductanceConverter):
     g_max: Optional[float] = param(None, ge=0.0, note="in uS")
     g_min: Optional[float] = param(None, ge=0.0, note="in uS")
 
-    def __post_init__(self) -> None:
-        if self.g_max is None:
-            self.g_max = 88.199997
-        if self.g_min is None:
-            self.g_min = 9.0
-        super().__post_init__()
-
-    def _check_consistency(self, path: str) -> None:
-        super()._check_consistency(path)
-        _check_g_range(self, path)
+    _G_DEFAULTS = (88.199997, 9.0)
 
 
 # ----- noise models --------------------------------------------------------------------------
