@@ -197,8 +197,11 @@ static int rpu_adc_row(T *__restrict v, long n, T step, T bound, T asymmetry, T 
  * the dense types dense[k]: the MEAN_COUNT signed count or DETERMINISTIC_IMPLICIT signed
  * fraction. mode: 0 stochastic, 1 mean count, 2 deterministic implicit. `scales` and `bls` are
  * per lane in the per-element layout (per sample: scales[0], bls[0] for every lane).
+ * Compiled for each instruction set like the loops above: every pulsed update runs it once per
+ * sample (x) and once per weight row (d), over every line whether it fires or not.
  * -------------------------------------------------------------------------------------------- */
 template <typename T>
+RPU_SIMD_CLONES
 static void rpu_pulse_trains(const T *v, long v_stride, long n, const T *scales, const int *bls,
                              int per_element, T res, int sto_round, int nw, int mode,
                              rpu_uint64 *trains, signed char *signs, T *dense, T *prob,
