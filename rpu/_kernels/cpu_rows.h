@@ -454,7 +454,7 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
       continue;
     }
     /* Pass 1, branch-free: the pairs that pulse, with their signed pulse counts (> 0: down). */
-    long np = 0, total = 0;
+    long np = 0;
     if (mode == 0 && nw == 1 && one_sided == 0) {
       const rpu_uint64 d0 = db[0];
       for (long t = 0; t < cnt; ++t) {
@@ -462,7 +462,6 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
         pair_j[np] = idx[t];
         pair_n[np] = xs[t] * sd > 0 ? n : -n;
         np += n > 0;
-        total += n;
       }
     } else {
       for (long t = 0; t < cnt; ++t) {
@@ -478,7 +477,6 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
         pair_j[np] = idx[t];
         pair_n[np] = c;
         np += c != 0;
-        total += c < 0 ? -c : c;
       }
     }
     if (np == 0) continue;
