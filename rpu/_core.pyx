@@ -30,8 +30,8 @@ from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
 
 from rpu._openmp cimport RPU_OPENMP_ENABLED, omp_get_max_threads
 from rpu._kernels cimport (
-    rpu_philox4x32_10, rpu_uniform4, rpu_normal4, rpu_normal_row, rpu_uniform_row,
-    rpu_abs_max_row, rpu_dac_row, rpu_adc_row,
+    rpu_philox4x32_10, rpu_philox_blocks_isa, rpu_uniform4, rpu_normal4, rpu_normal_row,
+    rpu_uniform_row, rpu_abs_max_row, rpu_dac_row, rpu_adc_row,
     RPU_RNG_X_TRAIN, RPU_RNG_D_TRAIN, RPU_RNG_X_PROB_ROUND, RPU_RNG_D_PROB_ROUND,
     rpu_device_row, rpu_device_globals, rpu_pulse_trains, rpu_compact_sample, rpu_update_row,
     rpu_sample_is_dense, rpu_dense_sample, rpu_exact_update_row,
@@ -126,6 +126,22 @@ def philox4x32_10(cnp.uint32_t[::1] ctr,   # IN  (4,) counter words
     cdef cnp.uint32_t[::1] out_v = out
     rpu_philox4x32_10(&ctr[0], &key[0], &out_v[0])
     return out
+
+
+def philox_blocks(Py_ssize_t n_blocks, uint64_t seed, uint64_t c0_first, uint64_t c1_first,
+                  bint lanes_on_c1, uint64_t op, int purpose, uint32_t sub, int isa):
+    """The raw words of n_blocks consecutive Philox blocks, as the core's row loops draw them
+    (for tests): block b has the counter (c0_first + b, c1_first, op, purpose << 24 | sub), or
+    with ``lanes_on_c1`` (c0_first, c1_first + b, ...). ``isa`` picks the version: 0 portable,
+    1 AVX2, 2 AVX-512F. Returns the (n_blocks, 4) words, or None where this build or CPU lacks
+    that version."""
+    out = np.empty((n_blocks, 4), dtype=np.uint32)
+    cdef cnp.uint32_t[:, ::1] out_v = out
+    cdef int ok = 0
+    if n_blocks > 0:
+        ok = rpu_philox_blocks_isa(isa, &out_v[0, 0], n_blocks, seed, c0_first, c1_first,
+                                   lanes_on_c1, op, purpose, sub)
+    return None if ok < 0 else out
 
 
 def uniform_fill(floating[:, ::1] out,     # OUT (rows, cols) uniforms in [0, 1)

@@ -43,6 +43,9 @@ cdef extern from "mvm_io.h" nogil:
                           T round_shift, T bound, int *overflow)
 
 cdef extern from "cpu_rows.h" nogil:
+    int rpu_philox_blocks_isa(int isa, uint32_t *scratch, long n_blocks, uint64_t seed,
+                              uint64_t c0_first, uint64_t c1_first, int lanes_on_c1, uint64_t op,
+                              int purpose, uint32_t sub)
     void rpu_normal_row(float *out, long n, uint32_t *scratch, uint64_t seed, uint64_t row,
                         uint64_t op, int purpose, uint32_t sub)
     void rpu_normal_row(double *out, long n, uint32_t *scratch, uint64_t seed, uint64_t row,

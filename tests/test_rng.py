@@ -50,6 +50,26 @@ def test_uniform_fill_is_exact_and_laid_out_by_counter(dtype):
             assert out[row, col] == dtype((r >> 8) * 2.0**-24)
 
 
+@pytest.mark.parametrize("isa", [0, 1, 2], ids=["portable", "avx2", "avx512"])
+@pytest.mark.parametrize("lanes_on_c1", [False, True])
+def test_philox_block_versions_match_the_bijection(isa, lanes_on_c1):
+    """Every version of the core's block loop (the portable one, and the AVX2 and AVX-512F
+    intrinsics where this CPU has them) gives the words of the bijection, whole vectors and
+    remainders alike, with counters that wrap at 2^32."""
+    seed, op, purpose, sub = 0xFEDC_BA98_7654_3210, 2**33 + 7, int(Purpose.PULSE_NOISE), 0x123456
+    c0, c1 = 0xFFFF_FFF0, 12345
+    key = [seed & 0xFFFFFFFF, seed >> 32]
+    for n in (1, 3, 4, 7, 8, 9, 17, 33):
+        got = _core.philox_blocks(n, seed, c0, c1, lanes_on_c1, op, purpose, sub, isa)
+        if got is None:
+            pytest.skip(f"this CPU or build has no version {isa}")
+        for b in range(n):
+            ctr = [(c0 + (0 if lanes_on_c1 else b)) & 0xFFFFFFFF,
+                   (c1 + (b if lanes_on_c1 else 0)) & 0xFFFFFFFF,
+                   op & 0xFFFFFFFF, (purpose << 24) | sub]
+            assert [int(v) for v in got[b]] == _philox_py(ctr, key), (n, b)
+
+
 def test_uniform_statistics():
     out = np.empty((200, 1000))
     _core.uniform_fill(out, 42, 1, 1, 0, 2)
