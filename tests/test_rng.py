@@ -162,3 +162,16 @@ def test_normals_are_box_muller_of_the_same_words():
     z64 = np.empty((100, 4000))
     _core.normal_fill(z64, seed, op, purpose, sub, 2)
     assert np.array_equal(z64, z.astype(np.float64))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normal_rows_of_any_width_are_prefixes_of_one_another(dtype):
+    """A row's normals depend on their column alone: widths that end inside a block of four
+    (the last block drawn whole, kept in part) give the first columns of a wider row."""
+    seed, op, purpose, sub = 77, 3, int(Purpose.WRITE_NOISE), 1
+    wide = np.empty((3, 40), dtype=dtype)
+    _core.normal_fill(wide, seed, op, purpose, sub, 1)
+    for n in (1, 2, 3, 5, 6, 7, 33):
+        z = np.full((3, n), np.nan, dtype=dtype)
+        _core.normal_fill(z, seed, op, purpose, sub, 1)
+        assert np.array_equal(z, wide[:, :n]), n

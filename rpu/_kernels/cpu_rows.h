@@ -77,8 +77,13 @@ static void rpu_philox_blocks_generic(rpu_uint32 *__restrict scratch, long n_blo
  * vpmullq (AVX-512; three micro-ops on Intel cores) or a chain of shifts and adds (AVX2), where
  * one vpmuludq -- the 32 x 32 -> 64-bit product of the low halves -- is exact. Only the low
  * 32 bits of every lane are meaningful: vpmuludq reads only those, XOR keeps halves apart, and
- * the stores take the low halves, so no masking is needed. The words are those of
+ * the stores take the low halves, so no masking is needed, and a product's high half reaches
+ * the low half by swapping the halves (a shuffle) rather than by a shift. The words are those of
  * rpu_philox4x32_10. */
+/* GCC 12 reports its own _mm512_undefined_epi32 (a self-initialised register) as maybe
+ * uninitialised once the intrinsics are inlined: a known false positive, silenced here only. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 static inline void rpu_philox_round_keys(rpu_uint64 seed, rpu_uint64 *k0, rpu_uint64 *k1) {
   rpu_uint32 a = (rpu_uint32)seed, b = (rpu_uint32)(seed >> 32);
   for (int r = 0; r < 10; ++r, a += RPU_PHILOX_W0, b += RPU_PHILOX_W1) {
@@ -116,8 +121,11 @@ static long rpu_philox_blocks_avx512(rpu_uint32 *scratch, long n_blocks, rpu_uin
 #pragma GCC unroll 10
     for (int r = 0; r < 10; ++r) {
       const __m512i p0 = _mm512_mul_epu32(c0, m0), p1 = _mm512_mul_epu32(c2, m1);
-      c0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), c1, k0[r], 0x96);  /* a^b^c */
-      c2 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c3, k1[r], 0x96);
+      /* the high halves moved down by a shuffle (port 5), leaving port 0 to the products */
+      const __m512i h1 = _mm512_shuffle_epi32(p1, _MM_PERM_CDAB);
+      const __m512i h0 = _mm512_shuffle_epi32(p0, _MM_PERM_CDAB);
+      c0 = _mm512_ternarylogic_epi64(h1, c1, k0[r], 0x96);  /* h1 ^ c1 ^ k0 */
+      c2 = _mm512_ternarylogic_epi64(h0, c3, k1[r], 0x96);
       c1 = p1;
       c3 = p0;
     }
@@ -155,8 +163,8 @@ static long rpu_philox_blocks_avx2(rpu_uint32 *scratch, long n_blocks, rpu_uint6
       const __m256i p0 = _mm256_mul_epu32(c0, m0), p1 = _mm256_mul_epu32(c2, m1);
       const __m256i k0 = _mm256_set1_epi64x((long long)k0s[r]);
       const __m256i k1 = _mm256_set1_epi64x((long long)k1s[r]);
-      c0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c1), k0);
-      c2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c3), k1);
+      c0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_shuffle_epi32(p1, 0xB1), c1), k0);
+      c2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_shuffle_epi32(p0, 0xB1), c3), k1);
       c1 = p1;
       c3 = p0;
     }
@@ -169,6 +177,7 @@ static long rpu_philox_blocks_avx2(rpu_uint32 *scratch, long n_blocks, rpu_uint6
   }
   return n_vec;
 }
+#pragma GCC diagnostic pop
 #endif
 
 /* The Philox blocks of rpu_philox_blocks_generic, by one version: isa 0 = portable, 1 = AVX2,
@@ -261,14 +270,16 @@ static void rpu_philox_blocks_where(rpu_uint32 *scratch, long n, const T *value,
   }
 }
 
-/* In place: the raw words of scratch (4 * n_blocks) become float normals (as bits). */
+/* out[k] = normal k of the raw words (4 * n_blocks of them): Box-Muller on the word pairs. */
+template <typename T>
 RPU_SIMD_CLONES
-static void rpu_box_muller_row(rpu_uint32 *__restrict scratch, long n_blocks) {
+static void rpu_box_muller_row(const rpu_uint32 *__restrict words, T *__restrict out,
+                               long n_blocks) {
   for (long p = 0; p < 2 * n_blocks; ++p) {
     float z0, z1;
-    rpu_box_muller(scratch[2 * p], scratch[2 * p + 1], &z0, &z1);
-    scratch[2 * p] = rpu_float_bits(z0);
-    scratch[2 * p + 1] = rpu_float_bits(z1);
+    rpu_box_muller(words[2 * p], words[2 * p + 1], &z0, &z1);
+    out[2 * p] = (T)z0;
+    out[2 * p + 1] = (T)z1;
   }
 }
 
@@ -277,10 +288,14 @@ template <typename T>
 static inline void rpu_normal_row(T *__restrict out, long n, rpu_uint32 *__restrict scratch,
                                   rpu_uint64 seed, rpu_uint64 row, rpu_uint64 op, int purpose,
                                   rpu_uint32 sub) {
-  long n_blocks = (n + 3) >> 2;
+  const long n_blocks = (n + 3) >> 2, n_whole = n >> 2;
   rpu_philox_row(scratch, n_blocks, seed, row, op, purpose, sub);
-  rpu_box_muller_row(scratch, n_blocks);
-  for (long j = 0; j < n; ++j) out[j] = (T)rpu_bits_float(scratch[j]);
+  rpu_box_muller_row(scratch, out, n_whole);
+  if (n_whole < n_blocks) {
+    T last[4];
+    rpu_box_muller_row(scratch + 4 * n_whole, last, 1);
+    for (long j = 4 * n_whole; j < n; ++j) out[j] = last[j - 4 * n_whole];
+  }
 }
 
 /* out[j] = exact uniform of element j of the row, j < n. */
@@ -427,8 +442,7 @@ struct rpu_pulse_noise {
     if (n_blocks > chunk / 4) n_blocks = chunk / 4;
     rpu_philox_blocks(scratch, n_blocks, seed, (rpu_uint64)(first >> 2), row, 0, op,
                       RPU_RNG_PULSE_NOISE, (rpu_uint32)sample);
-    rpu_box_muller_row(scratch, n_blocks);
-    for (long k = 0; k < 4 * n_blocks; ++k) normals[k] = (T)rpu_bits_float(scratch[k]);
+    rpu_box_muller_row(scratch, normals, n_blocks);
   }
 };
 
