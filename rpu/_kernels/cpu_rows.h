@@ -5,9 +5,10 @@
  * first all Philox blocks of a row into a scratch buffer, then the transforms on that buffer,
  * both branch-free. On x86-64 with GCC, each loop is compiled for several instruction sets
  * (target_clones: baseline, x86-64-v2 with POPCNT, v3 with AVX2, v4 with AVX-512) and the best
- * one for the running CPU is picked at load time. Every operation
- * is a correctly rounded IEEE operation without contraction (-ffp-contract=off), so all clones
- * give the same bits as the scalar per-element functions.
+ * one for the running CPU is picked at load time; the Philox blocks have AVX2 and AVX-512F
+ * intrinsics versions, picked at run time. Every operation is a correctly rounded IEEE
+ * operation without contraction (-ffp-contract=off), so all clones give the same bits as the
+ * scalar per-element functions.
  */
 #ifndef RPU_CPU_ROWS_H
 #define RPU_CPU_ROWS_H
@@ -38,9 +39,10 @@ static void rpu_philox_blocks_generic(rpu_uint32 *__restrict scratch, long n_blo
                                       rpu_uint64 seed, rpu_uint64 c0_first, rpu_uint64 c1_first,
                                       int lanes_on_c1, rpu_uint64 op, int purpose,
                                       rpu_uint32 sub) {
-  /* The 32-bit words live in 64-bit lanes: then each 32 x 32 -> 64-bit product of a round is
-   * one vpmuludq on 8 blocks, and no lane shuffles are needed (twice as fast as 32-bit lanes,
-   * where GCC splits the products into even and odd lanes). Same words as rpu_philox4x32_10. */
+  /* The 32-bit words live in 64-bit lanes, so that the vectoriser needs no lane shuffles (twice
+   * as fast as 32-bit lanes, where GCC splits the products into even and odd lanes). GCC still
+   * multiplies with vpmullq or shift-and-add chains here; the intrinsics versions below use one
+   * vpmuludq per product. Same words as rpu_philox4x32_10. */
   const rpu_uint64 lo = 0xFFFFFFFFull;
   const rpu_uint64 k0_init = (rpu_uint32)seed, k1_init = (rpu_uint32)(seed >> 32);
   const rpu_uint64 c2_init = (rpu_uint32)op;
