@@ -135,6 +135,10 @@ def philox_blocks(Py_ssize_t n_blocks, uint64_t seed, uint64_t c0_first, uint64_
     with ``lanes_on_c1`` (c0_first, c1_first + b, ...). ``isa`` picks the version: 0 portable,
     1 AVX2, 2 AVX-512F. Returns the (n_blocks, 4) words, or None where this build or CPU lacks
     that version."""
+    if isa not in (0, 1, 2):
+        raise ValueError(f"isa must be 0 (portable), 1 (AVX2) or 2 (AVX-512F), got {isa}.")
+    if n_blocks < 0:
+        raise ValueError(f"n_blocks must be >= 0, got {n_blocks}.")
     out = np.empty((n_blocks, 4), dtype=np.uint32)
     cdef cnp.uint32_t[:, ::1] out_v = out
     cdef int ok = 0

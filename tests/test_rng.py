@@ -70,6 +70,13 @@ def test_philox_block_versions_match_the_bijection(isa, lanes_on_c1):
             assert [int(v) for v in got[b]] == _philox_py(ctr, key), (n, b)
 
 
+def test_philox_blocks_refuses_unknown_versions():
+    with pytest.raises(ValueError, match="isa must be"):
+        _core.philox_blocks(4, 1, 0, 0, False, 0, 0, 0, 3)
+    with pytest.raises(ValueError, match="n_blocks must be"):
+        _core.philox_blocks(-1, 1, 0, 0, False, 0, 0, 0, 0)
+
+
 def test_uniform_statistics():
     out = np.empty((200, 1000))
     _core.uniform_fill(out, 42, 1, 1, 0, 2)

@@ -86,33 +86,42 @@ static void rpu_philox_blocks_generic(rpu_uint32 *__restrict scratch, long n_blo
  * uninitialised once the intrinsics are inlined: a known false positive, silenced here only. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-static inline void rpu_philox_round_keys(rpu_uint64 seed, rpu_uint64 *k0, rpu_uint64 *k1) {
-  rpu_uint32 a = (rpu_uint32)seed, b = (rpu_uint32)(seed >> 32);
-  for (int r = 0; r < 10; ++r, a += RPU_PHILOX_W0, b += RPU_PHILOX_W1) {
-    k0[r] = a;
-    k1[r] = b;
+/* What every lane of a vector of blocks starts from: the round keys, the two constant counter
+ * words, the counter word that stays fixed across the blocks and the first value of the one
+ * that counts them. */
+struct rpu_philox_lane_start {
+  rpu_uint64 k0[10], k1[10], c2, c3, fixed, first;
+  rpu_philox_lane_start(rpu_uint64 seed, rpu_uint64 c0_first, rpu_uint64 c1_first,
+                        int lanes_on_c1, rpu_uint64 op, int purpose, rpu_uint32 sub) {
+    rpu_uint32 a = (rpu_uint32)seed, b = (rpu_uint32)(seed >> 32);
+    for (int r = 0; r < 10; ++r, a += RPU_PHILOX_W0, b += RPU_PHILOX_W1) {
+      k0[r] = a;
+      k1[r] = b;
+    }
+    c2 = (rpu_uint32)op;
+    c3 = ((rpu_uint32)purpose << 24) | (sub & 0xFFFFFFu);
+    fixed = lanes_on_c1 ? c0_first : c1_first;
+    first = lanes_on_c1 ? c1_first : c0_first;
   }
-}
+};
 
 __attribute__((target("avx512f")))
 static long rpu_philox_blocks_avx512(rpu_uint32 *scratch, long n_blocks, rpu_uint64 seed,
                                      rpu_uint64 c0_first, rpu_uint64 c1_first, int lanes_on_c1,
                                      rpu_uint64 op, int purpose, rpu_uint32 sub) {
   const long n_vec = n_blocks & ~7L;
-  rpu_uint64 k0s[10], k1s[10];
-  rpu_philox_round_keys(seed, k0s, k1s);
+  const rpu_philox_lane_start st(seed, c0_first, c1_first, lanes_on_c1, op, purpose, sub);
   __m512i k0[10], k1[10];
   for (int r = 0; r < 10; ++r) {
-    k0[r] = _mm512_set1_epi64((long long)k0s[r]);
-    k1[r] = _mm512_set1_epi64((long long)k1s[r]);
+    k0[r] = _mm512_set1_epi64((long long)st.k0[r]);
+    k1[r] = _mm512_set1_epi64((long long)st.k1[r]);
   }
   const __m512i m0 = _mm512_set1_epi64(RPU_PHILOX_M0), m1 = _mm512_set1_epi64(RPU_PHILOX_M1);
-  const __m512i c2_init = _mm512_set1_epi64((rpu_uint32)op);
-  const __m512i c3_init = _mm512_set1_epi64(((rpu_uint32)purpose << 24) | (sub & 0xFFFFFFu));
-  const __m512i fixed = _mm512_set1_epi64((long long)(lanes_on_c1 ? c0_first : c1_first));
-  __m512i counting = _mm512_add_epi64(
-      _mm512_set1_epi64((long long)(lanes_on_c1 ? c1_first : c0_first)),
-      _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0));
+  const __m512i c2_init = _mm512_set1_epi64((long long)st.c2);
+  const __m512i c3_init = _mm512_set1_epi64((long long)st.c3);
+  const __m512i fixed = _mm512_set1_epi64((long long)st.fixed);
+  __m512i counting = _mm512_add_epi64(_mm512_set1_epi64((long long)st.first),
+                                      _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0));
   const __m512i eight = _mm512_set1_epi64(8);
   /* 64-bit elements of (even blocks, odd blocks) in block order */
   const __m512i first4 = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
@@ -147,15 +156,13 @@ static long rpu_philox_blocks_avx2(rpu_uint32 *scratch, long n_blocks, rpu_uint6
                                    rpu_uint64 c0_first, rpu_uint64 c1_first, int lanes_on_c1,
                                    rpu_uint64 op, int purpose, rpu_uint32 sub) {
   const long n_vec = n_blocks & ~3L;
-  rpu_uint64 k0s[10], k1s[10];
-  rpu_philox_round_keys(seed, k0s, k1s);
+  const rpu_philox_lane_start st(seed, c0_first, c1_first, lanes_on_c1, op, purpose, sub);
   const __m256i m0 = _mm256_set1_epi64x(RPU_PHILOX_M0), m1 = _mm256_set1_epi64x(RPU_PHILOX_M1);
-  const __m256i c2_init = _mm256_set1_epi64x((rpu_uint32)op);
-  const __m256i c3_init = _mm256_set1_epi64x(((rpu_uint32)purpose << 24) | (sub & 0xFFFFFFu));
-  const __m256i fixed = _mm256_set1_epi64x((long long)(lanes_on_c1 ? c0_first : c1_first));
-  __m256i counting = _mm256_add_epi64(
-      _mm256_set1_epi64x((long long)(lanes_on_c1 ? c1_first : c0_first)),
-      _mm256_set_epi64x(3, 2, 1, 0));
+  const __m256i c2_init = _mm256_set1_epi64x((long long)st.c2);
+  const __m256i c3_init = _mm256_set1_epi64x((long long)st.c3);
+  const __m256i fixed = _mm256_set1_epi64x((long long)st.fixed);
+  __m256i counting = _mm256_add_epi64(_mm256_set1_epi64x((long long)st.first),
+                                      _mm256_set_epi64x(3, 2, 1, 0));
   const __m256i four = _mm256_set1_epi64x(4);
   for (long b = 0; b < n_vec; b += 4, counting = _mm256_add_epi64(counting, four)) {
     __m256i c0 = lanes_on_c1 ? fixed : counting, c1 = lanes_on_c1 ? counting : fixed;
@@ -163,8 +170,8 @@ static long rpu_philox_blocks_avx2(rpu_uint32 *scratch, long n_blocks, rpu_uint6
 #pragma GCC unroll 10
     for (int r = 0; r < 10; ++r) {
       const __m256i p0 = _mm256_mul_epu32(c0, m0), p1 = _mm256_mul_epu32(c2, m1);
-      const __m256i k0 = _mm256_set1_epi64x((long long)k0s[r]);
-      const __m256i k1 = _mm256_set1_epi64x((long long)k1s[r]);
+      const __m256i k0 = _mm256_set1_epi64x((long long)st.k0[r]);
+      const __m256i k1 = _mm256_set1_epi64x((long long)st.k1[r]);
       c0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_shuffle_epi32(p1, 0xB1), c1), k0);
       c2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_shuffle_epi32(p0, 0xB1), c3), k1);
       c1 = p1;
