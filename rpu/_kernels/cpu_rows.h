@@ -487,10 +487,11 @@ static long rpu_compact_sample(long n, int nw, int mode, const rpu_uint64 *train
  * per column, where a listed element costs about 10 (a gather of the weight and of each hidden
  * parameter, then a scatter), measured with SoftBounds at 1024 columns; the two break even near
  * a fifth of the row firing. Rows shorter than RPU_DENSE_MIN_COLUMNS keep the list: their
- * weights and hidden parameters stay in L1, where gathers are cheap (at 256 columns the pass
- * was about 5 % slower, at 512 and 1024 columns 4-14 % faster per c-TTv2 / AGAD update). */
+ * weights and hidden parameters stay in L1, where gathers are cheap. (With the pass on whole
+ * vectors, an AGAD update at 256 x 256 took 3.3 ms instead of 4.2 ms on the list, best of 8
+ * alternating runs; before that, the pass lost at 256 columns.) */
 #define RPU_DENSE_RATIO 5
-#define RPU_DENSE_MIN_COLUMNS 512
+#define RPU_DENSE_MIN_COLUMNS 256
 
 static inline int rpu_sample_is_dense(long count, long x_size) {
   return x_size >= RPU_DENSE_MIN_COLUMNS && count * RPU_DENSE_RATIO >= x_size;
