@@ -627,11 +627,16 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
             by_column_clear = 1;
           }
           if (needs_noise) rpu_normals_to_columns(xi, idx_c, normals, len);
-          /* the span widened to whole vectors (columns outside it do not fire, and their
-           * normals are finite): the loop then runs without a scalar start or remainder */
-          const long j0 = idx_c[0] & ~(RPU_DENSE_ALIGN - 1L);
-          long j1 = (idx_c[len - 1] + RPU_DENSE_ALIGN) & ~(RPU_DENSE_ALIGN - 1L);
-          j1 = j1 < x_size ? j1 : x_size;
+          /* a sample in one chunk: its span widened to whole vectors (columns outside it do
+           * not fire, and their normals are finite), so that the loop runs without a scalar
+           * start or remainder; a chunk of a longer sample must keep to its own span, as the
+           * columns beyond it fire in the other chunks */
+          long j0 = idx_c[0], j1 = idx_c[len - 1] + 1;
+          if (len == cnt) {
+            j0 &= ~(RPU_DENSE_ALIGN - 1L);
+            j1 = (j1 + RPU_DENSE_ALIGN - 1) & ~(RPU_DENSE_ALIGN - 1L);
+            j1 = j1 < x_size ? j1 : x_size;
+          }
           rpu_dense_pulses<T, KIND>(stored, j0, j1, x_fire + b * x_size, xi, sd, g, h, flags,
                                     write);
           continue;
