@@ -691,6 +691,7 @@ cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ss
     # scratch (8-byte units): normals (chunk) | noise words (chunk / 2 + 8) | d trains (m * nw) |
     # d dense (m) | prob (m) | train words (2 m + 2) | d signs (m / 8 + 1) | flags (x_size / 8 + 1)
     # | pair_j, pair_n, pair_off, pair_order (x_size / 2 + 1 each) | normals by column (x_size)
+    # | first-block normals (4 m) | their samples (m / 2 + 1)
     cdef floating *normals = <floating *>buf
     cdef uint32_t *noise_words = <uint32_t *>(buf + chunk)
     cdef uint64_t *d_train = buf + chunk + chunk // 2 + 8
@@ -704,10 +705,13 @@ cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ss
     cdef int *pair_off = pair_n + 2 * (x_size // 2 + 1)
     cdef int *pair_order = pair_off + 2 * (x_size // 2 + 1)
     cdef floating *by_column = <floating *>(pair_order + 2 * (x_size // 2 + 1))
+    cdef floating *first_normals = <floating *>((<uint64_t *>by_column) + x_size)
+    cdef int *first_samples = <int *>((<uint64_t *>first_normals) + 4 * m)
     rpu_update_row(stored + off, visible + off, x_size, m, nw, mode, x_cnt, x_idx, x_words,
                    x_sgn, x_val, x_fire, D_t + i * m, 1, a_scales, bl, d_res, sto, lr_sign,
                    one_sided, g[0], h,
                    write_noise, needs_noise, flags, normals, noise_words, chunk, by_column,
+                   first_normals, first_samples,
                    d_train, d_sign,
                    d_dense, prob, words, pair_j, pair_n, pair_off, pair_order, seed, noise_seed,
                    <uint64_t>i, op,
@@ -868,7 +872,8 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     # nothing from it and keep their scratch small.
     cdef Py_ssize_t chunk = 4096 if bl32.size and bl32.max() > 1 else 1024
     cdef Py_ssize_t s2_stride = (chunk + chunk // 2 + 8 + m * nw + 4 * m + 2 + m // 8 + 1
-                                 + x_size // 8 + 1 + 4 * (x_size // 2 + 1) + x_size + 1)
+                                 + x_size // 8 + 1 + 4 * (x_size // 2 + 1) + x_size
+                                 + 4 * m + m // 2 + 1)
     scratch2 = _work(workspace, "scratch2", (max(n_threads, 1), s2_stride), np.uint64)
     cdef uint64_t *s2 = <uint64_t *>_data(scratch2)
     cdef floating *stored_p = &stored[0, 0]

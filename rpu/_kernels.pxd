@@ -117,7 +117,7 @@ cdef extern from "cpu_rows.h" nogil:
                            const rpu_device_globals[T] &g,
                            const rpu_device_row[T] &h, T write_noise, int needs_noise,
                            unsigned char *flags, T *normals, uint32_t *scratch, long chunk,
-                           T *by_column,
+                           T *by_column, T *first_normals, int *first_samples,
                            uint64_t *d_train, signed char *d_sign, T *d_dense, T *prob,
                            uint32_t *words, int *pair_j, int *pair_n, int *pair_off,
                            int *pair_order, uint64_t seed,

@@ -279,6 +279,21 @@ static void rpu_philox_blocks_where(rpu_uint32 *scratch, long n, const T *value,
   }
 }
 
+/* scratch[4 k + l] = word l of Philox block (c0, c1, op, purpose | sub[k]), k < n: one block of
+ * each of n sub-streams (the samples of a pulsed update), independent lanes for the core. */
+RPU_SIMD_CLONES
+static void rpu_philox_blocks_sub(rpu_uint32 *__restrict scratch, long n, rpu_uint64 seed,
+                                  rpu_uint64 c0, rpu_uint64 c1, rpu_uint64 op, int purpose,
+                                  const int *__restrict sub) {
+  rpu_uint32 key[2];
+  rpu_rng_key(key, seed);
+  for (long k = 0; k < n; ++k) {
+    rpu_uint32 ctr[4];
+    rpu_rng_counter(ctr, c0, c1, op, purpose, (rpu_uint32)sub[k]);
+    rpu_philox4x32_10(ctr, key, scratch + 4 * k);
+  }
+}
+
 /* out[k] = normal k of the raw words (4 * n_blocks of them): Box-Muller on the word pairs. */
 template <typename T>
 RPU_SIMD_CLONES
@@ -435,9 +450,20 @@ struct rpu_pulse_noise {
   /* x_size values: a dense one-slot sample's normals at the columns of its pulses (zeros or
    * earlier samples' normals elsewhere, which the pulses of that sample do not read) */
   T *by_column;
+  /* the first block's normals of the samples first_sample[0 .. n_first) (ascending), drawn
+   * ahead by draw_first_blocks; next_first: the first of them not yet passed */
+  T *first_normals;
+  int *first_sample;
+  long n_first, next_first;
   /* normals[0 .. len) = pulses [first, first + len) of `sample` (first: a multiple of 4,
    * len <= chunk; whole blocks of 4 are drawn). */
   inline void fill(long first, long len, rpu_uint64 sample) {
+    while (next_first < n_first && (rpu_uint64)first_sample[next_first] < sample) ++next_first;
+    if (first == 0 && len <= 4 && next_first < n_first &&
+        (rpu_uint64)first_sample[next_first] == sample) {
+      for (int l = 0; l < 4; ++l) normals[l] = first_normals[4 * next_first + l];
+      return;
+    }
     if (len <= 8) {
       /* a pulse or a few (a transfer's write, a sparse row): block by block, the same words */
       for (long blk = 0; 4 * blk < len; ++blk)
@@ -452,6 +478,19 @@ struct rpu_pulse_noise {
     rpu_philox_blocks(scratch, n_blocks, seed, (rpu_uint64)(first >> 2), row, 0, op,
                       RPU_RNG_PULSE_NOISE, (rpu_uint32)sample);
     rpu_box_muller_row(scratch, normals, n_blocks);
+  }
+  /* Draws block 0 of each listed sample (n ascending samples) at once, into first_normals,
+   * with `words` (4 n) as scratch. A sample whose pulses in the row number at most four (a
+   * transfer's write: one per sample) otherwise draws its block alone when it comes, and that
+   * one Philox block and Box-Muller, a chain of dependent operations, then cost about ten times
+   * what they cost among independent lanes. */
+  inline void draw_first_blocks(const int *samples, long n, rpu_uint32 *words) {
+    first_sample = (int *)samples;
+    n_first = n;
+    next_first = 0;
+    if (n == 0) return;
+    rpu_philox_blocks_sub(words, n, seed, 0, row, op, RPU_RNG_PULSE_NOISE, samples);
+    rpu_box_muller_row(words, first_normals, n);
   }
 };
 
@@ -822,7 +861,7 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
                            const rpu_device_globals<T> &g,
                            const rpu_device_row<T> &h, T write_noise, int needs_noise,
                            unsigned char *flags, T *normals, rpu_uint32 *scratch, long chunk,
-                           T *by_column,
+                           T *by_column, T *first_normals, int *first_samples,
                            rpu_uint64 *d_train, signed char *d_sign, T *d_dense, T *prob,
                            rpu_uint32 *words, int *pair_j, int *pair_n, int *pair_off,
                            int *pair_order, rpu_uint64 seed,
@@ -831,7 +870,19 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
   rpu_pulse_trains(d_col, d_stride, m, a_scales, bl, 1, d_res, sto_round, nw, mode, d_train,
                    d_sign, d_dense, prob, words, seed, row, op, RPU_RNG_D_TRAIN,
                    RPU_RNG_D_PROB_ROUND);
-  rpu_pulse_noise<T> noise = {normals, scratch, chunk, noise_seed, row, op, by_column};
+  rpu_pulse_noise<T> noise = {normals, scratch, chunk, noise_seed, row, op, by_column,
+                              first_normals, first_samples, 0, 0};
+  if (needs_noise && mode == 0 && one_sided == 0) {
+    /* the one-slot samples that pulse at most four weights of this row: their one block of
+     * normals, drawn ahead together (the train words are spent, so they serve as scratch) */
+    long n_first = 0;
+    for (long b = 0; b < m; ++b) {
+      rpu_uint64 any = 0;
+      for (int w = 0; w < nw; ++w) any |= d_train[b * nw + w];
+      if (any != 0 && bl[b] == 1 && x_cnt[b] >= 1 && x_cnt[b] <= 4) first_samples[n_first++] = (int)b;
+    }
+    noise.draw_first_blocks(first_samples, n_first, words);
+  }
 #define RPU_UPDATE_ROW_CASE(K)                                                                 \
   case K:                                                                                      \
     rpu_update_row_kind<T, K>(stored, visible, x_size, m, nw, mode, x_cnt, x_idx, x_words,     \
