@@ -176,6 +176,28 @@ def test_dense_one_slot_samples_match_the_core(gpu_runtime, name, dtype):
     assert (core[0] != stored0).sum(axis=1).max() > 1024
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["soft_bounds", "piecewise_step"])
+def test_short_one_slot_samples_match_the_core(gpu_runtime, name, dtype):
+    """BL = 1 samples that list one to five x elements, the shape of a transfer's write (one-hot
+    x, d of pulse counts): the core draws the one block of normals of the samples with at most
+    four pulses in a row ahead for the row, applies short lists element by element, and draws
+    no train words for lines of probability 1 or more (cpu_rows.h); the GPU does none of that.
+    The x probabilities are 1 (one-hot x = 1 with B = 1) and, in the last samples, below 1."""
+    rng = np.random.default_rng(5)
+    x_size, d_size = 60, 23
+    X = np.zeros((M, x_size), dtype=dtype)
+    for b, n_listed in enumerate([1, 1, 2, 4, 5, 3, 1]):
+        X[b, rng.choice(x_size, n_listed, replace=False)] = rng.choice([-1.0, 1.0], n_listed)
+    D = rng.choice([-1.0, 0.0, 0.0, 1.0], (M, d_size)).astype(dtype)
+    BL = np.ones(M, dtype=np.int32)
+    A = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.7, 0.5])
+    B = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.6, 2.0])
+    core, gpu, stored0 = _compare(gpu_runtime, name, dtype, bl=1, sto_round=0, res=0.0,
+                                  inputs=(X, D, BL, A, B))
+    _assert_same(gpu_runtime, core, gpu, stored0, name)
+
+
 @pytest.mark.parametrize("mode", [0, 1])
 @pytest.mark.parametrize("one_sided", [0, 1, -1])
 @pytest.mark.parametrize("lr_sign", [1, -1])

@@ -21,6 +21,8 @@
 #include "rng_ids.h"
 #include "unit_cells.h"
 
+#include <math.h>
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(RPU_NO_SIMD_CLONES)
 #define RPU_SIMD_CLONES \
   __attribute__((target_clones("default", "arch=x86-64-v2", "arch=x86-64-v3", "arch=x86-64-v4")))
@@ -253,24 +255,27 @@ static void rpu_philox_lane(rpu_uint32 *words, rpu_uint64 seed, rpu_uint64 c0, r
   rpu_philox4x32_10(ctr, key, words);
 }
 
-/* rpu_philox_blocks for the lanes k with value[k] != 0 only, when those are fewer than one in
- * eight; the other lanes get zero words. A lane's words depend on its counter alone, so skipping
- * lanes changes no other lane: the trains of sparse inputs (a transfer's one-hot x and its
- * mostly-zero pulse counts) then cost per non-zero element. */
+/* rpu_philox_blocks for the lanes k that need their words only, when those are fewer than one
+ * in eight; the other lanes get zero words. A lane needs its words when value[k] != 0, and, with
+ * `skip_certain` (the pulse trains, whose slots fire when U < p), when value[k] < 1 as well: a
+ * probability of 1 or more fires whatever U is. A lane's words depend on its counter alone, so
+ * skipping lanes changes no other lane: the trains of sparse or saturated inputs (a transfer's
+ * one-hot x and its pulse counts of probability 1) then cost per lane that draws. */
 template <typename T>
 RPU_SIMD_CLONES
-static void rpu_philox_blocks_where(rpu_uint32 *scratch, long n, const T *value,
+static void rpu_philox_blocks_where(rpu_uint32 *scratch, long n, const T *value, int skip_certain,
                                     rpu_uint64 seed, rpu_uint64 c0_first, rpu_uint64 c1_first,
                                     int lanes_on_c1, rpu_uint64 op, int purpose, rpu_uint32 sub) {
-  long nnz = 0;
-  for (long k = 0; k < n; ++k) nnz += value[k] != (T)0;
-  if (nnz * 8 >= n) {
+  const T certain = skip_certain ? (T)1 : (T)INFINITY;
+  long n_draw = 0;
+  for (long k = 0; k < n; ++k) n_draw += value[k] != (T)0 && value[k] < certain;
+  if (n_draw * 8 >= n) {
     rpu_philox_blocks(scratch, n, seed, c0_first, c1_first, lanes_on_c1, op, purpose, sub);
     return;
   }
   for (long k = 0; k < n; ++k) {
     rpu_uint32 *words = scratch + 4 * k;
-    if (value[k] == (T)0) {
+    if (value[k] == (T)0 || value[k] >= certain) {
       words[0] = words[1] = words[2] = words[3] = 0u;
       continue;
     }
@@ -408,7 +413,8 @@ static void rpu_pulse_trains(const T *v, long v_stride, long n, const T *scales,
     signs[k] = (signed char)((v[k * v_stride] > (T)0) - (v[k * v_stride] < (T)0));
   }
   if (sto_round && res > (T)0) {
-    rpu_philox_blocks_where(scratch, n, prob, seed, c0, c1, per_element, op, round_purpose, 0u);
+    rpu_philox_blocks_where(scratch, n, prob, 0, seed, c0, c1, per_element, op, round_purpose,
+                            0u);
     for (long k = 0; k < n; ++k)
       prob[k] = rpu_quantize_probability(prob[k], res, rpu_u01<T>(scratch[4 * k]) - (T)0.5);
   } else {
@@ -424,7 +430,7 @@ static void rpu_pulse_trains(const T *v, long v_stride, long n, const T *scales,
   }
   for (long k = 0; k < n * nw; ++k) trains[k] = 0;
   for (int q = 0; q * 4 < max_bl; ++q) {
-    rpu_philox_blocks_where(scratch, n, prob, seed, c0, c1, per_element, op, train_purpose,
+    rpu_philox_blocks_where(scratch, n, prob, 1, seed, c0, c1, per_element, op, train_purpose,
                             (rpu_uint32)q);
     for (int l = 0; l < 4 && 4 * q + l < max_bl; ++l) {
       const int slot = 4 * q + l;
@@ -581,6 +587,9 @@ __attribute__((noinline)) static void rpu_normals_to_columns(T *__restrict xi,
   for (long t = 0; t < len; ++t) xi[idx[t]] = normals[t];
 }
 
+/* One-slot samples listing fewer elements than this are applied one element at a time. */
+#define RPU_SHORT_LIST 8
+
 /* Pairs whose pulse chains advance side by side in step 2 (two AVX-512 vectors of float). */
 #define RPU_PULSE_LANES 32
 /* Longer chains (BL > 64) run one pair at a time. */
@@ -681,13 +690,23 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
           continue;
         }
         const signed char *xs_c = xs + first;
-        /* the elements of one sample are distinct: no iteration reads what another wrote, so
-         * the loop runs as gathers and scatters on SIMD hardware */
+        if (len < RPU_SHORT_LIST) {
+          /* a few elements (a transfer's write has one): one at a time, where the vector loop
+           * below spends more on its set-up than on them */
+          for (long t = 0; t < len; ++t) {
+            const long j = idx_c[t];
+            const T xi = needs_noise ? normals[t] : (T)0;
+            stored[j] = rpu_device_pulse<T, KIND>(g, h, j, stored[j], xs_c[t] * sd > 0, xi);
+          }
+        } else {
+          /* the elements of one sample are distinct: no iteration reads what another wrote,
+           * so the loop runs as gathers and scatters on SIMD hardware */
 #pragma GCC ivdep
-        for (long t = 0; t < len; ++t) {
-          const long j = idx_c[t];
-          const T xi = needs_noise ? normals[t] : (T)0;
-          stored[j] = rpu_device_pulse<T, KIND>(g, h, j, stored[j], xs_c[t] * sd > 0, xi);
+          for (long t = 0; t < len; ++t) {
+            const long j = idx_c[t];
+            const T xi = needs_noise ? normals[t] : (T)0;
+            stored[j] = rpu_device_pulse<T, KIND>(g, h, j, stored[j], xs_c[t] * sd > 0, xi);
+          }
         }
         if (write)
           for (long t = 0; t < len; ++t) flags[idx_c[t]] = 1;
