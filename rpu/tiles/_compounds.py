@@ -455,11 +455,9 @@ class TransferCell(_Cell):
             tau = (1.0 - cell.auto_momentum) / m
             xp = self.xp
             xs, ds = _host(self.backend, xp.abs(X).max(axis=1)), _host(self.backend, xp.abs(D).max(axis=1))
-            mx, md = np.empty(m), np.empty(m)
-            for b in range(m):
-                self.m_x = _ema(self.m_x, xs[b], tau)
-                self.m_d = _ema(self.m_d, ds[b], tau)
-                mx[b], md[b] = self.m_x, self.m_d
+            mx, md = _ema_series(self.m_x, xs, tau), _ema_series(self.m_d, ds, tau)
+            if m:
+                self.m_x, self.m_d = float(mx[-1]), float(md[-1])
             if cell.fast_lr > 0:
                 scale = cell.fast_lr * self.up.desired_bl * self.subs[0].granularity
                 ok = (mx > 0) & (md > 0)
@@ -559,10 +557,10 @@ class TransferCell(_Cell):
         c_in = self.in_chopper ^ (flips.sum(axis=0) & 1).astype(bool)
         switched = self.in_switched.copy()
         if n_ev:
-            last = {}
-            for e in range(max(0, n_ev - x), n_ev):
-                last[int(cols[e])] = e
-            idx = np.fromiter(last.values(), dtype=np.int64)
+            # the last event of each column among the batch's last x events
+            recent = np.arange(max(0, n_ev - x), n_ev)
+            _, first_from_end = np.unique(cols[recent][::-1], return_index=True)
+            idx = recent[::-1][first_from_end]
             switched[cols[idx]] = flip[idx] & self.dynamic
         self._ev_switched = ev_switched
         self.transfer_counter_next = self.transfer_counter + int(wraps.sum())
@@ -699,13 +697,22 @@ def _round_half_away(v):
     return int(math.floor(v + 0.5))
 
 
-def _ema(m, v, tau):
-    """aihwkit's running max of the chopped compounds: the first value, then an EMA."""
-    if m <= 0:
-        return float(v)
-    if v > 0:
-        return (1 - tau) * m + tau * float(v)
-    return m
+def _ema_series(m, values, tau):
+    """aihwkit's running max of the chopped compounds over one batch: the first value, then an
+    EMA, sample by sample. Returns the running value after each sample (a float64 array).
+
+    A plain loop over Python floats: the recursion is sequential, and the float arithmetic is
+    aihwkit's (a closed form would round differently); numpy scalars in the loop cost about five
+    times as much per sample."""
+    out = []
+    keep = 1 - tau
+    for v in np.asarray(values, dtype=np.float64).tolist():
+        if m <= 0:
+            m = v
+        elif v > 0:
+            m = keep * m + tau * v
+        out.append(m)
+    return np.array(out, dtype=np.float64)
 
 
 class MixedPrecisionCell(_Cell):
