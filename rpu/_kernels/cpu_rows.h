@@ -459,7 +459,7 @@ struct rpu_pulse_noise {
   /* the first block's normals of the samples first_sample[0 .. n_first) (ascending), drawn
    * ahead by draw_first_blocks; next_first: the first of them not yet passed */
   T *first_normals;
-  int *first_sample;
+  const int *first_sample;
   long n_first, next_first;
   /* normals[0 .. len) = pulses [first, first + len) of `sample` (first: a multiple of 4,
    * len <= chunk; whole blocks of 4 are drawn). */
@@ -491,7 +491,7 @@ struct rpu_pulse_noise {
    * one Philox block and Box-Muller, a chain of dependent operations, then cost about ten times
    * what they cost among independent lanes. */
   inline void draw_first_blocks(const int *samples, long n, rpu_uint32 *words) {
-    first_sample = (int *)samples;
+    first_sample = samples;
     n_first = n;
     next_first = 0;
     if (n == 0) return;
