@@ -38,7 +38,7 @@ from rpu._kernels cimport (
     RPU_RNG_INP_NOISE, RPU_RNG_INP_STO_ROUND, RPU_RNG_OUT_NOISE, RPU_RNG_OUT_STO_ROUND,
     RPU_RNG_W_NOISE, RPU_RNG_W_NOISE_NEG_PASS,
     rpu_dac_prepare, rpu_ir_drop_factor, rpu_ir_drop_input, rpu_v_offset, rpu_adc_finalize,
-    rpu_chopped_buffer_step, rpu_dynamic_buffer_step,
+    rpu_chopped_buffer_row, rpu_dynamic_buffer_row,
     rpu_nm_abs_max_np_sum,
 )
 
@@ -931,22 +931,20 @@ def chopped_buffer(const floating[:, ::1] reads,   # IN  (n_ev, d) transfer read
                    floating[:, ::1] H,             # IN/OUT (d, x) buffer
                    int max_n, double momentum, int forget_buffer, int no_buffer, int n_threads):
     """Advance the TTv2 buffer over a batch's transfer events; returns the pulse counts
-    (n_ev, d) int32 (a transposed view) to write into C (rpu_chopped_buffer_step, transfer.h)."""
-    cdef Py_ssize_t n_ev = reads.shape[0], d = reads.shape[1], e, i
+    (n_ev, d) int32 (a transposed view) to write into C (rpu_chopped_buffer_step, transfer.h,
+    row by row in rpu_chopped_buffer_row, cpu_rows.h)."""
+    cdef Py_ssize_t n_ev = reads.shape[0], d = reads.shape[1], i
     counts_arr = np.zeros((d, n_ev), dtype=np.int32)
     cdef int[:, ::1] counts = counts_arr
     cdef floating mom = <floating>momentum
     if n_ev == 0 or d == 0:
         return counts_arr.T
-    # rows in parallel, each walking its events: the event axis made contiguous
-    cdef const floating[:, ::1] reads_t = np.ascontiguousarray(np.asarray(reads).T)
-    cdef const floating[:, ::1] chop_t = np.ascontiguousarray(np.asarray(chop).T)
+    # rows in parallel, each walking its events (rpu_chopped_buffer_row, cpu_rows.h)
     with nogil:
         for i in prange(d, schedule='static', num_threads=n_threads):
-            for e in range(n_ev):
-                counts[i, e] = rpu_chopped_buffer_step(&H[i, cols[e]], reads_t[i, e], chop_t[i, e],
-                                                       <floating>lr_scale[e], max_n, mom,
-                                                       forget_buffer, no_buffer)
+            rpu_chopped_buffer_row(&H[i, 0], &cols[0], &reads[0, i], &chop[0, i], d,
+                                   &lr_scale[0], n_ev, max_n, mom, forget_buffer, no_buffer,
+                                   &counts[i, 0])
     return counts_arr.T
 
 
@@ -961,23 +959,18 @@ def dynamic_buffer(const floating[:, ::1] reads,   # IN  (n_ev, d) transfer read
                    int max_n, double momentum, int forget_buffer, double cap, double beta,
                    int n_threads):
     """Advance the AGAD buffers over a batch's transfer events; returns the pulse counts
-    (n_ev, d) int32, a transposed view (rpu_dynamic_buffer_step, transfer.h)."""
-    cdef Py_ssize_t n_ev = reads.shape[0], d = reads.shape[1], e, i
+    (n_ev, d) int32, a transposed view (rpu_dynamic_buffer_step, transfer.h; rpu_dynamic_buffer_row)."""
+    cdef Py_ssize_t n_ev = reads.shape[0], d = reads.shape[1], i
     counts_arr = np.zeros((d, n_ev), dtype=np.int32)
     cdef int[:, ::1] counts = counts_arr
     cdef floating mom = <floating>momentum, cap_t = <floating>cap, beta_t = <floating>beta
     if n_ev == 0 or d == 0:
         return counts_arr.T
-    cdef const floating[:, ::1] reads_t = np.ascontiguousarray(np.asarray(reads).T)
-    cdef const floating[:, ::1] chop_t = np.ascontiguousarray(np.asarray(chop).T)
     with nogil:
         for i in prange(d, schedule='static', num_threads=n_threads):
-            for e in range(n_ev):
-                counts[i, e] = rpu_dynamic_buffer_step(&H[i, cols[e]], &mu[i, cols[e]],
-                                                       &mu_past[i, cols[e]], reads_t[i, e],
-                                                       chop_t[i, e], <floating>lr_scale[e],
-                                                       switched[e], max_n, mom, forget_buffer,
-                                                       cap_t, beta_t)
+            rpu_dynamic_buffer_row(&H[i, 0], &mu[i, 0], &mu_past[i, 0], &cols[0], &reads[0, i],
+                                   &chop[0, i], d, &lr_scale[0], &switched[0], n_ev, max_n, mom,
+                                   forget_buffer, cap_t, beta_t, &counts[i, 0])
     return counts_arr.T
 
 
@@ -1281,7 +1274,7 @@ def noise_drift(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed co
 # _kernels/transfer.h; the one-sided split of the pulsed update is `up["one_sided"]` above)
 # ---------------------------------------------------------------------------------------------
 
-from rpu._kernels cimport rpu_buffered_buffer_step, rpu_refresh_needed
+from rpu._kernels cimport rpu_buffered_buffer_row, rpu_refresh_needed
 
 
 def refresh_select(const floating[:, ::1] P,   # IN  (d, x) refresh reads of g+
@@ -1309,17 +1302,16 @@ def buffered_buffer(const floating[:, ::1] reads,   # IN  (n_ev, d) transfer rea
                     floating[:, ::1] H,             # IN/OUT (d, x) buffer, in weight units
                     double thres, int max_n, double momentum, int forget_buffer, int n_threads):
     """Advance the BufferedTransferCompound buffer over a batch's transfer events; returns the
-    pulse counts (n_ev, d) int32, a transposed view (rpu_buffered_buffer_step, transfer.h)."""
-    cdef Py_ssize_t n_ev = reads.shape[0], d = reads.shape[1], e, i
+    pulse counts (n_ev, d) int32, a transposed view (rpu_buffered_buffer_step, transfer.h;
+    rpu_buffered_buffer_row)."""
+    cdef Py_ssize_t n_ev = reads.shape[0], d = reads.shape[1], i
     counts_arr = np.zeros((d, n_ev), dtype=np.int32)
     cdef int[:, ::1] counts = counts_arr
     cdef floating mom = <floating>momentum, lr_t = <floating>lr, th = <floating>thres
     if n_ev == 0 or d == 0:
         return counts_arr.T
-    cdef const floating[:, ::1] reads_t = np.ascontiguousarray(np.asarray(reads).T)
     with nogil:
         for i in prange(d, schedule='static', num_threads=n_threads):
-            for e in range(n_ev):
-                counts[i, e] = rpu_buffered_buffer_step(&H[i, cols[e]], reads_t[i, e], lr_t, th,
-                                                        max_n, mom, forget_buffer)
+            rpu_buffered_buffer_row(&H[i, 0], &cols[0], &reads[0, i], d, lr_t, th, n_ev, max_n,
+                                    mom, forget_buffer, &counts[i, 0])
     return counts_arr.T

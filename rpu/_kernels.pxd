@@ -125,6 +125,16 @@ cdef extern from "cpu_rows.h" nogil:
                            const int *record_col, T *record_out, long record_stride)
     void rpu_exact_update_row[T](T *w, long x_size, long m, const T *X, const T *d_col,
                                  long d_stride, T lr, const T *b_min, const T *b_max)
+    void rpu_chopped_buffer_row[T](T *h, const int *cols, const T *reads, const T *chop,
+                                   long stride, const double *lr_scale, long n_ev, int max_n,
+                                   T momentum, int forget_buffer, int no_buffer, int *counts)
+    void rpu_dynamic_buffer_row[T](T *h, T *mu, T *mu_past, const int *cols, const T *reads,
+                                   const T *chop, long stride, const double *lr_scale,
+                                   const signed char *switched, long n_ev, int max_n, T momentum,
+                                   int forget_buffer, T cap, T beta, int *counts)
+    void rpu_buffered_buffer_row[T](T *h, const int *cols, const T *reads, long stride, T lr,
+                                    T thres, long n_ev, int max_n, T momentum, int forget_buffer,
+                                    int *counts)
 
 
 cdef extern from "transfer.h" nogil:

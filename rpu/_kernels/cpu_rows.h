@@ -19,6 +19,7 @@
 #include "pulse_trains.h"
 #include "pulsed_devices.h"
 #include "rng_ids.h"
+#include "transfer.h"
 #include "unit_cells.h"
 
 #include <math.h>
@@ -939,6 +940,45 @@ static void rpu_exact_update_row(T *__restrict w, long x_size, long m, const T *
     const T *xb = X + b * x_size;
     for (long j = 0; j < x_size; ++j) w[j] = rpu_clip(w[j] + c * xb[j], b_min[j], b_max[j]);
   }
+}
+
+/* The chopped compounds' buffers (transfer.h) on one weight row, the batch's events in order:
+ * the buffer row h (x_size values, the event's column cols[e] taken), the row's reads and
+ * de-chopping signs at reads[e * stride] and chop[e * stride] (the (n_ev, d) arrays, offset to
+ * the row), and its pulse counts counts[e]. Functions of their own, so that the row's pointers
+ * stay in registers: the same loop written in Cython re-read every memoryview field after each
+ * buffer store (CPython's flags include -fno-strict-aliasing), about 4 ns per element. */
+template <typename T>
+static void rpu_chopped_buffer_row(T *h, const int *cols, const T *reads, const T *chop,
+                                   long stride, const double *lr_scale, long n_ev, int max_n,
+                                   T momentum, int forget_buffer, int no_buffer, int *counts) {
+  for (long e = 0; e < n_ev; ++e)
+    counts[e] = rpu_chopped_buffer_step(h + cols[e], reads[e * stride], chop[e * stride],
+                                        (T)lr_scale[e], max_n, momentum, forget_buffer,
+                                        no_buffer);
+}
+
+/* AGAD's buffer, running mean and reference rows (x_size values each); as above. */
+template <typename T>
+static void rpu_dynamic_buffer_row(T *h, T *mu, T *mu_past, const int *cols, const T *reads,
+                                   const T *chop, long stride, const double *lr_scale,
+                                   const signed char *switched, long n_ev, int max_n, T momentum,
+                                   int forget_buffer, T cap, T beta, int *counts) {
+  for (long e = 0; e < n_ev; ++e)
+    counts[e] = rpu_dynamic_buffer_step(h + cols[e], mu + cols[e], mu_past + cols[e],
+                                        reads[e * stride], chop[e * stride], (T)lr_scale[e],
+                                        (int)switched[e], max_n, momentum, forget_buffer, cap,
+                                        beta);
+}
+
+/* BufferedTransferCompound's buffer row (weight units); as above. */
+template <typename T>
+static void rpu_buffered_buffer_row(T *h, const int *cols, const T *reads, long stride, T lr,
+                                    T thres, long n_ev, int max_n, T momentum, int forget_buffer,
+                                    int *counts) {
+  for (long e = 0; e < n_ev; ++e)
+    counts[e] = rpu_buffered_buffer_step(h + cols[e], reads[e * stride], lr, thres, max_n,
+                                         momentum, forget_buffer);
 }
 
 #endif /* RPU_CPU_ROWS_H */
