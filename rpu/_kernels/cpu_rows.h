@@ -946,8 +946,9 @@ static void rpu_exact_update_row(T *__restrict w, long x_size, long m, const T *
  * the buffer row h (x_size values, the event's column cols[e] taken), the row's reads and
  * de-chopping signs at reads[e * stride] and chop[e * stride] (the (n_ev, d) arrays, offset to
  * the row), and its pulse counts counts[e]. Functions of their own, so that the row's pointers
- * stay in registers: the same loop written in Cython re-read every memoryview field after each
- * buffer store (CPython's flags include -fno-strict-aliasing), about 4 ns per element. */
+ * stay in registers: the same loop written in Cython indexed every element through the
+ * memoryviews' fields, which the OpenMP region keeps in memory (AGAD at 256 x 256, 100 events,
+ * one thread: 108 us there, 63 us here). */
 template <typename T>
 static void rpu_chopped_buffer_row(T *h, const int *cols, const T *reads, const T *chop,
                                    long stride, const double *lr_scale, long n_ev, int max_n,
