@@ -34,7 +34,8 @@ from rpu._kernels cimport (
     rpu_uniform_row, rpu_abs_max_row, rpu_dac_row, rpu_adc_row,
     RPU_RNG_X_TRAIN, RPU_RNG_D_TRAIN, RPU_RNG_X_PROB_ROUND, RPU_RNG_D_PROB_ROUND,
     rpu_device_row, rpu_device_globals, rpu_pulse_trains, rpu_compact_sample, rpu_update_row,
-    rpu_sample_is_dense, rpu_dense_sample, rpu_exact_update_row,
+    rpu_sample_is_dense, rpu_dense_sample, rpu_exact_update_row, rpu_certain_one_hot,
+    rpu_certain_lines, rpu_write_row,
     RPU_RNG_INP_NOISE, RPU_RNG_INP_STO_ROUND, RPU_RNG_OUT_NOISE, RPU_RNG_OUT_STO_ROUND,
     RPU_RNG_W_NOISE, RPU_RNG_W_NOISE_NEG_PASS,
     rpu_dac_prepare, rpu_ir_drop_factor, rpu_ir_drop_input, rpu_v_offset, rpu_adc_finalize,
@@ -665,6 +666,75 @@ _HIDDEN_FOR_PULSES = ("max_bound", "min_bound", "dwmin_up", "dwmin_down", "slope
                       "slope_down", "gamma_up", "gamma_down", "reference")
 
 
+cdef inline void _device_row(rpu_device_row[floating] *h, const floating *hidden,
+                             const int *hidden_idx, Py_ssize_t plane, Py_ssize_t off) noexcept nogil:
+    """Row pointers into each hidden parameter (hidden_idx: _HIDDEN_FOR_PULSES, -1 absent)."""
+    h.b_max = hidden + hidden_idx[0] * plane + off
+    h.b_min = hidden + hidden_idx[1] * plane + off
+    h.s_up = hidden + hidden_idx[2] * plane + off
+    h.s_down = hidden + hidden_idx[3] * plane + off
+    h.slope_up = hidden + hidden_idx[4] * plane + off if hidden_idx[4] >= 0 else NULL
+    h.slope_down = hidden + hidden_idx[5] * plane + off if hidden_idx[5] >= 0 else NULL
+    h.gamma_up = hidden + hidden_idx[6] * plane + off if hidden_idx[6] >= 0 else NULL
+    h.gamma_down = hidden + hidden_idx[7] * plane + off if hidden_idx[7] >= 0 else NULL
+    h.reference = hidden + hidden_idx[8] * plane + off if hidden_idx[8] >= 0 else NULL
+
+
+cdef bint _transfer_write(floating[:, ::1] stored, floating[:, ::1] visible,
+                          const floating[:, :, ::1] hidden, const int *hidden_idx,
+                          const floating[:, ::1] X, const floating[:, ::1] D,
+                          const double[::1] A, const double[::1] B, floating x_res,
+                          floating d_res, int lr_sign, const rpu_device_globals[floating] *g,
+                          floating write_noise, int needs_noise, uint64_t noise_seed,
+                          uint64_t op, int n_threads, dict workspace) except -1:
+    """pulsed_update's path for a transfer's write (rpu_write_row, cpu_rows.h); returns False,
+    having changed nothing, when the batch is not one (then the general path runs)."""
+    cdef Py_ssize_t m = X.shape[0], x_size = X.shape[1], d_size = D.shape[1], i
+    if m == 0 or x_size == 0 or d_size == 0:
+        return False
+    dtype = np.float32 if floating is float else np.float64
+    x_col_arr = _work(workspace, "write_x_col", (m,), np.int32)
+    x_sgn_arr = _work(workspace, "write_x_sgn", (m,), np.int8)
+    cdef int *x_col = <int *>_data(x_col_arr)
+    cdef signed char *x_sgn = <signed char *>_data(x_sgn_arr)
+    if not rpu_certain_one_hot(&X[0, 0], m, x_size, &B[0], x_res, x_col, x_sgn):
+        return False
+    a_arr = np.asarray(A, dtype=dtype)
+    if not rpu_certain_lines(&D[0, 0], m, d_size, <const floating *>_data(a_arr), d_res):
+        return False
+    # Per-thread scratch (8-byte units): flags (x_size / 8 + 1) | samples (m / 2 + 1) |
+    # Philox words (2 m) | normals (4 m).
+    cdef Py_ssize_t f_n = x_size // 8 + 1, s_n = m // 2 + 1
+    cdef Py_ssize_t stride = f_n + s_n + 2 * m + 4 * m
+    scratch = _work(workspace, "scratch_write", (max(n_threads, 1), stride), np.uint64)
+    cdef uint64_t *sw = <uint64_t *>_data(scratch)
+    cdef floating *stored_p = &stored[0, 0]
+    cdef floating *visible_p = &visible[0, 0]
+    cdef const floating *hidden_p = &hidden[0, 0, 0]
+    cdef const floating *D_p = &D[0, 0]
+    with nogil:
+        for i in prange(d_size, schedule='static', num_threads=n_threads):
+            _write_row_i(stored_p, visible_p, hidden_p, hidden_idx, i, d_size, x_size, m, x_col,
+                         x_sgn, D_p, lr_sign, g, write_noise, needs_noise,
+                         sw + threadid() * stride, f_n, s_n, noise_seed, op)
+    return True
+
+
+cdef void _write_row_i(floating *stored, floating *visible, const floating *hidden,
+                       const int *hidden_idx, Py_ssize_t i, Py_ssize_t d_size, Py_ssize_t x_size,
+                       Py_ssize_t m, const int *x_col, const signed char *x_sgn,
+                       const floating *D, int lr_sign, const rpu_device_globals[floating] *g,
+                       floating write_noise, int needs_noise, uint64_t *buf, Py_ssize_t f_n,
+                       Py_ssize_t s_n, uint64_t noise_seed, uint64_t op) noexcept nogil:
+    # the device row in the thread's own frame (scratch layout: see _transfer_write)
+    cdef rpu_device_row[floating] h
+    _device_row(&h, hidden, hidden_idx, d_size * x_size, i * x_size)
+    rpu_write_row(stored + i * x_size, visible + i * x_size, x_size, m, x_col, x_sgn, D + i,
+                  d_size, lr_sign, g[0], h, write_noise, needs_noise, <unsigned char *>buf,
+                  <int *>(buf + f_n), <uint32_t *>(buf + f_n + s_n),
+                  <floating *>(buf + f_n + s_n + 2 * m), noise_seed, <uint64_t>i, op)
+
+
 cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ssize_t d_size,
                         Py_ssize_t x_size, Py_ssize_t m, int nw, int mode, const int *x_cnt,
                         const int *x_idx, const uint64_t *x_words, const signed char *x_sgn,
@@ -678,16 +748,8 @@ cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ss
     # The device row (pointers into each hidden parameter at row i) and the scratch layout are
     # built here, in the thread's own frame.
     cdef rpu_device_row[floating] h
-    cdef Py_ssize_t plane = d_size * x_size, off = i * x_size
-    h.b_max = hidden + hidden_idx[0] * plane + off
-    h.b_min = hidden + hidden_idx[1] * plane + off
-    h.s_up = hidden + hidden_idx[2] * plane + off
-    h.s_down = hidden + hidden_idx[3] * plane + off
-    h.slope_up = hidden + hidden_idx[4] * plane + off if hidden_idx[4] >= 0 else NULL
-    h.slope_down = hidden + hidden_idx[5] * plane + off if hidden_idx[5] >= 0 else NULL
-    h.gamma_up = hidden + hidden_idx[6] * plane + off if hidden_idx[6] >= 0 else NULL
-    h.gamma_down = hidden + hidden_idx[7] * plane + off if hidden_idx[7] >= 0 else NULL
-    h.reference = hidden + hidden_idx[8] * plane + off if hidden_idx[8] >= 0 else NULL
+    _device_row(&h, hidden, hidden_idx, d_size * x_size, i * x_size)
+    cdef Py_ssize_t off = i * x_size
     # scratch (8-byte units): normals (chunk) | noise words (chunk / 2 + 8) | d trains (m * nw) |
     # d dense (m) | prob (m) | train words (2 m + 2) | d signs (m / 8 + 1) | flags (x_size / 8 + 1)
     # | pair_j, pair_n, pair_off, pair_order (x_size / 2 + 1 each) | normals by column (x_size)
@@ -768,10 +830,12 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     cdef int mode = up["mode"], sto = up["sto_round"], lr_sign = up["lr_sign"]
     cdef int one_sided = up.get("one_sided", 0)
     cdef floating x_res = up["x_res"], d_res = up["d_res"]
-    cdef int max_bl = 0, any_one_slot = 0
+    cdef int max_bl = 0, min_bl = BL[0] if m > 0 else 0, any_one_slot = 0
     for b in range(m):
         if BL[b] > max_bl:
             max_bl = BL[b]
+        if BL[b] < min_bl:
+            min_bl = BL[b]
         if BL[b] == 1:
             any_one_slot = 1
     if m == 0 or max_bl == 0:
@@ -786,13 +850,46 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     cdef int nw = (max_bl + 63) // 64
     dtype = np.float32 if floating is float else np.float64
 
+    # The device's globals and the rows of its hidden parameters (both paths below).
+    cdef rpu_device_globals[floating] g
+    nodes_up = np.ascontiguousarray(dev["nodes_up"], dtype=dtype)
+    nodes_down = np.ascontiguousarray(dev["nodes_down"], dtype=dtype)
+    g.kind = dev["kind"]
+    g.mult_noise = dev["mult_noise"]
+    g.n_nodes = <int>nodes_up.shape[0]
+    g.sigma = dev["sigma"]
+    g.A_up = dev["A_up"]
+    g.A_down = dev["A_down"]
+    g.gamma_up = dev["gamma_up"]
+    g.gamma_down = dev["gamma_down"]
+    g.a = dev["a"]
+    g.b = dev["b"]
+    g.std_add = dev["std_add"]
+    g.std_slope = dev["std_slope"]
+    g.nodes_up = <const floating *>_data(nodes_up)
+    g.nodes_down = <const floating *>_data(nodes_down)
+    cdef floating write_noise = dev["write_noise"]
+    cdef int needs_noise = dev["needs_noise"]
+    cdef int idx[9]
+    for b in range(9):
+        idx[b] = hidden_idx[b]
+
+    cdef uint64_t n_seed = seed if noise_seed is None else <uint64_t>noise_seed
+    if workspace is None:
+        workspace = {}
+    # A transfer's write (one-hot x, every line certain, BL = 1): only its pulses are visited,
+    # with the same pulses and normals as the general path below (rpu_write_row, cpu_rows.h).
+    if (mode == 0 and one_sided == 0 and record_cols is None and min_bl == 1 and max_bl == 1
+            and not (sto and (x_res > 0 or d_res > 0))
+            and _transfer_write(stored, visible, hidden, idx, X, D, A, B, x_res, d_res, lr_sign,
+                                &g, write_noise, needs_noise, n_seed, op, n_threads, workspace)):
+        return
+
     # Step 1 (parallel over samples): the x side of every sample -- probabilities, trains, and
     # the compacted list of the elements whose line fires. The d side is made per weight row in
     # step 2, where it is used (so that no two threads write the same cache lines).
     # Work arrays come from the tile's workspace when the shapes repeat: fresh pages cost the
     # kernel a page clear each, a sizeable share of a call otherwise.
-    if workspace is None:
-        workspace = {}
     x_cnt_arr = _work(workspace, "x_cnt", (m,), np.int32)
     x_idx_arr = _work(workspace, "x_idx", (m, x_size), np.int32)
     x_words_arr = _work(workspace, "x_words", (m, x_size, nw), np.uint64)
@@ -838,28 +935,6 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
                 rpu_dense_sample(x_size, nw, xt_tmp, xs_tmp, x_fire + b * x_size)
 
     # Step 2: per weight row.
-    cdef rpu_device_globals[floating] g
-    nodes_up = np.ascontiguousarray(dev["nodes_up"], dtype=dtype)
-    nodes_down = np.ascontiguousarray(dev["nodes_down"], dtype=dtype)
-    g.kind = dev["kind"]
-    g.mult_noise = dev["mult_noise"]
-    g.n_nodes = <int>nodes_up.shape[0]
-    g.sigma = dev["sigma"]
-    g.A_up = dev["A_up"]
-    g.A_down = dev["A_down"]
-    g.gamma_up = dev["gamma_up"]
-    g.gamma_down = dev["gamma_down"]
-    g.a = dev["a"]
-    g.b = dev["b"]
-    g.std_add = dev["std_add"]
-    g.std_slope = dev["std_slope"]
-    g.nodes_up = <const floating *>_data(nodes_up)
-    g.nodes_down = <const floating *>_data(nodes_down)
-    cdef floating write_noise = dev["write_noise"]
-    cdef int needs_noise = dev["needs_noise"]
-    cdef int idx[9]
-    for b in range(9):
-        idx[b] = hidden_idx[b]
     bl32 = np.asarray(BL, dtype=np.int32)
     cdef const int *blp = <const int *>_data(bl32)
     # The d side's probability scales per sample, in the tile dtype.
@@ -883,7 +958,6 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     # instead of m reads a row of D apart.
     D_t = np.ascontiguousarray(np.asarray(D).T)
     cdef const floating *D_p = <const floating *>_data(D_t)
-    cdef uint64_t n_seed = seed if noise_seed is None else <uint64_t>noise_seed
     cdef const int *rec_col = NULL
     cdef floating *rec_out = NULL
     if record_cols is not None:

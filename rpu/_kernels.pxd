@@ -125,6 +125,15 @@ cdef extern from "cpu_rows.h" nogil:
                            const int *record_col, T *record_out, long record_stride)
     void rpu_exact_update_row[T](T *w, long x_size, long m, const T *X, const T *d_col,
                                  long d_stride, T lr, const T *b_min, const T *b_max)
+    int rpu_certain_one_hot[T](const T *X, long m, long x_size, const double *scales, T res,
+                               int *x_col, signed char *x_sgn)
+    int rpu_certain_lines[T](const T *D, long m, long d_size, const T *scales, T res)
+    void rpu_write_row[T](T *stored, T *visible, long x_size, long m, const int *x_col,
+                          const signed char *x_sgn, const T *d_col, long d_stride, int lr_sign,
+                          const rpu_device_globals[T] &g, const rpu_device_row[T] &h,
+                          T write_noise, int needs_noise, unsigned char *flags, int *samples,
+                          uint32_t *words, T *normals, uint64_t noise_seed, uint64_t row,
+                          uint64_t op)
     void rpu_chopped_buffer_row[T](T *h, const int *cols, const T *reads, const T *chop,
                                    long stride, const double *lr_scale, long n_ev, int max_n,
                                    T momentum, int forget_buffer, int no_buffer, int *counts)

@@ -198,6 +198,55 @@ def test_short_one_slot_samples_match_the_core(gpu_runtime, name, dtype):
     _assert_same(gpu_runtime, core, gpu, stored0, name)
 
 
+def _write_batch(dtype, m=40, x_size=13, d_size=29, seed=8):
+    """A transfer's write: one-hot x (x = +-1, columns repeating across samples, so that a
+    weight takes several pulses in order), d = whole pulse counts -1, 0, +1."""
+    rng = np.random.default_rng(seed)
+    X = np.zeros((m, x_size), dtype=dtype)
+    X[np.arange(m), rng.integers(0, x_size, m)] = rng.choice([-1.0, 1.0], m)
+    D = rng.choice([-1.0, 0.0, 0.0, 1.0], (m, d_size)).astype(dtype)
+    return X, D, np.ones(m, dtype=np.int32), np.ones(m), np.ones(m)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("lr_sign", [1, -1])
+@pytest.mark.parametrize("name", sorted(DEVICES))
+def test_transfer_writes_match_the_core(gpu_runtime, name, lr_sign, dtype):
+    """Every x and d line of the batch fires with probability exactly 1 in its one slot, so the
+    core takes its write path (rpu_write_row, cpu_rows.h: only the pulses are visited); the GPU
+    takes its general one. Pulse noise, write noise and both signs of the learning rate."""
+    core, gpu, stored0 = _compare(gpu_runtime, name, dtype, bl=1, sto_round=1, res=0.0,
+                                  lr_sign=lr_sign, record=False, inputs=_write_batch(dtype))
+    _assert_same(gpu_runtime, core, gpu, stored0, name)
+    # some weight took pulses in more than one sample
+    X, D = _write_batch(dtype)[:2]
+    assert ((np.abs(D).T @ (X != 0)) > 1).any()
+
+
+@pytest.mark.parametrize("case", ["uncertain_d", "uncertain_x", "two_hot", "bl_2", "res", "record"])
+def test_almost_transfer_writes_match_the_core(gpu_runtime, case):
+    """Batches one condition short of the write path (a probability below 1, a sample with two
+    x lines, BL 2, a quantisation that takes p below 1, records): the core's general path."""
+    X, D, BL, A, B = _write_batch(np.float32)
+    res, record = 0.0, False
+    if case == "uncertain_d":
+        A[5] = 0.6
+    elif case == "uncertain_x":
+        B[7] = 0.6
+    elif case == "two_hot":
+        X[3, (np.flatnonzero(X[3])[0] + 1) % X.shape[1]] = 1.0
+    elif case == "bl_2":
+        BL[9] = 2
+    elif case == "res":
+        res = 0.3  # x: 0.3 rint(1 / 0.3) = 0.9; d (res 0.21): 0.84
+    else:
+        record = True  # _compare's columns, up to 52
+        X, D, BL, A, B = (a[:M] for a in _write_batch(np.float32, x_size=60))
+    core, gpu, stored0 = _compare(gpu_runtime, "soft_bounds", np.float32, bl=1, sto_round=0,
+                                  res=res, record=record, inputs=(X, D, BL, A, B))
+    _assert_same(gpu_runtime, core, gpu, stored0, "soft_bounds")
+
+
 @pytest.mark.parametrize("mode", [0, 1])
 @pytest.mark.parametrize("one_sided", [0, 1, -1])
 @pytest.mark.parametrize("lr_sign", [1, -1])
