@@ -823,6 +823,11 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     counts of every weight with every sample, then the device pulses, the weight held across
     the batch. Rows are independent, and every random number is keyed by what it is for, so the
     result does not depend on the thread count.
+
+    A batch shaped like a transfer's write -- one non-zero x per sample, BL = 1, and every line
+    that fires doing so with certainty (probability 1 or more after quantisation, no stochastic
+    rounding), no records, not one-sided -- skips both steps: each row applies its pulses
+    directly (``rpu_write_row``, cpu_rows.h), with the same pulses and normals.
     """
     cdef Py_ssize_t m = X.shape[0], x_size = X.shape[1], d_size = D.shape[1]
     cdef Py_ssize_t b, i, n_max = x_size if x_size > d_size else d_size
