@@ -24,6 +24,8 @@
 
 #include <math.h>
 
+#include <type_traits>
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(RPU_NO_SIMD_CLONES)
 #define RPU_SIMD_CLONES \
   __attribute__((target_clones("default", "arch=x86-64-v2", "arch=x86-64-v3", "arch=x86-64-v4")))
@@ -588,6 +590,37 @@ __attribute__((noinline)) static void rpu_normals_to_columns(T *__restrict xi,
   for (long t = 0; t < len; ++t) xi[idx[t]] = normals[t];
 }
 
+/* A write-noise device's visible weights after a row's pulses: stored + write_noise xi where a
+ * pulse landed (flags[j] != 0), xi the normal of Philox (j, row, op, WRITE_NOISE). */
+template <typename T>
+static void rpu_write_noise_row(const T *stored, T *visible, const unsigned char *flags,
+                                long x_size, T write_noise, rpu_uint64 seed, rpu_uint64 row,
+                                rpu_uint64 op) {
+  for (long j = 0; j < x_size; ++j)
+    if (flags[j])
+      visible[j] = stored[j] + write_noise * rpu_normal_at<T>(seed, (rpu_uint64)j, row, op,
+                                                             RPU_RNG_WRITE_NOISE, 0u);
+}
+
+/* Calls f(std::integral_constant<int, K>()) for the device family K = kind, so that a row loop
+ * is instantiated once per pulse rule (kinds without a rule of their own run ConstantStep's). */
+template <typename F>
+static inline void rpu_with_device_kind(int kind, F &&f) {
+  switch (kind) {
+    case RPU_DEVICE_LINEAR_STEP: f(std::integral_constant<int, RPU_DEVICE_LINEAR_STEP>()); break;
+    case RPU_DEVICE_SOFT_BOUNDS_REFERENCE:
+      f(std::integral_constant<int, RPU_DEVICE_SOFT_BOUNDS_REFERENCE>());
+      break;
+    case RPU_DEVICE_EXP_STEP: f(std::integral_constant<int, RPU_DEVICE_EXP_STEP>()); break;
+    case RPU_DEVICE_POW_STEP: f(std::integral_constant<int, RPU_DEVICE_POW_STEP>()); break;
+    case RPU_DEVICE_POW_STEP_REFERENCE:
+      f(std::integral_constant<int, RPU_DEVICE_POW_STEP_REFERENCE>());
+      break;
+    case RPU_DEVICE_PIECEWISE_STEP: f(std::integral_constant<int, RPU_DEVICE_PIECEWISE_STEP>()); break;
+    default: f(std::integral_constant<int, RPU_DEVICE_CONSTANT_STEP>());
+  }
+}
+
 /* One-slot samples listing fewer elements than this are applied one element at a time. */
 #define RPU_SHORT_LIST 8
 
@@ -858,12 +891,8 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
     } while (0);
     if (record_col != 0 && record_col[b] >= 0) record_out[b * record_stride] = stored[record_col[b]];
   }
-  if (write) {
-    for (long j = 0; j < x_size; ++j)
-      if (flags[j])
-        visible[j] = stored[j] + write_noise * rpu_normal_at<T>(noise.seed, (rpu_uint64)j, noise.row,
-                                                               noise.op, RPU_RNG_WRITE_NOISE, 0u);
-  }
+  if (write) rpu_write_noise_row(stored, visible, flags, x_size, write_noise, noise.seed, noise.row,
+                                 noise.op);
 }
 
 /* Step 2 for weight row `row`: the d trains of this row's element across all samples (from
@@ -903,28 +932,12 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
     }
     noise.draw_first_blocks(first_samples, n_first, words);
   }
-#define RPU_UPDATE_ROW_CASE(K)                                                                 \
-  case K:                                                                                      \
-    rpu_update_row_kind<T, K>(stored, visible, x_size, m, nw, mode, x_cnt, x_idx, x_words,     \
-                              x_sgn, x_val, x_fire, d_train, d_sign, d_dense, bl,              \
-                              lr_sign, one_sided, g, h, write_noise, needs_noise, flags,       \
-                              pair_j, pair_n, pair_off, pair_order, noise,                     \
-                              record_col, record_out, record_stride);                          \
-    break;
-  switch (g.kind) {
-    RPU_UPDATE_ROW_CASE(RPU_DEVICE_LINEAR_STEP)
-    RPU_UPDATE_ROW_CASE(RPU_DEVICE_SOFT_BOUNDS_REFERENCE)
-    RPU_UPDATE_ROW_CASE(RPU_DEVICE_EXP_STEP)
-    RPU_UPDATE_ROW_CASE(RPU_DEVICE_POW_STEP)
-    RPU_UPDATE_ROW_CASE(RPU_DEVICE_POW_STEP_REFERENCE)
-    RPU_UPDATE_ROW_CASE(RPU_DEVICE_PIECEWISE_STEP)
-    default:
-      rpu_update_row_kind<T, RPU_DEVICE_CONSTANT_STEP>(
-          stored, visible, x_size, m, nw, mode, x_cnt, x_idx, x_words, x_sgn, x_val, x_fire,
-          d_train, d_sign, d_dense, bl, lr_sign, one_sided, g, h, write_noise, needs_noise, flags,
-          pair_j, pair_n, pair_off, pair_order, noise, record_col, record_out, record_stride);
-  }
-#undef RPU_UPDATE_ROW_CASE
+  rpu_with_device_kind(g.kind, [&](auto kind) {
+    rpu_update_row_kind<T, decltype(kind)::value>(
+        stored, visible, x_size, m, nw, mode, x_cnt, x_idx, x_words, x_sgn, x_val, x_fire, d_train,
+        d_sign, d_dense, bl, lr_sign, one_sided, g, h, write_noise, needs_noise, flags, pair_j,
+        pair_n, pair_off, pair_order, noise, record_col, record_out, record_stride);
+  });
 }
 
 /* A transfer's write: a pulsed update in which every sample's x is one-hot and every line that
@@ -973,8 +986,8 @@ static int rpu_certain_lines(const T *D, long m, long d_size, const T *scales, T
 
 /* The write on weight row `row` (see above). d_col[b * d_stride] is the row's d in sample b.
  * Sample b's pulse is the first of the row in that sample, so it takes normal 0 of Philox
- * (0, row, op, PULSE_NOISE | b), drawn for all the row's samples at once as rpu_pulse_noise's
- * draw_first_blocks does. Scratch: flags (x_size), samples (m), words (4 m), normals (4 m). */
+ * (0, row, op, PULSE_NOISE | b), drawn for all the row's samples at once by rpu_pulse_noise's
+ * draw_first_blocks, as in the general path. Scratch: flags (x_size), samples (m), words (4 m), normals (4 m). */
 template <typename T, int KIND>
 RPU_SIMD_CLONES
 static void rpu_write_row_kind(T *stored, T *visible, long x_size, long m, const int *x_col,
@@ -988,8 +1001,9 @@ static void rpu_write_row_kind(T *stored, T *visible, long x_size, long m, const
     if (d_col[b * d_stride] != (T)0) samples[n++] = (int)b;
   if (n == 0) return;
   if (needs_noise) {
-    rpu_philox_blocks_sub(words, n, noise_seed, 0, row, op, RPU_RNG_PULSE_NOISE, samples);
-    rpu_box_muller_row(words, normals, n);
+    /* the normals the general path draws ahead for such samples (rpu_update_row) */
+    rpu_pulse_noise<T> noise = {0, 0, 0, noise_seed, row, op, 0, normals, 0, 0, 0};
+    noise.draw_first_blocks(samples, n, words);
   }
   const int write = visible != stored;
   if (write)
@@ -1003,12 +1017,7 @@ static void rpu_write_row_kind(T *stored, T *visible, long x_size, long m, const
                                           needs_noise ? normals[4 * k] : (T)0);
     if (write) flags[j] = 1;
   }
-  if (write) {
-    for (long j = 0; j < x_size; ++j)
-      if (flags[j])
-        visible[j] = stored[j] + write_noise * rpu_normal_at<T>(noise_seed, (rpu_uint64)j, row, op,
-                                                               RPU_RNG_WRITE_NOISE, 0u);
-  }
+  if (write) rpu_write_noise_row(stored, visible, flags, x_size, write_noise, noise_seed, row, op);
 }
 
 template <typename T>
@@ -1018,25 +1027,12 @@ static void rpu_write_row(T *stored, T *visible, long x_size, long m, const int 
                           T write_noise, int needs_noise, unsigned char *flags, int *samples,
                           rpu_uint32 *words, T *normals, rpu_uint64 noise_seed, rpu_uint64 row,
                           rpu_uint64 op) {
-#define RPU_WRITE_ROW_CASE(K)                                                                  \
-  case K:                                                                                      \
-    rpu_write_row_kind<T, K>(stored, visible, x_size, m, x_col, x_sgn, d_col, d_stride,        \
-                             lr_sign, g, h, write_noise, needs_noise, flags, samples, words,   \
-                             normals, noise_seed, row, op);                                    \
-    break;
-  switch (g.kind) {
-    RPU_WRITE_ROW_CASE(RPU_DEVICE_LINEAR_STEP)
-    RPU_WRITE_ROW_CASE(RPU_DEVICE_SOFT_BOUNDS_REFERENCE)
-    RPU_WRITE_ROW_CASE(RPU_DEVICE_EXP_STEP)
-    RPU_WRITE_ROW_CASE(RPU_DEVICE_POW_STEP)
-    RPU_WRITE_ROW_CASE(RPU_DEVICE_POW_STEP_REFERENCE)
-    RPU_WRITE_ROW_CASE(RPU_DEVICE_PIECEWISE_STEP)
-    default:
-      rpu_write_row_kind<T, RPU_DEVICE_CONSTANT_STEP>(
-          stored, visible, x_size, m, x_col, x_sgn, d_col, d_stride, lr_sign, g, h, write_noise,
-          needs_noise, flags, samples, words, normals, noise_seed, row, op);
-  }
-#undef RPU_WRITE_ROW_CASE
+  rpu_with_device_kind(g.kind, [&](auto kind) {
+    rpu_write_row_kind<T, decltype(kind)::value>(stored, visible, x_size, m, x_col, x_sgn, d_col,
+                                                 d_stride, lr_sign, g, h, write_noise,
+                                                 needs_noise, flags, samples, words, normals,
+                                                 noise_seed, row, op);
+  });
 }
 
 /* PulseType.NONE_WITH_DEVICE on one weight row: the exact SGD step of every sample in order,
