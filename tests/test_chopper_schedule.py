@@ -55,7 +55,7 @@ def chopper_schedule_loop(state, m, events, cols, op):
     return sx, sd, ev_in, ev_out, (c_in, c_out, switched), ev_switched, counter
 
 
-CASES = list(itertools.product(["c-ttv2", "agad"], [1, 3, 7], [2, 5], [1, 4, 25], [0.0, 0.1, 0.5],
+CASES = list(itertools.product(["c-ttv2", "agad"], [1, 3, 7, 9], [2, 5], [1, 4, 25], [0.0, 0.1, 0.5],
                                [True, False], [0.0, 0.3]))
 
 

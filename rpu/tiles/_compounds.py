@@ -533,12 +533,16 @@ class TransferCell(_Cell):
             stop = min(e0 + x, n_ev)
             ev_in[e0:stop] = ev_in[e0 - x:stop - x] ^ flip[e0 - x:stop - x]
             ev_switched[e0:stop] = flip[e0 - x:stop - x] & self.dynamic
-        # input choppers per sample: the flips of the events before it
-        flips = np.zeros((m + 1, x), dtype=np.int8)
+        # input choppers per sample: the parity of the flips of the events before it (row b of
+        # `parity`; row m is the state after the batch). The rows are bytes padded to whole
+        # 8-byte words, so that the running parity is an XOR down uint64 words, eight columns
+        # per operation: 20 us at 100 x 1024, where a cumsum down the columns took 250 us.
+        x_bytes = -(-x // 8) * 8
+        flips = np.zeros((m + 1, x_bytes), dtype=np.uint8)
         flips[events[flip] + 1, cols[flip]] = 1
-        parity = np.cumsum(flips, axis=0, dtype=np.int8)[:m] & 1
-        c_in_rows = self.in_chopper[None, :] ^ parity.astype(bool)
-        sx = np.where(c_in_rows, -1, 1).astype(self.dtype)
+        parity = np.bitwise_xor.accumulate(flips.view(np.uint64), axis=0).view(np.uint8)
+        parity = parity[:, :x].view(bool)
+        sx = _signs(self.in_chopper[None, :] ^ parity[:m], self.dtype)
         # output choppers: they switch only after the read of the last column
         c_out = self.out_chopper.copy()
         ev_out = np.empty((n_ev, d), dtype=bool)
@@ -546,15 +550,15 @@ class TransferCell(_Cell):
         ev_start = sample_start = 0
         for e in np.flatnonzero(wraps):
             ev_out[ev_start:e + 1] = c_out
-            sd[sample_start:events[e] + 1] = np.where(c_out, -1, 1)
+            sd[sample_start:events[e] + 1] = _signs(c_out, self.dtype)
             if cell.out_chop_prob > 0 and not self.dynamic:
                 u = self.chop_draws.uniform(d, op, sub=1 + int(e))
                 c_out = np.where(u < cell.out_chop_prob, ~c_out, c_out)
             ev_start, sample_start = e + 1, events[e] + 1
         ev_out[ev_start:] = c_out
-        sd[sample_start:] = np.where(c_out, -1, 1)
+        sd[sample_start:] = _signs(c_out, self.dtype)
         # the state after the batch
-        c_in = self.in_chopper ^ (flips.sum(axis=0) & 1).astype(bool)
+        c_in = self.in_chopper ^ parity[m]
         switched = self.in_switched.copy()
         if n_ev:
             # the last event of each column among the batch's last x events
@@ -615,7 +619,7 @@ class TransferCell(_Cell):
             lr_scale = np.abs(lr_t) / lr_fast_ev / bg
         else:
             lr_scale = np.full(reads.shape[0], abs(lr_t) / bg)
-        chop = np.where(ev_in[:, None] != ev_out, -1, 1).astype(self.dtype)
+        chop = _signs(ev_in[:, None] != ev_out, self.dtype)
         n_threads = _threads.for_work(n_threads, reads.size)
         if self.dynamic:
             n_period = max(int(math.ceil(1.0 / cell.in_chop_prob)) if cell.in_chop_prob > 0 else 2, 2)
@@ -690,6 +694,11 @@ class TransferCell(_Cell):
                 setattr(self, name, v.copy())
         self.m_x = float(values.get("m_x", self.m_x))
         self.m_d = float(values.get("m_d", self.m_d))
+
+
+def _signs(negative, dtype):
+    """-1 where ``negative`` is True, else +1, as ``dtype`` (an array of the mask's shape)."""
+    return 1 - 2 * negative.astype(dtype)
 
 
 def _round_half_away(v):
