@@ -30,7 +30,7 @@ from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
 
 from rpu._openmp cimport RPU_OPENMP_ENABLED, omp_get_max_threads
 from rpu._kernels cimport (
-    rpu_philox4x32_10, rpu_philox_blocks_isa, rpu_uniform4, rpu_normal4, rpu_normal_row,
+    rpu_philox4x32_10, rpu_philox_blocks_isa, rpu_normals_by_column_isa, rpu_uniform4, rpu_normal4, rpu_normal_row,
     rpu_uniform_row, rpu_abs_max_row, rpu_dac_row, rpu_adc_row,
     RPU_RNG_X_TRAIN, RPU_RNG_D_TRAIN, RPU_RNG_X_PROB_ROUND, RPU_RNG_D_PROB_ROUND,
     rpu_device_row, rpu_device_globals, rpu_pulse_trains, rpu_compact_sample, rpu_update_row,
@@ -147,6 +147,31 @@ def philox_blocks(Py_ssize_t n_blocks, uint64_t seed, uint64_t c0_first, uint64_
         ok = rpu_philox_blocks_isa(isa, &out_v[0, 0], n_blocks, seed, c0_first, c1_first,
                                    lanes_on_c1, op, purpose, sub)
     return None if ok < 0 else out
+
+
+def normals_by_column(const signed char[::1] fire,  # IN  (n,) non-zero where a column fires
+                      const floating[::1] normals,   # IN  (k,) the firing columns' normals in order
+                      Py_ssize_t j0, Py_ssize_t j1, int isa):
+    """A dense sample's normals laid out by column, as the pulsed update's row pass reads them
+    (for tests): xi[j] = the next of ``normals`` where fire[j] != 0, else 0, for j0 <= j < j1
+    (xi is 0 outside). ``isa``: 0 portable, 2 AVX-512F. Returns (xi, the number of normals
+    taken), or None where this build or CPU lacks that version."""
+    if isa not in (0, 2):
+        raise ValueError(f"isa must be 0 (portable) or 2 (AVX-512F), got {isa}.")
+    cdef Py_ssize_t n = fire.shape[0]
+    if not 0 <= j0 <= j1 <= n:
+        raise ValueError(f"need 0 <= j0 <= j1 <= len(fire) = {n}, got j0 = {j0}, j1 = {j1}.")
+    cdef Py_ssize_t n_fire = np.count_nonzero(np.asarray(fire)[j0:j1])
+    if normals.shape[0] < n_fire:
+        raise ValueError(f"normals must hold the {n_fire} normals of the firing columns, got "
+                         f"{normals.shape[0]}.")
+    xi = np.zeros(n, dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] xi_v = xi
+    if j1 == j0:
+        return xi, 0
+    cdef long taken = rpu_normals_by_column_isa(isa, &xi_v[0], &fire[0], j0, j1,
+                                                &normals[0] if normals.shape[0] else NULL)
+    return None if taken < 0 else (xi, taken)
 
 
 def uniform_fill(floating[:, ::1] out,     # OUT (rows, cols) uniforms in [0, 1)

@@ -43,6 +43,8 @@ cdef extern from "mvm_io.h" nogil:
                           T round_shift, T bound, int *overflow)
 
 cdef extern from "cpu_rows.h" nogil:
+    long rpu_normals_by_column_isa[T](int isa, T *xi, const signed char *fire, long j0, long j1,
+                                      const T *normals)
     int rpu_philox_blocks_isa(int isa, uint32_t *scratch, long n_blocks, uint64_t seed,
                               uint64_t c0_first, uint64_t c1_first, int lanes_on_c1, uint64_t op,
                               int purpose, uint32_t sub)

@@ -596,3 +596,44 @@ def test_update_indexed_errors():
     with pytest.raises(ValueError):
         tile.update_indexed(bad, d_input, indices)
     assert np.array_equal(tile.get_weights(), w0)
+
+
+@pytest.mark.parametrize("isa", [0, 2], ids=["portable", "avx512"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_normals_by_column_versions(isa, dtype):
+    """The row pass of a dense one-slot sample reads each pulse's normal by column
+    (rpu_normals_by_column, cpu_rows.h): the firing columns of [j0, j1) take the sample's normals
+    in column order, every other column of the span 0, and nothing outside the span is written.
+    Both versions, on spans that start and end inside a vector, at every density."""
+    rng = np.random.default_rng(17)
+    from rpu import _core
+    for n, keep in [(1, 1.0), (16, 1.0), (16, 0.0), (37, 0.5), (64, 0.9), (70, 0.2), (300, 0.05)]:
+        for _ in range(4):
+            fire = (rng.random(n) < keep) * rng.choice(np.array([-1, 1], np.int8), n)
+            fire = fire.astype(np.int8)
+            j0 = int(rng.integers(0, n))
+            j1 = int(rng.integers(j0, n + 1))
+            cols = j0 + np.flatnonzero(fire[j0:j1])
+            normals = rng.standard_normal(cols.size + 3).astype(dtype)
+            got = _core.normals_by_column(fire, normals, j0, j1, isa)
+            if got is None:
+                pytest.skip(f"this CPU or build has no version {isa}")
+            xi, taken = got
+            expected = np.zeros(n, dtype=dtype)
+            expected[cols] = normals[:cols.size]
+            assert taken == cols.size
+            assert xi.dtype == dtype and np.array_equal(xi, expected), (n, keep, j0, j1)
+
+
+def test_normals_by_column_refuses_bad_arguments():
+    from rpu import _core
+    fire = np.array([1, 0, -1, 1], np.int8)
+    normals = np.zeros(3, np.float32)
+    with pytest.raises(ValueError, match="isa must be"):
+        _core.normals_by_column(fire, normals, 0, 4, 1)
+    with pytest.raises(ValueError, match="j0"):
+        _core.normals_by_column(fire, normals, 3, 2, 0)
+    with pytest.raises(ValueError, match="j0"):
+        _core.normals_by_column(fire, normals, 0, 5, 0)
+    with pytest.raises(ValueError, match="the 3 normals"):
+        _core.normals_by_column(fire, normals[:2], 0, 4, 0)

@@ -577,17 +577,78 @@ static inline void rpu_dense_pulses(T *stored, long j0, long j1, const signed ch
  * vectors at every SIMD width). */
 #define RPU_DENSE_ALIGN 16
 
-/* xi[idx[t]] = normals[t], t < len: a dense sample's normals at the columns of its pulses. A
- * function of its own so that its loop keeps its pointers in registers: inlined into the row
- * update, whose other loops hold most registers, GCC reloaded them from the stack on every
- * element, and this copy took a third of the row update. */
+/* A dense sample's normals by column, for its columns j0 <= j < j1: the columns that fire
+ * (fire[j] != 0) take normals[0], normals[1], ... in column order, which is the list order of
+ * their pulses; the others take 0 (finite: the pass computes them and discards them). Returns
+ * the number of normals taken. The AVX-512F versions expand 16 (8) normals at a time into the
+ * firing lanes of a vector; at 1024 columns the element-by-element copy to each listed column
+ * it replaces took 9 % of an AGAD update on one thread. `isa`: 0 portable, 2 AVX-512F; -1
+ * where this build or CPU lacks that version. */
 template <typename T>
-__attribute__((noinline)) static void rpu_normals_to_columns(T *__restrict xi,
-                                                             const int *__restrict idx,
-                                                             const T *__restrict normals,
-                                                             long len) {
-#pragma GCC unroll 8
-  for (long t = 0; t < len; ++t) xi[idx[t]] = normals[t];
+static long rpu_normals_by_column_portable(T *__restrict xi, const signed char *__restrict fire,
+                                           long j0, long j1, const T *__restrict normals) {
+  long t = 0;
+  for (long j = j0; j < j1; ++j) {
+    if (fire[j] != 0) {
+      xi[j] = normals[t++];
+    } else {
+      xi[j] = (T)0;
+    }
+  }
+  return t;
+}
+
+#ifdef RPU_PHILOX_X86
+__attribute__((target("avx512f")))
+static long rpu_normals_by_column_avx512(float *__restrict xi, const signed char *__restrict fire,
+                                         long j0, long j1, const float *__restrict normals) {
+  long t = 0, j = j0;
+  for (; j + 16 <= j1; j += 16) {
+    const __m512i f = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(fire + j)));
+    const __mmask16 k = _mm512_test_epi32_mask(f, f);
+    const int n = __builtin_popcount((unsigned)k);
+    /* exactly the n normals this vector takes (a masked load reads nothing beyond them) */
+    const __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), normals + t);
+    _mm512_storeu_ps(xi + j, _mm512_maskz_expand_ps(k, v));
+    t += n;
+  }
+  return t + rpu_normals_by_column_portable(xi, fire, j, j1, normals + t);
+}
+
+__attribute__((target("avx512f")))
+static long rpu_normals_by_column_avx512(double *__restrict xi, const signed char *__restrict fire,
+                                         long j0, long j1, const double *__restrict normals) {
+  long t = 0, j = j0;
+  for (; j + 8 <= j1; j += 8) {
+    const __m512i f = _mm512_cvtepi8_epi64(_mm_loadl_epi64((const __m128i *)(fire + j)));
+    const __mmask8 k = _mm512_test_epi64_mask(f, f);
+    const int n = __builtin_popcount((unsigned)k);
+    const __m512d v = _mm512_maskz_loadu_pd((__mmask8)((1u << n) - 1u), normals + t);
+    _mm512_storeu_pd(xi + j, _mm512_maskz_expand_pd(k, v));
+    t += n;
+  }
+  return t + rpu_normals_by_column_portable(xi, fire, j, j1, normals + t);
+}
+#endif
+
+template <typename T>
+static long rpu_normals_by_column_isa(int isa, T *xi, const signed char *fire, long j0, long j1,
+                                      const T *normals) {
+  if (isa == 2) {
+#ifdef RPU_PHILOX_X86
+    if (__builtin_cpu_supports("avx512f"))
+      return rpu_normals_by_column_avx512(xi, fire, j0, j1, normals);
+#endif
+    return -1;
+  }
+  return isa == 0 ? rpu_normals_by_column_portable(xi, fire, j0, j1, normals) : -1;
+}
+
+template <typename T>
+static inline long rpu_normals_by_column(T *xi, const signed char *fire, long j0, long j1,
+                                         const T *normals) {
+  return rpu_normals_by_column_isa(rpu_philox_best_isa() == 2 ? 2 : 0, xi, fire, j0, j1,
+                                   normals);
 }
 
 /* A write-noise device's visible weights after a row's pulses: stored + write_noise xi where a
@@ -699,25 +760,25 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
         if (needs_noise) noise.fill(first, len, (rpu_uint64)b);
         const int *idx_c = idx + first;
         if (dense) {
-          /* the chunk's normals at their columns; the columns from its first listed element to
-           * its last then take them in one pass */
-          T *xi = noise.by_column;
-          if (!by_column_clear) {
-            /* finite values everywhere: the blend discards the columns that do not fire, but
-             * their arithmetic still runs */
-            for (long j = 0; j < x_size; ++j) xi[j] = (T)0;
-            by_column_clear = 1;
-          }
-          if (needs_noise) rpu_normals_to_columns(xi, idx_c, normals, len);
-          /* a sample in one chunk: its span widened to whole vectors (columns outside it do
-           * not fire, and their normals are finite), so that the loop runs without a scalar
-           * start or remainder; a chunk of a longer sample must keep to its own span, as the
-           * columns beyond it fire in the other chunks */
+          /* the columns from the chunk's first listed element to its last take their pulses in
+           * one pass. A sample in one chunk: its span widened to whole vectors (columns outside
+           * it do not fire), so that the loop runs without a scalar start or remainder; a chunk
+           * of a longer sample must keep to its own span, as the columns beyond it fire in the
+           * other chunks. */
           long j0 = idx_c[0], j1 = idx_c[len - 1] + 1;
           if (len == cnt) {
             j0 &= ~(RPU_DENSE_ALIGN - 1L);
             j1 = (j1 + RPU_DENSE_ALIGN - 1) & ~(RPU_DENSE_ALIGN - 1L);
             j1 = j1 < x_size ? j1 : x_size;
+          }
+          T *xi = noise.by_column;
+          if (needs_noise) {
+            rpu_normals_by_column(xi, x_fire + b * x_size, j0, j1, normals);
+          } else if (!by_column_clear) {
+            /* finite values everywhere: the blend discards the columns that do not fire, but
+             * their arithmetic still runs */
+            for (long j = 0; j < x_size; ++j) xi[j] = (T)0;
+            by_column_clear = 1;
           }
           rpu_dense_pulses<T, KIND>(stored, j0, j1, x_fire + b * x_size, xi, sd, g, h, flags,
                                     write);
