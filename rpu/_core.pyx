@@ -30,8 +30,8 @@ from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
 
 from rpu._openmp cimport RPU_OPENMP_ENABLED, omp_get_max_threads
 from rpu._kernels cimport (
-    rpu_philox4x32_10, rpu_philox_blocks_isa, rpu_normals_by_column_isa, rpu_uniform4, rpu_normal4, rpu_normal_row,
-    rpu_uniform_row, rpu_abs_max_row, rpu_dac_row, rpu_adc_row,
+    rpu_philox4x32_10, rpu_philox_blocks_isa, rpu_normals_by_column_isa, rpu_uniform4,
+    rpu_normal4, rpu_normal_row, rpu_uniform_row, rpu_abs_max_row, rpu_dac_row, rpu_adc_row,
     RPU_RNG_X_TRAIN, RPU_RNG_D_TRAIN, RPU_RNG_X_PROB_ROUND, RPU_RNG_D_PROB_ROUND,
     rpu_device_row, rpu_device_globals, rpu_pulse_trains, rpu_compact_sample, rpu_update_row,
     rpu_sample_is_dense, rpu_dense_sample, rpu_exact_update_row, rpu_certain_one_hot,

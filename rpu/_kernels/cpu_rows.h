@@ -6,7 +6,8 @@
  * both branch-free. On x86-64 with GCC, each loop is compiled for several instruction sets
  * (target_clones: baseline, x86-64-v2 with POPCNT, v3 with AVX2, v4 with AVX-512) and the best
  * one for the running CPU is picked at load time; the Philox blocks have AVX2 and AVX-512F
- * intrinsics versions, picked at run time. Every operation is a correctly rounded IEEE
+ * intrinsics versions, and the layout of a dense sample's normals by column an AVX-512F one,
+ * picked at run time. Every operation is a correctly rounded IEEE
  * operation without contraction (-ffp-contract=off), so all clones give the same bits as the
  * scalar per-element functions.
  */
