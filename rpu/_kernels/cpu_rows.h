@@ -581,7 +581,7 @@ static inline void rpu_dense_pulses(T *stored, long j0, long j1, const signed ch
 /* A dense sample's normals by column, for its columns j0 <= j < j1: the columns that fire
  * (fire[j] != 0) take normals[0], normals[1], ... in column order, which is the list order of
  * their pulses; the others take 0 (finite: the pass computes them and discards them). Returns
- * the number of normals taken. The AVX-512F versions expand 16 (8) normals at a time into the
+ * the number of normals taken. The AVX-512F version expands 16 (8) normals at a time into the
  * firing lanes of a vector; at 1024 columns the element-by-element copy to each listed column
  * it replaces took 9 % of an AGAD update on one thread. `isa`: 0 portable, 2 AVX-512F; -1
  * where this build or CPU lacks that version. */
@@ -600,36 +600,58 @@ static long rpu_normals_by_column_portable(T *__restrict xi, const signed char *
 }
 
 #ifdef RPU_PHILOX_X86
-__attribute__((target("avx512f")))
-static long rpu_normals_by_column_avx512(float *__restrict xi, const signed char *__restrict fire,
-                                         long j0, long j1, const float *__restrict normals) {
-  long t = 0, j = j0;
-  for (; j + 16 <= j1; j += 16) {
-    const __m512i f = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(fire + j)));
-    const __mmask16 k = _mm512_test_epi32_mask(f, f);
-    const int n = __builtin_popcount((unsigned)k);
-    /* exactly the n normals this vector takes (a masked load reads nothing beyond them) */
-    const __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), normals + t);
-    _mm512_storeu_ps(xi + j, _mm512_maskz_expand_ps(k, v));
-    t += n;
-  }
-  return t + rpu_normals_by_column_portable(xi, fire, j, j1, normals + t);
-}
+/* (the same false positive as at the Philox intrinsics above, from _mm512_cvtepi8_*) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+/* The AVX-512F steps of rpu_normals_by_column for one element type: the mask of a vector's
+ * firing columns, and the expansion of the next n normals into those lanes (a masked load reads
+ * exactly those n, nothing beyond them). */
+template <typename T>
+struct rpu_expand512;
 
+template <>
+struct rpu_expand512<float> {
+  static const long lanes = 16;
+  __attribute__((target("avx512f"))) static inline unsigned fire_mask(const signed char *fire) {
+    const __m512i f = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)fire));
+    return _mm512_test_epi32_mask(f, f);
+  }
+  __attribute__((target("avx512f"))) static inline void expand(float *xi, unsigned k, int n,
+                                                               const float *normals) {
+    const __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), normals);
+    _mm512_storeu_ps(xi, _mm512_maskz_expand_ps((__mmask16)k, v));
+  }
+};
+
+template <>
+struct rpu_expand512<double> {
+  static const long lanes = 8;
+  __attribute__((target("avx512f"))) static inline unsigned fire_mask(const signed char *fire) {
+    const __m512i f = _mm512_cvtepi8_epi64(_mm_loadl_epi64((const __m128i *)fire));
+    return _mm512_test_epi64_mask(f, f);
+  }
+  __attribute__((target("avx512f"))) static inline void expand(double *xi, unsigned k, int n,
+                                                               const double *normals) {
+    const __m512d v = _mm512_maskz_loadu_pd((__mmask8)((1u << n) - 1u), normals);
+    _mm512_storeu_pd(xi, _mm512_maskz_expand_pd((__mmask8)k, v));
+  }
+};
+
+template <typename T>
 __attribute__((target("avx512f")))
-static long rpu_normals_by_column_avx512(double *__restrict xi, const signed char *__restrict fire,
-                                         long j0, long j1, const double *__restrict normals) {
+static long rpu_normals_by_column_avx512(T *__restrict xi, const signed char *__restrict fire,
+                                         long j0, long j1, const T *__restrict normals) {
+  typedef rpu_expand512<T> E;
   long t = 0, j = j0;
-  for (; j + 8 <= j1; j += 8) {
-    const __m512i f = _mm512_cvtepi8_epi64(_mm_loadl_epi64((const __m128i *)(fire + j)));
-    const __mmask8 k = _mm512_test_epi64_mask(f, f);
-    const int n = __builtin_popcount((unsigned)k);
-    const __m512d v = _mm512_maskz_loadu_pd((__mmask8)((1u << n) - 1u), normals + t);
-    _mm512_storeu_pd(xi + j, _mm512_maskz_expand_pd(k, v));
+  for (; j + E::lanes <= j1; j += E::lanes) {
+    const unsigned k = E::fire_mask(fire + j);
+    const int n = __builtin_popcount(k);
+    E::expand(xi + j, k, n, normals + t);
     t += n;
   }
   return t + rpu_normals_by_column_portable(xi, fire, j, j1, normals + t);
 }
+#pragma GCC diagnostic pop
 #endif
 
 template <typename T>
