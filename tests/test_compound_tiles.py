@@ -171,6 +171,31 @@ def test_one_and_two_threads_give_the_same_bits():
     assert runs[0] == runs[1]
 
 
+@pytest.mark.parametrize("alg", ["ttv2", "c-ttv2", "agad"])
+def test_transfer_write_gets_the_tiles_thread_count(alg, monkeypatch):
+    # The buffer kernels of a small transfer run on one thread; the write onto C that follows
+    # must still be offered the tile's thread count, and choose its own by its own work.
+    from rpu import _threads
+    monkeypatch.setattr(_threads, "effective_n_threads", lambda n_threads=None: 3)
+    tile = make(alg, lr=0.5)
+    cell = tile._devices
+    seen = []
+    write = cell.subs[1].update
+
+    def recording_update(weights, X, D, lr, key, op, n_threads, **kwargs):
+        seen.append(n_threads)
+        return write(weights, X, D, lr, key, op, n_threads, **kwargs)
+
+    monkeypatch.setattr(cell.subs[1], "update", recording_update)
+    for _ in range(30):
+        for x, d in batches():
+            tile.update(x, 10 * d)
+        if seen:
+            break
+    assert seen, f"{alg}: no transfer wrote onto C"
+    assert set(seen) == {3}
+
+
 # ----- learning ------------------------------------------------------------------------------
 def regression_mse(alg, seed=3):
     rng = np.random.default_rng(0)
