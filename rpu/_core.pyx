@@ -1378,7 +1378,7 @@ def noise_drift(const floating[:, ::1] g_prog,  # IN  (rows, cols) programmed co
 # _kernels/transfer.h; the one-sided split of the pulsed update is `up["one_sided"]` above)
 # ---------------------------------------------------------------------------------------------
 
-from rpu._kernels cimport rpu_buffered_buffer_row, rpu_refresh_needed
+from rpu._kernels cimport rpu_buffered_buffer_row, rpu_refresh_needed, rpu_running_max_series
 
 
 def refresh_select(const floating[:, ::1] P,   # IN  (d, x) refresh reads of g+
@@ -1419,3 +1419,55 @@ def buffered_buffer(const floating[:, ::1] reads,   # IN  (n_ev, d) transfer rea
             rpu_buffered_buffer_row(&H[i, 0], &cols[0], &reads[0, i], d, lr_t, th, n_ev, max_n,
                                     mom, forget_buffer, &counts[i, 0])
     return counts_arr.T
+
+
+# ---------------------------------------------------------------------------------------------
+# Update management (per-sample host arithmetic in _kernels/update_management.h; the rule, its
+# validation and its documentation in rpu/tiles/update_management.py).
+# ---------------------------------------------------------------------------------------------
+
+from rpu._kernels cimport rpu_update_management, rpu_update_management_params
+
+
+def update_management(const double[::1] x_abs_max,  # IN  (m,) max_j |x_j| per sample
+                      const double[::1] d_abs_max,  # IN  (m,) max_i |d_i| per sample
+                      const double[::1] lr,         # IN  (m,) learning rate per sample
+                      double granularity, int desired_bl, bint fixed_bl,
+                      bint update_bl_management, bint update_management, double um_grad_scale):
+    """BL (int64), A and B (float64), each of shape (m,), of the samples of a pulsed update
+    (rpu_update_management, update_management.h)."""
+    cdef Py_ssize_t m = x_abs_max.shape[0], b
+    if d_abs_max.shape[0] != m or lr.shape[0] != m:
+        raise ValueError(f"update_management: x_abs_max, d_abs_max and lr must have the same "
+                         f"length, got {m}, {d_abs_max.shape[0]} and {lr.shape[0]}.")
+    bl_arr = np.empty(m, dtype=np.int64)
+    a_arr = np.empty(m, dtype=np.float64)
+    b_arr = np.empty(m, dtype=np.float64)
+    cdef int64_t[::1] bl = bl_arr
+    cdef double[::1] a = a_arr
+    cdef double[::1] bb = b_arr
+    cdef rpu_update_management_params p
+    p.granularity = granularity
+    p.um_grad_scale = um_grad_scale
+    p.desired_bl = desired_bl
+    p.fixed_bl = fixed_bl
+    p.update_bl_management = update_bl_management
+    p.update_management = update_management
+    cdef long bl_b
+    for b in range(m):
+        rpu_update_management(lr[b], x_abs_max[b], d_abs_max[b], p, &bl_b, &a[b], &bb[b])
+        bl[b] = bl_b
+    return bl_arr, a_arr, b_arr
+
+
+def running_max_series(double running,               # IN  the running value before the batch
+                       const double[::1] values,     # IN  (m,) the samples' maxima
+                       double tau):                  # IN  weight of a new value
+    """The running value after each sample, float64 (m,) (rpu_running_max_series, transfer.h):
+    the auto-scaled learning rate of the chopped compounds."""
+    cdef Py_ssize_t m = values.shape[0]
+    out_arr = np.empty(m, dtype=np.float64)
+    cdef double[::1] out = out_arr
+    if m:
+        rpu_running_max_series(running, &values[0], m, tau, &out[0])
+    return out_arr

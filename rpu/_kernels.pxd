@@ -238,6 +238,8 @@ cdef extern from "noise_models.h" nogil:
 cdef extern from "transfer.h" nogil:
     int rpu_buffered_buffer_step[T](T *h, T read, T lr, T thres, int max_n, T momentum,
                                     int forget_buffer)
+    void rpu_running_max_series(double running, const double *values, long n, double tau,
+                                double *out)
 
 
 cdef extern from "unit_cells.h" nogil:
@@ -251,3 +253,12 @@ cdef extern from "mvm_io.h" nogil:
                                  double assumed_wmax, double inp_step, double max_bm_res)
     double rpu_nm_abs_max_np_sum(const double *x, int64_t n, double thres, double out_bound,
                                  double assumed_wmax, double inp_step, double max_bm_res)
+
+
+cdef extern from "update_management.h" nogil:
+    cdef struct rpu_update_management_params:
+        double granularity, um_grad_scale
+        int desired_bl, fixed_bl, update_bl_management, update_management
+    void rpu_update_management(double lr, double x_max, double d_max,
+                               const rpu_update_management_params &p, long *bl_out,
+                               double *a_out, double *b_out)

@@ -117,6 +117,30 @@ def test_buffer_kernels_without_events(kernel):
     assert counts.shape == (0, 3) and np.all(H == 1)
 
 
+def _running_max_ref(running, values, tau):
+    out = []
+    for v in values:
+        if running <= 0:
+            running = v
+        elif v > 0:
+            running = (1 - tau) * running + tau * v
+        out.append(running)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("running", [0.0, -1.0, 0.7])
+def test_running_max_series_matches_the_sample_by_sample_recursion(running):
+    # the auto-scaled fast learning rate's running maxima: zeros leave the value alone, and a
+    # running value <= 0 takes the next sample's value (even a zero one)
+    rng = np.random.default_rng(7)
+    values = rng.uniform(0, 2, 200)
+    values[[0, 3, 4, 50]] = 0.0
+    tau = 0.013
+    got = _core.running_max_series(running, values, tau)
+    np.testing.assert_array_equal(got, _running_max_ref(running, values, tau))
+    assert _core.running_max_series(running, np.zeros(0), tau).shape == (0,)
+
+
 # =================================================================================================
 # 2. the record mechanism of the pulsed update
 # =================================================================================================

@@ -76,4 +76,21 @@ RPU_HD int rpu_buffered_buffer_step(T *h, T read, T lr, T thres, int max_n, T mo
   return n;
 }
 
+/* The running maxima of |x| and |d| that auto-scale the chopped compounds' fast learning rate
+ * (aihwkit's, in double): while the running value is <= 0 it takes the sample's value, then
+ * positive values enter an exponential moving average with weight tau. out[b] is the running
+ * value after sample b. A sequential recursion over the m samples of a batch, run on the host. */
+RPU_HD void rpu_running_max_series(double running, const double *values, long n, double tau,
+                                   double *out) {
+  const double keep = 1.0 - tau;
+  for (long b = 0; b < n; ++b) {
+    const double v = values[b];
+    if (running <= 0.0)
+      running = v;
+    else if (v > 0.0)
+      running = keep * running + tau * v;
+    out[b] = running;
+  }
+}
+
 #endif /* RPU_TRANSFER_H */

@@ -40,7 +40,7 @@ import math
 
 import numpy as np
 
-from rpu import _threads
+from rpu import _core, _threads
 from rpu._rng import Purpose
 from rpu.backends import array_module
 from rpu.config import (
@@ -453,14 +453,14 @@ class TransferCell(_Cell):
             return int(math.ceil(te * m))
         return _round_half_away(te)
 
-    def _fast_lr(self, X, D, lr):
-        """The learning rate of A's pulses, per sample (auto-scaled ones change per sample)."""
+    def _fast_lr(self, abs_max, lr):
+        """The learning rate of A's pulses, per sample (auto-scaled ones change per sample), from
+        the samples' maxima ``abs_max`` = (max_j |x_j|, max_i |d_i|), host arrays of shape (m,)."""
         cell = self.cell
-        m = X.shape[0]
+        xs, ds = abs_max
+        m = xs.shape[0]
         if self.chopped and cell.auto_scale:
             tau = (1.0 - cell.auto_momentum) / m
-            xp = self.xp
-            xs, ds = _host(self.backend, xp.abs(X).max(axis=1)), _host(self.backend, xp.abs(D).max(axis=1))
             mx, md = _ema_series(self.m_x, xs, tau), _ema_series(self.m_d, ds, tau)
             if m:
                 self.m_x, self.m_d = float(mx[-1]), float(md[-1])
@@ -492,10 +492,13 @@ class TransferCell(_Cell):
         xp = self.xp
         xa, da = (X, D) if sx is None else (xp.ascontiguousarray(X * xp.asarray(sx)),
                                             xp.ascontiguousarray(D * xp.asarray(sd)))
-        lr_fast = self._fast_lr(X, D, lr)
+        # the chopper signs leave |x| and |d| as they are: one pass for the learning rates and A
+        abs_max = (_host(self.backend, xp.abs(X).max(axis=1)), _host(self.backend, xp.abs(D).max(axis=1)))
+        lr_fast = self._fast_lr(abs_max, lr)
         R = xp.empty((m, d), dtype=self.dtype)
         self.subs[0].update(self.w[0], xa, da, lr_fast, key, op, n_threads, granularity=self.granularity,
-                            noise_key=self.noise_keys[0], record_cols=record, record_out=R)
+                            noise_key=self.noise_keys[0], record_cols=record, record_out=R,
+                            abs_max=abs_max)
         if n_ev:
             reads = self._read(R[xp.asarray(events)], n_threads)
             if self.chopped:
@@ -715,19 +718,10 @@ def _round_half_away(v):
 def _ema_series(m, values, tau):
     """aihwkit's running max of the chopped compounds over one batch: the first value, then an
     EMA, sample by sample. Returns the running value after each sample (a float64 array).
-
-    A plain loop over Python floats: the recursion is sequential, and the float arithmetic is
-    aihwkit's (a closed form would round differently); numpy scalars in the loop cost about five
-    times as much per sample."""
-    out = []
-    keep = 1 - tau
-    for v in np.asarray(values, dtype=np.float64).tolist():
-        if m <= 0:
-            m = v
-        elif v > 0:
-            m = keep * m + tau * v
-        out.append(m)
-    return np.array(out, dtype=np.float64)
+    The recursion is sequential and in aihwkit's float64 arithmetic (a closed form would round
+    differently): rpu_running_max_series (transfer.h)."""
+    return _core.running_max_series(float(m), np.ascontiguousarray(values, dtype=np.float64),
+                                    float(tau))
 
 
 class MixedPrecisionCell(_Cell):

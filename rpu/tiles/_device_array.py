@@ -135,7 +135,8 @@ class DeviceArray:
 
     # ----- the update -------------------------------------------------------------------------------
     def update(self, weights, X, D, lr, key, op, n_threads, *, up=None, granularity=None,
-               noise_key=None, record_cols=None, record_out=None, rows=None, one_sided=0):
+               noise_key=None, record_cols=None, record_out=None, rows=None, one_sided=0,
+               abs_max=None):
         """W <- W - lr D^T X (m samples in order) with this device's update rule.
 
         ``lr`` may be one value per sample. A compound passes its own update parameters
@@ -144,7 +145,9 @@ class DeviceArray:
         ``rows`` restricts a pulsed update to those weight rows (the others must have d = 0):
         a transfer writes a few rows of one column, and the update's cost is per row.
         ``one_sided`` = +1 / -1 applies only the g+ / g- share of every pulse count, as up
-        pulses (the two devices of a OneSidedUnitCell; pulsed types only).
+        pulses (the two devices of a OneSidedUnitCell; pulsed types only). ``abs_max`` may give
+        the samples' maxima (max_j |x_j|, max_i |d_i|) as host arrays of shape (m,) where the
+        caller has them already.
         """
         up = self.up if up is None else up
         pulse_type = up.pulse_type.name
@@ -182,9 +185,12 @@ class DeviceArray:
                                                               else len(rows) * X.shape[1]))
         g = self.granularity if granularity is None else granularity
         # the per-sample maxima are m numbers: update management runs on the host
-        x_max, d_max = xp.abs(X).max(axis=1), xp.abs(D).max(axis=1)
-        if xp is not np:
-            x_max, d_max = self.backend.to_host(x_max), self.backend.to_host(d_max)
+        if abs_max is not None:
+            x_max, d_max = abs_max
+        else:
+            x_max, d_max = xp.abs(X).max(axis=1), xp.abs(D).max(axis=1)
+            if xp is not np:
+                x_max, d_max = self.backend.to_host(x_max), self.backend.to_host(d_max)
         bl, a, b = update_management(x_max, d_max, lr, g, up)
         mode = _MODES[pulse_type]
         if mode == 2:

@@ -7,21 +7,7 @@ each of BL slots, one of d_i with Q(A |d_i|), so that the expected number of coi
 """
 import numpy as np
 
-
-def calculate_bl_ab(lr, granularity, up):
-    """BL, A, B before update management (aihwkit ``calculateBlAB``), for ``lr >= 0``."""
-    g = float(granularity)
-    if lr == 0:
-        return 0, 0.0, 0.0
-    if up.fixed_bl or up.update_bl_management:
-        bl = int(up.desired_bl)
-    elif g * up.desired_bl < lr:
-        bl = max(int(np.ceil(lr / g)), 1)
-        return bl, 1.0, 1.0
-    else:
-        bl = int(up.desired_bl)
-    a = float(np.sqrt(lr / (g * bl)))
-    return bl, a, a
+from rpu import _core
 
 
 def update_management(x_abs_max, d_abs_max, lr, granularity, up):
@@ -44,46 +30,25 @@ def update_management(x_abs_max, d_abs_max, lr, granularity, up):
         Bit length per sample; 0 means the sample makes no update.
     a, b : ndarray of float64, shape (m,)
         Probability scales of d (``a``) and x (``b``).
+
+    Notes
+    -----
+    Without management BL = desired_bl and A = B = sqrt(lr / (g BL)); when BL is neither fixed
+    nor managed and g desired_bl < lr, BL = ceil(lr / g) and A = B = 1. With update management,
+    k = lr x_max (um_grad_scale d_max) / g is the expected pulse count of the largest element;
+    update_bl_management sets BL = clip(ceil(k), 1, desired_bl); d_max is scaled by
+    desired_bl / k where k > desired_bl; then A = sqrt(lr / (g BL) x_max / d_max') and
+    B = sqrt(lr / (g BL) d_max' / x_max). A managed sample with x_max = 0 or d_max = 0 gets
+    BL = 0 (no update).
     """
-    xm = np.asarray(x_abs_max, dtype=np.float64)
-    dm = np.asarray(d_abs_max, dtype=np.float64)
+    xm = np.ascontiguousarray(x_abs_max, dtype=np.float64).reshape(-1)
+    dm = np.ascontiguousarray(d_abs_max, dtype=np.float64).reshape(-1)
     m = xm.shape[0]
     if np.ndim(lr) == 0:
-        bl0, a0, _ = calculate_bl_ab(abs(float(lr)), granularity, up)
-        lr = np.full(m, abs(float(lr)))
-        bl = np.full(m, bl0, dtype=np.int64)
-        a = np.full(m, a0)
+        lr_rows = np.full(m, float(lr))
     else:
-        # calculate_bl_ab, sample by sample, as arrays
-        lr = np.abs(np.asarray(lr, dtype=np.float64)).reshape(m)
-        g0 = float(granularity)
-        bl = np.full(m, int(up.desired_bl), dtype=np.int64)
-        if not (up.fixed_bl or up.update_bl_management):
-            big = g0 * up.desired_bl < lr
-            bl = np.where(big, np.maximum(np.ceil(lr / g0), 1).astype(np.int64), bl)
-        else:
-            big = np.zeros(m, dtype=bool)
-        a = np.where(big, 1.0, np.sqrt(lr / (g0 * bl)))
-        bl = np.where(lr == 0, 0, bl)
-        a = np.where(lr == 0, 0.0, a)
-    b = a.copy()
-    g = float(granularity)
-    if not (up.update_bl_management or up.update_management):
-        return bl, a, b
-    managed = bl > 0
-    active = (xm > 0) & (dm > 0) & managed
-    xs = np.where(active, xm, 1.0)
-    dv = up.um_grad_scale * np.where(active, dm, 1.0)
-    k = lr * xs * dv / g  # the expected number of pulses of the largest element
-    if up.update_bl_management:
-        bl = np.where(managed, np.maximum(np.minimum(np.ceil(k), up.desired_bl), 1).astype(np.int64), bl)
-    with np.errstate(divide="ignore", invalid="ignore"):  # k = 0 where lr = 0 (masked below)
-        dv = np.where(k > up.desired_bl, dv * up.desired_bl / k, dv)
-    # A = sqrt(lr / (g BL)) sqrt(xm / dv), B = sqrt(lr / (g BL)) sqrt(dv / xm), each under one
-    # square root: exact where the product is (e.g. A = 2, not 2.0000000000000004, so that the
-    # dense pulse counts round as aihwkit's do).
-    base = lr / (g * np.maximum(bl, 1))
-    a = np.where(managed, np.sqrt(base * (xs / dv)), a)
-    b = np.where(managed, np.sqrt(base * (dv / xs)), b)
-    off = managed & ~active
-    return np.where(off, 0, bl), np.where(off, 0.0, a), np.where(off, 0.0, b)
+        lr_rows = np.ascontiguousarray(lr, dtype=np.float64).reshape(m)
+    # the per-sample arithmetic: rpu_update_management (rpu/_kernels/update_management.h)
+    return _core.update_management(xm, dm, lr_rows, float(granularity), int(up.desired_bl),
+                                   bool(up.fixed_bl), bool(up.update_bl_management),
+                                   bool(up.update_management), float(up.um_grad_scale))
