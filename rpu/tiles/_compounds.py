@@ -500,7 +500,8 @@ class TransferCell(_Cell):
                             noise_key=self.noise_keys[0], record_cols=record, record_out=R,
                             abs_max=abs_max)
         if n_ev:
-            reads = self._read(R[xp.asarray(events)], n_threads)
+            # (a transfer after every sample reads all of R: no gathered copy of it)
+            reads = self._read(R if n_ev == m else R[xp.asarray(events)], n_threads)
             if self.chopped:
                 self._chopped_transfer(reads, cols, ev_in, ev_out, lr, lr_fast[events], n_threads)
                 self.in_chopper, self.out_chopper, self.in_switched = flips
