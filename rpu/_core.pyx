@@ -35,7 +35,7 @@ from rpu._kernels cimport (
     RPU_RNG_X_TRAIN, RPU_RNG_D_TRAIN, RPU_RNG_X_PROB_ROUND, RPU_RNG_D_PROB_ROUND,
     rpu_device_row, rpu_device_globals, rpu_pulse_trains, rpu_compact_sample, rpu_update_row,
     rpu_sample_is_dense, rpu_dense_sample, rpu_exact_update_row, rpu_certain_one_hot,
-    rpu_certain_lines, rpu_write_row,
+    rpu_certain_lines, rpu_certain_counts, rpu_write_row,
     RPU_RNG_INP_NOISE, RPU_RNG_INP_STO_ROUND, RPU_RNG_OUT_NOISE, RPU_RNG_OUT_STO_ROUND,
     RPU_RNG_W_NOISE, RPU_RNG_W_NOISE_NEG_PASS,
     rpu_dac_prepare, rpu_ir_drop_factor, rpu_ir_drop_input, rpu_v_offset, rpu_adc_finalize,
@@ -705,6 +705,29 @@ cdef inline void _device_row(rpu_device_row[floating] *h, const floating *hidden
     h.reference = hidden + hidden_idx[8] * plane + off if hidden_idx[8] >= 0 else NULL
 
 
+cdef tuple _device_globals(dict dev, rpu_device_globals[floating] *g):
+    """Fill ``g`` from the device dict (rpu.tiles._devices); returns the node tables ``g``
+    points into, which the caller keeps alive while ``g`` is used."""
+    dtype = np.float32 if floating is float else np.float64
+    nodes_up = np.ascontiguousarray(dev["nodes_up"], dtype=dtype)
+    nodes_down = np.ascontiguousarray(dev["nodes_down"], dtype=dtype)
+    g.kind = dev["kind"]
+    g.mult_noise = dev["mult_noise"]
+    g.n_nodes = <int>nodes_up.shape[0]
+    g.sigma = dev["sigma"]
+    g.A_up = dev["A_up"]
+    g.A_down = dev["A_down"]
+    g.gamma_up = dev["gamma_up"]
+    g.gamma_down = dev["gamma_down"]
+    g.a = dev["a"]
+    g.b = dev["b"]
+    g.std_add = dev["std_add"]
+    g.std_slope = dev["std_slope"]
+    g.nodes_up = <const floating *>_data(nodes_up)
+    g.nodes_down = <const floating *>_data(nodes_down)
+    return nodes_up, nodes_down
+
+
 cdef bint _transfer_write(floating[:, ::1] stored, floating[:, ::1] visible,
                           const floating[:, :, ::1] hidden, const int *hidden_idx,
                           const floating[:, ::1] X, const floating[:, ::1] D,
@@ -882,22 +905,7 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
 
     # The device's globals and the rows of its hidden parameters (both paths below).
     cdef rpu_device_globals[floating] g
-    nodes_up = np.ascontiguousarray(dev["nodes_up"], dtype=dtype)
-    nodes_down = np.ascontiguousarray(dev["nodes_down"], dtype=dtype)
-    g.kind = dev["kind"]
-    g.mult_noise = dev["mult_noise"]
-    g.n_nodes = <int>nodes_up.shape[0]
-    g.sigma = dev["sigma"]
-    g.A_up = dev["A_up"]
-    g.A_down = dev["A_down"]
-    g.gamma_up = dev["gamma_up"]
-    g.gamma_down = dev["gamma_down"]
-    g.a = dev["a"]
-    g.b = dev["b"]
-    g.std_add = dev["std_add"]
-    g.std_slope = dev["std_slope"]
-    g.nodes_up = <const floating *>_data(nodes_up)
-    g.nodes_down = <const floating *>_data(nodes_down)
+    node_tables = _device_globals(dev, &g)
     cdef floating write_noise = dev["write_noise"]
     cdef int needs_noise = dev["needs_noise"]
     cdef int idx[9]
@@ -1004,6 +1012,107 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
                           one_sided, &g,
                           hidden_p, idx, write_noise, needs_noise, s2 + threadid() * s2_stride,
                           chunk, seed, n_seed, op, rec_col, rec_out)
+
+
+def write_counts(floating[:, ::1] stored,          # IN/OUT (d, x) weights the pulses act on
+                 floating[:, ::1] visible,         # IN/OUT (d, x) visible weights (may be stored)
+                 const floating[:, :, ::1] hidden, # IN  (n_par, d, x) hidden device parameters
+                 tuple hidden_idx,                 # IN  indices of _HIDDEN_FOR_PULSES (-1: absent)
+                 const int[::1] cols,              # IN  (m,) the column each sample writes
+                 const int[:, ::1] counts,         # IN  (d, m) pulse counts n per row and sample
+                 const int[::1] row_index,         # IN  (d,) a row's index in the random streams
+                 const int[::1] BL,                # IN  (m,) bit length per sample
+                 const double[::1] A,              # IN  (m,) d-side probability scale
+                 const double[::1] B,              # IN  (m,) x-side probability scale
+                 dict up, dict dev, uint64_t noise_seed, uint64_t op, int n_threads,
+                 dict workspace=None):
+    """A transfer's write from its pulse counts: what ``pulsed_update`` makes of the batch with
+    sample b's x the unit vector at column ``cols[b]`` and its d = -counts[:, b], when that batch
+    takes its write path (``rpu_write_row``): every count fires with certainty, BL = 1,
+    stochastic compressed trains, no stochastic rounding, not one-sided. Returns False, having
+    changed nothing, for any other batch (then build X and D and call ``pulsed_update``).
+
+    Row i draws its pulse noise as row ``row_index[i]`` (the general path's index of the row
+    among those it was given), or takes no pulses when that is negative. The counts come in the
+    buffers' layout, a row's samples side by side, so that each row reads its own counts in one
+    line instead of one line per sample."""
+    cdef Py_ssize_t d_size = stored.shape[0], x_size = stored.shape[1], m = cols.shape[0]
+    cdef Py_ssize_t i, b
+    if (counts.shape[0] != d_size or counts.shape[1] != m or row_index.shape[0] != d_size
+            or BL.shape[0] != m or A.shape[0] != m or B.shape[0] != m
+            or visible.shape[0] != d_size or visible.shape[1] != x_size):
+        raise ValueError(f"write_counts: counts must be ({d_size}, {m}), row_index ({d_size},) "
+                         f"and BL, A, B ({m},) for {m} columns on a ({d_size}, {x_size}) array.")
+    for b in range(m):
+        if not 0 <= cols[b] < x_size:
+            raise ValueError(f"write_counts: column {cols[b]} is outside 0..{x_size - 1}.")
+    cdef int mode = up["mode"], sto = up["sto_round"], lr_sign = up["lr_sign"]
+    cdef int one_sided = up.get("one_sided", 0)
+    cdef floating x_res = up["x_res"], d_res = up["d_res"]
+    if m == 0 or d_size == 0 or x_size == 0:
+        return True
+    if mode != 0 or one_sided != 0 or (sto and (x_res > 0 or d_res > 0)):
+        return False
+    for b in range(m):
+        if BL[b] != 1:
+            return False
+    dtype = np.float32 if floating is float else np.float64
+    a_arr = np.asarray(A, dtype=dtype)
+    b_arr = np.asarray(B, dtype=dtype)
+    if not rpu_certain_counts(&counts[0, 0], d_size, m, <const floating *>_data(b_arr), x_res,
+                              <const floating *>_data(a_arr), d_res):
+        return False
+    cdef rpu_device_globals[floating] g
+    node_tables = _device_globals(dev, &g)
+    cdef floating write_noise = dev["write_noise"]
+    cdef int needs_noise = dev["needs_noise"]
+    cdef int idx[9]
+    for b in range(9):
+        idx[b] = hidden_idx[b]
+    if workspace is None:
+        workspace = {}
+    x_sgn_arr = np.ones(m, dtype=np.int8)
+    # Per-thread scratch (8-byte units): flags (x_size / 8 + 1) | samples (m / 2 + 1) |
+    # Philox words (2 m) | normals (4 m) | the row's d values (m).
+    cdef Py_ssize_t f_n = x_size // 8 + 1, s_n = m // 2 + 1
+    cdef Py_ssize_t stride = f_n + s_n + 2 * m + 4 * m + m
+    scratch = _work(workspace, "scratch_write_counts", (max(n_threads, 1), stride), np.uint64)
+    cdef uint64_t *sw = <uint64_t *>_data(scratch)
+    cdef floating *stored_p = &stored[0, 0]
+    cdef floating *visible_p = &visible[0, 0]
+    cdef const floating *hidden_p = &hidden[0, 0, 0]
+    cdef const signed char *x_sgn = <const signed char *>_data(x_sgn_arr)
+    cdef const int *counts_p = &counts[0, 0]
+    cdef const int *cols_p = &cols[0]
+    with nogil:
+        for i in prange(d_size, schedule='static', num_threads=n_threads):
+            if row_index[i] >= 0:
+                _write_counts_row_i(stored_p, visible_p, hidden_p, idx, i, d_size, x_size, m,
+                                    cols_p, x_sgn, counts_p + i * m, lr_sign, &g, write_noise,
+                                    needs_noise, sw + threadid() * stride, f_n, s_n, noise_seed,
+                                    <uint64_t>row_index[i], op)
+    return True
+
+
+cdef void _write_counts_row_i(floating *stored, floating *visible, const floating *hidden,
+                              const int *hidden_idx, Py_ssize_t i, Py_ssize_t d_size,
+                              Py_ssize_t x_size, Py_ssize_t m, const int *cols,
+                              const signed char *x_sgn, const int *counts, int lr_sign,
+                              const rpu_device_globals[floating] *g, floating write_noise,
+                              int needs_noise, uint64_t *buf, Py_ssize_t f_n, Py_ssize_t s_n,
+                              uint64_t noise_seed, uint64_t row, uint64_t op) noexcept nogil:
+    # the device row and the row's d values in the thread's own frame and scratch (layout: see
+    # write_counts); d = -n, as pulsed_update's D of the same write holds it
+    cdef rpu_device_row[floating] h
+    _device_row(&h, hidden, hidden_idx, d_size * x_size, i * x_size)
+    cdef floating *d_vals = <floating *>(buf + f_n + s_n + 6 * m)
+    cdef Py_ssize_t b
+    for b in range(m):
+        d_vals[b] = -<floating>counts[b]
+    rpu_write_row(stored + i * x_size, visible + i * x_size, x_size, m, cols, x_sgn, d_vals, 1,
+                  lr_sign, g[0], h, write_noise, needs_noise, <unsigned char *>buf,
+                  <int *>(buf + f_n), <uint32_t *>(buf + f_n + s_n),
+                  <floating *>(buf + f_n + s_n + 2 * m), noise_seed, row, op)
 
 
 def exact_update_clipped(floating[:, ::1] W,          # IN/OUT (d, x) weights

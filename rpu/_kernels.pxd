@@ -130,6 +130,8 @@ cdef extern from "cpu_rows.h" nogil:
     int rpu_certain_one_hot[T](const T *X, long m, long x_size, const double *scales, T res,
                                int *x_col, signed char *x_sgn)
     int rpu_certain_lines[T](const T *D, long m, long d_size, const T *scales, T res)
+    int rpu_certain_counts[T](const int *counts, long rows, long m, const T *x_scales, T x_res,
+                              const T *d_scales, T d_res)
     void rpu_write_row[T](T *stored, T *visible, long x_size, long m, const int *x_col,
                           const signed char *x_sgn, const T *d_col, long d_stride, int lr_sign,
                           const rpu_device_globals[T] &g, const rpu_device_row[T] &h,

@@ -180,13 +180,13 @@ def test_transfer_write_gets_the_tiles_thread_count(alg, monkeypatch):
     tile = make(alg, lr=0.5)
     cell = tile._devices
     seen = []
-    write = cell.subs[1].update
+    write = cell.subs[1].write_counts
 
-    def recording_update(weights, X, D, lr, key, op, n_threads, **kwargs):
+    def recording_write(weights, cols, counts, lr, key, op, n_threads, **kwargs):
         seen.append(n_threads)
-        return write(weights, X, D, lr, key, op, n_threads, **kwargs)
+        return write(weights, cols, counts, lr, key, op, n_threads, **kwargs)
 
-    monkeypatch.setattr(cell.subs[1], "update", recording_update)
+    monkeypatch.setattr(cell.subs[1], "write_counts", recording_write)
     for _ in range(30):
         for x, d in batches():
             tile.update(x, 10 * d)

@@ -1071,6 +1071,25 @@ static int rpu_certain_lines(const T *D, long m, long d_size, const T *scales, T
   return 1;
 }
 
+/* Whether a transfer's write given by pulse counts fires with certainty everywhere: the x line
+ * of every sample (x = 1: x_scales[b] >= 1 after quantisation to x_res), and every non-zero
+ * count n as the d line -n (d_scales[b] |n| >= 1 after quantisation to d_res). counts: rows x m,
+ * row-major (a row's counts of the m samples side by side). */
+template <typename T>
+static int rpu_certain_counts(const int *counts, long rows, long m, const T *x_scales,
+                              T x_res, const T *d_scales, T d_res) {
+  for (long b = 0; b < m; ++b)
+    if (!(rpu_quantize_probability(x_scales[b] * (T)1, x_res, (T)0) >= (T)1)) return 0;
+  for (long i = 0; i < rows; ++i)
+    for (long b = 0; b < m; ++b) {
+      const int n = counts[i * m + b];
+      if (n != 0 &&
+          !(rpu_quantize_probability(d_scales[b] * rpu_fabs(-(T)n), d_res, (T)0) >= (T)1))
+        return 0;
+    }
+  return 1;
+}
+
 /* The write on weight row `row` (see above). d_col[b * d_stride] is the row's d in sample b.
  * Sample b's pulse is the first of the row in that sample, so it takes normal 0 of Philox
  * (0, row, op, PULSE_NOISE | b), drawn for all the row's samples at once by rpu_pulse_noise's

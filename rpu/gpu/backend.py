@@ -73,6 +73,13 @@ class CudaBackend(InferenceKernels):
         mvm.analog_mvm(self.runtime, W, transposed, X, Y, io_dict, line_params, nm_state, seed, op)
 
     # ----- updates ------------------------------------------------------------------------------
+    def write_counts(self, stored, visible, hidden, hidden_idx, cols, counts, row_index, BL, A, B,
+                     up, dev, noise_seed, op, n_threads=1, workspace=None):
+        """Always False, changing nothing: on the GPU a transfer's write runs as the pulsed
+        update it stands for (the caller then builds its x and d; see
+        ``_core.write_counts``)."""
+        return False
+
     def pulsed_update(self, stored, visible, hidden, hidden_idx, X, D, BL, A, B, up, dev, seed, op,
                       n_threads=1, workspace=None, noise_seed=None, record_cols=None,
                       record_out=None):

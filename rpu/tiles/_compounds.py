@@ -656,14 +656,21 @@ class TransferCell(_Cell):
 
     def _write_counts(self, counts, cols, write, lr, n_threads):
         """The buffers' pulses onto C: n (n_ev, d) pulses at the events' columns where
-        ``write``, as a pulsed update with lr = step g_C, x = e_j, d = -n."""
-        write = write & _host(self.backend, (counts != 0).any(axis=1))
+        ``write``, as a pulsed update with lr = step g_C, x = e_j, d = -n
+        (``DeviceArray.write_counts``)."""
+        # (n_ev, d) is a view of the buffers' own (d, n_ev) layout, which the write reads row
+        # by row
+        per_row = counts.T
+        write = write & _host(self.backend, (per_row != 0).any(axis=0))
         if write.any():
             xp = self.xp
             sel = np.flatnonzero(write)
-            Xe = xp.zeros((sel.size, self.shape[1]), dtype=self.dtype)
-            Xe[xp.arange(sel.size), xp.asarray(np.asarray(cols)[sel])] = 1
-            self._write(Xe, -counts[xp.asarray(sel)].astype(self.dtype), lr, n_threads)
+            if sel.size < write.size:
+                per_row = per_row[:, xp.asarray(sel)]
+            self.subs[1].write_counts(self.w[1], np.asarray(cols)[sel],
+                                      xp.ascontiguousarray(per_row, dtype=np.int32), lr,
+                                      self.write_key, self.n_transfers, n_threads,
+                                      up=self.transfer_up, noise_key=self.noise_keys[1])
 
     def _buffered_transfer(self, reads, cols, lr, n_threads):
         """BufferedTransferCompound (spec §4.5): h += read |lr_t| in weight units; n =

@@ -217,6 +217,56 @@ class DeviceArray:
         if stored is not weights:
             weights[rows] = part_visible
 
+    def write_counts(self, weights, cols, counts, lr, key, op, n_threads, *, up, noise_key):
+        """A transfer's write: the pulsed update whose sample k has x = the unit vector at
+        column ``cols[k]`` and d = -counts[:, k], with this device's rule (``lr``: step g of
+        the receiving device; ``up``: the transfer's update parameters).
+
+        ``counts`` (d, m) int32 holds the pulse counts per weight row and sample, in the
+        layout the transfer buffers make; every sample has a non-zero count. Only the rows
+        with a non-zero count are written. The result is that of
+        ``update(weights, X, -counts.T, ...)`` restricted to those rows, bit for bit: on the
+        CPU core such a batch of certain pulses (BL = 1) is applied from the counts directly
+        (``_core.write_counts``), any other batch, and every batch on the GPU, through
+        ``update``.
+        """
+        xp = self.xp
+        d, x = self.shape
+        m = counts.shape[1]
+        # the rows that receive pulses: the update's cost is per row
+        fires, d_max = (counts != 0).any(axis=1), xp.abs(counts).max(axis=0)
+        if xp is not np:
+            fires, d_max = self.backend.to_host(fires), self.backend.to_host(d_max)
+        active = np.flatnonzero(fires)
+        if active.size == 0 or m == 0:
+            return
+        rows = None if 2 * active.size > d else active
+        if self.pulsed and up.pulse_type.name in _MODES:
+            d_max = d_max.astype(np.float64)
+            bl, a, b = update_management(np.ones(m), d_max, lr, self.granularity, up)
+            mode = _MODES[up.pulse_type.name]
+            x_res = _resolution(up.x_res_implicit if mode == 2 else up.res)
+            d_res = _resolution(up.d_res_implicit if mode == 2 else up.res)
+            up_spec = {"mode": mode, "x_res": x_res, "d_res": d_res,
+                       "sto_round": int(bool(up.sto_round)), "lr_sign": -1 if lr < 0 else 1,
+                       "one_sided": 0}
+            # a row's index in the random streams: its index among the rows update would get
+            row_index = np.full(d, -1, dtype=np.int32)
+            row_index[active] = np.arange(active.size) if rows is not None else active
+            stored = self.persistent if self.persistent is not None else weights
+            n_work = _threads.for_work(n_threads, m * active.size * x)
+            if self.backend.write_counts(stored, weights, self.hidden, self.pulse_index,
+                                         np.asarray(cols, np.int32), counts, row_index,
+                                         bl.astype(np.int32), a, b, up_spec, self.globals,
+                                         key if noise_key is None else noise_key, op, n_work,
+                                         self._workspace):
+                return
+        X = xp.zeros((m, x), dtype=self.dtype)
+        X[xp.arange(m), xp.asarray(cols)] = 1
+        D = xp.ascontiguousarray(-counts.T, dtype=self.dtype)
+        self.update(weights, X, D, lr, key, op, n_threads, up=up, noise_key=noise_key,
+                    rows=None if rows is None else xp.asarray(rows))
+
     # ----- maintenance --------------------------------------------------------------------------
     def _target(self, weights):
         return self.persistent if self.persistent is not None else weights
