@@ -173,3 +173,11 @@ def test_per_sample_learning_rates_match_one_call_per_sample(up):
     for i in range(50):
         rbl, ra, rb = update_management(xm[i:i + 1], dm[i:i + 1], lrs[i], 0.001, up)
         assert (bl[i], a[i], b[i]) == (rbl[0], ra[0], rb[0]), i
+
+
+def test_per_sample_arguments_of_different_lengths_are_refused():
+    up = UpdateParameters()
+    with pytest.raises(ValueError, match="same length, got 3, 3 and 2"):
+        update_management(np.ones(3), np.ones(3), np.full(2, 0.01), 0.001, up)
+    with pytest.raises(ValueError, match="same length, got 3, 4 and 3"):
+        update_management(np.ones(3), np.ones(4), 0.01, 0.001, up)

@@ -47,7 +47,7 @@ def update_management(x_abs_max, d_abs_max, lr, granularity, up):
     if np.ndim(lr) == 0:
         lr_rows = np.full(m, float(lr))
     else:
-        lr_rows = np.ascontiguousarray(lr, dtype=np.float64).reshape(m)
+        lr_rows = np.ascontiguousarray(lr, dtype=np.float64).reshape(-1)
     # the per-sample arithmetic: rpu_update_management (rpu/_kernels/update_management.h)
     return _core.update_management(xm, dm, lr_rows, float(granularity), int(up.desired_bl),
                                    bool(up.fixed_bl), bool(up.update_bl_management),
