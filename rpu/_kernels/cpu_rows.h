@@ -303,11 +303,15 @@ static void rpu_philox_blocks_sub(rpu_uint32 *__restrict scratch, long n, rpu_ui
   }
 }
 
-/* out[k] = normal k of the raw words (4 * n_blocks of them): Box-Muller on the word pairs. */
+/* out[k] = normal k of the raw words (4 * n_blocks of them): Box-Muller on the word pairs.
+ * Unrolled so that several vectors' chains (a division, a square root and two polynomials
+ * each) are in flight together: Tiki-taka at 256 x 256 on one thread, 218-220 -> 211-214 ms,
+ * alternating runs. */
 template <typename T>
 RPU_SIMD_CLONES
 static void rpu_box_muller_row(const rpu_uint32 *__restrict words, T *__restrict out,
                                long n_blocks) {
+#pragma GCC unroll 4
   for (long p = 0; p < 2 * n_blocks; ++p) {
     float z0, z1;
     rpu_box_muller(words[2 * p], words[2 * p + 1], &z0, &z1);
