@@ -705,9 +705,14 @@ cdef inline void _device_row(rpu_device_row[floating] *h, const floating *hidden
     h.reference = hidden + hidden_idx[8] * plane + off if hidden_idx[8] >= 0 else NULL
 
 
-cdef tuple _device_globals(dict dev, rpu_device_globals[floating] *g):
-    """Fill ``g`` from the device dict (rpu.tiles._devices); returns the node tables ``g``
-    points into, which the caller keeps alive while ``g`` is used."""
+cdef tuple _device_globals(dict dev, tuple hidden_idx, rpu_device_globals[floating] *g,
+                           int *idx):
+    """Fill ``g`` from the device dict (rpu.tiles._devices) and ``idx`` (9 ints) from
+    ``hidden_idx``; returns the node tables ``g`` points into, which the caller keeps alive
+    while ``g`` is used."""
+    cdef int k
+    for k in range(9):
+        idx[k] = hidden_idx[k]
     dtype = np.float32 if floating is float else np.float64
     nodes_up = np.ascontiguousarray(dev["nodes_up"], dtype=dtype)
     nodes_down = np.ascontiguousarray(dev["nodes_down"], dtype=dtype)
@@ -905,12 +910,10 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
 
     # The device's globals and the rows of its hidden parameters (both paths below).
     cdef rpu_device_globals[floating] g
-    node_tables = _device_globals(dev, &g)
+    cdef int idx[9]
+    node_tables = _device_globals(dev, hidden_idx, &g, idx)
     cdef floating write_noise = dev["write_noise"]
     cdef int needs_noise = dev["needs_noise"]
-    cdef int idx[9]
-    for b in range(9):
-        idx[b] = hidden_idx[b]
 
     cdef uint64_t n_seed = seed if noise_seed is None else <uint64_t>noise_seed
     if workspace is None:
@@ -1063,12 +1066,10 @@ def write_counts(floating[:, ::1] stored,          # IN/OUT (d, x) weights the p
                               <const floating *>_data(a_arr), d_res):
         return False
     cdef rpu_device_globals[floating] g
-    node_tables = _device_globals(dev, &g)
+    cdef int idx[9]
+    node_tables = _device_globals(dev, hidden_idx, &g, idx)
     cdef floating write_noise = dev["write_noise"]
     cdef int needs_noise = dev["needs_noise"]
-    cdef int idx[9]
-    for b in range(9):
-        idx[b] = hidden_idx[b]
     if workspace is None:
         workspace = {}
     x_sgn_arr = np.ones(m, dtype=np.int8)
