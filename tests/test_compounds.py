@@ -824,3 +824,30 @@ def test_perfect_transfer_read_accepts_input_noise_settings():
     cell = TransferCompound(unit_cell_devices=[noise_free()] * 2,
                             transfer_forward=IOParameters(is_perfect=True, inp_noise=0.1))
     rpu.AnalogTile(2, 3, UnitCellRPUConfig(device=cell))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("io", [
+    dict(is_perfect=True),
+    dict(out_noise=0.06, inp_res=1 / 64, out_res=1 / 128, out_bound=0.8),
+    dict(out_noise=0.03, w_noise=0.02, w_noise_type="ADDITIVE_CONSTANT",
+         mv_type="POS_NEG_SEPARATE_DIGITAL_SUM", out_bound=0.5),
+], ids=["perfect", "noise and resolution", "weight noise, two passes"])
+def test_transfer_read_is_the_forward_read_of_each_column(io, dtype):
+    # The compound reads its recorded columns as eye(n) @ R (the backward orientation, no
+    # transposed copy); it must give the forward read R^T of each column bit for bit, noise
+    # and output clipping included.
+    cell = TransferCompound(unit_cell_devices=[SoftBoundsDevice()] * 2,
+                            transfer_forward=IOParameters(**io))
+    tile = rpu.AnalogTile(7, 9, UnitCellRPUConfig(device=cell), dtype=dtype, seed=3)
+    transfer = tile._devices
+    R = np.random.default_rng(5).uniform(-1.2, 1.2, (5, 7)).astype(dtype)
+    transfer.n_transfers = 11
+    got = transfer._read(R, 2)
+    expected = np.empty_like(got)
+    read = transfer.read
+    transfer.backend.analog_mvm(np.ascontiguousarray(R.T), False, np.eye(5, dtype=dtype), expected,
+                                read.spec, read.lines, read.nm_state, transfer.read_key, 11, 2)
+    np.testing.assert_array_equal(got, expected)
+    if not io.get("is_perfect"):
+        assert np.abs(got - R).max() > 1e-3   # the periphery acted
