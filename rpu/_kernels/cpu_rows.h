@@ -1019,7 +1019,9 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
     for (long b = 0; b < m; ++b) {
       rpu_uint64 any = 0;
       for (int w = 0; w < nw; ++w) any |= d_train[b * nw + w];
-      if (any != 0 && bl[b] == 1 && x_cnt[b] >= 1 && x_cnt[b] <= 4) first_samples[n_first++] = (int)b;
+      /* branch-free: whether this row's d line fires is a coin flip per sample */
+      first_samples[n_first] = (int)b;
+      n_first += (any != 0) & (bl[b] == 1) & (x_cnt[b] >= 1) & (x_cnt[b] <= 4);
     }
     noise.draw_first_blocks(first_samples, n_first, words);
   }
