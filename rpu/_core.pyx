@@ -797,7 +797,8 @@ cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ss
                         const rpu_device_globals[floating] *g, const floating *hidden,
                         const int *hidden_idx, floating write_noise, int needs_noise,
                         uint64_t *buf, Py_ssize_t chunk, uint64_t seed, uint64_t noise_seed,
-                        uint64_t op, const int *record_col, floating *record_out) noexcept nogil:
+                        uint64_t op, const int *record_at, int n_record, int record_rows,
+                        floating *record_out) noexcept nogil:
     # The device row (pointers into each hidden parameter at row i) and the scratch layout are
     # built here, in the thread's own frame.
     cdef rpu_device_row[floating] h
@@ -830,7 +831,9 @@ cdef void _update_row_i(floating *stored, floating *visible, Py_ssize_t i, Py_ss
                    d_train, d_sign,
                    d_dense, prob, words, pair_j, pair_n, pair_off, pair_order, seed, noise_seed,
                    <uint64_t>i, op,
-                   record_col, record_out + i if record_out != NULL else NULL, d_size)
+                   record_at, n_record, record_rows,
+                   record_out if record_rows or record_out == NULL else record_out + i,
+                   x_size if record_rows else d_size)
 
 
 def _work(dict workspace, str name, tuple shape, dtype):
@@ -858,14 +861,18 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
                   uint64_t seed, uint64_t op, int n_threads,
                   dict workspace=None,              # IN/OUT reusable work arrays (owned by the tile)
                   noise_seed=None,                  # IN  key of the pulse noise (default: seed)
-                  record_cols=None,                 # IN  (m,) int32: column to record after each sample (-1: none)
-                  floating[:, ::1] record_out=None):  # OUT (m, d) stored[i, record_cols[b]] after sample b
+                  record_cols=None,                 # IN  (m,) or (m, R) int32: columns to record after each sample (-1: none)
+                  floating[:, ::1] record_out=None, # OUT (m R, d) column records, or (m R, x) row records
+                  record_rows=None):                # IN  (m,) or (m, R) int32: rows to record after each sample (-1: none)
     """Apply a batch of pulsed updates, samples in order, as aihwkit's RPUPulsed does.
 
     ``noise_seed`` gives the cycle-to-cycle pulse noise its own key (the sub-devices of a unit
     cell see the same pulse trains with independent noise). ``record_cols``/``record_out`` let a
-    transfer compound read the column it transfers at the moment of the transfer, in the same
-    pass: row i records its stored weight in column ``record_cols[b]`` once sample b is applied.
+    transfer compound read the columns it transfers at the moment of the transfer, in the same
+    pass: once sample b is applied, row i records its stored weight in column
+    ``record_cols[b, r]`` as ``record_out[b R + r, i]``. ``record_rows`` instead records whole
+    rows for a row transfer: ``record_out[b R + r] = stored[record_rows[b, r]]``. A 1-d array is
+    one record per sample (R = 1).
     ``up["one_sided"]`` (optional, default 0) = +1 / -1 makes the call the g+ / g- half of a
     one-sided unit cell: only the up (down) pulses of every coincidence count are applied, all
     as up pulses (``rpu_one_sided_count``, unit_cells.h).
@@ -896,14 +903,34 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
             min_bl = BL[b]
         if BL[b] == 1:
             any_one_slot = 1
+    # the records: -1 or a column (row) per (sample, read), checked before anything moves
+    cdef int n_rec = 0, rec_rows = record_rows is not None
+    rec_arr = None
+    if record_cols is not None or record_rows is not None:
+        if record_cols is not None and record_rows is not None:
+            raise ValueError("pulsed_update records columns or rows, not both: pass record_cols "
+                             "or record_rows.")
+        rec_arr = np.ascontiguousarray(record_rows if rec_rows else record_cols, dtype=np.int32)
+        if rec_arr.ndim == 1:
+            rec_arr = rec_arr[:, None]
+        n_rec = rec_arr.shape[1] if rec_arr.ndim == 2 else 0
+        limit, width = (d_size, x_size) if rec_rows else (x_size, d_size)
+        name = "record_rows" if rec_rows else "record_cols"
+        if rec_arr.ndim != 2 or rec_arr.shape[0] != m or record_out is None \
+                or record_out.shape[0] != m * n_rec or record_out.shape[1] != width \
+                or (rec_arr >= limit).any():
+            what = "rows < d_size" if rec_rows else "columns < x_size"
+            raise ValueError(f"{name} must be (m,) or (m, R) {what} = {limit} (-1: none) with "
+                             f"record_out of shape (m R, {width}) = ({m * n_rec}, {width}).")
     if m == 0 or max_bl == 0:
-        if record_cols is not None and m > 0:
-            # nothing moves: every recorded read is the current column
-            cols = np.asarray(record_cols)
+        if rec_arr is not None and m > 0:
+            # nothing moves: every recorded read is the current column (row)
             rec = np.asarray(record_out)
-            for b in range(m):
-                if cols[b] >= 0:
-                    rec[b, :] = np.asarray(stored)[:, cols[b]]
+            flat = rec_arr.ravel()
+            for b in range(flat.shape[0]):
+                if flat[b] >= 0:
+                    rec[b, :] = np.asarray(stored)[flat[b], :] if rec_rows \
+                        else np.asarray(stored)[:, flat[b]]
         return
     cdef int nw = (max_bl + 63) // 64
     dtype = np.float32 if floating is float else np.float64
@@ -920,7 +947,7 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
         workspace = {}
     # A transfer's write (one-hot x, every line certain, BL = 1): only its pulses are visited,
     # with the same pulses and normals as the general path below (rpu_write_row, cpu_rows.h).
-    if (mode == 0 and one_sided == 0 and record_cols is None and min_bl == 1 and max_bl == 1
+    if (mode == 0 and one_sided == 0 and rec_arr is None and min_bl == 1 and max_bl == 1
             and not (sto and (x_res > 0 or d_res > 0))
             and _transfer_write(stored, visible, hidden, idx, X, D, A, B, x_res, d_res, lr_sign,
                                 &g, write_noise, needs_noise, n_seed, op, n_threads, workspace)):
@@ -999,14 +1026,10 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
     # instead of m reads a row of D apart.
     D_t = np.ascontiguousarray(np.asarray(D).T)
     cdef const floating *D_p = <const floating *>_data(D_t)
-    cdef const int *rec_col = NULL
+    cdef const int *rec_at = NULL
     cdef floating *rec_out = NULL
-    if record_cols is not None:
-        rec_cols_arr = np.ascontiguousarray(record_cols, dtype=np.int32)
-        if rec_cols_arr.shape != (m,) or record_out is None or record_out.shape[0] != m \
-                or record_out.shape[1] != d_size or (rec_cols_arr >= x_size).any():
-            raise ValueError("record_cols must be (m,) columns < x_size with record_out of shape (m, d).")
-        rec_col = <const int *>_data(rec_cols_arr)
+    if rec_arr is not None and n_rec > 0:
+        rec_at = <const int *>_data(rec_arr)
         rec_out = &record_out[0, 0]
     with nogil:
         for i in prange(d_size, schedule='static', num_threads=n_threads):
@@ -1014,7 +1037,7 @@ def pulsed_update(floating[:, ::1] stored,          # IN/OUT (d, x) weights the 
                           x_words, x_sgn, x_val, x_fire, D_p, a_scales, blp, d_res, sto, lr_sign,
                           one_sided, &g,
                           hidden_p, idx, write_noise, needs_noise, s2 + threadid() * s2_stride,
-                          chunk, seed, n_seed, op, rec_col, rec_out)
+                          chunk, seed, n_seed, op, rec_at, n_rec, rec_rows, rec_out)
 
 
 def write_counts(floating[:, ::1] stored,          # IN/OUT (d, x) weights the pulses act on

@@ -124,7 +124,8 @@ cdef extern from "cpu_rows.h" nogil:
                            uint32_t *words, int *pair_j, int *pair_n, int *pair_off,
                            int *pair_order, uint64_t seed,
                            uint64_t noise_seed, uint64_t row, uint64_t op,
-                           const int *record_col, T *record_out, long record_stride)
+                           const int *record_at, int n_record, int record_rows, T *record_out,
+                           long record_stride)
     void rpu_exact_update_row[T](T *w, long x_size, long m, const T *X, const T *d_col,
                                  long d_stride, T lr, const T *b_min, const T *b_max)
     int rpu_certain_one_hot[T](const T *X, long m, long x_size, const double *scales, T res,

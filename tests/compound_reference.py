@@ -13,7 +13,8 @@ Two levels:
   ``rpu._core.chopped_buffer`` / ``rpu._core.dynamic_buffer`` / ``rpu._core.buffered_buffer``;
 * a sequential simulator of a whole two-device transfer compound (:class:`TransferRef`):
   sample by sample, the chopped update of the fast array A, then, every few samples, the
-  transfer of one column into the slow array C;
+  transfer of ``n_reads_per_transfer`` columns (or rows, with ``transfer_columns = False``;
+  Tiki-taka and the buffered compound) into the slow array C;
 * a sequential simulator of a OneSidedUnitCell (:class:`OneSidedRef`): every sample's pulse
   counts split between g+ and g-, and the refresh (perfect reads) after every period.
 
@@ -173,8 +174,9 @@ class TransferRef:
     cell : compound config (TransferCompound / BufferedTransferCompound /
         ChoppedTransferCompound / DynamicTransferCompound)
         Read by attribute: ``gamma``, ``transfer_every``, ``units_in_mbatch``, ``fast_lr``,
-        ``transfer_lr``, ``scale_transfer_lr``, ``transfer_update``, and for the chopped kinds
-        the chopper, buffer and auto-scale fields.
+        ``transfer_lr``, ``scale_transfer_lr``, ``transfer_update``, ``n_reads_per_transfer``,
+        ``transfer_columns``, and for the chopped kinds the chopper, buffer and auto-scale
+        fields.
     up : UpdateParameters of the tile (the update of A); its pulse type must be dense.
     device : the constant-step device of both A and C (noise-free: every pulse is ``dw_min``).
     d_size, x_size : int
@@ -203,6 +205,9 @@ class TransferRef:
         self.transfer_counter = 0
         self.m_x = 0.0
         self.m_d = 0.0
+        self.rows = not getattr(cell, "transfer_columns", True)
+        self.n_in = d_size if self.rows else x_size  # the lines a transfer reads
+        self.n_reads = min(int(getattr(cell, "n_reads_per_transfer", 1)), self.n_in)
         gamma_vec = list(getattr(cell, "gamma_vec", []) or [])
         self.gamma = gamma_vec if gamma_vec else [float(cell.gamma), 1.0]
 
@@ -255,15 +260,22 @@ class TransferRef:
             return False
         raise NotImplementedError("random choppers with 0 < p < 1 are not deterministic")
 
+    def _line_counts(self, e_j, v, lr, up):
+        """Counts of the pulsed write of line j with the vector v: x = e_j, d = v for a column,
+        x = v, d = e_j for a row."""
+        if self.rows:
+            return dense_counts(v, e_j, lr, self.g, up, self.dtype)
+        return dense_counts(e_j, v, lr, self.g, up, self.dtype)
+
     def _transfer(self, j, lr, lr_fast):
         cell = self.cell
         d, x = self.shape
-        read = self.A[:, j].copy()  # perfect transfer read
-        e_j = np.zeros(x, dtype=self.dtype)
+        read = (self.A[j, :] if self.rows else self.A[:, j]).copy()  # perfect transfer read
+        e_j = np.zeros(self.n_in, dtype=self.dtype)
         e_j[j] = 1
         if self.kind == "tt":
             lr_t = cell.transfer_lr * (lr if cell.scale_transfer_lr else 1.0)
-            counts = dense_counts(e_j, -read, lr_t, self.g, cell.transfer_update, self.dtype)
+            counts = self._line_counts(e_j, -read, lr_t, cell.transfer_update)
             self.C = self._step(self.C, counts)
             return
         M = int(cell.transfer_update.desired_bl)
@@ -272,13 +284,16 @@ class TransferRef:
             lr_t = cell.transfer_lr * (lr if cell.scale_transfer_lr else 1.0)
             if self.gamma[0] > 0 and self.gamma[1] > 0:
                 lr_t *= self.gamma[0] / self.gamma[1]
-            counts, self.H = buffered_buffer_ref(read[None], [j], abs(lr_t), self.H,
-                                                 cell.thres_scale * self.g, M, cell.momentum,
-                                                 cell.forget_buffer, self.dtype)
+            # (a row's buffer entries are a row of H: the same formula on H transposed)
+            H = self.H.T.copy() if self.rows else self.H
+            counts, H = buffered_buffer_ref(read[None], [j], abs(lr_t), H,
+                                            cell.thres_scale * self.g, M, cell.momentum,
+                                            cell.forget_buffer, self.dtype)
+            self.H = H.T.copy() if self.rows else H
             n = counts[0]
             if np.any(n != 0):
-                c = dense_counts(e_j, -n.astype(self.dtype), cell.step * self.g, self.g,
-                                 cell.transfer_update, self.dtype)
+                c = self._line_counts(e_j, -n.astype(self.dtype), cell.step * self.g,
+                                      cell.transfer_update)
                 self.C = self._step(self.C, c)
             return
         bg = (cell.buffer_granularity if cell.buffer_granularity > 0 else 1.0) * self.g
@@ -346,9 +361,10 @@ class TransferRef:
             self.A = self._step(self.A, counts)
             self.count += 1
             if every > 0 and self.count % every == 0:
-                j = self.slice
-                self.slice = (self.slice + 1) % self.shape[1]
-                self._transfer(j, lr, lr_fast)
+                first = self.slice
+                self.slice = (self.slice + self.n_reads) % self.n_in
+                for r in range(self.n_reads):
+                    self._transfer((first + r) % self.n_in, lr, lr_fast)
 
     @property
     def weights(self):

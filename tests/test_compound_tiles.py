@@ -29,7 +29,15 @@ BASE = ["max_bound", "min_bound", "dwmin_up", "dwmin_down", "decay_scales", "dif
 
 
 def make(alg, d=4, x=16, seed=5, device=SoftBoundsDevice, lr=0.05):
-    cfg = build_config("sgd", device, n_devices=2) if alg == "sgd2" else build_config(alg, device)
+    if alg == "tt-rows":
+        # Tiki-taka's row transfer, three rows (of 4) per transfer
+        cfg = build_config("tiki-taka", device)
+        cfg.device.transfer_columns = False
+        cfg.device.n_reads_per_transfer = 3
+        cfg.device.transfer_every = 2.0
+        cfg.device.units_in_mbatch = False
+    else:
+        cfg = build_config("sgd", device, n_devices=2) if alg == "sgd2" else build_config(alg, device)
     tile = AnalogTile(d, x, cfg, seed=seed)
     tile.set_learning_rate(lr)
     return tile
@@ -125,7 +133,7 @@ def test_vector_cell_visible_weight_is_the_gamma_sum():
 
 
 # ----- reproducibility -----------------------------------------------------------------------
-@pytest.mark.parametrize("alg", ALGORITHMS)
+@pytest.mark.parametrize("alg", ALGORITHMS + ["tt-rows"])
 def test_save_and_load_mid_training_resumes_the_same_run(alg, tmp_path):
     data = batches()
     straight = make(alg)
@@ -149,8 +157,12 @@ rng = np.random.default_rng(0)
 X = rng.uniform(-1, 1, (100, 40)).astype(np.float32)
 D = rng.uniform(-0.1, 0.1, (100, 36)).astype(np.float32)
 out = []
-for alg in ["tiki-taka", "c-ttv2", "agad", "mp"]:
-    t = AnalogTile(36, 40, build_config(alg, SoftBoundsDevice), seed=5)
+for alg in ["tiki-taka", "c-ttv2", "agad", "mp", "tt-rows"]:
+    cfg = build_config(alg.replace("tt-rows", "tiki-taka"), SoftBoundsDevice)
+    if alg == "tt-rows":  # row transfer, 5 rows per transfer, every 7 samples
+        cfg.device.transfer_columns, cfg.device.n_reads_per_transfer = False, 5
+        cfg.device.transfer_every, cfg.device.units_in_mbatch = 7.0, False
+    t = AnalogTile(36, 40, cfg, seed=5)
     t.set_learning_rate(0.05)
     for _ in range(3):
         t.update(X, D)
@@ -223,13 +235,16 @@ def test_regression_task_learns(alg, factor):
 
 
 # ----- refused configurations ---------------------------------------------------------------
-@pytest.mark.parametrize("change,field", [
-    (lambda c: setattr(c.device, "transfer_columns", False), "transfer_columns"),
-    (lambda c: setattr(c.device, "n_reads_per_transfer", 2), "n_reads_per_transfer"),
-    (lambda c: setattr(c.device.transfer_forward, "inp_noise", 0.1), "transfer_forward.inp_noise"),
+@pytest.mark.parametrize("alg,change,field", [
+    # (Tiki-taka and TTv2 take both; aihwkit's chopped compounds read single columns)
+    ("c-ttv2", lambda c: setattr(c.device, "transfer_columns", False), "transfer_columns"),
+    ("agad", lambda c: setattr(c.device, "n_reads_per_transfer", 2), "n_reads_per_transfer"),
+    ("tiki-taka", lambda c: setattr(c.device, "with_reset_prob", 0.1), "with_reset_prob"),
+    ("tiki-taka", lambda c: setattr(c.device.transfer_forward, "inp_noise", 0.1),
+     "transfer_forward.inp_noise"),
 ])
-def test_unsupported_transfer_settings_are_refused_by_name(change, field):
-    cfg = build_config("tiki-taka", SoftBoundsDevice)
+def test_unsupported_transfer_settings_are_refused_by_name(alg, change, field):
+    cfg = build_config(alg, SoftBoundsDevice)
     change(cfg)
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
         AnalogTile(4, 8, cfg)

@@ -227,6 +227,122 @@ def test_record_of_unmoved_columns_is_the_start_column(dtype):
     assert np.any(W != W0)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("by_rows", [False, True])
+def test_several_records_per_sample_equal_sequential_replay(dtype, by_rows):
+    """n_reads_per_transfer > 1 records R columns (rows, for a row transfer) after a sample:
+    each equals the replay's column (row) after that sample; entries of -1 record nothing."""
+    up = UpdateParameters(pulse_type=PulseType.MEAN_COUNT, desired_bl=9)
+    dev = _device_array(dtype, up)
+    rng = np.random.default_rng(4)
+    d, x, m, R = 6, 5, 20, 3
+    W0 = rng.uniform(-0.2, 0.2, (d, x)).astype(dtype)
+    X = rng.uniform(-1, 1, (m, x)).astype(dtype)
+    D = rng.uniform(-1, 1, (m, d)).astype(dtype)
+    at = rng.integers(-1, d if by_rows else x, (m, R)).astype(np.int32)
+    width = x if by_rows else d
+    W = W0.copy()
+    rec = np.full((m * R, width), np.nan, dtype=dtype)
+    kw = {"record_rows" if by_rows else "record_cols": at}
+    dev.update(W, X, D, 0.1, 99, 1, 2, record_out=rec, **kw)
+    Ws = W0.copy()
+    expected = np.full((m * R, width), np.nan, dtype=dtype)
+    for b in range(m):
+        dev.update(Ws, X[b:b + 1], D[b:b + 1], 0.1, 7, 100 + b, 1)
+        for r in range(R):
+            if at[b, r] >= 0:
+                expected[b * R + r] = Ws[at[b, r]] if by_rows else Ws[:, at[b, r]]
+    np.testing.assert_array_equal(W, Ws)
+    np.testing.assert_array_equal(rec, expected)
+    assert np.abs(W - W0).max() > 0.1 and (at == -1).any() and (at >= 0).sum() > 30
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_row_and_multi_column_records_of_a_stochastic_update_agree(dtype):
+    """Stochastic trains with pulse noise (the dense one-slot pass included): recording every
+    column after every sample gives the tile's state after each sample, and the row records
+    and a three-column record of the same update read the same numbers from it; the records
+    change nothing in the update."""
+    d, x, m = 7, 300, 12  # 300 columns: one-slot samples in which many lines fire go by row
+    dev_cfg = SoftBoundsDevice(dw_min=0.002, dw_min_std=0.3, w_max=1.0, w_min=-1.0)
+    up = UpdateParameters(desired_bl=1, update_bl_management=False, update_management=False)
+    dev = DeviceArray(dev_cfg, up, d, x, dtype, resolve_backend("cpu")[1], 1234, 2)
+    rng = np.random.default_rng(6)
+    W0 = rng.uniform(-0.3, 0.3, (d, x)).astype(dtype)
+    X = rng.uniform(-1, 1, (m, x)).astype(dtype)
+    D = rng.uniform(-1, 1, (m, d)).astype(dtype)
+    W_all = W0.copy()
+    all_cols = np.tile(np.arange(x, dtype=np.int32), (m, 1))
+    rec_all = np.empty((m * x, d), dtype=dtype)
+    dev.update(W_all, X, D, 0.3, 5, 1, 2, record_cols=all_cols, record_out=rec_all)
+    states = rec_all.reshape(m, x, d).transpose(0, 2, 1)  # (m, d, x): the weights after sample b
+    np.testing.assert_array_equal(states[-1], W_all)
+    assert np.count_nonzero(states[0] != W0) > 100 and np.count_nonzero(states[-1] != states[0]) > 100
+    rows = rng.integers(-1, d, (m, 2)).astype(np.int32)
+    W_rows = W0.copy()
+    rec_rows = np.full((m * 2, x), np.nan, dtype=dtype)
+    dev.update(W_rows, X, D, 0.3, 5, 1, 1, record_rows=rows, record_out=rec_rows)
+    cols = rng.integers(0, x, (m, 3)).astype(np.int32)
+    W_cols = W0.copy()
+    rec_cols = np.empty((m * 3, d), dtype=dtype)
+    dev.update(W_cols, X, D, 0.3, 5, 1, 1, record_cols=cols, record_out=rec_cols)
+    np.testing.assert_array_equal(W_rows, W_all)
+    np.testing.assert_array_equal(W_cols, W_all)
+    for b in range(m):
+        for r in range(2):
+            want = states[b, rows[b, r]] if rows[b, r] >= 0 else np.full(x, np.nan, dtype)
+            np.testing.assert_array_equal(rec_rows[2 * b + r], want)
+        for r in range(3):
+            np.testing.assert_array_equal(rec_cols[3 * b + r], states[b][:, cols[b, r]])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_records_when_nothing_moves(dtype):
+    """lr = 0 (no pulses): several column records and row records are the start weights."""
+    dev = _device_array(dtype, UpdateParameters())
+    rng = np.random.default_rng(8)
+    W0 = rng.uniform(-0.2, 0.2, (6, 5)).astype(dtype)
+    X = rng.uniform(-1, 1, (4, 5)).astype(dtype)
+    D = rng.uniform(-1, 1, (4, 6)).astype(dtype)
+    cols = np.array([[0, 4], [-1, 2], [3, 3], [1, -1]], np.int32)
+    rec = np.full((8, 6), np.nan, dtype=dtype)
+    W = W0.copy()
+    dev.update(W, X, D, 0.0, 5, 1, 2, record_cols=cols, record_out=rec)
+    flat = cols.ravel()
+    np.testing.assert_array_equal(rec[flat >= 0], W0[:, flat[flat >= 0]].T)
+    assert np.isnan(rec[flat < 0]).all()
+    rows = np.array([[5, -1], [0, 0], [-1, -1], [2, 3]], np.int32)
+    rec_r = np.full((8, 5), np.nan, dtype=dtype)
+    dev.update(W, X, D, 0.0, 5, 1, 2, record_rows=rows, record_out=rec_r)
+    flat = rows.ravel()
+    np.testing.assert_array_equal(rec_r[flat >= 0], W0[flat[flat >= 0]])
+    assert np.isnan(rec_r[flat < 0]).all()
+    np.testing.assert_array_equal(W, W0)
+
+
+def test_bad_records_raise_and_leave_the_weights():
+    dtype = np.float32
+    dev = _device_array(dtype, UpdateParameters())
+    rng = np.random.default_rng(9)
+    W0 = rng.uniform(-0.2, 0.2, (6, 5)).astype(dtype)
+    X = rng.uniform(-1, 1, (4, 5)).astype(dtype)
+    D = rng.uniform(-1, 1, (4, 6)).astype(dtype)
+    W = W0.copy()
+    cols = np.zeros((4, 2), np.int32)
+    with pytest.raises(ValueError, match="not both"):
+        dev.update(W, X, D, 0.1, 5, 1, 2, record_cols=cols, record_rows=cols,
+                   record_out=np.empty((8, 6), dtype))
+    with pytest.raises(ValueError, match=r"record_out of shape \(m R, 6\) = \(8, 6\)"):
+        dev.update(W, X, D, 0.1, 5, 1, 2, record_cols=cols, record_out=np.empty((4, 6), dtype))
+    with pytest.raises(ValueError, match="record_rows must be .* rows < d_size = 6"):
+        dev.update(W, X, D, 0.1, 5, 1, 2, record_rows=np.full((4, 2), 6, np.int32),
+                   record_out=np.empty((8, 5), dtype))
+    with pytest.raises(ValueError, match="rows=None"):
+        dev.update(W, X, D, 0.1, 5, 1, 2, record_cols=cols, record_out=np.empty((8, 6), dtype),
+                   rows=np.arange(3))
+    np.testing.assert_array_equal(W, W0)
+
+
 # =================================================================================================
 # 3. whole transfer compounds against the sequential reference (deterministic settings)
 # =================================================================================================
@@ -250,6 +366,19 @@ REF_CASES = {
     "tiki-taka-mbatch-gamma": ("tt", lambda: TransferCompound(
         unit_cell_devices=_ref_devices(), fast_lr=0.05, transfer_every=0.5, units_in_mbatch=True,
         transfer_lr=3.0, gamma=0.3, transfer_forward=_perfect(), transfer_update=_dense())),
+    # several columns per transfer, wrapping around the 4 columns
+    "tiki-taka-3-reads": ("tt", lambda: TransferCompound(
+        unit_cell_devices=_ref_devices(), fast_lr=0.05, transfer_every=2.0, units_in_mbatch=False,
+        n_reads_per_transfer=3, transfer_forward=_perfect(), transfer_update=_dense())),
+    # row transfer: rows of A read and written into the rows of C
+    "tiki-taka-rows": ("tt", lambda: TransferCompound(
+        unit_cell_devices=_ref_devices(), fast_lr=0.05, transfer_every=2.0, units_in_mbatch=False,
+        transfer_columns=False, n_reads_per_transfer=2, transfer_forward=_perfect(),
+        transfer_update=_dense())),
+    "tiki-taka-rows-mbatch-gamma": ("tt", lambda: TransferCompound(
+        unit_cell_devices=_ref_devices(), fast_lr=0.05, transfer_every=0.5, units_in_mbatch=True,
+        transfer_lr=3.0, gamma=0.3, transfer_columns=False, transfer_forward=_perfect(),
+        transfer_update=_dense())),
     "ttv2": ("chopped", lambda: ChoppedTransferCompound(
         unit_cell_devices=_ref_devices(), in_chop_prob=0.0, fast_lr=0.05,
         transfer_forward=_perfect(), transfer_update=_dense(**BL1_NO_UM))),
@@ -802,8 +931,12 @@ def test_algorithms_learn_the_regression(alg, factor):
      ["rpu_config.device.unit_cell_devices", "3"]),
     (lambda: ChoppedTransferCompound(unit_cell_devices=[noise_free()] * 3),
      ["unit_cell_devices", "2"]),
-    (lambda: TransferCompound(unit_cell_devices=[noise_free()] * 2, transfer_columns=False),
-     ["rpu_config.device.transfer_columns"]),
+    (lambda: ChoppedTransferCompound(unit_cell_devices=[noise_free()] * 2, transfer_columns=False),
+     ["rpu_config.device.transfer_columns", "ChoppedTransferCompound"]),
+    (lambda: DynamicTransferCompound(unit_cell_devices=[noise_free()] * 2, n_reads_per_transfer=2),
+     ["n_reads_per_transfer", "expected 1"]),
+    (lambda: TransferCompound(unit_cell_devices=[noise_free()] * 2, with_reset_prob=0.5),
+     ["rpu_config.device.with_reset_prob"]),
     (lambda: TransferCompound(unit_cell_devices=[noise_free()] * 2,
                               transfer_forward=IOParameters(inp_noise=0.1)),
      ["rpu_config.device.transfer_forward.inp_noise"]),
@@ -833,15 +966,17 @@ def test_perfect_transfer_read_accepts_input_noise_settings():
     dict(out_noise=0.03, w_noise=0.02, w_noise_type="ADDITIVE_CONSTANT",
          mv_type="POS_NEG_SEPARATE_DIGITAL_SUM", out_bound=0.5),
 ], ids=["perfect", "noise and resolution", "weight noise, two passes"])
-def test_transfer_read_is_the_forward_read_of_each_column(io, dtype):
+@pytest.mark.parametrize("columns", [True, False], ids=["columns", "rows"])
+def test_transfer_read_is_the_forward_read_of_each_column(io, dtype, columns):
     # The compound reads its recorded columns as eye(n) @ R (the backward orientation, no
     # transposed copy); it must give the forward read R^T of each column bit for bit, noise
-    # and output clipping included.
+    # and output clipping included. A row transfer reads rows (x = 9 output lines) through
+    # the backward periphery in the same way.
     cell = TransferCompound(unit_cell_devices=[SoftBoundsDevice()] * 2,
-                            transfer_forward=IOParameters(**io))
+                            transfer_forward=IOParameters(**io), transfer_columns=columns)
     tile = rpu.AnalogTile(7, 9, UnitCellRPUConfig(device=cell), dtype=dtype, seed=3)
     transfer = tile._devices
-    R = np.random.default_rng(5).uniform(-1.2, 1.2, (5, 7)).astype(dtype)
+    R = np.random.default_rng(5).uniform(-1.2, 1.2, (5, 7 if columns else 9)).astype(dtype)
     transfer.n_transfers = 11
     got = transfer._read(R, 2)
     expected = np.empty_like(got)

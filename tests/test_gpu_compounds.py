@@ -112,7 +112,21 @@ CONFIGS = {
     "agad": _algorithm("agad", transfer_every=1.0, in_chop_prob=0.5,
                        transfer_forward=_NOISY_READ()),
     "buffered": _buffered,
+    # several reads per transfer (wrapping around the columns), and row transfer
+    "tiki-taka-3-reads": _algorithm("tiki-taka", transfer_every=2.0, units_in_mbatch=False,
+                                    transfer_lr=5.0, n_reads_per_transfer=3),
+    "tiki-taka-rows": _algorithm("tiki-taka", transfer_every=1.0, units_in_mbatch=False,
+                                 transfer_lr=5.0, transfer_columns=False, n_reads_per_transfer=2,
+                                 transfer_forward=_NOISY_READ()),
+    "buffered-rows": lambda: _buffered_rows(),
 }
+
+
+def _buffered_rows():
+    cfg = _buffered()
+    cfg.device.transfer_columns = False
+    cfg.device.n_reads_per_transfer = 2
+    return cfg
 
 
 _BOTH = ("hidden_weights_0", "hidden_weights_1")
@@ -120,7 +134,8 @@ MOVES = {"sgd-2-devices": _BOTH, "vector-all": _BOTH, "reference": ("hidden_weig
          "one-sided-refresh": _BOTH, "mp": ("hidden_weights_chi",), "tiki-taka": _BOTH,
          "ttv2": _BOTH + ("buffered_FP_weight_0",), "c-ttv2": _BOTH + ("buffered_FP_weight_0",),
          "agad": _BOTH + ("buffered_FP_weight", "running_mean_weight", "past_mean_weight"),
-         "buffered": _BOTH + ("buffered_FP_weight_0",)}
+         "buffered": _BOTH + ("buffered_FP_weight_0",), "tiki-taka-3-reads": _BOTH,
+         "tiki-taka-rows": _BOTH, "buffered-rows": _BOTH + ("buffered_FP_weight_0",)}
 
 
 def _data(step, dtype=np.float32, m=BATCH):

@@ -117,6 +117,19 @@ BUFFERED_CASES = {
         unit_cell_devices=_ref_devices(), fast_lr=0.05, transfer_every=0.5, transfer_lr=30.0,
         forget_buffer=False, momentum=0.3, gamma=0.3, thres_scale=2.0,
         transfer_forward=perfect(), transfer_update=dense(**BL1_NO_UM)),
+    "two-reads": lambda: BufferedTransferCompound(
+        unit_cell_devices=_ref_devices(), fast_lr=0.05, transfer_every=2.0, units_in_mbatch=False,
+        transfer_lr=40.0, n_reads_per_transfer=2, transfer_forward=perfect(),
+        transfer_update=dense(**BL1_NO_UM)),
+    "rows-three-reads": lambda: BufferedTransferCompound(
+        unit_cell_devices=_ref_devices(), fast_lr=0.05, transfer_every=2.0, units_in_mbatch=False,
+        transfer_lr=40.0, transfer_columns=False, n_reads_per_transfer=3, momentum=0.2,
+        transfer_forward=perfect(), transfer_update=dense(**BL1_NO_UM)),
+    "rows-several-pulses": lambda: BufferedTransferCompound(
+        unit_cell_devices=_ref_devices(), fast_lr=0.05, transfer_every=1.0, units_in_mbatch=False,
+        transfer_lr=60.0, thres_scale=0.5, momentum=0.05, transfer_columns=False,
+        transfer_forward=perfect(),
+        transfer_update=dense(desired_bl=3, update_bl_management=False, update_management=False)),
     "several-pulses": lambda: BufferedTransferCompound(
         unit_cell_devices=_ref_devices(), fast_lr=0.05, transfer_every=1.0, units_in_mbatch=False,
         transfer_lr=60.0, thres_scale=0.5, momentum=0.05, step=1.0, transfer_forward=perfect(),
@@ -149,7 +162,7 @@ def test_buffered_transfer_matches_sequential_reference(case, dtype):
         np.testing.assert_array_equal(h["buffered_FP_weight_0"], ref.H, err_msg=f"H {where}")
         np.testing.assert_array_equal(tile.get_weights(), ref.weights, err_msg=f"W {where}")
     assert np.count_nonzero(ref.C) >= 10 and np.abs(ref.H).max() > 0
-    if case == "several-pulses":
+    if case.endswith("several-pulses"):
         assert np.abs(ref.C).max() > 0.02  # several pulses per write did happen
 
 
@@ -515,8 +528,8 @@ def test_pcm_preset_runs_and_refreshes():
     (lambda: BufferedTransferCompound(unit_cell_devices=[noise_free()] * 3),
      ["rpu_config.device.unit_cell_devices", "3"]),
     (lambda: BufferedTransferCompound(unit_cell_devices=[noise_free()] * 2,
-                                      n_reads_per_transfer=2),
-     ["rpu_config.device.n_reads_per_transfer"]),
+                                      with_reset_prob=0.2),
+     ["rpu_config.device.with_reset_prob"]),
 ])
 def test_refused_settings_raise_config_error(cell, words):
     with pytest.raises(ConfigError) as info:

@@ -50,6 +50,23 @@ CASES = {
                   thres_scale=0.5, momentum=0.05),
         transfer_update=dict(BL1, desired_bl=3),
         update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
+    # several columns per transfer (wrapping around the 4 columns), and row transfer
+    "buffered-three-reads": dict(
+        kind="buffered", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
+        cell=dict(fast_lr=0.05, transfer_every=2.0, units_in_mbatch=False, transfer_lr=40.0,
+                  n_reads_per_transfer=3),
+        transfer_update=BL1, update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
+    "buffered-rows": dict(
+        kind="buffered", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
+        cell=dict(fast_lr=0.05, transfer_every=2.0, units_in_mbatch=False, transfer_lr=40.0,
+                  transfer_columns=False, n_reads_per_transfer=2, momentum=0.2),
+        transfer_update=BL1, update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
+    "buffered-rows-several-pulses": dict(
+        kind="buffered", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
+        cell=dict(fast_lr=0.05, transfer_every=1.0, units_in_mbatch=False, transfer_lr=60.0,
+                  thres_scale=0.5, momentum=0.05, transfer_columns=False),
+        transfer_update=dict(BL1, desired_bl=3),
+        update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
     "onesided-mean-count": dict(
         kind="onesided", device=dict(cls="SoftBounds", dw_min=0.01, w_max=0.4, w_min=-0.2),
         cell=dict(), update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02, w0=True),

@@ -720,6 +720,27 @@ static inline void rpu_with_device_kind(int kind, F &&f) {
 /* Longer chains (BL > 64) run one pair at a time. */
 #define RPU_LANE_MAX_PULSES 64
 
+/* What a transfer compound reads of this row after sample b, n_record entries per sample (-1:
+ * none), recorded in the update's pass so that A need not stop for the reads. By column
+ * (record_rows == 0, column transfer): entry r names a column, whose weight in this row goes to
+ * record_out[(b n_record + r) record_stride] (the caller points record_out at this row's element
+ * of the first record). By row (row transfer): entry r names a row; when it is this one (`row`),
+ * the whole row goes to record_out + (b n_record + r) record_stride. */
+template <typename T>
+static inline void rpu_record_sample(const T *stored, long x_size, long b, long row,
+                                     const int *record_at, int n_record, int record_rows,
+                                     T *record_out, long record_stride) {
+  for (int r = 0; r < n_record; ++r) {
+    const int at = record_at[b * n_record + r];
+    T *out = record_out + (b * n_record + r) * record_stride;
+    if (!record_rows) {
+      if (at >= 0) out[0] = stored[at];
+    } else if (at == row) {
+      for (long j = 0; j < x_size; ++j) out[j] = stored[j];
+    }
+  }
+}
+
 /* Pulsed update, step 2, for one weight row i (aihwkit's RPUPulsed order: samples one after the
  * other, so every weight sees its pulses in sample order). For each sample whose d line fires,
  * only the x elements that fire too are visited (step 1b's lists): the coincidences
@@ -753,7 +774,8 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
                                 T write_noise, int needs_noise, unsigned char *flags,
                                 int *pair_j, int *pair_n, int *pair_off, int *pair_order,
                                 rpu_pulse_noise<T> &noise,
-                                const int *record_col, T *record_out, long record_stride) {
+                                const int *record_at, int n_record, int record_rows,
+                                T *record_out, long record_stride) {
   const int write = visible != stored;
   if (write)
     for (long j = 0; j < x_size; ++j) flags[j] = 0;
@@ -980,7 +1002,9 @@ static void rpu_update_row_kind(T *stored, T *visible, long x_size, long m, int 
       u0 = u1;
     }
     } while (0);
-    if (record_col != 0 && record_col[b] >= 0) record_out[b * record_stride] = stored[record_col[b]];
+    if (record_at != 0)
+      rpu_record_sample(stored, x_size, b, (long)noise.row, record_at, n_record, record_rows,
+                        record_out, record_stride);
   }
   if (write) rpu_write_noise_row(stored, visible, flags, x_size, write_noise, noise.seed, noise.row,
                                  noise.op);
@@ -1006,7 +1030,8 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
                            rpu_uint32 *words, int *pair_j, int *pair_n, int *pair_off,
                            int *pair_order, rpu_uint64 seed,
                            rpu_uint64 noise_seed, rpu_uint64 row, rpu_uint64 op,
-                           const int *record_col, T *record_out, long record_stride) {
+                           const int *record_at, int n_record, int record_rows, T *record_out,
+                           long record_stride) {
   rpu_pulse_trains(d_col, d_stride, m, a_scales, bl, 1, d_res, sto_round, nw, mode, d_train,
                    d_sign, d_dense, prob, words, seed, row, op, RPU_RNG_D_TRAIN,
                    RPU_RNG_D_PROB_ROUND);
@@ -1029,7 +1054,8 @@ static void rpu_update_row(T *stored, T *visible, long x_size, long m, int nw, i
     rpu_update_row_kind<T, decltype(kind)::value>(
         stored, visible, x_size, m, nw, mode, x_cnt, x_idx, x_words, x_sgn, x_val, x_fire, d_train,
         d_sign, d_dense, bl, lr_sign, one_sided, g, h, write_noise, needs_noise, flags, pair_j,
-        pair_n, pair_off, pair_order, noise, record_col, record_out, record_stride);
+        pair_n, pair_off, pair_order, noise, record_at, n_record, record_rows, record_out,
+        record_stride);
   });
 }
 

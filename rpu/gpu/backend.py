@@ -82,10 +82,10 @@ class CudaBackend(InferenceKernels):
 
     def pulsed_update(self, stored, visible, hidden, hidden_idx, X, D, BL, A, B, up, dev, seed, op,
                       n_threads=1, workspace=None, noise_seed=None, record_cols=None,
-                      record_out=None):
+                      record_out=None, record_rows=None):
         """A batch of pulsed updates, samples in order; see ``_core.pulsed_update``.
 
-        ``BL``, ``A``, ``B`` and ``record_cols`` may be host arrays (they are per sample and
+        ``BL``, ``A``, ``B``, ``record_cols`` and ``record_rows`` may be host arrays (they are per sample and
         small); they are copied to the device here.
         """
         from rpu.gpu import update
@@ -94,10 +94,12 @@ class CudaBackend(InferenceKernels):
         A = xp.asarray(A, dtype=np.float64)
         B = xp.asarray(B, dtype=np.float64)
         if record_cols is not None:
-            record_cols = xp.asarray(record_cols, dtype=np.int32)
+            record_cols = xp.ascontiguousarray(xp.asarray(record_cols, dtype=np.int32))
+        if record_rows is not None:
+            record_rows = xp.ascontiguousarray(xp.asarray(record_rows, dtype=np.int32))
         update.pulsed_update(self.runtime, stored, visible, hidden, hidden_idx, X, D, BL, A, B, up,
                              dev, seed, op, noise_seed=noise_seed, record_cols=record_cols,
-                             record_out=record_out)
+                             record_out=record_out, record_rows=record_rows)
 
     def exact_update_clipped(self, W, X, D, lr, b_min, b_max, n_threads=1):
         """Exact SGD steps sample by sample, each clipped to [b_min, b_max] (aihwkit's

@@ -47,7 +47,7 @@ def _check(name, a, xp, shape, dtype):
 
 
 def pulsed_update(rt, stored, visible, hidden, hidden_idx, X, D, BL, A, B, up, dev, seed, op,
-                  noise_seed=None, record_cols=None, record_out=None):
+                  noise_seed=None, record_cols=None, record_out=None, record_rows=None):
     """Apply a batch of pulsed updates, samples in order, on a kernel runtime.
 
     The arguments are those of ``rpu._core.pulsed_update`` without ``n_threads`` and
@@ -87,17 +87,21 @@ def pulsed_update(rt, stored, visible, hidden, hidden_idx, X, D, BL, A, B, up, d
         The tile key and the operation counter of the draws.
     noise_seed : int, optional
         The key of the pulse and write noise (default: ``seed``).
-    record_cols : array (m,), int32, optional
-        Column to record after each sample (-1: none), with ``record_out``.
-    record_out : array (m, d), optional
-        OUT: ``record_out[b, i] = stored[i, record_cols[b]]`` once sample b is applied (also
-        when the sample moves nothing).
+    record_cols : array (m,) or (m, R), int32, optional
+        Columns to record after each sample (-1: none), with ``record_out``.
+    record_out : array (m R, d), or (m R, x) with ``record_rows``, optional
+        OUT: ``record_out[b R + r, i] = stored[i, record_cols[b, r]]`` once sample b is applied
+        (also when the sample moves nothing); with ``record_rows``,
+        ``record_out[b R + r] = stored[record_rows[b, r]]``.
+    record_rows : array (m,) or (m, R), int32, optional
+        Rows to record after each sample (-1: none), for a row transfer; not with
+        ``record_cols``.
 
     Raises
     ------
     TypeError, ValueError
         An argument of the wrong array module, dtype, shape or layout (named in the message),
-        or ``record_cols`` without ``record_out`` or with a column outside the tile.
+        or records without ``record_out``, with an index outside the tile, or of both kinds.
     """
     xp = rt.xp
     dtype = stored.dtype
@@ -117,21 +121,36 @@ def pulsed_update(rt, stored, visible, hidden, hidden_idx, X, D, BL, A, B, up, d
     if len(hidden_idx) != 9 or any(k >= hidden.shape[0] for k in hidden_idx) or min(hidden_idx[:4]) < 0:
         raise ValueError(f"pulsed_update: hidden_idx must be 9 plane indices of hidden "
                          f"(n_par = {hidden.shape[0]}; the first four present), got {hidden_idx}.")
-    if record_cols is not None:
-        _check("record_cols", record_cols, xp, (m,), np.int32)
+    if record_cols is not None and record_rows is not None:
+        raise ValueError("pulsed_update records columns or rows, not both: pass record_cols or "
+                         "record_rows.")
+    record_at = record_cols if record_rows is None else record_rows
+    by_rows = record_rows is not None
+    n_record = 0
+    if record_at is not None:
+        name = "record_rows" if by_rows else "record_cols"
+        if not isinstance(record_at, xp.ndarray):
+            _check(name, record_at, xp, (m,), np.int32)  # raises: not an array of xp
+        if record_at.ndim == 1:
+            record_at = record_at.reshape(-1, 1)
+        n_record = record_at.shape[1] if record_at.ndim == 2 else 1
+        _check(name, record_at, xp, (m, n_record), np.int32)
+        limit, width = (d_size, x_size) if by_rows else (x_size, d_size)
         if record_out is None:
-            raise ValueError("pulsed_update: record_cols needs record_out of shape (m, d).")
-        _check("record_out", record_out, xp, (m, d_size), dtype)
-        if m and bool((record_cols >= x_size).any()):
-            raise ValueError(f"pulsed_update: record_cols must be columns < x_size = {x_size} (or -1).")
+            raise ValueError(f"pulsed_update: {name} needs record_out of shape (m R, {width}).")
+        _check("record_out", record_out, xp, (m * n_record, width), dtype)
+        if m and bool((record_at >= limit).any()):
+            what = "rows < d_size" if by_rows else "columns < x_size"
+            raise ValueError(f"pulsed_update: {name} must be {what} = {limit} (or -1).")
     if m == 0 or d_size == 0:
         return
     max_bl = int(BL.max())
     if max_bl <= 0 or x_size == 0:
-        if record_cols is not None:
-            # nothing moves: every recorded read is the current column
-            valid = record_cols >= 0
-            record_out[valid] = stored[:, record_cols[valid]].T
+        if record_at is not None:
+            # nothing moves: every recorded read is the current column (row)
+            flat = record_at.ravel()
+            valid = flat >= 0
+            record_out[valid] = stored[flat[valid]] if by_rows else stored[:, flat[valid]].T
         return
     nw = (max_bl + 63) // 64
     mode, sto = int(up["mode"]), int(up["sto_round"])
@@ -182,5 +201,5 @@ def pulsed_update(rt, stored, visible, hidden, hidden_idx, X, D, BL, A, B, up, d
          np.int64(m), np.int32(nw), np.int32(mode), x_cnt, x_idx, x_train, x_sign, x_dense, d_train, d_sign,
          d_dense, BL, np.int32(lr_sign), np.int32(one_sided), np.int32(dev["kind"]),
          np.int32(dev["mult_noise"]), params, nodes_up, nodes_down, np.int32(nodes_up.shape[0]),
-         T(dev["write_noise"]), np.int32(dev["needs_noise"]), flags, n_seed, op, record_cols,
-         record_out))
+         T(dev["write_noise"]), np.int32(dev["needs_noise"]), flags, n_seed, op, record_at,
+         np.int32(n_record), np.int32(by_rows), record_out))

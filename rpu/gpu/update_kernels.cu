@@ -154,7 +154,8 @@ __device__ void rpu_update_row_block(T *st, T *vis, int write, long long i, long
                                      int lr_sign, int one_sided, const rpu_device_globals<T> &g,
                                      const rpu_device_row<T> &h, T write_noise, int needs_noise,
                                      unsigned char *fl, rpu_uint64 noise_seed, rpu_uint64 op,
-                                     const int *record_cols, T *record_out, long long *scan) {
+                                     const int *record_at, int n_record, int record_rows,
+                                     T *record_out, long long *scan) {
   const long long nt = blockDim.x, t = threadIdx.x;
   /* this thread's columns [c0, c1) for the flags and the write noise */
   const long long per_col = (x_size + nt - 1) / nt;
@@ -219,12 +220,21 @@ __device__ void rpu_update_row_block(T *st, T *vis, int write, long long i, long
         if (write) fl[j] = 1;
       }
     }
-    /* the column a transfer reads after this sample (a column's owner changes from sample to
-     * sample: read it after a barrier; the next sample's writes come after its scan's) */
-    if (record_cols != 0) {
+    /* what a transfer reads after this sample (rpu_record_sample, cpu_rows.h): a column's
+     * element in this row, or this whole row, each thread its columns [c0, c1). A column's
+     * owner changes from sample to sample: read after a barrier; the next sample's writes come
+     * after its scan's. */
+    if (record_at != 0) {
       __syncthreads();
-      const long long col = record_cols[b];
-      if (t == 0 && col >= 0) record_out[b * d_size + i] = st[col];
+      for (int r = 0; r < n_record; ++r) {
+        const long long at = record_at[b * n_record + r];
+        T *out = record_out + (b * n_record + r) * (record_rows ? x_size : d_size);
+        if (!record_rows) {
+          if (t == 0 && at >= 0) out[i] = st[at];
+        } else if (at == i) {
+          for (long long j = c0; j < c1; ++j) out[j] = st[j];
+        }
+      }
     }
   }
   if (write) {
@@ -245,8 +255,10 @@ __device__ void rpu_update_row_block(T *st, T *vis, int write, long long i, long
  * absent); params the globals sigma, A_up, A_down, gamma_up, gamma_down, a, b, std_add,
  * std_slope. x trains (m, x_size, nw), x signs / dense (m, x_size), the firing x lines x_cnt /
  * x_idx (rpu_update_compact); d trains (d_size, m, nw),
- * d signs / dense (d_size, m) (rpu_update_trains). record_cols (m,) / record_out (m, d_size),
- * or NULL: record_out[b, i] = stored[i, record_cols[b]] after sample b (-1: none). */
+ * d signs / dense (d_size, m) (rpu_update_trains). record_at (m, n_record), or NULL: what a
+ * transfer reads after sample b (-1: none). Columns (record_rows == 0): record_out
+ * (m n_record, d_size), record_out[b n_record + r, i] = stored[i, record_at[b, r]]; rows:
+ * record_out (m n_record, x_size), record_out[b n_record + r] = stored[record_at[b, r]]. */
 template <typename T>
 __global__ void rpu_update_rows(T *stored, T *visible, int write, const T *hidden,
                                 const int *hidden_idx, long long d_size, long long x_size,
@@ -258,7 +270,8 @@ __global__ void rpu_update_rows(T *stored, T *visible, int write, const T *hidde
                                 int kind, int mult_noise, const T *params, const T *nodes_up,
                                 const T *nodes_down, int n_nodes, T write_noise, int needs_noise,
                                 unsigned char *flags, rpu_uint64 noise_seed, rpu_uint64 op,
-                                const int *record_cols, T *record_out) {
+                                const int *record_at, int n_record, int record_rows,
+                                T *record_out) {
   __shared__ long long scan[RPU_UPDATE_THREADS];
   const long long i = blockIdx.x;
   rpu_device_globals<T> g;
@@ -278,7 +291,7 @@ __global__ void rpu_update_rows(T *stored, T *visible, int write, const T *hidde
     rpu_update_row_block<T, K>(st, vis, write, i, d_size, x_size, m, nw, mode, x_cnt, x_idx,     \
                                x_train, x_sign, x_dense, d_train, d_sign, d_dense, bl, lr_sign,  \
                                one_sided, g, h, write_noise, needs_noise, fl, noise_seed, op,    \
-                               record_cols, record_out, scan);                                   \
+                               record_at, n_record, record_rows, record_out, scan);              \
     break;
   switch (kind) {
     RPU_UPDATE_ROWS_CASE(RPU_DEVICE_LINEAR_STEP)
@@ -291,7 +304,7 @@ __global__ void rpu_update_rows(T *stored, T *visible, int write, const T *hidde
       rpu_update_row_block<T, RPU_DEVICE_CONSTANT_STEP>(
           st, vis, write, i, d_size, x_size, m, nw, mode, x_cnt, x_idx, x_train, x_sign, x_dense,
           d_train, d_sign, d_dense, bl, lr_sign, one_sided, g, h, write_noise, needs_noise, fl,
-          noise_seed, op, record_cols, record_out, scan);
+          noise_seed, op, record_at, n_record, record_rows, record_out, scan);
   }
 #undef RPU_UPDATE_ROWS_CASE
 }

@@ -308,11 +308,12 @@ class VectorCell(_Cell):
         self.current = int(values.get("current_device_idx", self.current))
 
 
-def _read_periphery(io, shape, backend, key, dtype, n_threads, path):
-    """The transfer read's periphery, with noise and bound management off (as aihwkit forces).
+def _read_periphery(io, shape, backend, key, dtype, n_threads, path, rows=False):
+    """The transfer read's periphery, with noise and bound management off (as aihwkit forces):
+    a forward read of columns, or with ``rows`` a backward read of rows (row transfer).
 
-    The reads of a batch go through it together, as one product of the recorded columns with
-    an identity; that is the read of each column by its one-hot vector exactly when no part of
+    The reads of a batch go through it together, as one product of the recorded columns (rows)
+    with an identity; that is the read of each one by its one-hot vector exactly when no part of
     the periphery couples a line to the other (zero) inputs, which the defaults satisfy.
     """
     io = _copy_config(io)
@@ -327,6 +328,9 @@ def _read_periphery(io, shape, backend, key, dtype, n_threads, path):
             raise ConfigError(f"{path}.{name} = {getattr(io, name)!r}: rpu reads the transferred "
                               f"columns without the zero inputs of the one-hot read vector, which "
                               f"this setting would involve; set it to 0 for the transfer read.")
+    if rows:
+        return Periphery(io, "backward", shape[1], shape[0], shape, backend, key, dtype, n_threads,
+                         path)
     return Periphery(io, "forward", shape[0], shape[1], shape, backend, key, dtype, n_threads, path)
 
 
@@ -336,8 +340,9 @@ def _copy_config(cfg):
 
 
 class TransferCell(_Cell):
-    """Tiki-taka v1, the buffered TTv2, TTv2 / c-TTv2 and AGAD with two devices, column transfer
-    (spec §4.4-4.7).
+    """Tiki-taka v1, the buffered TTv2, TTv2 / c-TTv2 and AGAD with two devices (spec §4.4-4.7):
+    column transfer, and for Tiki-taka and the buffered compound also row transfer and several
+    reads per transfer.
 
     BufferedTransferCompound is the chopped compounds' path without choppers (every chopper
     sign +1, A's learning rate and the transfer period as Tiki-taka's) and with its own buffer
@@ -356,9 +361,6 @@ class TransferCell(_Cell):
         if len(devices) != 2:
             raise ConfigError(f"{path}.unit_cell_devices has {len(devices)} devices; rpu's transfer "
                               f"compounds take exactly 2 (fast A, slow C).")
-        if not cell.transfer_columns:
-            raise ConfigError(f"{path}.transfer_columns = False (row transfer) is not supported by "
-                              f"rpu yet; use column transfer.")
         subs = _sub_device_arrays(devices, up, shape, dtype, backend, key, n_threads, path)
         super().__init__(subs, shape, dtype, backend, key)
         self.cell = cell
@@ -374,16 +376,21 @@ class TransferCell(_Cell):
         self.fully_hidden = self.gamma[0] == 0 and self.gamma[1] == 1
         self.granularity = float(np.mean([s.granularity for s in subs]))
         self.transfer_lr = (list(cell.transfer_lr_vec) or [cell.transfer_lr])[0]
-        self.n_reads = min(int(cell.n_reads_per_transfer), x)
+        # column transfer reads columns of A (its "in" lines are the x_size columns) and writes
+        # them into C's columns; row transfer reads and writes rows (spec §4.4)
+        self.rows = not cell.transfer_columns
+        if self.rows and self.chopped:
+            raise ConfigError(f"{path}.transfer_columns = False (row transfer) is not supported by "
+                              f"rpu for {type(cell).__name__}; use column transfer. (Tiki-taka "
+                              f"and the BufferedTransferCompound support it.)")
+        self.n_in = d if self.rows else x
+        self.n_reads = min(int(cell.n_reads_per_transfer), self.n_in)
         if self.chopped and (self.n_reads != 1 or cell.random_selection or cell.with_reset_prob > 0):
             raise ConfigError(f"{path}: chopped transfer needs n_reads_per_transfer = 1, "
-                              f"random_selection = False and with_reset_prob = 0.")
-        # The transfer reads A in the update's pass (one column per sample at most), and A
-        # must not change in between: several reads per transfer and resets of the read
-        # column are not simulated yet.
-        if self.n_reads != 1:
-            raise ConfigError(f"{path}.n_reads_per_transfer = {cell.n_reads_per_transfer}: rpu "
-                              f"reads one column per transfer; set it to 1.")
+                              f"random_selection = False and with_reset_prob = 0 (as aihwkit's).")
+        # The transfer reads A in the update's pass (A's update records what each transfer
+        # reads, when it reads it), so A must not change in between: a reset of the read columns
+        # is not simulated yet.
         if cell.with_reset_prob > 0:
             raise ConfigError(f"{path}.with_reset_prob = {cell.with_reset_prob}: resetting the "
                               f"fast array after a transfer is not supported by rpu yet; set it to 0.")
@@ -392,7 +399,7 @@ class TransferCell(_Cell):
         self.transfer_up = cell.transfer_update
         self.read = _read_periphery(cell.transfer_forward, shape, backend,
                                     _derived_key(key, _ROLE_READ), dtype, n_threads,
-                                    path + ".transfer_forward")
+                                    path + ".transfer_forward", self.rows)
         self.read_key = _derived_key(key, _ROLE_READ, 1)
         self.write_key = _derived_key(key, _ROLE_WRITE)
         self.chop_draws = _Draws(backend, _derived_key(key, _ROLE_CHOP))
@@ -478,14 +485,19 @@ class TransferCell(_Cell):
         after = np.arange(1, m + 1) + self.count
         events = np.flatnonzero(after % every == 0) if every > 0 else np.zeros(0, dtype=np.int64)
         self.count += m
-        # Columns read at each event, and the chopper signs every sample's update of A sees.
-        n_ev = events.size
+        # The lines (columns, or rows for row transfer) each event reads: n_reads consecutive
+        # ones, wrapping around; `cols` lists every read of the batch in order. Then the chopper
+        # signs every sample's update of A sees.
+        n_ev, n_in, n_reads = events.size, self.n_in, self.n_reads
         if self.cell.random_selection:
-            cols = np.minimum((self.chop_draws.uniform(n_ev, op, sub=0xFFFFFF) * x).astype(np.int64), x - 1)
+            first = np.minimum((self.chop_draws.uniform(n_ev, op, sub=0xFFFFFF) * n_in).astype(np.int64),
+                               n_in - 1)
         else:
-            cols = (self.slice + np.arange(n_ev)) % x
-        record = np.full(m, -1, dtype=np.int32)
-        record[events] = cols
+            first = self.slice + np.arange(n_ev) * n_reads
+        lines = (first[:, None] + np.arange(n_reads)) % n_in
+        cols = lines.ravel()
+        record = np.full((m, n_reads), -1, dtype=np.int32)
+        record[events] = lines
         sx = sd = None
         if self.chopped:
             sx, sd, ev_in, ev_out, flips = self._chopper_schedule(m, events, cols, op)
@@ -495,13 +507,16 @@ class TransferCell(_Cell):
         # the chopper signs leave |x| and |d| as they are: one pass for the learning rates and A
         abs_max = (_host(self.backend, xp.abs(X).max(axis=1)), _host(self.backend, xp.abs(D).max(axis=1)))
         lr_fast = self._fast_lr(abs_max, lr)
-        R = xp.empty((m, d), dtype=self.dtype)
+        width = x if self.rows else d
+        R = xp.empty((m * n_reads, width), dtype=self.dtype)
         self.subs[0].update(self.w[0], xa, da, lr_fast, key, op, n_threads, granularity=self.granularity,
-                            noise_key=self.noise_keys[0], record_cols=record, record_out=R,
-                            abs_max=abs_max)
+                            noise_key=self.noise_keys[0], record_out=R, abs_max=abs_max,
+                            **{"record_rows" if self.rows else "record_cols": record})
         if n_ev:
             # (a transfer after every sample reads all of R: no gathered copy of it)
-            reads = self._read(R if n_ev == m else R[xp.asarray(events)], n_threads)
+            if n_ev < m:
+                R = R.reshape(m, n_reads, width)[xp.asarray(events)].reshape(n_ev * n_reads, width)
+            reads = self._read(R, n_threads)
             if self.chopped:
                 self._chopped_transfer(reads, cols, ev_in, ev_out, lr, lr_fast[events], n_threads)
                 self.in_chopper, self.out_chopper, self.in_switched = flips
@@ -509,7 +524,7 @@ class TransferCell(_Cell):
                 self._buffered_transfer(reads, cols, lr, n_threads)
             else:
                 self._tt_transfer(reads, cols, lr, n_threads)
-            self.slice = int((self.slice + n_ev) % x)
+            self.slice = int((self.slice + n_ev * n_reads) % n_in)
             self.n_transfers += n_ev
         self.visible(weights)
 
@@ -581,7 +596,8 @@ class TransferCell(_Cell):
         return sx, sd, ev_in, ev_out, (c_in, c_out, switched)
 
     def _read(self, columns, n_threads):
-        """The transfer reads of the recorded columns (n_events, d) through the periphery."""
+        """The transfer reads of the recorded columns (n_reads, d), or rows (n_reads, x) for row
+        transfer, through the periphery."""
         n_ev, xp = columns.shape[0], self.xp
         # The product eye(n_ev) @ columns, in the backward orientation: the recorded columns
         # (n_ev, d) serve as the (in, out) weights as they are. The forward orientation needed
@@ -589,7 +605,7 @@ class TransferCell(_Cell):
         # per (read, output line) either way, so the reads are the same.
         W = xp.ascontiguousarray(columns)
         X = xp.eye(n_ev, dtype=self.dtype)
-        out = xp.empty((n_ev, self.shape[0]), dtype=self.dtype)
+        out = xp.empty((n_ev, columns.shape[1]), dtype=self.dtype)
         # BLAS pinned to one thread: its threads woken next to the update's OpenMP team would
         # fight it for the cores.
         with _threads.blas_single_thread():
@@ -599,12 +615,21 @@ class TransferCell(_Cell):
         return out
 
     def _tt_transfer(self, reads, cols, lr, n_threads):
-        """Tiki-taka v1: C += lr_t read (pulsed, the transfer's update parameters)."""
+        """Tiki-taka v1: C += lr_t read (pulsed, the transfer's update parameters): x = e_j,
+        d = -read for a column j; x = -read, d = e_i for a row i."""
         lr_t = self.transfer_lr * (lr if self.cell.scale_transfer_lr else 1.0)
-        n_ev, x, xp = reads.shape[0], self.shape[1], self.xp
-        Xe = xp.zeros((n_ev, x), dtype=self.dtype)
-        Xe[xp.arange(n_ev), xp.asarray(cols)] = 1
-        self._write(Xe, -reads, lr_t, n_threads)
+        one_hot = self._one_hot(cols)
+        if self.rows:
+            self._write(-reads, one_hot, lr_t, n_threads)
+        else:
+            self._write(one_hot, -reads, lr_t, n_threads)
+
+    def _one_hot(self, lines):
+        """e_j for each read line j (n_reads, n_in): the x of a column write, the d of a row's."""
+        xp = self.xp
+        E = xp.zeros((len(lines), self.n_in), dtype=self.dtype)
+        E[xp.arange(len(lines)), xp.asarray(lines)] = 1
+        return E
 
     def _write(self, Xe, De, lr, n_threads):
         """The transfer's pulsed write into C (x: one-hot columns, d: per row); only the rows
@@ -614,7 +639,8 @@ class TransferCell(_Cell):
         if active.size == 0:
             return
         rows = None if 2 * active.size > self.shape[0] else xp.asarray(active)
-        self.subs[1].update(self.w[1], Xe, xp.ascontiguousarray(De, dtype=self.dtype), lr,
+        self.subs[1].update(self.w[1], xp.ascontiguousarray(Xe, dtype=self.dtype),
+                            xp.ascontiguousarray(De, dtype=self.dtype), lr,
                             self.write_key, self.n_transfers, n_threads, up=self.transfer_up,
                             noise_key=self.noise_keys[1], rows=rows)
 
@@ -684,10 +710,20 @@ class TransferCell(_Cell):
         lr_t = self.transfer_lr * (lr if cell.scale_transfer_lr else 1.0)
         if self.gamma[0] > 0 and self.gamma[1] > 0:
             lr_t *= self.gamma[0] / self.gamma[1]
+        H = self.extra["buffered_FP_weight_0"]
+        # the buffer step runs along the read lines: a row transfer's are H's rows, so it steps
+        # a transposed copy of H (stored as W, (d, x), for either transfer, as aihwkit's)
+        H_lines = self.xp.ascontiguousarray(H.T) if self.rows else H
         counts = self.backend.buffered_buffer(
-            reads, np.asarray(cols, np.int32), abs(lr_t), self.extra["buffered_FP_weight_0"],
+            reads, np.asarray(cols, np.int32), abs(lr_t), H_lines,
             float(cell.thres_scale) * g_c, int(self.transfer_up.desired_bl), float(cell.momentum),
             int(cell.forget_buffer), _threads.for_work(n_threads, _BUFFER_STEP_WORK * reads.size))
+        if self.rows:
+            H[...] = H_lines.T
+            # n pulses (n_reads, x) onto the read rows: x = -n, d = e_i, lr = step g_C
+            self._write(-counts.astype(self.dtype), self._one_hot(cols), cell.step * g_c,
+                        n_threads)
+            return
         self._write_counts(counts, cols, np.ones(reads.shape[0], dtype=bool), cell.step * g_c,
                            n_threads)
 

@@ -135,8 +135,8 @@ class DeviceArray:
 
     # ----- the update -------------------------------------------------------------------------------
     def update(self, weights, X, D, lr, key, op, n_threads, *, up=None, granularity=None,
-               noise_key=None, record_cols=None, record_out=None, rows=None, one_sided=0,
-               abs_max=None):
+               noise_key=None, record_cols=None, record_out=None, record_rows=None, rows=None,
+               one_sided=0, abs_max=None):
         """W <- W - lr D^T X (m samples in order) with this device's update rule.
 
         ``lr`` may be one value per sample. A compound passes its own update parameters
@@ -147,15 +147,20 @@ class DeviceArray:
         ``one_sided`` = +1 / -1 applies only the g+ / g- share of every pulse count, as up
         pulses (the two devices of a OneSidedUnitCell; pulsed types only). ``abs_max`` may give
         the samples' maxima (max_j |x_j|, max_i |d_i|) as host arrays of shape (m,) where the
-        caller has them already.
+        caller has them already. ``record_rows`` records whole rows instead of columns (a row
+        transfer).
         """
+        recording = record_cols is not None or record_rows is not None
+        if recording and rows is not None:
+            raise ValueError("records are made on the whole tile: pass rows=None with "
+                             "record_cols or record_rows.")
         up = self.up if up is None else up
         pulse_type = up.pulse_type.name
         xp = self.xp
         lr_rows = np.asarray(lr, dtype=np.float64)
         if not self.pulsed or pulse_type == "NONE":
-            if record_cols is not None or one_sided:
-                raise ValueError("record_cols and one_sided need a pulsed device.")
+            if recording or one_sided:
+                raise ValueError("records and one_sided need a pulsed device.")
             scaled = D if lr_rows.ndim == 0 else D * xp.asarray(lr_rows[:, None].astype(self.dtype))
             with np.errstate(over="ignore", invalid="ignore"):
                 # (a 0-d float64 array: the product is rounded in float64 before the cast)
@@ -170,7 +175,7 @@ class DeviceArray:
             weights[...] = new
             return
         if pulse_type == "NONE_WITH_DEVICE":
-            if record_cols is not None or lr_rows.ndim or one_sided:
+            if recording or lr_rows.ndim or one_sided:
                 raise ValueError("NONE_WITH_DEVICE takes one learning rate, records nothing and "
                                  "is not one-sided.")
             # Exact steps, each sample followed by the device bounds (aihwkit's CPU path;
@@ -204,7 +209,8 @@ class DeviceArray:
         if rows is None:
             self.backend.pulsed_update(stored, weights, self.hidden, self.pulse_index, X, D,
                                        bl.astype(np.int32), a, b, up_spec, self.globals, key, op,
-                                       n_threads, self._workspace, noise_key, record_cols, record_out)
+                                       n_threads, self._workspace, noise_key, record_cols, record_out,
+                                       record_rows)
             return
         # The rows' own copies (their row numbers key the d trains: a deterministic choice).
         part_stored = xp.ascontiguousarray(stored[rows])
