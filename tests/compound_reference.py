@@ -175,8 +175,8 @@ class TransferRef:
         ChoppedTransferCompound / DynamicTransferCompound)
         Read by attribute: ``gamma``, ``transfer_every``, ``units_in_mbatch``, ``fast_lr``,
         ``transfer_lr``, ``scale_transfer_lr``, ``transfer_update``, ``n_reads_per_transfer``,
-        ``transfer_columns``, and for the chopped kinds the chopper, buffer and auto-scale
-        fields.
+        ``transfer_columns``, ``with_reset_prob``, and for the chopped kinds the chopper, buffer
+        and auto-scale fields.
     up : UpdateParameters of the tile (the update of A); its pulse type must be dense.
     device : the constant-step device of both A and C (noise-free: every pulse is ``dw_min``).
     d_size, x_size : int
@@ -208,6 +208,12 @@ class TransferRef:
         self.rows = not getattr(cell, "transfer_columns", True)
         self.n_in = d_size if self.rows else x_size  # the lines a transfer reads
         self.n_reads = min(int(getattr(cell, "n_reads_per_transfer", 1)), self.n_in)
+        # with_reset_prob: the read column of A goes to the reset value (deterministic only for
+        # probabilities 0 and 1, and a device without reset noise)
+        self.reset_prob = float(getattr(cell, "with_reset_prob", 0.0))
+        if self.reset_prob > 0:
+            assert float(device.reset_std) == 0 and float(device.reset_dtod) == 0
+        self.reset_value = min(max(float(device.reset), self.w_min), self.w_max)
         gamma_vec = list(getattr(cell, "gamma_vec", []) or [])
         self.gamma = gamma_vec if gamma_vec else [float(cell.gamma), 1.0]
 
@@ -271,6 +277,8 @@ class TransferRef:
         cell = self.cell
         d, x = self.shape
         read = (self.A[j, :] if self.rows else self.A[:, j]).copy()  # perfect transfer read
+        if self.reset_prob > 0 and self._coin(self.reset_prob):
+            self.A[:, j] = self.reset_value  # (column transfer only)
         e_j = np.zeros(self.n_in, dtype=self.dtype)
         e_j[j] = 1
         if self.kind == "tt":

@@ -379,6 +379,14 @@ REF_CASES = {
         unit_cell_devices=_ref_devices(), fast_lr=0.05, transfer_every=0.5, units_in_mbatch=True,
         transfer_lr=3.0, gamma=0.3, transfer_columns=False, transfer_forward=_perfect(),
         transfer_update=_dense())),
+    # every read column of A is reset (to 0, the reset value) after its read. (transfer_lr 6.3:
+    # no read of whole dw_min steps gives a count on a rounding tie, which the last bit of the
+    # probability scales would decide)
+    "tiki-taka-reset": ("tt", lambda: TransferCompound(
+        unit_cell_devices=[noise_free(dw_min=0.01, w_max=0.4, w_min=-0.4, reset_std=0.0)] * 2,
+        fast_lr=0.2, transfer_every=2.0, units_in_mbatch=False, n_reads_per_transfer=2,
+        transfer_lr=6.3, with_reset_prob=1.0, transfer_forward=_perfect(),
+        transfer_update=_dense())),
     "ttv2": ("chopped", lambda: ChoppedTransferCompound(
         unit_cell_devices=_ref_devices(), in_chop_prob=0.0, fast_lr=0.05,
         transfer_forward=_perfect(), transfer_update=_dense(**BL1_NO_UM))),
@@ -465,6 +473,27 @@ def test_transfer_compound_matches_sequential_reference(case, dtype):
     assert np.count_nonzero(ref.C) >= 10  # C was written by many transfers
     if kind == "dynamic":
         assert ref.transfer_counter > 4 and np.any(ref.mu_past != 0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_reset_probability_of_the_read_columns(seed):
+    """with_reset_prob = 0.3: each read column of A is reset (whole, to reset_bias = 0.2 here)
+    with probability 0.3, after its read; the other columns keep their weights. 300 columns read
+    once each (A does not move: zero inputs)."""
+    x, d, p = 300, 3, 0.3
+    dev = noise_free(dw_min=0.01, w_max=0.9, w_min=-0.9, reset=0.2, reset_std=0.0)
+    cell = TransferCompound(unit_cell_devices=[dev, dev], transfer_every=1.0,
+                            units_in_mbatch=False, with_reset_prob=p, transfer_forward=_perfect())
+    tile = rpu.AnalogTile(d, x, UnitCellRPUConfig(device=cell), seed=seed)
+    h = tile.get_hidden_parameters()
+    h["hidden_weights_0"][...] = 0.5
+    tile.set_hidden_parameters(h)
+    tile.update(np.zeros((x, x), np.float32), np.zeros((x, d), np.float32))
+    A = tile.get_hidden_parameters()["hidden_weights_0"]
+    reset = np.all(np.isclose(A, 0.2), axis=0)
+    assert np.all(reset | np.all(A == 0.5, axis=0))  # whole columns, reset or kept
+    # binomial(300, 0.3): mean 90, sd 7.9
+    assert 60 <= reset.sum() <= 120, reset.sum()
 
 
 @pytest.mark.parametrize("case", list(REF_CASES_EVERY))
@@ -935,8 +964,8 @@ def test_algorithms_learn_the_regression(alg, factor):
      ["rpu_config.device.transfer_columns", "ChoppedTransferCompound"]),
     (lambda: DynamicTransferCompound(unit_cell_devices=[noise_free()] * 2, n_reads_per_transfer=2),
      ["n_reads_per_transfer", "expected 1"]),
-    (lambda: TransferCompound(unit_cell_devices=[noise_free()] * 2, with_reset_prob=0.5),
-     ["rpu_config.device.with_reset_prob"]),
+    (lambda: ChoppedTransferCompound(unit_cell_devices=[noise_free()] * 2, with_reset_prob=0.5),
+     ["with_reset_prob"]),
     (lambda: TransferCompound(unit_cell_devices=[noise_free()] * 2,
                               transfer_forward=IOParameters(inp_noise=0.1)),
      ["rpu_config.device.transfer_forward.inp_noise"]),

@@ -119,6 +119,8 @@ CONFIGS = {
                                  transfer_lr=5.0, transfer_columns=False, n_reads_per_transfer=2,
                                  transfer_forward=_NOISY_READ()),
     "buffered-rows": lambda: _buffered_rows(),
+    "tiki-taka-reset": _algorithm("tiki-taka", transfer_every=1.0, units_in_mbatch=False,
+                                  transfer_lr=5.0, with_reset_prob=0.3),
 }
 
 
@@ -135,7 +137,8 @@ MOVES = {"sgd-2-devices": _BOTH, "vector-all": _BOTH, "reference": ("hidden_weig
          "ttv2": _BOTH + ("buffered_FP_weight_0",), "c-ttv2": _BOTH + ("buffered_FP_weight_0",),
          "agad": _BOTH + ("buffered_FP_weight", "running_mean_weight", "past_mean_weight"),
          "buffered": _BOTH + ("buffered_FP_weight_0",), "tiki-taka-3-reads": _BOTH,
-         "tiki-taka-rows": _BOTH, "buffered-rows": _BOTH + ("buffered_FP_weight_0",)}
+         "tiki-taka-rows": _BOTH, "buffered-rows": _BOTH + ("buffered_FP_weight_0",),
+         "tiki-taka-reset": _BOTH}
 
 
 def _data(step, dtype=np.float32, m=BATCH):

@@ -527,9 +527,9 @@ def test_pcm_preset_runs_and_refreshes():
      ["rpu_config.device.copy_inverted"]),
     (lambda: BufferedTransferCompound(unit_cell_devices=[noise_free()] * 3),
      ["rpu_config.device.unit_cell_devices", "3"]),
-    (lambda: BufferedTransferCompound(unit_cell_devices=[noise_free()] * 2,
-                                      with_reset_prob=0.2),
-     ["rpu_config.device.with_reset_prob"]),
+    # aihwkit 1.1.0's buffered compound ignores it
+    (lambda: BufferedTransferCompound(unit_cell_devices=[noise_free()] * 2, with_reset_prob=0.2),
+     ["rpu_config.device.with_reset_prob", "ignores"]),
 ])
 def test_refused_settings_raise_config_error(cell, words):
     with pytest.raises(ConfigError) as info:

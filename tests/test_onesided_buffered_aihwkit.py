@@ -1,4 +1,5 @@
-"""OneSidedUnitCell and BufferedTransferCompound of rpu against IBM aihwkit 1.1.0 (CPU).
+"""OneSidedUnitCell, BufferedTransferCompound and the Tiki-taka transfer options of rpu against
+IBM aihwkit 1.1.0 (CPU).
 
 Skipped unless ``AIHWKIT_PYTHON`` names an interpreter with aihwkit installed; aihwkit runs in a
 worker process (tests/aihwkit_runner.py). aihwkit cannot be seeded, so stochastic results are
@@ -6,8 +7,11 @@ compared in distribution; deterministic set-ups (noise-free devices, dense pulse
 perfect reads) must agree to float32 precision after every update call.
 
 * hidden-parameter names of both cells, in order (spec §6.2);
-* BufferedTransferCompound, three deterministic set-ups (forgetting and keeping buffers,
-  gamma, thres_scale, several pulses per write): A, C, the buffer and W after each of 30 calls;
+* BufferedTransferCompound, deterministic set-ups (forgetting and keeping buffers, gamma,
+  thres_scale, several pulses per write, several reads per transfer, row transfer): A, C, the
+  buffer and W after each of 30 calls;
+* TransferCompound (Tiki-taka) with a dense transfer write, deterministic: every read column
+  reset (with_reset_prob = 1), and row transfer with two rows per transfer;
 * OneSidedUnitCell without refresh, deterministic (MeanCount, DeterministicImplicit): g+, g-, W;
 * the refresh: its period (refresh_every = 2 mini-batches) and the spec's example with the
   stochastic write, in distribution;
@@ -21,8 +25,8 @@ import pytest
 import rpu
 from aihwkit_runner import AIHWKIT_PYTHON, run_worker
 from rpu.config import (BufferedTransferCompound, ConstantStepDevice, IOParameters,
-                        OneSidedUnitCell, PulseType, SoftBoundsDevice, UnitCellRPUConfig,
-                        UpdateParameters)
+                        OneSidedUnitCell, PulseType, SoftBoundsDevice, TransferCompound,
+                        UnitCellRPUConfig, UpdateParameters)
 
 import test_onesided_buffered as tob
 
@@ -67,6 +71,20 @@ CASES = {
                   thres_scale=0.5, momentum=0.05, transfer_columns=False),
         transfer_update=dict(BL1, desired_bl=3),
         update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
+    # Tiki-taka with a dense transfer write (deterministic): every read column of A is reset
+    # (to the reset value 0) after its read; and two rows per transfer
+    "tt-reset": dict(
+        kind="tt", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
+        cell=dict(fast_lr=0.2, transfer_every=2.0, units_in_mbatch=False, transfer_lr=6.3,
+                  with_reset_prob=1.0),
+        transfer_update=dict(pulse_type="MEAN_COUNT"),
+        update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
+    "tt-rows": dict(
+        kind="tt", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
+        cell=dict(fast_lr=0.2, transfer_every=2.0, units_in_mbatch=False, transfer_lr=6.3,
+                  transfer_columns=False, n_reads_per_transfer=2),
+        transfer_update=dict(pulse_type="MEAN_COUNT"),
+        update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
     "onesided-mean-count": dict(
         kind="onesided", device=dict(cls="SoftBounds", dw_min=0.01, w_max=0.4, w_min=-0.2),
         cell=dict(), update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02, w0=True),
@@ -86,7 +104,8 @@ import torch
 from aihwkit.simulator.tiles import AnalogTile
 from aihwkit.simulator.configs import UnitCellRPUConfig
 from aihwkit.simulator.configs.devices import ConstantStepDevice, SoftBoundsDevice
-from aihwkit.simulator.configs.compounds import OneSidedUnitCell, BufferedTransferCompound
+from aihwkit.simulator.configs.compounds import (OneSidedUnitCell, BufferedTransferCompound,
+                                                 TransferCompound)
 from aihwkit.simulator.parameters import IOParameters, UpdateParameters
 from aihwkit.simulator.parameters.enums import (PulseType, NoiseManagementType,
                                                 BoundManagementType)
@@ -113,11 +132,10 @@ def update(spec):
 
 def build(case):
     dev = device(case["device"])
-    if case["kind"] == "buffered":
-        cell = BufferedTransferCompound(unit_cell_devices=[dev, dev],
-                                        transfer_forward=IOParameters(is_perfect=True),
-                                        transfer_update=update(case["transfer_update"]),
-                                        **case["cell"])
+    if case["kind"] in ("buffered", "tt"):
+        cls = BufferedTransferCompound if case["kind"] == "buffered" else TransferCompound
+        cell = cls(unit_cell_devices=[dev, dev], transfer_forward=IOParameters(is_perfect=True),
+                   transfer_update=update(case["transfer_update"]), **case["cell"])
     else:
         cell = OneSidedUnitCell(unit_cell_devices=[dev], **case["cell"])
     return UnitCellRPUConfig(device=cell, update=update(case["update"]))
@@ -215,11 +233,10 @@ def _rpu_config(case):
             s["pulse_type"] = PulseType[s["pulse_type"]]
         return UpdateParameters(**s)
 
-    if case["kind"] == "buffered":
-        cell = BufferedTransferCompound(unit_cell_devices=[dev, dev],
-                                        transfer_forward=IOParameters(is_perfect=True),
-                                        transfer_update=update(case["transfer_update"]),
-                                        **case["cell"])
+    if case["kind"] in ("buffered", "tt"):
+        cls = BufferedTransferCompound if case["kind"] == "buffered" else TransferCompound
+        cell = cls(unit_cell_devices=[dev, dev], transfer_forward=IOParameters(is_perfect=True),
+                   transfer_update=update(case["transfer_update"]), **case["cell"])
     else:
         cell = OneSidedUnitCell(unit_cell_devices=[dev], **case["cell"])
     return UnitCellRPUConfig(device=cell, update=update(case["update"]))
@@ -276,7 +293,7 @@ def test_deterministic_runs_match_aihwkit(aihwkit, data, key):
                 np.testing.assert_allclose(h[k], aihwkit[f"{key}_{k}_{call}"], atol=1e-6,
                                            err_msg=f"{k} after call {call}")
         np.testing.assert_allclose(tile.get_weights(), aihwkit[f"{key}_W_{call}"], atol=2e-6)
-    if case["kind"] == "buffered":
+    if case["kind"] in ("buffered", "tt"):
         assert np.count_nonzero(h["hidden_weights_1"]) >= 10
 
 

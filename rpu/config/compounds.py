@@ -356,7 +356,11 @@ class TransferCompound(UnitCell):
         still with the ``transfer_forward`` parameters).
     with_reset_prob : float, default 0.0
         Probability of resetting the transferred columns of the source device after a read
-        (in ``[0, 1]``; column transfer only).
+        (in ``[0, 1]``; column transfer only): one coin per read, and each element of a
+        column whose coin falls goes to ``reset_bias + reset_std xi`` (clipped). With
+        ``n_reads_per_transfer > 1`` rpu resets the column just read, as documented;
+        aihwkit 1.1.0 resets all the transfer's columns after each single read (so its later
+        reads of that transfer can see reset columns).
     random_selection : bool, default False
         Start each transfer at a random column instead of the next one in turn.
     fast_lr : float, default 1.0

@@ -63,6 +63,10 @@ from rpu.tiles._periphery import Periphery
 (_ROLE_DEVICE, _ROLE_NOISE, _ROLE_POLICY, _ROLE_READ, _ROLE_WRITE, _ROLE_CHOP, _ROLE_QUANT,
  _ROLE_MAINTENANCE, _ROLE_SEGMENT, _ROLE_REFRESH) = range(10)
 
+# The uniform sub-stream of the transfer's reset coins (with_reset_prob), beside the choppers'
+# (0 and 1 + event) and random_selection's (0xFFFFFF).
+_SUB_RESET_COIN = 0xFFFFFE
+
 # A transfer's buffer step is a few flops on elements of H that the fast array's update has
 # just evicted from the caches: each one waits on memory, like some tens of arithmetic element
 # operations. The thread count of the buffer kernels counts them so (_threads.for_work); on one
@@ -388,12 +392,15 @@ class TransferCell(_Cell):
         if self.chopped and (self.n_reads != 1 or cell.random_selection or cell.with_reset_prob > 0):
             raise ConfigError(f"{path}: chopped transfer needs n_reads_per_transfer = 1, "
                               f"random_selection = False and with_reset_prob = 0 (as aihwkit's).")
-        # The transfer reads A in the update's pass (A's update records what each transfer
-        # reads, when it reads it), so A must not change in between: a reset of the read columns
-        # is not simulated yet.
-        if cell.with_reset_prob > 0:
-            raise ConfigError(f"{path}.with_reset_prob = {cell.with_reset_prob}: resetting the "
-                              f"fast array after a transfer is not supported by rpu yet; set it to 0.")
+        # A read column is reset with this probability after its read (column transfer only:
+        # the config refuses it with rows; the chopped compounds above refuse it). aihwkit
+        # 1.1.0's buffered compound ignores the setting: refused rather than ignored here.
+        if self.buffered and cell.with_reset_prob > 0:
+            raise ConfigError(f"{path}.with_reset_prob = {cell.with_reset_prob}: aihwkit 1.1.0's "
+                              f"BufferedTransferCompound never resets (it ignores this setting); "
+                              f"set it to 0 to run what aihwkit runs.")
+        self.reset_prob = float(cell.with_reset_prob)
+        self.reset_key = _derived_key(key, _ROLE_MAINTENANCE, 0xE5)
         te = list(cell.transfer_every_vec) or [cell.transfer_every]
         self.transfer_every = float(te[0])
         self.transfer_up = cell.transfer_update
@@ -509,9 +516,13 @@ class TransferCell(_Cell):
         lr_fast = self._fast_lr(abs_max, lr)
         width = x if self.rows else d
         R = xp.empty((m * n_reads, width), dtype=self.dtype)
-        self.subs[0].update(self.w[0], xa, da, lr_fast, key, op, n_threads, granularity=self.granularity,
-                            noise_key=self.noise_keys[0], record_out=R, abs_max=abs_max,
-                            **{"record_rows" if self.rows else "record_cols": record})
+        # with_reset_prob: one coin per read; a column whose coin falls is reset after its read
+        resets = np.zeros((n_ev, n_reads), dtype=bool)
+        if self.reset_prob > 0 and n_ev:
+            coins = self.chop_draws.uniform(n_ev * n_reads, op, sub=_SUB_RESET_COIN)
+            resets = coins.reshape(n_ev, n_reads) < self.reset_prob
+        self._update_fast(xa, da, lr_fast, abs_max, record, R, events, lines, resets, key, op,
+                          n_threads)
         if n_ev:
             # (a transfer after every sample reads all of R: no gathered copy of it)
             if n_ev < m:
@@ -527,6 +538,36 @@ class TransferCell(_Cell):
             self.slice = int((self.slice + n_ev * n_reads) % n_in)
             self.n_transfers += n_ev
         self.visible(weights)
+
+    def _update_fast(self, X, D, lr_fast, abs_max, record, R, events, lines, resets, key, op,
+                     n_threads):
+        """A's update of the batch, with the records of the transfer reads into R; where a read
+        column is to be reset (``resets`` (n_events, n_reads)), the batch is cut after that
+        event's sample, the columns are reset, and the rest of the batch runs on its own keys
+        (the trains and pulse noise are keyed by a sample's index within the call)."""
+        m, n_reads = X.shape[0], self.n_reads
+        record_kw = "record_rows" if self.rows else "record_cols"
+        cut_events = np.flatnonzero(resets.any(axis=1))
+        start = 0
+        for s, e in enumerate(list(cut_events) + [None]):
+            stop = m if e is None else int(events[e]) + 1
+            if stop > start:
+                seg_key = key if s == 0 else _derived_key(key, _ROLE_SEGMENT, s)
+                noise_key = self.noise_keys[0] if s == 0 else _derived_key(seg_key, _ROLE_NOISE, 0)
+                part = slice(start, stop)
+                whole = (start, stop) == (0, m)
+                xs = X if whole else self.xp.ascontiguousarray(X[part])
+                ds = D if whole else self.xp.ascontiguousarray(D[part])
+                self.subs[0].update(self.w[0], xs, ds, lr_fast[part], seg_key, op, n_threads,
+                                    granularity=self.granularity, noise_key=noise_key,
+                                    record_out=R[start * n_reads:stop * n_reads],
+                                    abs_max=(abs_max[0][part], abs_max[1][part]),
+                                    **{record_kw: record[part]})
+            start = stop
+            if e is not None:
+                # (each reset has its own op: the transfers so far, then this event)
+                self.subs[0].reset_columns(self.w[0], lines[e][resets[e]], 1.0, self.reset_key,
+                                           self.n_transfers + int(e), n_threads)
 
     def _chopper_schedule(self, m, events, cols, op):
         """Chopper states per sample and per event (spec §4.6 and §4.7).
