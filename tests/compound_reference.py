@@ -192,16 +192,17 @@ class TransferRef:
         self.shape = (d_size, x_size)
         self.g = float(device.dw_min)
         self.w_min, self.w_max = float(device.w_min), float(device.w_max)
-        self.A = np.zeros(self.shape, dtype=dtype)
-        self.C = np.zeros(self.shape, dtype=dtype)
-        self.H = np.zeros(self.shape, dtype=dtype)
+        # the devices' weights W[0] = A ... W[n-1] = C, and a buffer per source device
+        self.n = max(len(getattr(cell, "unit_cell_devices", [])), 2)
+        self.W = [np.zeros(self.shape, dtype=dtype) for _ in range(self.n)]
+        self.Hs = [np.zeros(self.shape, dtype=dtype) for _ in range(self.n - 1)]
         self.mu = np.zeros(self.shape, dtype=dtype)
         self.mu_past = np.zeros(self.shape, dtype=dtype)
         self.c_in = np.zeros(x_size, dtype=bool)
         self.c_out = np.zeros(d_size, dtype=bool)
         self.switched = np.zeros(x_size, dtype=bool)
         self.count = 0
-        self.slice = 0
+        self.slices = [0] * (self.n - 1)  # next line each source device transfers
         self.transfer_counter = 0
         self.m_x = 0.0
         self.m_d = 0.0
@@ -215,15 +216,38 @@ class TransferRef:
             assert float(device.reset_std) == 0 and float(device.reset_dtod) == 0
         self.reset_value = min(max(float(device.reset), self.w_min), self.w_max)
         gamma_vec = list(getattr(cell, "gamma_vec", []) or [])
-        self.gamma = gamma_vec if gamma_vec else [float(cell.gamma), 1.0]
+        self.gamma = gamma_vec if gamma_vec else [float(cell.gamma) ** (self.n - 1 - k)
+                                                  for k in range(self.n)]
+        self.fully_hidden = (sum(self.gamma[:-1]) if gamma_vec else float(cell.gamma)) == 0 \
+            and self.gamma[-1] == 1
+        # transfer periods: given, or each next one x_size / n_reads times the last (aihwkit's
+        # documentation), the last device's 0
+        te = list(getattr(cell, "transfer_every_vec", []) or [])
+        if not te:
+            te = [float(cell.transfer_every) * (x_size / self.n_reads) ** k for k in range(self.n)]
+            if getattr(cell, "no_self_transfer", True):
+                te[-1] = 0.0
+        self.te = [float(v) for v in te]
+        lrs = list(getattr(cell, "transfer_lr_vec", []) or [])
+        self.transfer_lrs = lrs if lrs else [float(cell.transfer_lr)] * self.n
+
+    # the fast device, the slow (last) device and the first buffer
+    A = property(lambda self: self.W[0], lambda self, v: self.W.__setitem__(0, v))
+    C = property(lambda self: self.W[-1], lambda self, v: self.W.__setitem__(-1, v))
+    H = property(lambda self: self.Hs[0], lambda self, v: self.Hs.__setitem__(0, v))
+
+    @property
+    def slice(self):
+        return self.slices[0]
 
     # -- pieces of the algorithm ------------------------------------------------------------------
     def _step(self, w, counts):
         return apply_constant_step(w, counts, self.g, self.g, self.w_min, self.w_max, self.dtype)
 
-    def every(self, m):
-        """Vector updates between transfers (spec §4.4; §4.6 for ``transfer_every < 0``)."""
-        te = float(self.cell.transfer_every)
+    def every(self, m, level=0):
+        """Vector updates between the transfers out of device ``level`` (spec §4.4; §4.6 for
+        ``transfer_every < 0``)."""
+        te = self.te[level]
         if self.kind in ("chopped", "dynamic") and te < 0:
             num_states = (self.w_max - self.w_min) / self.g  # the fast device's number of states
             return max(1, round_half_away(num_states / self.shape[1] * abs(te)))
@@ -273,36 +297,39 @@ class TransferRef:
             return dense_counts(v, e_j, lr, self.g, up, self.dtype)
         return dense_counts(e_j, v, lr, self.g, up, self.dtype)
 
-    def _transfer(self, j, lr, lr_fast):
+    def _transfer(self, j, lr, lr_fast, level=0):
+        """Line j of device ``level`` read and written into device ``level + 1``."""
         cell = self.cell
         d, x = self.shape
-        read = (self.A[j, :] if self.rows else self.A[:, j]).copy()  # perfect transfer read
+        src, to = level, level + 1
+        w = self.W[src]
+        read = (w[j, :] if self.rows else w[:, j]).copy()  # perfect transfer read
         if self.reset_prob > 0 and self._coin(self.reset_prob):
-            self.A[:, j] = self.reset_value  # (column transfer only)
+            w[:, j] = self.reset_value  # (column transfer only)
         e_j = np.zeros(self.n_in, dtype=self.dtype)
         e_j[j] = 1
         if self.kind == "tt":
-            lr_t = cell.transfer_lr * (lr if cell.scale_transfer_lr else 1.0)
+            lr_t = self.transfer_lrs[src] * (lr if cell.scale_transfer_lr else 1.0)
             counts = self._line_counts(e_j, -read, lr_t, cell.transfer_update)
-            self.C = self._step(self.C, counts)
+            self.W[to] = self._step(self.W[to], counts)
             return
         M = int(cell.transfer_update.desired_bl)
         if self.kind == "buffered":
-            # v = +read; the buffer in weight units; threshold thres_scale * g_C (spec §4.5)
-            lr_t = cell.transfer_lr * (lr if cell.scale_transfer_lr else 1.0)
-            if self.gamma[0] > 0 and self.gamma[1] > 0:
-                lr_t *= self.gamma[0] / self.gamma[1]
+            # v = +read; the buffer in weight units; threshold thres_scale * g_to (spec §4.5)
+            lr_t = self.transfer_lrs[src] * (lr if cell.scale_transfer_lr else 1.0)
+            if self.gamma[src] > 0 and self.gamma[to] > 0:
+                lr_t *= self.gamma[src] / self.gamma[to]
             # (a row's buffer entries are a row of H: the same formula on H transposed)
-            H = self.H.T.copy() if self.rows else self.H
+            H = self.Hs[src].T.copy() if self.rows else self.Hs[src]
             counts, H = buffered_buffer_ref(read[None], [j], abs(lr_t), H,
                                             cell.thres_scale * self.g, M, cell.momentum,
                                             cell.forget_buffer, self.dtype)
-            self.H = H.T.copy() if self.rows else H
+            self.Hs[src] = H.T.copy() if self.rows else H
             n = counts[0]
             if np.any(n != 0):
                 c = self._line_counts(e_j, -n.astype(self.dtype), cell.step * self.g,
                                       cell.transfer_update)
-                self.C = self._step(self.C, c)
+                self.W[to] = self._step(self.W[to], c)
             return
         bg = (cell.buffer_granularity if cell.buffer_granularity > 0 else 1.0) * self.g
         if cell.auto_granularity > 0:
@@ -368,19 +395,25 @@ class TransferRef:
             counts = dense_counts(x, d, lr_fast, self.g, self.up, self.dtype)
             self.A = self._step(self.A, counts)
             self.count += 1
-            if every > 0 and self.count % every == 0:
-                first = self.slice
-                self.slice = (self.slice + self.n_reads) % self.n_in
-                for r in range(self.n_reads):
-                    self._transfer((first + r) % self.n_in, lr, lr_fast)
+            # device k's transfer follows device k - 1's (the last device's is none)
+            for k in range(self.n - 1):
+                every_k = every if k == 0 else self.every(m, k)
+                if every_k > 0 and self.count % every_k == 0:
+                    first = self.slices[k]
+                    self.slices[k] = (first + self.n_reads) % self.n_in
+                    for r in range(self.n_reads):
+                        self._transfer((first + r) % self.n_in, lr, lr_fast, k)
 
     @property
     def weights(self):
-        """Visible weights: C when fully hidden, else ``gamma A + C`` (v1.1.0: not de-chopped)."""
-        if self.gamma[0] == 0 and self.gamma[1] == 1:
+        """Visible weights: C when fully hidden, else ``sum_k gamma_k W_k`` (v1.1.0: not
+        de-chopped)."""
+        if self.fully_hidden:
             return self.C.copy()
-        return (self.gamma[0] * self.A.astype(np.float64)
-                + self.gamma[1] * self.C.astype(np.float64)).astype(self.dtype)
+        total = np.zeros(self.shape, dtype=np.float64)
+        for g, w in zip(self.gamma, self.W):
+            total = total + g * w.astype(np.float64)
+        return total.astype(self.dtype)
 
 
 # ----- a OneSidedUnitCell, sample by sample ------------------------------------------------------

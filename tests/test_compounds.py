@@ -475,6 +475,98 @@ def test_transfer_compound_matches_sequential_reference(case, dtype):
         assert ref.transfer_counter > 4 and np.any(ref.mu_past != 0)
 
 
+def _chain_devices(n):
+    return [noise_free(dw_min=0.01, w_max=0.4, w_min=-0.4)] * n
+
+
+# transfer chains of more than two devices (TransferRef's ``level``); transfer learning rates
+# chosen so that no read of whole dw_min steps gives a dense count on a rounding tie
+CHAIN_CASES = {
+    # default periods: device 1 transfers every x_size / n_reads = 4 of device 0's
+    "tiki-taka-3": ("tt", lambda: TransferCompound(
+        unit_cell_devices=_chain_devices(3), fast_lr=0.2, transfer_every=1.0,
+        units_in_mbatch=False, transfer_lr_vec=[6.3, 30.3, 1.0], gamma=0.5,
+        transfer_forward=_perfect(), transfer_update=_dense())),
+    "tiki-taka-3-rows-vectors": ("tt", lambda: TransferCompound(
+        unit_cell_devices=_chain_devices(3), fast_lr=0.2, transfer_every_vec=[2.0, 3.0, 0.0],
+        units_in_mbatch=False, transfer_lr_vec=[6.3, 30.3, 1.0], gamma_vec=[0.1, 0.3, 1.0],
+        transfer_columns=False, n_reads_per_transfer=2, transfer_forward=_perfect(),
+        transfer_update=_dense())),
+    "tiki-taka-4-mbatch": ("tt", lambda: TransferCompound(
+        unit_cell_devices=_chain_devices(4), fast_lr=0.2, transfer_every=0.25,
+        units_in_mbatch=True, n_reads_per_transfer=2, transfer_lr_vec=[6.3, 30.3, 30.3, 1.0],
+        transfer_forward=_perfect(), transfer_update=_dense())),
+    "buffered-3": ("buffered", lambda: BufferedTransferCompound(
+        unit_cell_devices=_chain_devices(3), fast_lr=0.05, transfer_every=1.0,
+        units_in_mbatch=False, transfer_lr_vec=[40.0, 60.0, 1.0], momentum=0.1, gamma=0.2,
+        transfer_forward=_perfect(), transfer_update=_dense(**BL1_NO_UM))),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", list(CHAIN_CASES))
+def test_transfer_chains_match_sequential_reference(case, dtype):
+    """Every device of the chain, its buffers and the visible weight equal the sequential
+    algorithm's after every call: at each vector update, device k's transfer follows device
+    k - 1's, and device 1's write of a batch is cut where device 1 is read."""
+    kind, make = CHAIN_CASES[case]
+    d, x, lr = 5, 4, 0.02
+    cfg = UnitCellRPUConfig(device=make(), update=_dense(desired_bl=7))
+    n = len(cfg.device.unit_cell_devices)
+    tile = rpu.AnalogTile(d, x, cfg, seed=5, dtype=dtype)
+    tile.set_weights(np.zeros((d, x)))
+    tile.set_learning_rate(lr)
+    ref = TransferRef(kind, cfg.device, cfg.update, cfg.device.unit_cell_devices[0], d, x, dtype)
+    rng = np.random.default_rng(3)
+    for call in range(40):
+        m = int(rng.integers(1, 9))
+        X = rng.uniform(-1, 1, (m, x)).astype(dtype)
+        D = rng.uniform(-1, 1, (m, d)).astype(dtype)
+        tile.update(X, D)
+        ref.update(X, D, lr)
+        h = tile.get_hidden_parameters()
+        where = f"after update call {call}"
+        for k in range(n):
+            np.testing.assert_array_equal(h[f"hidden_weights_{k}"], ref.W[k],
+                                          err_msg=f"device {k} {where}")
+        if kind == "buffered":
+            for k in range(n - 1):
+                np.testing.assert_array_equal(h[f"buffered_FP_weight_{k}"], ref.Hs[k],
+                                              err_msg=f"buffer {k} {where}")
+        np.testing.assert_array_equal(tile.get_weights(), ref.weights, err_msg=f"W {where}")
+    # every device down the chain was written
+    for k in range(1, n):
+        assert np.count_nonzero(ref.W[k]) >= 3, (k, ref.W[k])
+
+
+def test_transfer_chain_state_resumes_after_save_and_load(tmp_path):
+    """The upper devices' next lines and transfer counts are saved with the tile."""
+    kind, make = CHAIN_CASES["tiki-taka-3"]
+    cfg = UnitCellRPUConfig(device=make())
+    rng = np.random.default_rng(1)
+    data = [(rng.uniform(-1, 1, (7, 4)).astype(np.float32),
+             rng.uniform(-1, 1, (7, 5)).astype(np.float32)) for _ in range(8)]
+
+    def fresh():
+        t = rpu.AnalogTile(5, 4, cfg, seed=2)
+        t.set_learning_rate(0.02)
+        return t
+
+    straight, first = fresh(), fresh()
+    for X, D in data:
+        straight.update(X, D)
+    for X, D in data[:3]:
+        first.update(X, D)
+    rpu.save(first, tmp_path / "chain.npz")
+    resumed = rpu.load(tmp_path / "chain.npz")
+    for X, D in data[3:]:
+        resumed.update(X, D)
+    hs, hr = straight.get_hidden_parameters(), resumed.get_hidden_parameters()
+    for name in hs:
+        np.testing.assert_array_equal(hs[name], hr[name], err_msg=name)
+    assert np.count_nonzero(hs["hidden_weights_2"]) > 0
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_reset_probability_of_the_read_columns(seed):
     """with_reset_prob = 0.3: each read column of A is reset (whole, to reset_bias = 0.2 here)
@@ -954,10 +1046,6 @@ def test_algorithms_learn_the_regression(alg, factor):
 @pytest.mark.parametrize("cell, words", [
     (lambda: OneSidedUnitCell(unit_cell_devices=[noise_free()], copy_inverted=True),
      ["rpu_config.device.copy_inverted"]),
-    (lambda: BufferedTransferCompound(unit_cell_devices=[noise_free()] * 3),
-     ["rpu_config.device.unit_cell_devices", "3"]),
-    (lambda: TransferCompound(unit_cell_devices=[noise_free()] * 3),
-     ["rpu_config.device.unit_cell_devices", "3"]),
     (lambda: ChoppedTransferCompound(unit_cell_devices=[noise_free()] * 3),
      ["unit_cell_devices", "2"]),
     (lambda: ChoppedTransferCompound(unit_cell_devices=[noise_free()] * 2, transfer_columns=False),

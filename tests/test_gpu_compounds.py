@@ -121,7 +121,16 @@ CONFIGS = {
     "buffered-rows": lambda: _buffered_rows(),
     "tiki-taka-reset": _algorithm("tiki-taka", transfer_every=1.0, units_in_mbatch=False,
                                   transfer_lr=5.0, with_reset_prob=0.3),
+    "tiki-taka-3-devices": lambda: _three_devices(),
 }
+
+
+def _three_devices():
+    # device 1 transfers every 2 of device 0's transfers, inside the batches
+    cfg = _algorithm("tiki-taka", transfer_every_vec=[1.0, 2.0, 0.0], units_in_mbatch=False,
+                     transfer_lr_vec=[5.0, 20.0, 1.0], gamma=0.3)()
+    cfg.device.unit_cell_devices = [SoftBoundsDevice()] * 3
+    return cfg
 
 
 def _buffered_rows():
@@ -138,7 +147,7 @@ MOVES = {"sgd-2-devices": _BOTH, "vector-all": _BOTH, "reference": ("hidden_weig
          "agad": _BOTH + ("buffered_FP_weight", "running_mean_weight", "past_mean_weight"),
          "buffered": _BOTH + ("buffered_FP_weight_0",), "tiki-taka-3-reads": _BOTH,
          "tiki-taka-rows": _BOTH, "buffered-rows": _BOTH + ("buffered_FP_weight_0",),
-         "tiki-taka-reset": _BOTH}
+         "tiki-taka-reset": _BOTH, "tiki-taka-3-devices": _BOTH + ("hidden_weights_2",)}
 
 
 def _data(step, dtype=np.float32, m=BATCH):

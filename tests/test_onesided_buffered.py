@@ -525,8 +525,6 @@ def test_pcm_preset_runs_and_refreshes():
      ["rpu_config.device.unit_cell_devices[0].write_noise_std", "refresh"]),
     (lambda: OneSidedUnitCell(unit_cell_devices=[noise_free()], copy_inverted=True),
      ["rpu_config.device.copy_inverted"]),
-    (lambda: BufferedTransferCompound(unit_cell_devices=[noise_free()] * 3),
-     ["rpu_config.device.unit_cell_devices", "3"]),
     # aihwkit 1.1.0's buffered compound ignores it
     (lambda: BufferedTransferCompound(unit_cell_devices=[noise_free()] * 2, with_reset_prob=0.2),
      ["rpu_config.device.with_reset_prob", "ignores"]),

@@ -11,7 +11,8 @@ perfect reads) must agree to float32 precision after every update call.
   thres_scale, several pulses per write, several reads per transfer, row transfer): A, C, the
   buffer and W after each of 30 calls;
 * TransferCompound (Tiki-taka) with a dense transfer write, deterministic: every read column
-  reset (with_reset_prob = 1), and row transfer with two rows per transfer;
+  reset (with_reset_prob = 1), row transfer with two rows per transfer, and chains of three
+  devices (also of the buffered compound);
 * OneSidedUnitCell without refresh, deterministic (MeanCount, DeterministicImplicit): g+, g-, W;
 * the refresh: its period (refresh_every = 2 mini-batches) and the spec's example with the
   stochastic write, in distribution;
@@ -85,6 +86,20 @@ CASES = {
                   transfer_columns=False, n_reads_per_transfer=2),
         transfer_update=dict(pulse_type="MEAN_COUNT"),
         update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
+    # transfer chains of three devices (explicit periods: aihwkit's default for the later
+    # devices uses d_size where its documentation, and rpu, use x_size)
+    "tt-three-devices": dict(
+        kind="tt", n_devices=3, device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
+        cell=dict(fast_lr=0.2, transfer_every_vec=[1.0, 3.0, 0.0], units_in_mbatch=False,
+                  transfer_lr_vec=[6.3, 30.3, 1.0], gamma=0.5),
+        transfer_update=dict(pulse_type="MEAN_COUNT"),
+        update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
+    "buffered-three-devices": dict(
+        kind="buffered", n_devices=3,
+        device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
+        cell=dict(fast_lr=0.05, transfer_every_vec=[1.0, 2.0, 0.0], units_in_mbatch=False,
+                  transfer_lr_vec=[40.0, 60.0, 1.0], momentum=0.1, gamma=0.2),
+        transfer_update=BL1, update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
     "onesided-mean-count": dict(
         kind="onesided", device=dict(cls="SoftBounds", dw_min=0.01, w_max=0.4, w_min=-0.2),
         cell=dict(), update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02, w0=True),
@@ -134,7 +149,8 @@ def build(case):
     dev = device(case["device"])
     if case["kind"] in ("buffered", "tt"):
         cls = BufferedTransferCompound if case["kind"] == "buffered" else TransferCompound
-        cell = cls(unit_cell_devices=[dev, dev], transfer_forward=IOParameters(is_perfect=True),
+        cell = cls(unit_cell_devices=[dev] * case.get("n_devices", 2),
+                   transfer_forward=IOParameters(is_perfect=True),
                    transfer_update=update(case["transfer_update"]), **case["cell"])
     else:
         cell = OneSidedUnitCell(unit_cell_devices=[dev], **case["cell"])
@@ -174,8 +190,8 @@ def main(in_path, out_path):
         for call in range(spec["calls"]):
             tile.tile.update(t32(data[f"{key}_X{call}"]), t32(data[f"{key}_D{call}"]), False)
             h = hidden(tile)
-            for k in ("hidden_weights_0", "hidden_weights_1", "buffered_FP_weight_0"):
-                if k in h:
+            for k in h:
+                if k.startswith(("hidden_weights_", "buffered_FP_weight_")):
                     out[f"{key}_{k}_{call}"] = h[k]
             out[f"{key}_W_{call}"] = tile.tile.get_weights().numpy()
     # the refresh: period (2 mini-batches of 2) and the spec's example, stochastic write
@@ -235,7 +251,8 @@ def _rpu_config(case):
 
     if case["kind"] in ("buffered", "tt"):
         cls = BufferedTransferCompound if case["kind"] == "buffered" else TransferCompound
-        cell = cls(unit_cell_devices=[dev, dev], transfer_forward=IOParameters(is_perfect=True),
+        cell = cls(unit_cell_devices=[dev] * case.get("n_devices", 2),
+                   transfer_forward=IOParameters(is_perfect=True),
                    transfer_update=update(case["transfer_update"]), **case["cell"])
     else:
         cell = OneSidedUnitCell(unit_cell_devices=[dev], **case["cell"])
@@ -288,13 +305,16 @@ def test_deterministic_runs_match_aihwkit(aihwkit, data, key):
     for call in range(N_CALLS):
         tile.update(data[f"{key}_X{call}"], data[f"{key}_D{call}"])
         h = tile.get_hidden_parameters()
-        for k in ("hidden_weights_0", "hidden_weights_1", "buffered_FP_weight_0"):
-            if k in h:
+        for k in h:
+            if k.startswith(("hidden_weights_", "buffered_FP_weight_")):
                 np.testing.assert_allclose(h[k], aihwkit[f"{key}_{k}_{call}"], atol=1e-6,
                                            err_msg=f"{k} after call {call}")
         np.testing.assert_allclose(tile.get_weights(), aihwkit[f"{key}_W_{call}"], atol=2e-6)
     if case["kind"] in ("buffered", "tt"):
         assert np.count_nonzero(h["hidden_weights_1"]) >= 10
+        # the last device of a chain was written too
+        n = case.get("n_devices", 2)
+        assert np.count_nonzero(h[f"hidden_weights_{n - 1}"]) >= 3
 
 
 def test_refresh_matches_aihwkit_in_distribution(aihwkit):

@@ -339,8 +339,9 @@ class TransferCompound(UnitCell):
     transfer_every : float, default 1.0
         Transfer period of device 0, in vector updates or (``units_in_mbatch``) in
         mini-batches; <= 0 means no transfer. Later devices transfer every
-        ``transfer_every * (out_size / n_reads_per_transfer)^k`` unless
-        ``transfer_every_vec`` is given.
+        ``transfer_every * (x_size / n_reads_per_transfer)^k`` unless ``transfer_every_vec``
+        is given: aihwkit's documented rule. (aihwkit 1.1.0's code uses the output size, d_size
+        for column transfer; pass ``transfer_every_vec`` to reproduce it.)
     no_self_transfer : bool, default True
         Set the period of the last device (a transfer onto itself) to 0.
     transfer_every_vec : list of float, default []

@@ -63,9 +63,12 @@ from rpu.tiles._periphery import Periphery
 (_ROLE_DEVICE, _ROLE_NOISE, _ROLE_POLICY, _ROLE_READ, _ROLE_WRITE, _ROLE_CHOP, _ROLE_QUANT,
  _ROLE_MAINTENANCE, _ROLE_SEGMENT, _ROLE_REFRESH) = range(10)
 
-# The uniform sub-stream of the transfer's reset coins (with_reset_prob), beside the choppers'
-# (0 and 1 + event) and random_selection's (0xFFFFFF).
+# The uniform sub-streams of the transfer's reset coins (with_reset_prob), beside the choppers'
+# (0 and 1 + event) and random_selection's (0xFFFFFF); the transfers out of devices k >= 1 draw
+# theirs (and their random_selection) from sub-streams + k.
 _SUB_RESET_COIN = 0xFFFFFE
+_SUB_UPPER_SELECT = 0xFF0000
+_SUB_UPPER_RESET = 0xFE0000
 
 # A transfer's buffer step is a few flops on elements of H that the fast array's update has
 # just evicted from the caches: each one waits on memory, like some tens of arithmetic element
@@ -362,9 +365,14 @@ class TransferCell(_Cell):
 
     def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path):
         devices = list(cell.unit_cell_devices)
-        if len(devices) != 2:
-            raise ConfigError(f"{path}.unit_cell_devices has {len(devices)} devices; rpu's transfer "
-                              f"compounds take exactly 2 (fast A, slow C).")
+        if len(devices) < 2:
+            raise ConfigError(f"{path}.unit_cell_devices has {len(devices)} devices; a transfer "
+                              f"compound needs at least 2 (fast A, slow C).")
+        if len(devices) > 2 and isinstance(cell, ChoppedTransferCompound):
+            raise ConfigError(f"{path}.unit_cell_devices has {len(devices)} devices; the chopped "
+                              f"compounds take exactly 2 (fast A, slow C), as aihwkit's.")
+        # as aihwkit: every device after the first is built from the second entry
+        devices = devices[:1] + devices[1:2] * (len(devices) - 1)
         subs = _sub_device_arrays(devices, up, shape, dtype, backend, key, n_threads, path)
         super().__init__(subs, shape, dtype, backend, key)
         self.cell = cell
@@ -373,13 +381,17 @@ class TransferCell(_Cell):
         self.buffered = isinstance(cell, BufferedTransferCompound)
         self.dynamic = isinstance(cell, DynamicTransferCompound)
         d, x = shape
+        n = self.n_devices = len(subs)
+        # the visible weight sum_k gamma_k w_k: gamma_k = gamma^(n-1-k) unless given
         if len(cell.gamma_vec):
             self.gamma = np.array(cell.gamma_vec, dtype=np.float64)
+            gamma_fast = float(np.sum(self.gamma[:-1]))
         else:
-            self.gamma = np.array([cell.gamma, 1.0])
-        self.fully_hidden = self.gamma[0] == 0 and self.gamma[1] == 1
+            self.gamma = np.array([float(cell.gamma) ** (n - 1 - k) for k in range(n)])
+            gamma_fast = float(cell.gamma)
+        self.fully_hidden = gamma_fast == 0 and self.gamma[-1] == 1
         self.granularity = float(np.mean([s.granularity for s in subs]))
-        self.transfer_lr = (list(cell.transfer_lr_vec) or [cell.transfer_lr])[0]
+        self.transfer_lrs = [float(v) for v in (list(cell.transfer_lr_vec) or [cell.transfer_lr] * n)]
         # column transfer reads columns of A (its "in" lines are the x_size columns) and writes
         # them into C's columns; row transfer reads and writes rows (spec §4.4)
         self.rows = not cell.transfer_columns
@@ -401,21 +413,37 @@ class TransferCell(_Cell):
                               f"set it to 0 to run what aihwkit runs.")
         self.reset_prob = float(cell.with_reset_prob)
         self.reset_key = _derived_key(key, _ROLE_MAINTENANCE, 0xE5)
-        te = list(cell.transfer_every_vec) or [cell.transfer_every]
-        self.transfer_every = float(te[0])
+        # transfer periods per source device: by default each next one is x_size / n_reads
+        # times the last (aihwkit's documentation; its code uses d_size for column transfer),
+        # and the last device's (a transfer onto itself, which does nothing) is 0
+        te = [float(v) for v in cell.transfer_every_vec]
+        if not te:
+            te = [float(cell.transfer_every) * (x / self.n_reads) ** k for k in range(n)]
+            if cell.no_self_transfer:
+                te[-1] = 0.0
+        self.transfer_every_levels = te
+        self.transfer_every = te[0]
         self.transfer_up = cell.transfer_update
         self.read = _read_periphery(cell.transfer_forward, shape, backend,
                                     _derived_key(key, _ROLE_READ), dtype, n_threads,
                                     path + ".transfer_forward", self.rows)
         self.read_key = _derived_key(key, _ROLE_READ, 1)
         self.write_key = _derived_key(key, _ROLE_WRITE)
+        # the transfers out of the devices after A (k >= 1) read, write and reset on their own
+        # keys, their op being that level's transfer count
+        self.read_keys = [self.read_key] + [_derived_key(key, _ROLE_READ, 1 + k) for k in range(1, n)]
+        self.write_keys = [self.write_key] + [_derived_key(key, _ROLE_WRITE, k) for k in range(1, n)]
+        self.reset_keys = [self.reset_key] + [_derived_key(key, _ROLE_MAINTENANCE, 0xE5 + k)
+                                              for k in range(1, n)]
         self.chop_draws = _Draws(backend, _derived_key(key, _ROLE_CHOP))
         if self.dynamic:
             self.extra = {"buffered_FP_weight": self.xp.zeros(shape, dtype=dtype),
                           "running_mean_weight": self.xp.zeros(shape, dtype=dtype),
                           "past_mean_weight": self.xp.zeros(shape, dtype=dtype)}
         elif self.chopped or self.buffered:
-            self.extra = {"buffered_FP_weight_0": self.xp.zeros(shape, dtype=dtype)}
+            # one buffer per source device (not the last)
+            self.extra = {f"buffered_FP_weight_{k}": self.xp.zeros(shape, dtype=dtype)
+                          for k in range(n - 1)}
         self._reset_counters()
 
     def _reset_counters(self):
@@ -429,34 +457,41 @@ class TransferCell(_Cell):
         self.in_switched = np.zeros(x, dtype=bool)
         self.m_x = 0.0
         self.m_d = 0.0
+        # the transfers out of devices 1 .. n-2: next line to read, transfers so far
+        self.upper_slices = np.zeros(self.n_devices - 2, dtype=np.int64)
+        self.upper_transfers = np.zeros(self.n_devices - 2, dtype=np.int64)
 
     def reset_devices(self):
         return (0,)
 
     def visible(self, weights):
         if self.fully_hidden:
-            weights[...] = self.w[1]
+            weights[...] = self.w[-1]
         else:
-            weights[...] = (self.gamma[0] * self.w[0].astype(np.float64)
-                            + self.gamma[1] * self.w[1]).astype(self.dtype)
+            total = self.gamma[0] * self.w[0].astype(np.float64)
+            for k in range(1, self.n_devices):
+                total = total + self.gamma[k] * self.w[k]
+            weights[...] = total.astype(self.dtype)
 
     def on_set_weights(self, weights, key, op, n_threads):
-        self.w[0][...] = 0
-        self.w[1][...] = weights / self.dtype.type(self.gamma[1])
+        for k in range(self.n_devices - 1):
+            self.w[k][...] = 0
+        self.w[-1][...] = weights / self.dtype.type(self.gamma[-1])
         for k, sub in enumerate(self.subs):
             sub.on_set_weights(self.w[k], key, op, n_threads)
-        # As aihwkit 1.1.0: the update count and the next column start anew; the buffers,
+        # As aihwkit 1.1.0: the update count and the next columns start anew; the buffers,
         # choppers, running maxima and the chopper-period counter carry on.
         self.count = 0
         self.slice = 0
+        self.upper_slices[...] = 0
         self.visible(weights)
 
     # ----- the schedule of one batch ---------------------------------------------------------
-    def _every(self, m):
-        """Vector updates between transfers (0: none). Rounding is C's roundf, halves away
-        from zero, as aihwkit's; a negative transfer_every of the chopped compounds counts in
-        sweeps over the fast device's states per input line."""
-        te = self.transfer_every
+    def _every(self, m, level=0):
+        """Vector updates between the transfers out of device ``level`` (0: none). Rounding is
+        C's roundf, halves away from zero, as aihwkit's; a negative transfer_every of the
+        chopped compounds counts in sweeps over the fast device's states per input line."""
+        te = self.transfer_every_levels[level]
         if self.chopped and te < 0:
             dev = self.subs[0].device
             states = (float(dev.w_max) - float(dev.w_min)) / self.subs[0].granularity
@@ -518,26 +553,97 @@ class TransferCell(_Cell):
         R = xp.empty((m * n_reads, width), dtype=self.dtype)
         # with_reset_prob: one coin per read; a column whose coin falls is reset after its read
         resets = np.zeros((n_ev, n_reads), dtype=bool)
-        if self.reset_prob > 0 and n_ev:
+        if self.reset_prob > 0 and n_ev and self._lr_t(0, lr) != 0:
+            # (aihwkit neither reads nor resets when the transfer's learning rate is 0)
             coins = self.chop_draws.uniform(n_ev * n_reads, op, sub=_SUB_RESET_COIN)
             resets = coins.reshape(n_ev, n_reads) < self.reset_prob
         self._update_fast(xa, da, lr_fast, abs_max, record, R, events, lines, resets, key, op,
                           n_threads)
+        job = None
         if n_ev:
             # (a transfer after every sample reads all of R: no gathered copy of it)
             if n_ev < m:
                 R = R.reshape(m, n_reads, width)[xp.asarray(events)].reshape(n_ev * n_reads, width)
             reads = self._read(R, n_threads)
             if self.chopped:
-                self._chopped_transfer(reads, cols, ev_in, ev_out, lr, lr_fast[events], n_threads)
+                job = self._chopped_job(reads, cols, ev_in, ev_out, lr, lr_fast[events], n_threads)
                 self.in_chopper, self.out_chopper, self.in_switched = flips
             elif self.buffered:
-                self._buffered_transfer(reads, cols, lr, n_threads)
+                job = self._buffered_job(reads, cols, 0, lr, n_threads)
             else:
-                self._tt_transfer(reads, cols, lr, n_threads)
+                job = self._tt_job(reads, cols, 0, lr)
+        self._write_chain(job, np.repeat(events, n_reads), after, lr, n_threads)
+        if n_ev:
             self.slice = int((self.slice + n_ev * n_reads) % n_in)
             self.n_transfers += n_ev
         self.visible(weights)
+
+    def _lr_t(self, level, lr):
+        """The learning rate of the transfer out of device ``level``: transfer_lr (times the
+        optimizer's with scale_transfer_lr); the buffered kinds also scale by gamma_from /
+        gamma_to when both are positive (spec §4.5, §4.6)."""
+        lr_t = self.transfer_lrs[level] * (lr if self.cell.scale_transfer_lr else 1.0)
+        g_from, g_to = self.gamma[level], self.gamma[level + 1]
+        if (self.chopped or self.buffered) and g_from > 0 and g_to > 0:
+            lr_t *= g_from / g_to
+        return lr_t
+
+    def _write_chain(self, job, times, after, lr, n_threads):
+        """The writes of the batch's transfers out of A into device 1 (``job``, its reads made
+        after the samples ``times``), and with more than two devices the transfers further up
+        the chain, in aihwkit's order: at each vector update, device k's transfer follows
+        device k-1's. Device 1's write is cut where device 1 is read; a cut starts new keys."""
+        upper = sorted((int(t), k) for k in range(1, self.n_devices - 1)
+                       for t in self._upper_times(after, k))
+        done, segment = 0, 0
+        for t, k in upper + [(None, None)]:
+            stop = len(times) if t is None else int(np.searchsorted(times, t, side="right"))
+            if job is not None and (k in (1, None)) and stop > done:
+                key = self.write_key if segment == 0 else _derived_key(self.write_key, _ROLE_SEGMENT,
+                                                                       segment)
+                noise = (self.noise_keys[1] if segment == 0
+                         else _derived_key(key, _ROLE_NOISE, 1))
+                self._apply_write(1, job, None if (done, stop) == (0, len(times)) else
+                                  slice(done, stop), key, self.n_transfers, noise, n_threads)
+                done, segment = stop, segment + 1
+            if k is not None:
+                self._upper_transfer(k, lr, n_threads)
+
+    def _upper_times(self, after, level):
+        """Samples of the batch after which device ``level`` (>= 1) transfers."""
+        every = self._every(after.size, level)
+        return np.flatnonzero(after % every == 0) if every > 0 else np.zeros(0, dtype=np.int64)
+
+    def _upper_transfer(self, k, lr, n_threads):
+        """One transfer out of device k >= 1 into k + 1: n_reads lines of w_k read through the
+        transfer periphery (w_k moves only by the writes into it, so it is read as it is),
+        then written as device 0's transfer would be; the read lines may be reset (Tiki-taka's
+        with_reset_prob)."""
+        n_in, n_reads, xp = self.n_in, self.n_reads, self.xp
+        op = int(self.upper_transfers[k - 1])
+        lr_t = self._lr_t(k, lr)
+        if self.cell.random_selection:
+            u = self.chop_draws.uniform(1, op, sub=_SUB_UPPER_SELECT + k)[0]
+            first = min(int(u * n_in), n_in - 1)
+        else:
+            first = int(self.upper_slices[k - 1])
+        lines = (first + np.arange(n_reads)) % n_in
+        if lr_t != 0:  # (aihwkit reads nothing for a learning rate of 0)
+            w = self.w[k]
+            recorded = xp.ascontiguousarray(w[xp.asarray(lines)] if self.rows
+                                            else w[:, xp.asarray(lines)].T)
+            reads = self._read(recorded, n_threads, self.read_keys[k], op)
+            if self.reset_prob > 0:
+                coins = self.chop_draws.uniform(n_reads, op, sub=_SUB_UPPER_RESET + k)
+                if (coins < self.reset_prob).any():
+                    self.subs[k].reset_columns(w, lines[coins < self.reset_prob], 1.0,
+                                               self.reset_keys[k], op, n_threads)
+            job = (self._buffered_job(reads, lines, k, lr, n_threads) if self.buffered
+                   else self._tt_job(reads, lines, k, lr))
+            self._apply_write(k + 1, job, None, self.write_keys[k], op, self.noise_keys[k + 1],
+                              n_threads)
+        self.upper_slices[k - 1] = (first + n_reads) % n_in
+        self.upper_transfers[k - 1] += 1
 
     def _update_fast(self, X, D, lr_fast, abs_max, record, R, events, lines, resets, key, op,
                      n_threads):
@@ -636,9 +742,9 @@ class TransferCell(_Cell):
         self.transfer_counter_next = self.transfer_counter + int(wraps.sum())
         return sx, sd, ev_in, ev_out, (c_in, c_out, switched)
 
-    def _read(self, columns, n_threads):
+    def _read(self, columns, n_threads, key=None, op=None):
         """The transfer reads of the recorded columns (n_reads, d), or rows (n_reads, x) for row
-        transfer, through the periphery."""
+        transfer, through the periphery (A's keys unless ``key`` and ``op`` are given)."""
         n_ev, xp = columns.shape[0], self.xp
         # The product eye(n_ev) @ columns, in the backward orientation: the recorded columns
         # (n_ev, d) serve as the (in, out) weights as they are. The forward orientation needed
@@ -651,19 +757,36 @@ class TransferCell(_Cell):
         # fight it for the cores.
         with _threads.blas_single_thread():
             self.backend.analog_mvm(W, True, X, out, self.read.spec, self.read.lines,
-                                    self.read.nm_state, self.read_key, self.n_transfers,
+                                    self.read.nm_state,
+                                    self.read_key if key is None else key,
+                                    self.n_transfers if op is None else op,
                                     _threads.for_work(n_threads, W.size * n_ev))
         return out
 
-    def _tt_transfer(self, reads, cols, lr, n_threads):
-        """Tiki-taka v1: C += lr_t read (pulsed, the transfer's update parameters): x = e_j,
-        d = -read for a column j; x = -read, d = e_i for a row i."""
-        lr_t = self.transfer_lr * (lr if self.cell.scale_transfer_lr else 1.0)
+    def _tt_job(self, reads, cols, level, lr):
+        """Tiki-taka v1's write of the reads out of device ``level``: w_to += lr_t read (pulsed,
+        the transfer's update parameters): x = e_j, d = -read for a column j; x = -read, d = e_i
+        for a row i."""
+        lr_t = self._lr_t(level, lr)
         one_hot = self._one_hot(cols)
         if self.rows:
-            self._write(-reads, one_hot, lr_t, n_threads)
+            return ("x_d", -reads, one_hot, lr_t)
+        return ("x_d", one_hot, -reads, lr_t)
+
+    def _apply_write(self, to, job, part, key, op, noise_key, n_threads):
+        """A write job into device ``to``, all its reads or those of ``part`` (a slice), on the
+        given keys: ("x_d", X, D, lr), a pulsed update; ("counts", counts, cols, write, lr),
+        the buffers' pulse counts at columns."""
+        if job[0] == "x_d":
+            _, X, D, lr = job
+            if part is not None:
+                X, D = X[part], D[part]
+            self._write(X, D, lr, n_threads, to, key, op, noise_key)
         else:
-            self._write(one_hot, -reads, lr_t, n_threads)
+            _, counts, cols, write, lr = job
+            if part is not None:
+                counts, cols, write = counts[part], np.asarray(cols)[part], write[part]
+            self._write_counts(counts, cols, write, lr, n_threads, to, key, op, noise_key)
 
     def _one_hot(self, lines):
         """e_j for each read line j (n_reads, n_in): the x of a column write, the d of a row's."""
@@ -672,29 +795,33 @@ class TransferCell(_Cell):
         E[xp.arange(len(lines)), xp.asarray(lines)] = 1
         return E
 
-    def _write(self, Xe, De, lr, n_threads):
-        """The transfer's pulsed write into C (x: one-hot columns, d: per row); only the rows
-        that receive anything are visited, as the write's cost is per row."""
+    def _write(self, Xe, De, lr, n_threads, to=1, key=None, op=None, noise_key=None):
+        """The transfer's pulsed write into device ``to`` (C by default; x and d per read, one
+        of them one-hot); only the rows that receive anything are visited, as the write's cost
+        is per row."""
         xp = self.xp
         active = np.flatnonzero(_host(self.backend, (De != 0).any(axis=0)))
         if active.size == 0:
             return
         rows = None if 2 * active.size > self.shape[0] else xp.asarray(active)
-        self.subs[1].update(self.w[1], xp.ascontiguousarray(Xe, dtype=self.dtype),
-                            xp.ascontiguousarray(De, dtype=self.dtype), lr,
-                            self.write_key, self.n_transfers, n_threads, up=self.transfer_up,
-                            noise_key=self.noise_keys[1], rows=rows)
+        self.subs[to].update(self.w[to], xp.ascontiguousarray(Xe, dtype=self.dtype),
+                             xp.ascontiguousarray(De, dtype=self.dtype), lr,
+                             self.write_key if key is None else key,
+                             self.n_transfers if op is None else op, n_threads,
+                             up=self.transfer_up,
+                             noise_key=self.noise_keys[to] if noise_key is None else noise_key,
+                             rows=rows)
 
-    def _chopped_transfer(self, reads, cols, ev_in, ev_out, lr, lr_fast_ev, n_threads):
+    def _chopped_job(self, reads, cols, ev_in, ev_out, lr, lr_fast_ev, n_threads):
+        """TTv2 / c-TTv2 / AGAD: the buffer step of the batch's reads (chopped), and the
+        write of its pulse counts into C as a job (see ``_apply_write``)."""
         cell = self.cell
         g_a, g_c = self.subs[0].granularity, self.subs[1].granularity
         M = int(self.transfer_up.desired_bl)
         bg = (cell.buffer_granularity if cell.buffer_granularity > 0 else 1.0) * g_a
         if cell.auto_granularity > 0:
             bg *= cell.auto_granularity / (self.shape[1] * abs(self.transfer_every))
-        lr_t = self.transfer_lr * (lr if cell.scale_transfer_lr else 1.0)
-        if self.gamma[0] > 0 and self.gamma[1] > 0:
-            lr_t *= self.gamma[0] / self.gamma[1]
+        lr_t = self._lr_t(0, lr)
         if cell.correct_gradient_magnitudes:
             bg *= g_c / g_a
             lr_scale = np.abs(lr_t) / lr_fast_ev / bg
@@ -723,11 +850,12 @@ class TransferCell(_Cell):
                 int(cell.forget_buffer), int(cell.no_buffer), n_buffer)
             write = np.ones(reads.shape[0], dtype=bool)
         self.transfer_counter = self.transfer_counter_next
-        self._write_counts(counts, cols, write, cell.step * g_c, n_threads)
+        return ("counts", counts, cols, write, cell.step * g_c)
 
-    def _write_counts(self, counts, cols, write, lr, n_threads):
-        """The buffers' pulses onto C: n (n_ev, d) pulses at the events' columns where
-        ``write``, as a pulsed update with lr = step g_C, x = e_j, d = -n
+    def _write_counts(self, counts, cols, write, lr, n_threads, to=1, key=None, op=None,
+                      noise_key=None):
+        """The buffers' pulses onto device ``to`` (C by default): n (n_ev, d) pulses at the
+        events' columns where ``write``, as a pulsed update with lr = step g_to, x = e_j, d = -n
         (``DeviceArray.write_counts``)."""
         # (n_ev, d) is a view of the buffers' own (d, n_ev) layout, which the write reads row
         # by row
@@ -738,20 +866,22 @@ class TransferCell(_Cell):
             sel = np.flatnonzero(write)
             if sel.size < write.size:
                 per_row = per_row[:, xp.asarray(sel)]
-            self.subs[1].write_counts(self.w[1], np.asarray(cols)[sel],
-                                      xp.ascontiguousarray(per_row, dtype=np.int32), lr,
-                                      self.write_key, self.n_transfers, n_threads,
-                                      up=self.transfer_up, noise_key=self.noise_keys[1])
+            self.subs[to].write_counts(self.w[to], np.asarray(cols)[sel],
+                                       xp.ascontiguousarray(per_row, dtype=np.int32), lr,
+                                       self.write_key if key is None else key,
+                                       self.n_transfers if op is None else op, n_threads,
+                                       up=self.transfer_up,
+                                       noise_key=self.noise_keys[to] if noise_key is None
+                                       else noise_key)
 
-    def _buffered_transfer(self, reads, cols, lr, n_threads):
-        """BufferedTransferCompound (spec §4.5): h += read |lr_t| in weight units; n =
-        trunc(h / (thres_scale g_C)), at most transfer_update.desired_bl, pulses onto C."""
+    def _buffered_job(self, reads, cols, level, lr, n_threads):
+        """BufferedTransferCompound (spec §4.5), the transfer out of device ``level``: h +=
+        read |lr_t| in weight units (buffer ``level``); n = trunc(h / (thres_scale g_to)), at
+        most transfer_update.desired_bl, pulses onto the next device (a write job)."""
         cell = self.cell
-        g_c = self.subs[1].granularity
-        lr_t = self.transfer_lr * (lr if cell.scale_transfer_lr else 1.0)
-        if self.gamma[0] > 0 and self.gamma[1] > 0:
-            lr_t *= self.gamma[0] / self.gamma[1]
-        H = self.extra["buffered_FP_weight_0"]
+        g_c = self.subs[level + 1].granularity
+        lr_t = self._lr_t(level, lr)
+        H = self.extra[f"buffered_FP_weight_{level}"]
         # the buffer step runs along the read lines: a row transfer's are H's rows, so it steps
         # a transposed copy of H (stored as W, (d, x), for either transfer, as aihwkit's)
         H_lines = self.xp.ascontiguousarray(H.T) if self.rows else H
@@ -761,12 +891,9 @@ class TransferCell(_Cell):
             int(cell.forget_buffer), _threads.for_work(n_threads, _BUFFER_STEP_WORK * reads.size))
         if self.rows:
             H[...] = H_lines.T
-            # n pulses (n_reads, x) onto the read rows: x = -n, d = e_i, lr = step g_C
-            self._write(-counts.astype(self.dtype), self._one_hot(cols), cell.step * g_c,
-                        n_threads)
-            return
-        self._write_counts(counts, cols, np.ones(reads.shape[0], dtype=bool), cell.step * g_c,
-                           n_threads)
+            # n pulses (n_reads, x) onto the read rows: x = -n, d = e_i, lr = step g_to
+            return ("x_d", -counts.astype(self.dtype), self._one_hot(cols), cell.step * g_c)
+        return ("counts", counts, cols, np.ones(reads.shape[0], dtype=bool), cell.step * g_c)
 
     def _event_counters(self, cols):
         """transfer_counter at each event (it advances after the read of the last column)."""
@@ -774,10 +901,14 @@ class TransferCell(_Cell):
         return self.transfer_counter + (np.cumsum(wraps) - wraps)
 
     def counters(self):
-        return {"count": self.count, "slice": self.slice, "transfer_counter": self.transfer_counter,
-                "n_transfers": self.n_transfers, "in_chopper": self.in_chopper,
-                "out_chopper": self.out_chopper, "in_switched": self.in_switched,
-                "m_x": self.m_x, "m_d": self.m_d}
+        out = {"count": self.count, "slice": self.slice, "transfer_counter": self.transfer_counter,
+               "n_transfers": self.n_transfers, "in_chopper": self.in_chopper,
+               "out_chopper": self.out_chopper, "in_switched": self.in_switched,
+               "m_x": self.m_x, "m_d": self.m_d}
+        if self.n_devices > 2:
+            out["upper_slices"] = self.upper_slices.copy()
+            out["upper_transfers"] = self.upper_transfers.copy()
+        return out
 
     def load_counters(self, values):
         d, x = self.shape
@@ -792,6 +923,13 @@ class TransferCell(_Cell):
                 setattr(self, name, v.copy())
         self.m_x = float(values.get("m_x", self.m_x))
         self.m_d = float(values.get("m_d", self.m_d))
+        for name in ("upper_slices", "upper_transfers"):
+            if name in values:
+                v = np.asarray(values[name], dtype=np.int64)
+                if v.shape != (self.n_devices - 2,):
+                    raise ValueError(f"counter {name} must have shape ({self.n_devices - 2},), "
+                                     f"got {v.shape}.")
+                setattr(self, name, v.copy())
 
 
 def _signs(negative, dtype):
