@@ -251,10 +251,6 @@ def test_unsupported_transfer_settings_are_refused_by_name(alg, change, field):
 
 
 def test_unsupported_compounds_are_refused():
-    cfg = UnitCellRPUConfig(device=OneSidedUnitCell(unit_cell_devices=[SoftBoundsDevice()],
-                                                    copy_inverted=True))
-    with pytest.raises(ConfigError, match="copy_inverted"):
-        AnalogTile(4, 8, cfg)
     cfg = UnitCellRPUConfig(device=OneSidedUnitCell(
         unit_cell_devices=[SoftBoundsDevice(write_noise_std=1.0)], refresh_every=1))
     with pytest.raises(ConfigError, match="write_noise_std"):

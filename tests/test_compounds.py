@@ -1044,8 +1044,6 @@ def test_algorithms_learn_the_regression(alg, factor):
 # 9. configurations rpu does not support
 # =================================================================================================
 @pytest.mark.parametrize("cell, words", [
-    (lambda: OneSidedUnitCell(unit_cell_devices=[noise_free()], copy_inverted=True),
-     ["rpu_config.device.copy_inverted"]),
     (lambda: ChoppedTransferCompound(unit_cell_devices=[noise_free()] * 3),
      ["unit_cell_devices", "2"]),
     (lambda: ChoppedTransferCompound(unit_cell_devices=[noise_free()] * 2, transfer_columns=False),

@@ -122,7 +122,15 @@ CONFIGS = {
     "tiki-taka-reset": _algorithm("tiki-taka", transfer_every=1.0, units_in_mbatch=False,
                                   transfer_lr=5.0, with_reset_prob=0.3),
     "tiki-taka-3-devices": lambda: _three_devices(),
+    "one-sided-copy-inverted": lambda: _one_sided_inverted(),
 }
+
+
+def _one_sided_inverted():
+    cfg = _one_sided()
+    cfg.device.copy_inverted = True
+    cfg.device.unit_cell_devices = [SoftBoundsDevice(w_max=0.3, w_min=-0.05, up_down=0.2)]
+    return cfg
 
 
 def _three_devices():
@@ -147,7 +155,8 @@ MOVES = {"sgd-2-devices": _BOTH, "vector-all": _BOTH, "reference": ("hidden_weig
          "agad": _BOTH + ("buffered_FP_weight", "running_mean_weight", "past_mean_weight"),
          "buffered": _BOTH + ("buffered_FP_weight_0",), "tiki-taka-3-reads": _BOTH,
          "tiki-taka-rows": _BOTH, "buffered-rows": _BOTH + ("buffered_FP_weight_0",),
-         "tiki-taka-reset": _BOTH, "tiki-taka-3-devices": _BOTH + ("hidden_weights_2",)}
+         "tiki-taka-reset": _BOTH, "tiki-taka-3-devices": _BOTH + ("hidden_weights_2",),
+         "one-sided-copy-inverted": _BOTH}
 
 
 def _data(step, dtype=np.float32, m=BATCH):

@@ -22,7 +22,8 @@ import pytest
 import rpu
 from rpu import _core
 from rpu.config import (BufferedTransferCompound, ConstantStepDevice, IOParameters,
-                        OneSidedUnitCell, PulseType, SoftBoundsDevice, UnitCellRPUConfig,
+                        OneSidedUnitCell, PowStepDevice, PowStepReferenceDevice, PulseType,
+                        SoftBoundsDevice, SoftBoundsReferenceDevice, UnitCellRPUConfig,
                         UpdateParameters)
 from rpu.errors import ConfigError
 
@@ -523,8 +524,6 @@ def test_pcm_preset_runs_and_refreshes():
     (lambda: OneSidedUnitCell(unit_cell_devices=[SoftBoundsDevice(write_noise_std=0.5)],
                               refresh_every=1),
      ["rpu_config.device.unit_cell_devices[0].write_noise_std", "refresh"]),
-    (lambda: OneSidedUnitCell(unit_cell_devices=[noise_free()], copy_inverted=True),
-     ["rpu_config.device.copy_inverted"]),
     # aihwkit 1.1.0's buffered compound ignores it
     (lambda: BufferedTransferCompound(unit_cell_devices=[noise_free()] * 2, with_reset_prob=0.2),
      ["rpu_config.device.with_reset_prob", "ignores"]),
@@ -534,6 +533,66 @@ def test_refused_settings_raise_config_error(cell, words):
         rpu.AnalogTile(2, 3, UnitCellRPUConfig(device=cell()))
     for word in words:
         assert word in str(info.value)
+
+
+@pytest.mark.parametrize("device", [
+    SoftBoundsDevice(w_max=0.8, w_min=-0.3, up_down=0.2, dw_min_dtod=0.3, w_max_dtod=0.2,
+                     w_min_dtod=0.2, up_down_dtod=0.1),
+    PowStepDevice(up_down=-0.1, pow_gamma_dtod=0.2, pow_up_down_dtod=0.1),
+    PowStepReferenceDevice(reference_std=0.1, pow_gamma=0.6, pow_gamma_dtod=0.2,
+                           pow_up_down_dtod=0.1),
+    SoftBoundsReferenceDevice(reference_std=0.1, w_max=0.9, w_min=-0.4),
+    ConstantStepDevice(up_down=0.3, w_min=-0.6),
+], ids=lambda dev: type(dev).__name__)
+def test_copy_inverted_mirrors_g_plus_as_aihwkit_does(device):
+    """copy_inverted (aihwkit 1.1.0's copyInvertDeviceParameter): g+ keeps its own draws but
+    swaps its step scales, mirrors its bounds and negates its reference; its slopes are g-'s
+    negated and its gammas g-'s, up and down swapped. g- is untouched. The same seed without
+    copy_inverted gives the draws before the mirroring."""
+    def hidden_of(inverted):
+        cell = OneSidedUnitCell(unit_cell_devices=[device], copy_inverted=inverted)
+        return rpu.AnalogTile(4, 5, UnitCellRPUConfig(device=cell), seed=3).get_hidden_parameters()
+
+    inv, plain = hidden_of(True), hidden_of(False)
+    names = {k[:-2] for k in plain if k.endswith("_0")}
+    for name in names:
+        np.testing.assert_array_equal(inv[f"{name}_0"], plain[f"{name}_0"], err_msg=name)
+    expected = {"dwmin_up": plain["dwmin_down_1"], "dwmin_down": plain["dwmin_up_1"],
+                "max_bound": -plain["min_bound_1"], "min_bound": -plain["max_bound_1"]}
+    if "slope_up" in names:
+        expected.update(slope_up=-plain["slope_down_0"], slope_down=-plain["slope_up_0"])
+    if "gamma_up" in names:
+        expected.update(gamma_up=plain["gamma_down_0"], gamma_down=plain["gamma_up_0"])
+    if "reference" in names:
+        expected["reference"] = -plain["reference_1"]
+    for name in names - {"hidden_weights"}:
+        want = expected.get(name, plain[f"{name}_1"])
+        np.testing.assert_array_equal(inv[f"{name}_1"], want, err_msg=name)
+    # the mirroring did something: asymmetric draws
+    assert not np.array_equal(inv["max_bound_1"], plain["max_bound_1"])
+    assert not np.array_equal(inv["dwmin_up_1"], plain["dwmin_up_1"])
+
+
+def test_copy_inverted_changes_nothing_for_a_symmetric_device():
+    """A device without asymmetry or device-to-device variation is its own mirror: the pair
+    trains bit for bit as the plain pair, refresh included."""
+    dev = SoftBoundsDevice(dw_min_dtod=0.0, up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=0.0)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (300, 16)).astype(np.float32)
+    Y = X @ rng.uniform(-0.5, 0.5, (16, 4)).astype(np.float32)
+    results = []
+    for inverted in (False, True):
+        cell = OneSidedUnitCell(unit_cell_devices=[dev], copy_inverted=inverted, refresh_every=1)
+        tile = rpu.AnalogTile(4, 16, UnitCellRPUConfig(device=cell), seed=1)
+        tile.set_weights(np.zeros((4, 16)))
+        tile.set_learning_rate(0.05)
+        for s in range(0, 300, 10):
+            x = X[s:s + 10]
+            tile.update(x, tile.forward(x) - Y[s:s + 10])
+        results.append(tile.get_hidden_parameters())
+    for name in results[0]:
+        np.testing.assert_array_equal(results[1][name], results[0][name], err_msg=name)
+    assert np.abs(results[0]["hidden_weights_1"]).max() > 0.05
 
 
 def test_write_noise_without_refresh_runs():

@@ -103,6 +103,13 @@ CASES = {
     "onesided-mean-count": dict(
         kind="onesided", device=dict(cls="SoftBounds", dw_min=0.01, w_max=0.4, w_min=-0.2),
         cell=dict(), update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02, w0=True),
+    # g+ mirrored from g- (asymmetric steps and bounds): aihwkit's code swaps g+'s own step
+    # scales, mirrors its own bounds and takes g-'s slopes
+    "onesided-copy-inverted": dict(
+        kind="onesided",
+        device=dict(cls="SoftBounds", dw_min=0.01, w_max=0.4, w_min=-0.2, up_down=0.3),
+        cell=dict(copy_inverted=True), update=dict(pulse_type="MEAN_COUNT", desired_bl=7),
+        lr=0.02, w0=True),
     "onesided-implicit": dict(
         kind="onesided", device=dict(cls="SoftBounds", dw_min=0.01, w_max=0.4, w_min=-0.2),
         cell=dict(), update=dict(pulse_type="DETERMINISTIC_IMPLICIT", desired_bl=7), lr=0.02,
@@ -135,7 +142,7 @@ def t32(a):
 
 def device(spec):
     spec = dict(spec)
-    return CLASSES[spec.pop("cls")](**NOISE_FREE, **spec)
+    return CLASSES[spec.pop("cls")](**{**NOISE_FREE, **spec})
 
 
 def update(spec):
@@ -241,7 +248,7 @@ if __name__ == "__main__":
 def _rpu_config(case):
     spec = dict(case["device"])
     cls = {"ConstantStep": ConstantStepDevice, "SoftBounds": SoftBoundsDevice}[spec.pop("cls")]
-    dev = cls(**NOISE_FREE, **spec)
+    dev = cls(**{**NOISE_FREE, **spec})
 
     def update(s):
         s = dict(s)

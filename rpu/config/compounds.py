@@ -272,8 +272,11 @@ class OneSidedUnitCell(UnitCell):
     refresh_update : UpdateParameters, default UpdateParameters()
         Pulsed update used to re-write the refreshed weights.
     copy_inverted : bool, default False
-        Give device 1 the mirrored parameters of device 0 (up and down exchanged, bounds
-        negated) instead of a copy.
+        Mirror device 1 (g+): up and down exchanged, bounds negated. As aihwkit 1.1.0's code
+        does it, device 1 keeps its own device-to-device draws for the step scales, bounds and
+        references (exchanged, mirrored, negated) and takes device 0's slopes (linear step,
+        soft bounds; negated) and gammas (power step), up and down exchanged; its
+        documentation reads all of them as device 0's.
     """
 
     refresh_every: int = param(0, note="<= 0 switches refresh off")

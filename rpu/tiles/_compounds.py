@@ -1064,6 +1064,34 @@ class MixedPrecisionCell(_Cell):
                 setattr(self, name, int(values[name]))
 
 
+def _copy_inverted(dst, src):
+    """aihwkit 1.1.0's copyInvertDeviceParameter(dst <- src) on the per-element parameters of
+    two sub-devices of the same kind: dst's own step scales swap up <-> down, its bounds mirror,
+    its reference changes sign; its slopes are src's negated and its gammas src's, each with up
+    and down swapped."""
+    def plane(sub, name):
+        return sub.hidden[sub.names.index(name)]
+
+    def swap(a, b):
+        a_old = a.copy()
+        a[...] = b
+        b[...] = a_old
+
+    swap(plane(dst, "dwmin_up"), plane(dst, "dwmin_down"))
+    b_max, b_min = plane(dst, "max_bound"), plane(dst, "min_bound")
+    old_max = b_max.copy()
+    b_max[...] = -b_min
+    b_min[...] = -old_max
+    if "slope_up" in dst.names:
+        plane(dst, "slope_up")[...] = -plane(src, "slope_down")
+        plane(dst, "slope_down")[...] = -plane(src, "slope_up")
+    if "gamma_up" in dst.names:
+        plane(dst, "gamma_up")[...] = plane(src, "gamma_down")
+        plane(dst, "gamma_down")[...] = plane(src, "gamma_up")
+    if "reference" in dst.names:
+        plane(dst, "reference")[...] = -plane(dst, "reference")
+
+
 class OneSidedCell(_Cell):
     """OneSidedUnitCell (spec §4.3): g- (device 0) and g+ (device 1), W = w(g+) - w(g-).
 
@@ -1083,8 +1111,14 @@ class OneSidedCell(_Cell):
     Differences from aihwkit 1.1.0: its refresh write uses learning rate -1, which the dense
     pulse types (MeanCount, DeterministicImplicit) turn into a write of the wrong sign (spec §8
     item 11: their sign of lr cancels); rpu writes the difference with the sign aihwkit intends
-    for every pulse type. ``copy_inverted=True`` is not supported (a ConfigError), nor is a
-    refresh on devices with write noise (aihwkit aborts there).
+    for every pulse type. A refresh on devices with write noise is refused (aihwkit aborts
+    there).
+
+    ``copy_inverted=True`` mirrors g+'s device parameters as aihwkit 1.1.0's code does
+    (``_copy_inverted``): g+'s own up and down step scales swap, its own bounds mirror
+    (b_max, b_min -> -b_min, -b_max) and its own references change sign; its slopes (linear
+    step, soft bounds) and gammas (power step) become g-'s, swapped (slopes also negated). The
+    spec reads all of them as g-'s mirrored; the running aihwkit takes the first three from g+.
     """
 
     def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path):
@@ -1092,9 +1126,6 @@ class OneSidedCell(_Cell):
             raise ConfigError(f"{path}.unit_cell_devices is empty; OneSidedUnitCell needs one "
                               f"pulsed device.")
         dev = cell.unit_cell_devices[0]
-        if cell.copy_inverted:
-            raise ConfigError(f"{path}.copy_inverted = True is not supported by rpu yet; set it "
-                              f"to False (both devices are then copies of unit_cell_devices[0]).")
         if cell.refresh_every > 0 and float(getattr(dev, "write_noise_std", 0.0)) > 0:
             raise ConfigError(f"{path}.unit_cell_devices[0].write_noise_std = "
                               f"{dev.write_noise_std!r}: the refresh (refresh_every = "
@@ -1102,6 +1133,8 @@ class OneSidedCell(_Cell):
                               f"devices do not support (aihwkit aborts the same way); set "
                               f"write_noise_std = 0 or refresh_every = 0.")
         subs = _sub_device_arrays([dev, dev], up, shape, dtype, backend, key, n_threads, path)
+        if cell.copy_inverted:
+            _copy_inverted(subs[1], subs[0])
         super().__init__(subs, shape, dtype, backend, key)
         self.cell = cell
         self.up = up
