@@ -1566,9 +1566,10 @@ def update_management(const double[::1] x_abs_max,  # IN  (m,) max_j |x_j| per s
                       const double[::1] d_abs_max,  # IN  (m,) max_i |d_i| per sample
                       const double[::1] lr,         # IN  (m,) learning rate per sample
                       double granularity, int desired_bl, bint fixed_bl,
-                      bint update_bl_management, bint update_management, double um_grad_scale):
+                      bint update_bl_management, bint update_management, double um_grad_scale,
+                      bint single_precision=False):
     """BL (int64), A and B (float64), each of shape (m,), of the samples of a pulsed update
-    (rpu_update_management, update_management.h)."""
+    (rpu_update_management, update_management.h); ``single_precision`` for a float32 tile."""
     cdef Py_ssize_t m = x_abs_max.shape[0], b
     if d_abs_max.shape[0] != m or lr.shape[0] != m:
         raise ValueError(f"update_management: x_abs_max, d_abs_max and lr must have the same "
@@ -1586,6 +1587,7 @@ def update_management(const double[::1] x_abs_max,  # IN  (m,) max_j |x_j| per s
     p.fixed_bl = fixed_bl
     p.update_bl_management = update_bl_management
     p.update_management = update_management
+    p.single_precision = single_precision
     cdef long bl_b
     for b in range(m):
         rpu_update_management(lr[b], x_abs_max[b], d_abs_max[b], p, &bl_b, &a[b], &bb[b])

@@ -261,7 +261,7 @@ cdef extern from "mvm_io.h" nogil:
 cdef extern from "update_management.h" nogil:
     cdef struct rpu_update_management_params:
         double granularity, um_grad_scale
-        int desired_bl, fixed_bl, update_bl_management, update_management
+        int desired_bl, fixed_bl, update_bl_management, update_management, single_precision
     void rpu_update_management(double lr, double x_max, double d_max,
                                const rpu_update_management_params &p, long *bl_out,
                                double *a_out, double *b_out)

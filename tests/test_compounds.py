@@ -706,6 +706,81 @@ def test_mixed_precision_keeps_whole_granularity_steps_in_the_analog_device():
     assert np.abs(chi).max() < 8 * 0.05 + 0.001
 
 
+def _mp_config(inner):
+    return DigitalRankUpdateRPUConfig(
+        device=MixedPrecisionCompound(device=inner),
+        update=UpdateParameters(pulse_type=PulseType.MEAN_COUNT, desired_bl=31))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mixed_precision_with_a_one_sided_device_keeps_the_exact_sum(dtype):
+    """A OneSidedUnitCell as the analog device (as in the PCM preset): every write of whole
+    steps lands on g+ or g- (up pulses only), so that W = g+ - g- and chi together hold the exact
+    SGD sum, and W is what the same writes give a single device. (Binary fractions for dw_min
+    and lr: the bit length lr n_max / g of a write is computed exactly, and its count of whole
+    steps fits the 31 slots.)"""
+    dev = noise_free(dw_min=0.0625, w_max=5.0, w_min=-5.0)
+    rng = np.random.default_rng(6)
+    W0 = rng.uniform(-0.3, 0.3, (5, 4))
+    batches = [(rng.uniform(-1, 1, (int(rng.integers(1, 7)), 4)),
+                rng.uniform(-1, 1, (6, 5))) for _ in range(12)]
+    tiles = {}
+    for name, inner in (("single", dev), ("one-sided", OneSidedUnitCell(unit_cell_devices=[dev]))):
+        tile = rpu.AnalogTile(5, 4, _mp_config(inner), seed=2, dtype=dtype)
+        tile.set_weights(W0)
+        tile.set_learning_rate(0.25)
+        sgd = W0.copy()
+        for X, D in batches:
+            D = D[:X.shape[0]]
+            tile.update(X, D)
+            sgd -= 0.25 * D.T @ X
+        tiles[name] = tile
+        h = tile.get_hidden_parameters()
+        W = tile.get_weights().astype(np.float64)
+        np.testing.assert_allclose(W - h["hidden_weights_chi"], sgd, atol=1e-5)
+        if name == "one-sided":
+            np.testing.assert_allclose(W, h["hidden_weights_1"] - h["hidden_weights_0"], atol=1e-6)
+            assert h["hidden_weights_0"].max() > 0.1 and h["hidden_weights_1"].max() > 0.1
+    np.testing.assert_allclose(tiles["one-sided"].get_weights(), tiles["single"].get_weights(),
+                               atol=1e-6)
+
+
+def test_mixed_precision_pcm_preset_learns_and_resumes(tmp_path):
+    """MixedPrecisionPCMPreset: the PCM pair with its refresh behind the digital accumulator,
+    aihwkit's hidden parameters in its order; it learns a regression and resumes from a file."""
+    from rpu.presets import MixedPrecisionPCMPreset
+    tile = rpu.AnalogTile(4, 16, MixedPrecisionPCMPreset(), seed=0)
+    base = ["max_bound", "min_bound", "dwmin_up", "dwmin_down", "decay_scales",
+            "diffusion_rates", "reset_bias", "drift_nu"]
+    assert tile.get_hidden_parameter_names() == (
+        [f"{n}_0" for n in base] + ["hidden_weights_0"] + [f"{n}_1" for n in base]
+        + ["hidden_weights_1", "hidden_weights_chi"])
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (1000, 16)).astype(np.float32)
+    Y = X @ rng.uniform(-0.5, 0.5, (16, 4)).astype(np.float32)
+    tile.set_weights(np.zeros((4, 16)))
+    tile.set_learning_rate(0.05)
+    start = float(np.mean((tile.forward(X) - Y) ** 2))
+    for s in range(0, 600, 10):
+        tile.update(X[s:s + 10], tile.forward(X[s:s + 10]) - Y[s:s + 10])
+    rpu.save(tile, tmp_path / "mp.npz")
+    resumed = rpu.load(tmp_path / "mp.npz")
+    for s in range(600, 1000, 10):
+        x = X[s:s + 10]
+        for t in (tile, resumed):
+            t.update(x, t.forward(x) - Y[s:s + 10])
+    h, hr = tile.get_hidden_parameters(), resumed.get_hidden_parameters()
+    for name in h:
+        np.testing.assert_array_equal(hr[name], h[name], err_msg=name)
+    assert tile._devices.subs[0].n_refresh > 0  # the pair's refresh ran
+    assert float(np.mean((tile.forward(X) - Y) ** 2)) < 0.5 * start
+
+
+def test_transfer_compound_in_mixed_precision_is_refused():
+    with pytest.raises(ConfigError, match="MixedPrecisionCompound.device = TransferCompound"):
+        rpu.AnalogTile(3, 4, _mp_config(TransferCompound(unit_cell_devices=[noise_free()] * 2)))
+
+
 # =================================================================================================
 # 5. VectorUnitCell and ReferenceUnitCell (spec §4.1, §4.2)
 # =================================================================================================

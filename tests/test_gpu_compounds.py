@@ -123,7 +123,15 @@ CONFIGS = {
                                   transfer_lr=5.0, with_reset_prob=0.3),
     "tiki-taka-3-devices": lambda: _three_devices(),
     "one-sided-copy-inverted": lambda: _one_sided_inverted(),
+    # the PCM preset's shape: a refreshed one-sided pair behind the digital accumulator
+    "mp-one-sided": lambda: _mp_one_sided(),
 }
+
+
+def _mp_one_sided():
+    from rpu.config import DigitalRankUpdateRPUConfig, MixedPrecisionCompound
+    return DigitalRankUpdateRPUConfig(device=MixedPrecisionCompound(
+        device=_one_sided().device, transfer_every=1, n_rows_per_transfer=4))
 
 
 def _one_sided_inverted():
@@ -156,7 +164,7 @@ MOVES = {"sgd-2-devices": _BOTH, "vector-all": _BOTH, "reference": ("hidden_weig
          "buffered": _BOTH + ("buffered_FP_weight_0",), "tiki-taka-3-reads": _BOTH,
          "tiki-taka-rows": _BOTH, "buffered-rows": _BOTH + ("buffered_FP_weight_0",),
          "tiki-taka-reset": _BOTH, "tiki-taka-3-devices": _BOTH + ("hidden_weights_2",),
-         "one-sided-copy-inverted": _BOTH}
+         "one-sided-copy-inverted": _BOTH, "mp-one-sided": _BOTH + ("hidden_weights_chi",)}
 
 
 def _data(step, dtype=np.float32, m=BATCH):

@@ -25,9 +25,9 @@ import pytest
 
 import rpu
 from aihwkit_runner import AIHWKIT_PYTHON, run_worker
-from rpu.config import (BufferedTransferCompound, ConstantStepDevice, IOParameters,
-                        OneSidedUnitCell, PulseType, SoftBoundsDevice, TransferCompound,
-                        UnitCellRPUConfig, UpdateParameters)
+from rpu.config import (BufferedTransferCompound, ConstantStepDevice, DigitalRankUpdateRPUConfig,
+                        IOParameters, MixedPrecisionCompound, OneSidedUnitCell, PulseType,
+                        SoftBoundsDevice, TransferCompound, UnitCellRPUConfig, UpdateParameters)
 
 import test_onesided_buffered as tob
 
@@ -110,6 +110,12 @@ CASES = {
         device=dict(cls="SoftBounds", dw_min=0.01, w_max=0.4, w_min=-0.2, up_down=0.3),
         cell=dict(copy_inverted=True), update=dict(pulse_type="MEAN_COUNT", desired_bl=7),
         lr=0.02, w0=True),
+    # a OneSidedUnitCell as the analog device of a MixedPrecisionCompound (as in the PCM
+    # preset), its writes the transfers' rows. (BL 31: with BL 7 the writes' counts of whole
+    # steps, BL |n| / max|n|, often land on rounding ties, which the last bit decides.)
+    "mp-onesided": dict(
+        kind="mp-onesided", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.2),
+        cell=dict(), update=dict(pulse_type="MEAN_COUNT", desired_bl=31), lr=0.2, w0=True),
     "onesided-implicit": dict(
         kind="onesided", device=dict(cls="SoftBounds", dw_min=0.01, w_max=0.4, w_min=-0.2),
         cell=dict(), update=dict(pulse_type="DETERMINISTIC_IMPLICIT", desired_bl=7), lr=0.02,
@@ -124,10 +130,10 @@ import json, sys
 import numpy as np
 import torch
 from aihwkit.simulator.tiles import AnalogTile
-from aihwkit.simulator.configs import UnitCellRPUConfig
+from aihwkit.simulator.configs import UnitCellRPUConfig, DigitalRankUpdateRPUConfig
 from aihwkit.simulator.configs.devices import ConstantStepDevice, SoftBoundsDevice
 from aihwkit.simulator.configs.compounds import (OneSidedUnitCell, BufferedTransferCompound,
-                                                 TransferCompound)
+                                                 TransferCompound, MixedPrecisionCompound)
 from aihwkit.simulator.parameters import IOParameters, UpdateParameters
 from aihwkit.simulator.parameters.enums import (PulseType, NoiseManagementType,
                                                 BoundManagementType)
@@ -161,6 +167,9 @@ def build(case):
                    transfer_update=update(case["transfer_update"]), **case["cell"])
     else:
         cell = OneSidedUnitCell(unit_cell_devices=[dev], **case["cell"])
+    if case["kind"] == "mp-onesided":
+        return DigitalRankUpdateRPUConfig(device=MixedPrecisionCompound(device=cell),
+                                          update=update(case["update"]))
     return UnitCellRPUConfig(device=cell, update=update(case["update"]))
 
 
@@ -263,6 +272,9 @@ def _rpu_config(case):
                    transfer_update=update(case["transfer_update"]), **case["cell"])
     else:
         cell = OneSidedUnitCell(unit_cell_devices=[dev], **case["cell"])
+    if case["kind"] == "mp-onesided":
+        return DigitalRankUpdateRPUConfig(device=MixedPrecisionCompound(device=cell),
+                                          update=update(case["update"]))
     return UnitCellRPUConfig(device=cell, update=update(case["update"]))
 
 

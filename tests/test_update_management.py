@@ -181,3 +181,26 @@ def test_per_sample_arguments_of_different_lengths_are_refused():
         update_management(np.ones(3), np.ones(3), np.full(2, 0.01), 0.001, up)
     with pytest.raises(ValueError, match="same length, got 3, 4 and 3"):
         update_management(np.ones(3), np.ones(4), 0.01, 0.001, up)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bit_length_of_whole_step_writes_is_rounded_in_the_tile_precision(dtype):
+    """A write of whole steps (mixed precision, buffered transfers): lr = g, n_max steps, so the
+    expected count lr n_max / g is the whole number n_max and BL = n_max. aihwkit computes it in
+    the tile's type; in double 0.01 * 14 / 0.01 is 14.000000000000002, and for a float64 tile
+    aihwkit (and rpu) round that up to 15 -- for float32, as the reference in float32, to 14."""
+    up = UpdateParameters(desired_bl=31, update_bl_management=True, update_management=True)
+    n_max = np.arange(1.0, 32.0)
+    g = float(np.float32(0.01)) if dtype == np.float32 else 0.01
+    bl, _, _ = update_management(n_max, np.ones_like(n_max), g, g, up, dtype)
+    rbl, _, _ = update_management_ref(n_max, np.ones_like(n_max), g, g, up, dtype)
+    np.testing.assert_array_equal(bl, rbl)
+    if dtype == np.float32:
+        np.testing.assert_array_equal(bl, n_max.astype(np.int64))
+    else:
+        assert bl[13] == 15  # the double rounding, as aihwkit's float64 tile has it
+    # no management: BL = ceil(lr / g) beyond desired_bl, the same way
+    plain = UpdateParameters(desired_bl=1, update_bl_management=False, update_management=False)
+    bl, _, _ = update_management(np.ones(1), np.ones(1), 14 * g, g, plain, dtype)
+    rbl, _, _ = update_management_ref(np.ones(1), np.ones(1), 14 * g, g, plain, dtype)
+    np.testing.assert_array_equal(bl, rbl)

@@ -953,20 +953,35 @@ def _ema_series(m, values, tau):
 
 class MixedPrecisionCell(_Cell):
     """MixedPrecisionCompound (spec §4.8): a digital accumulator chi, written to the analog
-    device in whole multiples of the granularity."""
+    device in whole multiples of the granularity.
+
+    The analog device may itself be a unit cell (a OneSidedUnitCell such as
+    ``PCMPresetUnitCell``, a VectorUnitCell or a ReferenceUnitCell), as in aihwkit: each row a
+    transfer writes is one vector update of that cell (its refresh counts them, the rows of a
+    transfer being its mini-batch), made with the transfer's update parameters.
+    """
 
     def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path):
-        subs = _sub_device_arrays([cell.device], up, shape, dtype, backend, key, n_threads, path)
+        # the transfer writes with BL and update management on (aihwkit forces both)
+        t_up = _copy_config(up)
+        t_up.update_bl_management = True
+        t_up.update_management = True
+        inner = cell.device  # (the config admits single devices and these unit cells only)
+        self.nested = isinstance(inner, (OneSidedUnitCell, VectorUnitCell, ReferenceUnitCell))
+        if self.nested:
+            if hasattr(inner, "check_ready"):
+                inner.check_ready()
+            kind = OneSidedCell if isinstance(inner, OneSidedUnitCell) else VectorCell
+            subs = [kind(inner, t_up, shape, dtype, backend, _derived_key(key, _ROLE_DEVICE, 0),
+                         n_threads, path + ".device")]
+        else:
+            subs = _sub_device_arrays([inner], up, shape, dtype, backend, key, n_threads, path)
         super().__init__(subs, shape, dtype, backend, key)
         self.cell = cell
         self.up = up
         self.extra = {"hidden_weights_chi": self.xp.zeros(shape, dtype=dtype)}
         g = cell.granularity if cell.granularity > 0 else subs[0].granularity
         self.g = float(g)
-        # the transfer writes with BL and update management on (aihwkit forces both)
-        t_up = _copy_config(up)
-        t_up.update_bl_management = True
-        t_up.update_management = True
         self.transfer_up = t_up
         self.quant = _Draws(backend, _derived_key(key, _ROLE_QUANT))
         self.write_key = _derived_key(key, _ROLE_WRITE)
@@ -979,16 +994,23 @@ class MixedPrecisionCell(_Cell):
         return list(self.subs[0].names) + ["hidden_weights_chi"]
 
     def get_hidden(self):
-        out = {n: self.subs[0].hidden[j].copy() for j, n in enumerate(self.subs[0].names)}
+        if self.nested:
+            out = self.subs[0].get_hidden()
+        else:
+            out = {n: self.subs[0].hidden[j].copy() for j, n in enumerate(self.subs[0].names)}
         out["hidden_weights_chi"] = self.extra["hidden_weights_chi"].copy()
         return out
 
     def set_hidden(self, staged, weights):
-        for j, n in enumerate(self.subs[0].names):
-            self.subs[0].hidden[j] = staged[n]
         self.extra["hidden_weights_chi"][...] = staged["hidden_weights_chi"]
-        self.w[0][...] = weights
-        self.subs[0].clip(self.w[0])
+        if self.nested:
+            # the cell's own weights and parameters; its visible weight becomes the tile's
+            self.subs[0].set_hidden(staged, self.w[0])
+        else:
+            for j, n in enumerate(self.subs[0].names):
+                self.subs[0].hidden[j] = staged[n]
+            self.w[0][...] = weights
+            self.subs[0].clip(self.w[0])
         self.visible(weights)
 
     def visible(self, weights):
@@ -1050,9 +1072,14 @@ class MixedPrecisionCell(_Cell):
         De[xp.arange(n_rows), rows] = 1
         # chi holds +lr d x^T (the gradient); the pulsed step W -= (g lr_tr) e_i delta^T
         # writes its whole multiples of g
-        self.subs[0].update(self.w[0], xp.ascontiguousarray(delta.astype(self.dtype)), De,
-                            self.g * cell.transfer_lr, self.write_key, self.n_transfers, n_threads,
-                            up=self.transfer_up, noise_key=self.noise_keys[0])
+        X = xp.ascontiguousarray(delta.astype(self.dtype))
+        if self.nested:  # (a cell made with the transfer's update parameters, its own noise keys)
+            self.subs[0].update(self.w[0], X, De, self.g * cell.transfer_lr, self.write_key,
+                                self.n_transfers, n_threads)
+        else:
+            self.subs[0].update(self.w[0], X, De, self.g * cell.transfer_lr, self.write_key,
+                                self.n_transfers, n_threads, up=self.transfer_up,
+                                noise_key=self.noise_keys[0])
         self.n_transfers += 1
 
     def counters(self):

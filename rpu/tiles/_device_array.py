@@ -196,7 +196,7 @@ class DeviceArray:
             x_max, d_max = xp.abs(X).max(axis=1), xp.abs(D).max(axis=1)
             if xp is not np:
                 x_max, d_max = self.backend.to_host(x_max), self.backend.to_host(d_max)
-        bl, a, b = update_management(x_max, d_max, lr, g, up)
+        bl, a, b = update_management(x_max, d_max, lr, g, up, self.dtype)
         mode = _MODES[pulse_type]
         if mode == 2:
             x_res, d_res = _resolution(up.x_res_implicit), _resolution(up.d_res_implicit)
@@ -249,7 +249,7 @@ class DeviceArray:
         rows = None if 2 * active.size > d else active
         if self.pulsed and up.pulse_type.name in _MODES:
             d_max = d_max.astype(np.float64)
-            bl, a, b = update_management(np.ones(m), d_max, lr, self.granularity, up)
+            bl, a, b = update_management(np.ones(m), d_max, lr, self.granularity, up, self.dtype)
             mode = _MODES[up.pulse_type.name]
             x_res = _resolution(up.x_res_implicit if mode == 2 else up.res)
             d_res = _resolution(up.d_res_implicit if mode == 2 else up.res)

@@ -22,6 +22,9 @@ class DeviceTile(TileBase):
         device = getattr(self.rpu_config, "device", None)
         subs = getattr(device, "unit_cell_devices", None)
         if subs is None and hasattr(device, "device"):  # MixedPrecisionCompound: device + chi
+            inner = getattr(device.device, "unit_cell_devices", None)  # a nested unit cell
+            if inner:
+                return 2 + sum(1 + len(hidden_names(sub)) for sub in inner)
             return 2 + len(hidden_names(device.device))
         if not subs:
             return 1 + (len(hidden_names(device)) if device is not None else 0)

@@ -10,7 +10,7 @@ import numpy as np
 from rpu import _core
 
 
-def update_management(x_abs_max, d_abs_max, lr, granularity, up):
+def update_management(x_abs_max, d_abs_max, lr, granularity, up, dtype=np.float64):
     """Per-sample bit lengths and probability scales of a pulsed update.
 
     Parameters
@@ -23,6 +23,10 @@ def update_management(x_abs_max, d_abs_max, lr, granularity, up):
     granularity : float
         The device's weight granularity g (about dw_min).
     up : UpdateParameters
+    dtype : numpy dtype, default float64
+        The tile's type. aihwkit computes the bit length in it: for float32, the pulse count
+        of the largest element, lr x_max d_max / g, and lr / g are computed in float before
+        they are rounded up (a whole count, as a write of whole steps has, stays whole).
 
     Returns
     -------
@@ -51,4 +55,5 @@ def update_management(x_abs_max, d_abs_max, lr, granularity, up):
     # the per-sample arithmetic: rpu_update_management (rpu/_kernels/update_management.h)
     return _core.update_management(xm, dm, lr_rows, float(granularity), int(up.desired_bl),
                                    bool(up.fixed_bl), bool(up.update_bl_management),
-                                   bool(up.update_management), float(up.um_grad_scale))
+                                   bool(up.update_management), float(up.um_grad_scale),
+                                   np.dtype(dtype) == np.float32)
