@@ -204,3 +204,24 @@ def test_bit_length_of_whole_step_writes_is_rounded_in_the_tile_precision(dtype)
     bl, _, _ = update_management(np.ones(1), np.ones(1), 14 * g, g, plain, dtype)
     rbl, _, _ = update_management_ref(np.ones(1), np.ones(1), 14 * g, g, plain, dtype)
     np.testing.assert_array_equal(bl, rbl)
+
+
+@pytest.mark.parametrize("fixed_bl,ublm,um",
+                         list(itertools.product([True, False], [True, False], [True, False])))
+def test_float32_tiles_compute_as_aihwkit_in_float(fixed_bl, ublm, um):
+    """For a float32 tile, BL, A and B are aihwkit's float results bit for bit (the reference
+    runs the same operations in float32), ties included: dense counts BL |x| B of a write of
+    whole steps land on halves, whose side the last bit decides."""
+    xm = np.concatenate([XM, np.arange(1.0, 40.0)]).astype(np.float32)
+    dm = np.concatenate([DM, np.ones(39)]).astype(np.float32)
+    for desired_bl, lr, g in itertools.product([1, 7, 31], [1e-4, 0.01, 0.1], [0.001, 0.01]):
+        up = UpdateParameters(desired_bl=desired_bl, fixed_bl=fixed_bl, update_bl_management=ublm,
+                              update_management=um)
+        g32 = float(np.float32(g))
+        bl, a, b = update_management(xm.astype(np.float64), dm.astype(np.float64), lr, g32, up,
+                                     np.float32)
+        rbl, ra, rb = update_management_ref(xm, dm, lr, g32, up, np.float32)
+        np.testing.assert_array_equal(bl, rbl, err_msg=f"BL for {up!r}, lr={lr}, g={g}")
+        on = rbl > 0
+        np.testing.assert_array_equal(np.asarray(a, np.float32)[on], ra[on], err_msg="A")
+        np.testing.assert_array_equal(np.asarray(b, np.float32)[on], rb[on], err_msg="B")

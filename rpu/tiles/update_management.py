@@ -24,9 +24,9 @@ def update_management(x_abs_max, d_abs_max, lr, granularity, up, dtype=np.float6
         The device's weight granularity g (about dw_min).
     up : UpdateParameters
     dtype : numpy dtype, default float64
-        The tile's type. aihwkit computes the bit length in it: for float32, the pulse count
-        of the largest element, lr x_max d_max / g, and lr / g are computed in float before
-        they are rounded up (a whole count, as a write of whole steps has, stays whole).
+        The tile's type. aihwkit computes BL, A and B in it; for float32 so does rpu, operation
+        for operation (a whole count lr n / g, as a write of whole steps has, stays whole, and
+        the dense counts' halves fall the same way). float64 is computed in double.
 
     Returns
     -------
