@@ -198,15 +198,17 @@ class TransferRef:
         self.Hs = [np.zeros(self.shape, dtype=dtype) for _ in range(self.n - 1)]
         self.mu = np.zeros(self.shape, dtype=dtype)
         self.mu_past = np.zeros(self.shape, dtype=dtype)
-        self.c_in = np.zeros(x_size, dtype=bool)
-        self.c_out = np.zeros(d_size, dtype=bool)
-        self.switched = np.zeros(x_size, dtype=bool)
+        self.rows = not getattr(cell, "transfer_columns", True)
+        n_in, n_out = (d_size, x_size) if self.rows else (x_size, d_size)
+        # the choppers of the read lines (columns, or rows) and of the output lines
+        self.c_in = np.zeros(n_in, dtype=bool)
+        self.c_out = np.zeros(n_out, dtype=bool)
+        self.switched = np.zeros(n_in, dtype=bool)
         self.count = 0
         self.slices = [0] * (self.n - 1)  # next line each source device transfers
         self.transfer_counter = 0
         self.m_x = 0.0
         self.m_d = 0.0
-        self.rows = not getattr(cell, "transfer_columns", True)
         self.n_in = d_size if self.rows else x_size  # the lines a transfer reads
         self.n_reads = min(int(getattr(cell, "n_reads_per_transfer", 1)), self.n_in)
         # with_reset_prob: the read column of A goes to the reset value (deterministic only for
@@ -250,7 +252,7 @@ class TransferRef:
         te = self.te[level]
         if self.kind in ("chopped", "dynamic") and te < 0:
             num_states = (self.w_max - self.w_min) / self.g  # the fast device's number of states
-            return max(1, round_half_away(num_states / self.shape[1] * abs(te)))
+            return max(1, round_half_away(num_states / self.n_in * abs(te)))
         if te <= 0:
             return 0
         if self.cell.units_in_mbatch:
@@ -333,7 +335,7 @@ class TransferRef:
             return
         bg = (cell.buffer_granularity if cell.buffer_granularity > 0 else 1.0) * self.g
         if cell.auto_granularity > 0:
-            bg *= cell.auto_granularity / (x * abs(float(cell.transfer_every)))
+            bg *= cell.auto_granularity / (self.n_in * abs(float(cell.transfer_every)))
         lr_t = cell.transfer_lr * (lr if cell.scale_transfer_lr else 1.0)
         if self.gamma[0] > 0 and self.gamma[1] > 0:
             lr_t *= self.gamma[0] / self.gamma[1]
@@ -351,17 +353,21 @@ class TransferRef:
             beta = min(cell.tail_weightening / N, 1.0)
             sw = self.switched[j]
             self.switched[j] = False
-            counts, self.H, self.mu, self.mu_past = dynamic_buffer_ref(
-                read[None], [j], chop[None], [lr_scale], [sw], self.H, self.mu, self.mu_past, M,
+            # (a row's buffer entries are a row of each buffer: the formulas on them transposed)
+            bufs = [b.T.copy() if self.rows else b for b in (self.H, self.mu, self.mu_past)]
+            counts, *bufs = dynamic_buffer_ref(
+                read[None], [j], chop[None], [lr_scale], [sw], *bufs, M,
                 cell.momentum, cell.forget_buffer, M * cell.buffer_cap, beta, self.dtype)
+            self.H, self.mu, self.mu_past = [b.T.copy() if self.rows else b for b in bufs]
             write = self.transfer_counter > N
             if cur == N or (cell.in_chop_random and self._coin(cell.in_chop_prob)):
                 self.c_in[j] = not self.c_in[j]
                 self.switched[j] = True
         else:
-            counts, self.H = chopped_buffer_ref(
-                read[None], [j], chop[None], [lr_scale], self.H, M, cell.momentum,
-                cell.forget_buffer, cell.no_buffer, self.dtype)
+            counts, H = chopped_buffer_ref(
+                read[None], [j], chop[None], [lr_scale], self.H.T.copy() if self.rows else self.H,
+                M, cell.momentum, cell.forget_buffer, cell.no_buffer, self.dtype)
+            self.H = H.T.copy() if self.rows else H
             if cell.in_chop_prob > 0:
                 if cell.in_chop_random:
                     flip = self._coin(cell.in_chop_prob)
@@ -371,11 +377,12 @@ class TransferRef:
                     self.c_in[j] = not self.c_in[j]
         n = counts[0]
         if write and np.any(n != 0):
-            # pulsed write of C: lr = step g_C, x = e_j, d = -n (the transfer update parameters)
-            c = dense_counts(e_j, -n.astype(self.dtype), cell.step * self.g, self.g,
-                             cell.transfer_update, self.dtype)
+            # pulsed write of C: lr = step g_C, x = e_j, d = -n (the transfer update parameters;
+            # x = -n, d = e_i for a row)
+            c = self._line_counts(e_j, -n.astype(self.dtype), cell.step * self.g,
+                                  cell.transfer_update)
             self.C = self._step(self.C, c)
-        if j == x - 1:
+        if j == self.n_in - 1:
             if self.kind == "chopped" and cell.out_chop_prob > 0 and self._coin(cell.out_chop_prob):
                 self.c_out = ~self.c_out
             self.transfer_counter += 1
@@ -390,8 +397,10 @@ class TransferRef:
         for x, d in zip(X, D):
             lr_fast = self.fast_lr(x, d, lr, m)
             if self.kind in ("chopped", "dynamic"):
-                x = np.where(self.c_in, -x, x)
-                d = np.where(self.c_out, -d, d)
+                # the input choppers sign the read lines: x for columns, d for rows
+                c_x, c_d = (self.c_out, self.c_in) if self.rows else (self.c_in, self.c_out)
+                x = np.where(c_x, -x, x)
+                d = np.where(c_d, -d, d)
             counts = dense_counts(x, d, lr_fast, self.g, self.up, self.dtype)
             self.A = self._step(self.A, counts)
             self.count += 1

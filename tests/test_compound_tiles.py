@@ -237,7 +237,6 @@ def test_regression_task_learns(alg, factor):
 # ----- refused configurations ---------------------------------------------------------------
 @pytest.mark.parametrize("alg,change,field", [
     # (Tiki-taka and TTv2 take both; aihwkit's chopped compounds read single columns)
-    ("c-ttv2", lambda c: setattr(c.device, "transfer_columns", False), "transfer_columns"),
     ("agad", lambda c: setattr(c.device, "n_reads_per_transfer", 2), "n_reads_per_transfer"),
     ("c-ttv2", lambda c: setattr(c.device, "with_reset_prob", 0.1), "with_reset_prob"),
     ("tiki-taka", lambda c: setattr(c.device.transfer_forward, "inp_noise", 0.1),

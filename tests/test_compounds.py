@@ -410,6 +410,19 @@ REF_CASES = {
         unit_cell_devices=_ref_devices(), in_chop_prob=0.5, in_chop_random=False, gamma=0.5,
         fast_lr=0.05, transfer_lr=40.0, transfer_forward=_perfect(),
         transfer_update=_dense(**BL1_NO_UM))),
+    # row transfer: the input choppers sign d, the output choppers x; the buffers step rows
+    "c-ttv2-rows-periodic": ("chopped", lambda: ChoppedTransferCompound(
+        unit_cell_devices=_ref_devices(), in_chop_prob=0.5, in_chop_random=False, fast_lr=0.1,
+        auto_scale=True, momentum=0.2, transfer_lr=40.0, transfer_columns=False,
+        auto_granularity=4.0, transfer_forward=_perfect(), transfer_update=_dense(**BL1_NO_UM))),
+    "c-ttv2-rows-always-flip": ("chopped", lambda: ChoppedTransferCompound(
+        unit_cell_devices=_ref_devices(), in_chop_prob=1.0, in_chop_random=True,
+        out_chop_prob=1.0, fast_lr=0.1, auto_scale=True, transfer_lr=40.0, transfer_columns=False,
+        transfer_forward=_perfect(), transfer_update=_dense(**BL1_NO_UM))),
+    "agad-rows": ("dynamic", lambda: DynamicTransferCompound(
+        unit_cell_devices=_ref_devices(), in_chop_prob=0.25, fast_lr=0.1, auto_scale=True,
+        transfer_lr=40.0, transfer_columns=False, forget_buffer=False, momentum=0.1,
+        transfer_forward=_perfect(), transfer_update=_dense(**BL1_NO_UM))),
     "agad": ("dynamic", lambda: DynamicTransferCompound(
         unit_cell_devices=_ref_devices(), in_chop_prob=0.25, fast_lr=0.1, auto_scale=True,
         transfer_lr=40.0, transfer_forward=_perfect(), transfer_update=_dense(**BL1_NO_UM))),
@@ -1121,8 +1134,6 @@ def test_algorithms_learn_the_regression(alg, factor):
 @pytest.mark.parametrize("cell, words", [
     (lambda: ChoppedTransferCompound(unit_cell_devices=[noise_free()] * 3),
      ["unit_cell_devices", "2"]),
-    (lambda: ChoppedTransferCompound(unit_cell_devices=[noise_free()] * 2, transfer_columns=False),
-     ["rpu_config.device.transfer_columns", "ChoppedTransferCompound"]),
     (lambda: DynamicTransferCompound(unit_cell_devices=[noise_free()] * 2, n_reads_per_transfer=2),
      ["n_reads_per_transfer", "expected 1"]),
     (lambda: ChoppedTransferCompound(unit_cell_devices=[noise_free()] * 2, with_reset_prob=0.5),

@@ -125,6 +125,10 @@ CONFIGS = {
     "one-sided-copy-inverted": lambda: _one_sided_inverted(),
     # the PCM preset's shape: a refreshed one-sided pair behind the digital accumulator
     "mp-one-sided": lambda: _mp_one_sided(),
+    "c-ttv2-rows": _algorithm("c-ttv2", transfer_every=1.0, in_chop_prob=0.3, out_chop_prob=0.2,
+                              transfer_forward=_NOISY_READ(), transfer_columns=False),
+    "agad-rows": _algorithm("agad", transfer_every=1.0, in_chop_prob=0.5,
+                            transfer_forward=_NOISY_READ(), transfer_columns=False),
 }
 
 
@@ -164,7 +168,9 @@ MOVES = {"sgd-2-devices": _BOTH, "vector-all": _BOTH, "reference": ("hidden_weig
          "buffered": _BOTH + ("buffered_FP_weight_0",), "tiki-taka-3-reads": _BOTH,
          "tiki-taka-rows": _BOTH, "buffered-rows": _BOTH + ("buffered_FP_weight_0",),
          "tiki-taka-reset": _BOTH, "tiki-taka-3-devices": _BOTH + ("hidden_weights_2",),
-         "one-sided-copy-inverted": _BOTH, "mp-one-sided": _BOTH + ("hidden_weights_chi",)}
+         "one-sided-copy-inverted": _BOTH, "mp-one-sided": _BOTH + ("hidden_weights_chi",),
+         "c-ttv2-rows": _BOTH + ("buffered_FP_weight_0",),
+         "agad-rows": _BOTH + ("buffered_FP_weight", "running_mean_weight", "past_mean_weight")}
 
 
 def _data(step, dtype=np.float32, m=BATCH):
@@ -216,7 +222,7 @@ def test_update_with_transfers_equals_the_cpu_core(backend, name):
     assert gpu.backend_name == "cuda" and isinstance(gpu.get_weights(), backend.xp.ndarray)
     _assert_same_state(backend, gpu, cpu)  # construction
     before = cpu.get_weights(), cpu.get_hidden_parameters()
-    _train((cpu, gpu), 7 if name == "agad" else 4)
+    _train((cpu, gpu), 7 if name.startswith("agad") else 4)
     assert _did_its_job(cpu) and _did_its_job(gpu)
     # what must have moved: the sub-devices, the slow device of a transfer (so transfers
     # wrote), the buffers, the visible weights

@@ -25,9 +25,10 @@ import pytest
 
 import rpu
 from aihwkit_runner import AIHWKIT_PYTHON, run_worker
-from rpu.config import (BufferedTransferCompound, ConstantStepDevice, DigitalRankUpdateRPUConfig,
-                        IOParameters, MixedPrecisionCompound, OneSidedUnitCell, PulseType,
-                        SoftBoundsDevice, TransferCompound, UnitCellRPUConfig, UpdateParameters)
+from rpu.config import (BufferedTransferCompound, ChoppedTransferCompound, ConstantStepDevice,
+                        DigitalRankUpdateRPUConfig, DynamicTransferCompound, IOParameters,
+                        MixedPrecisionCompound, OneSidedUnitCell, PulseType, SoftBoundsDevice,
+                        TransferCompound, UnitCellRPUConfig, UpdateParameters)
 
 import test_onesided_buffered as tob
 
@@ -100,6 +101,23 @@ CASES = {
         cell=dict(fast_lr=0.05, transfer_every_vec=[1.0, 2.0, 0.0], units_in_mbatch=False,
                   transfer_lr_vec=[40.0, 60.0, 1.0], momentum=0.1, gamma=0.2),
         transfer_update=BL1, update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
+    # the chopped compounds with periodic choppers: columns, and row transfer (the input
+    # choppers on the rows, the buffers along them)
+    "c-ttv2-columns": dict(
+        kind="chopped", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
+        cell=dict(in_chop_prob=0.5, in_chop_random=False, fast_lr=0.1, auto_scale=True,
+                  momentum=0.2, transfer_lr=40.0, out_chop_prob=1.0),
+        transfer_update=BL1, update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
+    "c-ttv2-rows": dict(
+        kind="chopped", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
+        cell=dict(in_chop_prob=0.5, in_chop_random=False, fast_lr=0.1, auto_scale=True,
+                  momentum=0.2, transfer_lr=40.0, out_chop_prob=1.0, transfer_columns=False),
+        transfer_update=BL1, update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
+    "agad-rows": dict(
+        kind="dynamic", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
+        cell=dict(in_chop_prob=0.25, in_chop_random=False, fast_lr=0.1, auto_scale=True,
+                  transfer_lr=40.0, forget_buffer=False, momentum=0.1, transfer_columns=False),
+        transfer_update=BL1, update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
     "onesided-mean-count": dict(
         kind="onesided", device=dict(cls="SoftBounds", dw_min=0.01, w_max=0.4, w_min=-0.2),
         cell=dict(), update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02, w0=True),
@@ -133,7 +151,9 @@ from aihwkit.simulator.tiles import AnalogTile
 from aihwkit.simulator.configs import UnitCellRPUConfig, DigitalRankUpdateRPUConfig
 from aihwkit.simulator.configs.devices import ConstantStepDevice, SoftBoundsDevice
 from aihwkit.simulator.configs.compounds import (OneSidedUnitCell, BufferedTransferCompound,
-                                                 TransferCompound, MixedPrecisionCompound)
+                                                 TransferCompound, MixedPrecisionCompound,
+                                                 ChoppedTransferCompound,
+                                                 DynamicTransferCompound)
 from aihwkit.simulator.parameters import IOParameters, UpdateParameters
 from aihwkit.simulator.parameters.enums import (PulseType, NoiseManagementType,
                                                 BoundManagementType)
@@ -160,8 +180,10 @@ def update(spec):
 
 def build(case):
     dev = device(case["device"])
-    if case["kind"] in ("buffered", "tt"):
-        cls = BufferedTransferCompound if case["kind"] == "buffered" else TransferCompound
+    if case["kind"] in ("buffered", "tt", "chopped", "dynamic"):
+        cls = {"buffered": BufferedTransferCompound, "tt": TransferCompound,
+               "chopped": ChoppedTransferCompound,
+               "dynamic": DynamicTransferCompound}[case["kind"]]
         cell = cls(unit_cell_devices=[dev] * case.get("n_devices", 2),
                    transfer_forward=IOParameters(is_perfect=True),
                    transfer_update=update(case["transfer_update"]), **case["cell"])
@@ -207,7 +229,8 @@ def main(in_path, out_path):
             tile.tile.update(t32(data[f"{key}_X{call}"]), t32(data[f"{key}_D{call}"]), False)
             h = hidden(tile)
             for k in h:
-                if k.startswith(("hidden_weights_", "buffered_FP_weight_")):
+                if k.startswith(("hidden_weights_", "buffered_FP_weight", "running_mean_weight",
+                                 "past_mean_weight")):
                     out[f"{key}_{k}_{call}"] = h[k]
             out[f"{key}_W_{call}"] = tile.tile.get_weights().numpy()
     # the refresh: period (2 mini-batches of 2) and the spec's example, stochastic write
@@ -265,8 +288,10 @@ def _rpu_config(case):
             s["pulse_type"] = PulseType[s["pulse_type"]]
         return UpdateParameters(**s)
 
-    if case["kind"] in ("buffered", "tt"):
-        cls = BufferedTransferCompound if case["kind"] == "buffered" else TransferCompound
+    if case["kind"] in ("buffered", "tt", "chopped", "dynamic"):
+        cls = {"buffered": BufferedTransferCompound, "tt": TransferCompound,
+               "chopped": ChoppedTransferCompound,
+               "dynamic": DynamicTransferCompound}[case["kind"]]
         cell = cls(unit_cell_devices=[dev] * case.get("n_devices", 2),
                    transfer_forward=IOParameters(is_perfect=True),
                    transfer_update=update(case["transfer_update"]), **case["cell"])
@@ -325,11 +350,12 @@ def test_deterministic_runs_match_aihwkit(aihwkit, data, key):
         tile.update(data[f"{key}_X{call}"], data[f"{key}_D{call}"])
         h = tile.get_hidden_parameters()
         for k in h:
-            if k.startswith(("hidden_weights_", "buffered_FP_weight_")):
+            if k.startswith(("hidden_weights_", "buffered_FP_weight", "running_mean_weight",
+                             "past_mean_weight")):
                 np.testing.assert_allclose(h[k], aihwkit[f"{key}_{k}_{call}"], atol=1e-6,
                                            err_msg=f"{k} after call {call}")
         np.testing.assert_allclose(tile.get_weights(), aihwkit[f"{key}_W_{call}"], atol=2e-6)
-    if case["kind"] in ("buffered", "tt"):
+    if case["kind"] in ("buffered", "tt", "chopped", "dynamic"):
         assert np.count_nonzero(h["hidden_weights_1"]) >= 10
         # the last device of a chain was written too
         n = case.get("n_devices", 2)

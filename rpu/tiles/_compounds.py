@@ -347,9 +347,9 @@ def _copy_config(cfg):
 
 
 class TransferCell(_Cell):
-    """Tiki-taka v1, the buffered TTv2, TTv2 / c-TTv2 and AGAD with two devices (spec §4.4-4.7):
-    column transfer, and for Tiki-taka and the buffered compound also row transfer and several
-    reads per transfer.
+    """Tiki-taka v1, the buffered TTv2, TTv2 / c-TTv2 and AGAD (spec §4.4-4.7): column or row
+    transfer; Tiki-taka and the buffered compound also take chains of more than two devices,
+    several reads per transfer and (Tiki-taka) resets of the read columns.
 
     BufferedTransferCompound is the chopped compounds' path without choppers (every chopper
     sign +1, A's learning rate and the transfer period as Tiki-taka's) and with its own buffer
@@ -395,11 +395,8 @@ class TransferCell(_Cell):
         # column transfer reads columns of A (its "in" lines are the x_size columns) and writes
         # them into C's columns; row transfer reads and writes rows (spec §4.4)
         self.rows = not cell.transfer_columns
-        if self.rows and self.chopped:
-            raise ConfigError(f"{path}.transfer_columns = False (row transfer) is not supported by "
-                              f"rpu for {type(cell).__name__}; use column transfer. (Tiki-taka "
-                              f"and the BufferedTransferCompound support it.)")
         self.n_in = d if self.rows else x
+        self.n_out = x if self.rows else d
         self.n_reads = min(int(cell.n_reads_per_transfer), self.n_in)
         if self.chopped and (self.n_reads != 1 or cell.random_selection or cell.with_reset_prob > 0):
             raise ConfigError(f"{path}: chopped transfer needs n_reads_per_transfer = 1, "
@@ -452,9 +449,10 @@ class TransferCell(_Cell):
         self.slice = 0              # next column to transfer
         self.transfer_counter = 0   # full sweeps over the columns (chopped)
         self.n_transfers = 0        # transfers since construction (keys the read/write streams)
-        self.in_chopper = np.zeros(x, dtype=bool)
-        self.out_chopper = np.zeros(d, dtype=bool)
-        self.in_switched = np.zeros(x, dtype=bool)
+        # the choppers of the read lines (columns; rows for row transfer) and of the output lines
+        self.in_chopper = np.zeros(self.n_in, dtype=bool)
+        self.out_chopper = np.zeros(self.n_out, dtype=bool)
+        self.in_switched = np.zeros(self.n_in, dtype=bool)
         self.m_x = 0.0
         self.m_d = 0.0
         # the transfers out of devices 1 .. n-2: next line to read, transfers so far
@@ -495,7 +493,7 @@ class TransferCell(_Cell):
         if self.chopped and te < 0:
             dev = self.subs[0].device
             states = (float(dev.w_max) - float(dev.w_min)) / self.subs[0].granularity
-            return max(1, _round_half_away(states / self.shape[1] * abs(te)))
+            return max(1, _round_half_away(states / self.n_in * abs(te)))
         if te <= 0:
             return 0
         if self.cell.units_in_mbatch:
@@ -544,6 +542,8 @@ class TransferCell(_Cell):
         if self.chopped:
             sx, sd, ev_in, ev_out, flips = self._chopper_schedule(m, events, cols, op)
         xp = self.xp
+        if self.rows and sx is not None:  # the read lines are rows: the input choppers act on d
+            sx, sd = sd, sx
         xa, da = (X, D) if sx is None else (xp.ascontiguousarray(X * xp.asarray(sx)),
                                             xp.ascontiguousarray(D * xp.asarray(sd)))
         # the chopper signs leave |x| and |d| as they are: one pass for the learning rates and A
@@ -679,12 +679,15 @@ class TransferCell(_Cell):
         """Chopper states per sample and per event (spec §4.6 and §4.7).
 
         The choppers depend on no data, only on the transfer count and their own draws, so the
-        whole batch is known up front. The events read consecutive columns, so event e and
-        event e - x read the same column: an input chopper's state at an event is its state at
-        the column's previous event, flipped if that one switched it.
+        whole batch is known up front. The events read consecutive lines, so event e and
+        event e - n_in read the same line: an input chopper's state at an event is its state at
+        the line's previous event, flipped if that one switched it. Returns the signs per sample
+        of the input choppers (m, n_in) and of the output choppers (m, n_out), the choppers at
+        each event, and the state after the batch; the read lines are columns, or rows for row
+        transfer (n_in = d_size, n_out = x_size).
         """
         cell = self.cell
-        d, x = self.shape
+        d, x = self.n_out, self.n_in
         n_ev = events.size
         coin = self.chop_draws.uniform(max(n_ev, 1), op)[:n_ev]
         n_period = max(int(math.ceil(1.0 / cell.in_chop_prob)) if cell.in_chop_prob > 0 else 2, 2)
@@ -820,7 +823,7 @@ class TransferCell(_Cell):
         M = int(self.transfer_up.desired_bl)
         bg = (cell.buffer_granularity if cell.buffer_granularity > 0 else 1.0) * g_a
         if cell.auto_granularity > 0:
-            bg *= cell.auto_granularity / (self.shape[1] * abs(self.transfer_every))
+            bg *= cell.auto_granularity / (self.n_in * abs(self.transfer_every))
         lr_t = self._lr_t(0, lr)
         if cell.correct_gradient_magnitudes:
             bg *= g_c / g_a
@@ -829,6 +832,12 @@ class TransferCell(_Cell):
             lr_scale = np.full(reads.shape[0], abs(lr_t) / bg)
         chop = _signs(ev_in[:, None] != ev_out, self.dtype)
         n_buffer = _threads.for_work(n_threads, _BUFFER_STEP_WORK * reads.size)
+        # the buffer steps run along the read lines: a row transfer's are the buffers' rows, so
+        # they step transposed copies (the buffers are stored as W, (d, x), as aihwkit's)
+        names = (("buffered_FP_weight", "running_mean_weight", "past_mean_weight")
+                 if self.dynamic else ("buffered_FP_weight_0",))
+        lines = {n: self.xp.ascontiguousarray(self.extra[n].T) if self.rows else self.extra[n]
+                 for n in names}
         if self.dynamic:
             n_period = max(int(math.ceil(1.0 / cell.in_chop_prob)) if cell.in_chop_prob > 0 else 2, 2)
             counters = self._event_counters(cols)
@@ -838,18 +847,25 @@ class TransferCell(_Cell):
             beta = min(cell.tail_weightening / n_period, 1.0)
             counts = self.backend.dynamic_buffer(
                 reads, np.asarray(cols, np.int32), chop, lr_scale.astype(np.float64),
-                self._ev_switched.astype(np.int8), self.extra["buffered_FP_weight"],
-                self.extra["running_mean_weight"], self.extra["past_mean_weight"], M,
+                self._ev_switched.astype(np.int8), lines["buffered_FP_weight"],
+                lines["running_mean_weight"], lines["past_mean_weight"], M,
                 float(cell.momentum), int(cell.forget_buffer), float(M * cell.buffer_cap), beta,
                 n_buffer)
             write = counters > n_period
         else:
             counts = self.backend.chopped_buffer(
                 reads, np.asarray(cols, np.int32), chop, lr_scale.astype(np.float64),
-                self.extra["buffered_FP_weight_0"], M, float(cell.momentum),
+                lines["buffered_FP_weight_0"], M, float(cell.momentum),
                 int(cell.forget_buffer), int(cell.no_buffer), n_buffer)
             write = np.ones(reads.shape[0], dtype=bool)
         self.transfer_counter = self.transfer_counter_next
+        if self.rows:
+            for n in names:
+                self.extra[n][...] = lines[n].T
+            # n pulses (n_reads, x) onto the read rows, where the events write: x = -n, d = e_i
+            n = -counts.astype(self.dtype)
+            n[self.xp.asarray(~write)] = 0
+            return ("x_d", n, self._one_hot(cols), cell.step * g_c)
         return ("counts", counts, cols, write, cell.step * g_c)
 
     def _write_counts(self, counts, cols, write, lr, n_threads, to=1, key=None, op=None,
@@ -897,7 +913,7 @@ class TransferCell(_Cell):
 
     def _event_counters(self, cols):
         """transfer_counter at each event (it advances after the read of the last column)."""
-        wraps = np.asarray(cols) == self.shape[1] - 1
+        wraps = np.asarray(cols) == self.n_in - 1
         return self.transfer_counter + (np.cumsum(wraps) - wraps)
 
     def counters(self):
@@ -915,7 +931,8 @@ class TransferCell(_Cell):
         for name in ("count", "slice", "transfer_counter", "n_transfers"):
             if name in values:
                 setattr(self, name, int(values[name]))
-        for name, n in (("in_chopper", x), ("out_chopper", d), ("in_switched", x)):
+        for name, n in (("in_chopper", self.n_in), ("out_chopper", self.n_out),
+                        ("in_switched", self.n_in)):
             if name in values:
                 v = np.asarray(values[name], dtype=bool)
                 if v.shape != (n,):
