@@ -593,6 +593,11 @@ class TransferCell(_Cell):
         after the samples ``times``), and with more than two devices the transfers further up
         the chain, in aihwkit's order: at each vector update, device k's transfer follows
         device k-1's. Device 1's write is cut where device 1 is read; a cut starts new keys."""
+        if self.n_devices == 2:  # (no chain: the one write, on the level's own keys)
+            if job is not None:
+                self._apply_write(1, job, None, self.write_key, self.n_transfers,
+                                  self.noise_keys[1], n_threads)
+            return
         upper = sorted((int(t), k) for k in range(1, self.n_devices - 1)
                        for t in self._upper_times(after, k))
         done, segment = 0, 0
@@ -653,7 +658,12 @@ class TransferCell(_Cell):
         (the trains and pulse noise are keyed by a sample's index within the call)."""
         m, n_reads = X.shape[0], self.n_reads
         record_kw = "record_rows" if self.rows else "record_cols"
-        cut_events = np.flatnonzero(resets.any(axis=1))
+        cut_events = np.flatnonzero(resets.any(axis=1)) if resets.size else ()
+        if not len(cut_events):  # (the common case: one call)
+            self.subs[0].update(self.w[0], X, D, lr_fast, key, op, n_threads,
+                                granularity=self.granularity, noise_key=self.noise_keys[0],
+                                record_out=R, abs_max=abs_max, **{record_kw: record})
+            return
         start = 0
         for s, e in enumerate(list(cut_events) + [None]):
             stop = m if e is None else int(events[e]) + 1
