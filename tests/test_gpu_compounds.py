@@ -274,7 +274,8 @@ def test_hidden_parameters_set_on_the_gpu(backend, name):
     _assert_same_state(backend, gpu, cpu)
 
 
-@pytest.mark.parametrize("name", ["c-ttv2", "agad", "one-sided-refresh", "mp"])
+@pytest.mark.parametrize("name", ["c-ttv2", "agad", "one-sided-refresh", "mp",
+                                  "tiki-taka-3-devices", "mp-one-sided"])
 def test_to_cpu_and_back_continues_the_stream(backend, name):
     ref, moved = (rpu.AnalogTile(D_SIZE, X_SIZE, CONFIGS[name](), seed=7, backend="cpu")
                   for _ in range(2))
@@ -290,7 +291,8 @@ def test_to_cpu_and_back_continues_the_stream(backend, name):
     _assert_same_state(backend, moved, ref)
 
 
-@pytest.mark.parametrize("name", ["agad", "one-sided-refresh", "buffered"])
+@pytest.mark.parametrize("name", ["agad", "one-sided-refresh", "buffered", "tiki-taka-3-devices",
+                                  "c-ttv2-rows"])
 def test_save_and_load(backend, name, tmp_path):
     cpu, gpu = _pair(backend, name)
     _train((cpu, gpu), 2)

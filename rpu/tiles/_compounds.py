@@ -361,7 +361,8 @@ class TransferCell(_Cell):
     """
 
     # the schedule's state: host numbers on every backend
-    _host_state = ("gamma", "in_chopper", "out_chopper", "in_switched", "_ev_switched")
+    _host_state = ("gamma", "in_chopper", "out_chopper", "in_switched", "_ev_switched",
+                   "upper_slices", "upper_transfers")
 
     def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path):
         devices = list(cell.unit_cell_devices)
@@ -444,9 +445,8 @@ class TransferCell(_Cell):
         self._reset_counters()
 
     def _reset_counters(self):
-        d, x = self.shape
         self.count = 0              # vector updates since set_weights
-        self.slice = 0              # next column to transfer
+        self.slice = 0              # next line (column, or row) A transfers
         self.transfer_counter = 0   # full sweeps over the columns (chopped)
         self.n_transfers = 0        # transfers since construction (keys the read/write streams)
         # the choppers of the read lines (columns; rows for row transfer) and of the output lines
