@@ -157,11 +157,18 @@ rng = np.random.default_rng(0)
 X = rng.uniform(-1, 1, (100, 40)).astype(np.float32)
 D = rng.uniform(-0.1, 0.1, (100, 36)).astype(np.float32)
 out = []
-for alg in ["tiki-taka", "c-ttv2", "agad", "mp", "tt-rows"]:
-    cfg = build_config(alg.replace("tt-rows", "tiki-taka"), SoftBoundsDevice)
-    if alg == "tt-rows":  # row transfer, 5 rows per transfer, every 7 samples
-        cfg.device.transfer_columns, cfg.device.n_reads_per_transfer = False, 5
+for alg in ["tiki-taka", "c-ttv2", "agad", "mp", "tt-rows", "c-ttv2-rows", "tt-chain"]:
+    base = {"tt-rows": "tiki-taka", "c-ttv2-rows": "c-ttv2", "tt-chain": "tiki-taka"}.get(alg, alg)
+    cfg = build_config(base, SoftBoundsDevice)
+    if alg in ("tt-rows", "c-ttv2-rows"):  # row transfer
+        cfg.device.transfer_columns = False
+    if alg == "tt-rows":  # 5 rows per transfer, every 7 samples
+        cfg.device.n_reads_per_transfer = 5
         cfg.device.transfer_every, cfg.device.units_in_mbatch = 7.0, False
+    if alg == "tt-chain":  # three devices, the second transferring every 3rd of the first's
+        cfg.device.unit_cell_devices = [SoftBoundsDevice()] * 3
+        cfg.device.transfer_every_vec = [2.0, 6.0, 0.0]
+        cfg.device.units_in_mbatch = False
     t = AnalogTile(36, 40, cfg, seed=5)
     t.set_learning_rate(0.05)
     for _ in range(3):
