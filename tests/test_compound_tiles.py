@@ -36,6 +36,14 @@ def make(alg, d=4, x=16, seed=5, device=SoftBoundsDevice, lr=0.05):
         cfg.device.n_reads_per_transfer = 3
         cfg.device.transfer_every = 2.0
         cfg.device.units_in_mbatch = False
+    elif alg == "tt-chain":
+        # three devices, the middle one transferring after every 4th of A's transfers (so
+        # inside the batches); its next column and transfer count are saved with the tile
+        cfg = build_config("tiki-taka", device)
+        cfg.device.unit_cell_devices = [device()] * 3
+        cfg.device.transfer_every_vec = [1.0, 4.0, 0.0]
+        cfg.device.transfer_lr_vec = [1.0, 20.0, 1.0]
+        cfg.device.units_in_mbatch = False
     else:
         cfg = build_config("sgd", device, n_devices=2) if alg == "sgd2" else build_config(alg, device)
     tile = AnalogTile(d, x, cfg, seed=seed)
@@ -133,7 +141,7 @@ def test_vector_cell_visible_weight_is_the_gamma_sum():
 
 
 # ----- reproducibility -----------------------------------------------------------------------
-@pytest.mark.parametrize("alg", ALGORITHMS + ["tt-rows"])
+@pytest.mark.parametrize("alg", ALGORITHMS + ["tt-rows", "tt-chain"])
 def test_save_and_load_mid_training_resumes_the_same_run(alg, tmp_path):
     data = batches()
     straight = make(alg)
@@ -147,6 +155,8 @@ def test_save_and_load_mid_training_resumes_the_same_run(alg, tmp_path):
     for x, d in data[3:]:
         resumed.update(x, d)
     assert_same_state(state(straight), state(resumed))
+    if alg == "tt-chain":  # the transfers reached the last device
+        assert np.count_nonzero(straight.get_hidden_parameters()["hidden_weights_2"]) > 0
 
 
 _THREADS_SCRIPT = """

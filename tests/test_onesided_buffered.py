@@ -27,7 +27,8 @@ from rpu.config import (BufferedTransferCompound, ConstantStepDevice, IOParamete
                         UpdateParameters)
 from rpu.errors import ConfigError
 
-from compound_reference import OneSidedRef, TransferRef, buffered_buffer_ref
+import test_compounds as tc
+from compound_reference import OneSidedRef, buffered_buffer_ref
 
 DTYPES = [np.float32, np.float64]
 NOISE_FREE = dict(dw_min_dtod=0.0, dw_min_std=0.0, up_down=0.0, up_down_dtod=0.0, w_max_dtod=0.0,
@@ -142,26 +143,7 @@ BUFFERED_CASES = {
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", list(BUFFERED_CASES))
 def test_buffered_transfer_matches_sequential_reference(case, dtype):
-    d, x, lr = 5, 4, 0.02
-    cfg = UnitCellRPUConfig(device=BUFFERED_CASES[case](), update=dense(desired_bl=7))
-    tile = rpu.AnalogTile(d, x, cfg, seed=5, dtype=dtype)
-    tile.set_weights(np.zeros((d, x)))
-    tile.set_learning_rate(lr)
-    ref = TransferRef("buffered", cfg.device, cfg.update, cfg.device.unit_cell_devices[0], d, x,
-                      dtype)
-    rng = np.random.default_rng(3)
-    for call in range(30):
-        m = int(rng.integers(1, 7))
-        X = rng.uniform(-1, 1, (m, x)).astype(dtype)
-        D = rng.uniform(-1, 1, (m, d)).astype(dtype)
-        tile.update(X, D)
-        ref.update(X, D, lr)
-        h = hidden(tile)
-        where = f"after update call {call}"
-        np.testing.assert_array_equal(h["hidden_weights_0"], ref.A, err_msg=f"A {where}")
-        np.testing.assert_array_equal(h["hidden_weights_1"], ref.C, err_msg=f"C {where}")
-        np.testing.assert_array_equal(h["buffered_FP_weight_0"], ref.H, err_msg=f"H {where}")
-        np.testing.assert_array_equal(tile.get_weights(), ref.weights, err_msg=f"W {where}")
+    ref = tc._run_against_reference("buffered", BUFFERED_CASES[case], dtype)
     assert np.count_nonzero(ref.C) >= 10 and np.abs(ref.H).max() > 0
     if case.endswith("several-pulses"):
         assert np.abs(ref.C).max() > 0.02  # several pulses per write did happen

@@ -40,84 +40,63 @@ NOISE_FREE = dict(dw_min_dtod=0.0, dw_min_std=0.0, up_down=0.0, up_down_dtod=0.0
                   w_min_dtod=0.0, reset_std=0.0)
 BL1 = dict(pulse_type="MEAN_COUNT", desired_bl=1, update_bl_management=False,
            update_management=False)
+DENSE_TT = dict(pulse_type="MEAN_COUNT")  # Tiki-taka's transfer write, dense (deterministic)
+
+
+def _transfer(kind, transfer_update=BL1, n_devices=2, **cell):
+    """A transfer compound set-up on noise-free constant-step devices, A updated with dense
+    pulses (BL 7), lr 0.02, weights from 0."""
+    return dict(kind=kind, n_devices=n_devices,
+                device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4), cell=cell,
+                transfer_update=transfer_update, update=dict(pulse_type="MEAN_COUNT", desired_bl=7),
+                lr=0.02)
+
+
 CASES = {
-    "buffered-plain": dict(
-        kind="buffered", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
-        cell=dict(fast_lr=0.05, transfer_every=2.0, units_in_mbatch=False, transfer_lr=40.0),
-        transfer_update=BL1, update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
-    "buffered-keep-gamma": dict(
-        kind="buffered", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
-        cell=dict(fast_lr=0.05, transfer_every=0.5, transfer_lr=30.0, forget_buffer=False,
-                  momentum=0.3, gamma=0.3, thres_scale=2.0),
-        transfer_update=BL1, update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
-    "buffered-several-pulses": dict(
-        kind="buffered", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
-        cell=dict(fast_lr=0.05, transfer_every=1.0, units_in_mbatch=False, transfer_lr=60.0,
-                  thres_scale=0.5, momentum=0.05),
-        transfer_update=dict(BL1, desired_bl=3),
-        update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
+    "buffered-plain": _transfer("buffered", fast_lr=0.05, transfer_every=2.0,
+                                units_in_mbatch=False, transfer_lr=40.0),
+    "buffered-keep-gamma": _transfer("buffered", fast_lr=0.05, transfer_every=0.5, transfer_lr=30.0,
+                                     forget_buffer=False, momentum=0.3, gamma=0.3, thres_scale=2.0),
+    "buffered-several-pulses": _transfer("buffered", dict(BL1, desired_bl=3), fast_lr=0.05,
+                                         transfer_every=1.0, units_in_mbatch=False,
+                                         transfer_lr=60.0, thres_scale=0.5, momentum=0.05),
     # several columns per transfer (wrapping around the 4 columns), and row transfer
-    "buffered-three-reads": dict(
-        kind="buffered", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
-        cell=dict(fast_lr=0.05, transfer_every=2.0, units_in_mbatch=False, transfer_lr=40.0,
-                  n_reads_per_transfer=3),
-        transfer_update=BL1, update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
-    "buffered-rows": dict(
-        kind="buffered", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
-        cell=dict(fast_lr=0.05, transfer_every=2.0, units_in_mbatch=False, transfer_lr=40.0,
-                  transfer_columns=False, n_reads_per_transfer=2, momentum=0.2),
-        transfer_update=BL1, update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
-    "buffered-rows-several-pulses": dict(
-        kind="buffered", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
-        cell=dict(fast_lr=0.05, transfer_every=1.0, units_in_mbatch=False, transfer_lr=60.0,
-                  thres_scale=0.5, momentum=0.05, transfer_columns=False),
-        transfer_update=dict(BL1, desired_bl=3),
-        update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
-    # Tiki-taka with a dense transfer write (deterministic): every read column of A is reset
-    # (to the reset value 0) after its read; and two rows per transfer
-    "tt-reset": dict(
-        kind="tt", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
-        cell=dict(fast_lr=0.2, transfer_every=2.0, units_in_mbatch=False, transfer_lr=6.3,
-                  with_reset_prob=1.0),
-        transfer_update=dict(pulse_type="MEAN_COUNT"),
-        update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
-    "tt-rows": dict(
-        kind="tt", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
-        cell=dict(fast_lr=0.2, transfer_every=2.0, units_in_mbatch=False, transfer_lr=6.3,
-                  transfer_columns=False, n_reads_per_transfer=2),
-        transfer_update=dict(pulse_type="MEAN_COUNT"),
-        update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
+    "buffered-three-reads": _transfer("buffered", fast_lr=0.05, transfer_every=2.0,
+                                      units_in_mbatch=False, transfer_lr=40.0,
+                                      n_reads_per_transfer=3),
+    "buffered-rows": _transfer("buffered", fast_lr=0.05, transfer_every=2.0, units_in_mbatch=False,
+                               transfer_lr=40.0, transfer_columns=False, n_reads_per_transfer=2,
+                               momentum=0.2),
+    "buffered-rows-several-pulses": _transfer("buffered", dict(BL1, desired_bl=3), fast_lr=0.05,
+                                              transfer_every=1.0, units_in_mbatch=False,
+                                              transfer_lr=60.0, thres_scale=0.5, momentum=0.05,
+                                              transfer_columns=False),
+    # Tiki-taka: every read column of A reset (to the reset value 0) after its read; two rows
+    # per transfer
+    "tt-reset": _transfer("tt", DENSE_TT, fast_lr=0.2, transfer_every=2.0, units_in_mbatch=False,
+                          transfer_lr=6.3, with_reset_prob=1.0),
+    "tt-rows": _transfer("tt", DENSE_TT, fast_lr=0.2, transfer_every=2.0, units_in_mbatch=False,
+                         transfer_lr=6.3, transfer_columns=False, n_reads_per_transfer=2),
     # transfer chains of three devices (explicit periods: aihwkit's default for the later
     # devices uses d_size where its documentation, and rpu, use x_size)
-    "tt-three-devices": dict(
-        kind="tt", n_devices=3, device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
-        cell=dict(fast_lr=0.2, transfer_every_vec=[1.0, 3.0, 0.0], units_in_mbatch=False,
-                  transfer_lr_vec=[6.3, 30.3, 1.0], gamma=0.5),
-        transfer_update=dict(pulse_type="MEAN_COUNT"),
-        update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
-    "buffered-three-devices": dict(
-        kind="buffered", n_devices=3,
-        device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
-        cell=dict(fast_lr=0.05, transfer_every_vec=[1.0, 2.0, 0.0], units_in_mbatch=False,
-                  transfer_lr_vec=[40.0, 60.0, 1.0], momentum=0.1, gamma=0.2),
-        transfer_update=BL1, update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
+    "tt-three-devices": _transfer("tt", DENSE_TT, 3, fast_lr=0.2,
+                                  transfer_every_vec=[1.0, 3.0, 0.0], units_in_mbatch=False,
+                                  transfer_lr_vec=[6.3, 30.3, 1.0], gamma=0.5),
+    "buffered-three-devices": _transfer("buffered", BL1, 3, fast_lr=0.05,
+                                        transfer_every_vec=[1.0, 2.0, 0.0], units_in_mbatch=False,
+                                        transfer_lr_vec=[40.0, 60.0, 1.0], momentum=0.1,
+                                        gamma=0.2),
     # the chopped compounds with periodic choppers: columns, and row transfer (the input
     # choppers on the rows, the buffers along them)
-    "c-ttv2-columns": dict(
-        kind="chopped", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
-        cell=dict(in_chop_prob=0.5, in_chop_random=False, fast_lr=0.1, auto_scale=True,
-                  momentum=0.2, transfer_lr=40.0, out_chop_prob=1.0),
-        transfer_update=BL1, update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
-    "c-ttv2-rows": dict(
-        kind="chopped", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
-        cell=dict(in_chop_prob=0.5, in_chop_random=False, fast_lr=0.1, auto_scale=True,
-                  momentum=0.2, transfer_lr=40.0, out_chop_prob=1.0, transfer_columns=False),
-        transfer_update=BL1, update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
-    "agad-rows": dict(
-        kind="dynamic", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.4),
-        cell=dict(in_chop_prob=0.25, in_chop_random=False, fast_lr=0.1, auto_scale=True,
-                  transfer_lr=40.0, forget_buffer=False, momentum=0.1, transfer_columns=False),
-        transfer_update=BL1, update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02),
+    "c-ttv2-columns": _transfer("chopped", in_chop_prob=0.5, in_chop_random=False, fast_lr=0.1,
+                                auto_scale=True, momentum=0.2, transfer_lr=40.0,
+                                out_chop_prob=1.0),
+    "c-ttv2-rows": _transfer("chopped", in_chop_prob=0.5, in_chop_random=False, fast_lr=0.1,
+                             auto_scale=True, momentum=0.2, transfer_lr=40.0, out_chop_prob=1.0,
+                             transfer_columns=False),
+    "agad-rows": _transfer("dynamic", in_chop_prob=0.25, in_chop_random=False, fast_lr=0.1,
+                           auto_scale=True, transfer_lr=40.0, forget_buffer=False, momentum=0.1,
+                           transfer_columns=False),
     "onesided-mean-count": dict(
         kind="onesided", device=dict(cls="SoftBounds", dw_min=0.01, w_max=0.4, w_min=-0.2),
         cell=dict(), update=dict(pulse_type="MEAN_COUNT", desired_bl=7), lr=0.02, w0=True),
