@@ -100,6 +100,33 @@ def test_set_hidden_parameters_recomputes_the_visible_weights():
     np.testing.assert_array_equal(tile.get_hidden_parameters()["hidden_weights_1"], expected)
 
 
+def test_set_hidden_parameters_of_write_noise_devices_keeps_what_get_returned():
+    # With write noise the weights a sub-device shows are persistent + noise and may lie outside
+    # its bounds: the bounds act on the persistent weights, and a get -> set round trip changes
+    # nothing (it clipped the shown weights before).
+    device = lambda: SoftBoundsDevice(write_noise_std=5.0)  # noqa: E731
+    cfg = build_config("sgd", device, n_devices=2)
+    tile = AnalogTile(4, 16, cfg, seed=5)
+    tile.set_learning_rate(0.05)
+    for X, D in batches():
+        tile.update(X, D)
+    tile.set_weights(np.full((4, 16), 2.0, dtype=np.float32))  # at the bounds, plus noise
+    before = state(tile)
+    h = before[1]
+    outside = [(h[f"hidden_weights_{k}"] > h[f"max_bound_{k}"]).any()
+               or (h[f"hidden_weights_{k}"] < h[f"min_bound_{k}"]).any() for k in (0, 1)]
+    assert any(outside), "the case needs shown weights outside the bounds"
+    tile.set_hidden_parameters({k: v.copy() for k, v in h.items()})
+    assert_same_state(state(tile), before)
+    # persistent weights outside the bounds are clipped, the shown ones are kept
+    h2 = {k: v.copy() for k, v in h.items()}
+    h2["persistent_weights_0"][0, :] = 5.0
+    tile.set_hidden_parameters(h2)
+    after = tile.get_hidden_parameters()
+    np.testing.assert_array_equal(after["persistent_weights_0"][0], h["max_bound_0"][0])
+    np.testing.assert_array_equal(after["hidden_weights_0"], h["hidden_weights_0"])
+
+
 # ----- set_weights ---------------------------------------------------------------------------
 def test_transfer_set_weights_zeroes_the_fast_array_and_keeps_the_buffers():
     tile = make("agad", lr=0.5)

@@ -163,7 +163,10 @@ class _Cell:
             for j, n in enumerate(sub.names):
                 sub.hidden[j] = staged[f"{n}_{k}"]
             self.w[k][...] = staged[f"hidden_weights_{k}"]
-            sub.clip(self.w[k])
+            # The bounds hold a write-noise device's persistent weights; the weights it shows
+            # (persistent + write noise) may lie outside them and are kept as given, so that
+            # setting what get_hidden returned changes nothing.
+            sub.clip(sub.persistent if sub.persistent is not None else self.w[k])
         for n in self.extra:
             self.extra[n][...] = staged[n]
         self.visible(weights)

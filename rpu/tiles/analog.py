@@ -178,7 +178,14 @@ class AnalogTile(DeviceTile):
 
         The weights are then re-applied to the devices (clipped to the new bounds), as aihwkit's
         ``set_hidden_parameters`` does; a compound recomputes its visible weights from the
-        sub-devices' weights. Nothing changes if any entry is invalid.
+        sub-devices' weights (``hidden_weights_k``). Nothing changes if any entry is invalid.
+
+        Write-noise devices (``write_noise_std > 0``): the bounds act on the given
+        ``persistent_weights``. A single device then shows them as after ``set_weights``, with
+        freshly drawn write noise if ``apply_write_noise_on_set`` (aihwkit instead keeps its
+        shown weights as the persistent ones and ignores the given ``persistent_weights``). A
+        compound's sub-device shows its given ``hidden_weights_k`` unchanged, so setting what
+        ``get_hidden_parameters`` returned leaves a compound tile as it was.
         """
         if not isinstance(params, dict):
             raise TypeError(f"params must be a dict name -> array, got {type(params).__name__}.")

@@ -13,6 +13,17 @@ from rpu.backends import array_module, resolve_backend
 from rpu.tiles import _checks, _placement
 
 
+def _tile_hint(rpu_config):
+    """' (use X)' naming the tile classes that take this config, or ''."""
+    found, stack = [], list(TileBase.__subclasses__())
+    while stack:
+        cls = stack.pop(0)
+        stack += cls.__subclasses__()
+        if cls.config_classes and isinstance(rpu_config, cls.config_classes):
+            found.append(cls.__name__)
+    return f" (a config for {' or '.join(found)})" if found else ""
+
+
 class TileBase:
     """Common machinery of the NumPy tile API. Not used directly; see AnalogTile and FloatingPointTile."""
 
@@ -34,8 +45,9 @@ class TileBase:
             rpu_config = self.config_classes[0]()
         if not isinstance(rpu_config, self.config_classes):
             raise TypeError(
-                f"rpu_config of a {type(self).__name__} must be one of "
-                f"{', '.join(c.__name__ for c in self.config_classes)}, got {type(rpu_config).__name__}.")
+                f"rpu_config of {type(self).__name__} must be one of "
+                f"{', '.join(c.__name__ for c in self.config_classes)}, got "
+                f"{type(rpu_config).__name__}{_tile_hint(rpu_config)}.")
         # A private copy: later edits of the caller's config do not reach the tile.
         self.rpu_config = rpu_config.copy()
         self.rpu_config.validate()
