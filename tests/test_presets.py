@@ -11,8 +11,10 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+import rpu
 import rpu.config as C
 import rpu.presets as P
 import rpu.presets.web as W
@@ -325,3 +327,34 @@ def test_preset_names_match_aihwkit(aihwkit_trees):
     # FloatingPointPreset derives from aihwkit's torch-only TorchInferenceRPUConfig
     assert theirs - set(P.__all__) == {"FloatingPointPreset"}
     assert set(P.__all__) <= theirs
+
+
+# ----------------------------------------------------------------------------------------------
+# training presets on a tile
+# ----------------------------------------------------------------------------------------------
+
+TRAINING_PRESETS = [n for n in sorted(P.__all__)
+                    if isinstance(getattr(P, n)(), rpu.AnalogTile.config_classes)]
+
+
+@pytest.mark.parametrize("name", TRAINING_PRESETS)
+def test_training_preset_hidden_parameters_round_trip(name):
+    # A few updates, then set_hidden_parameters(get_hidden_parameters()): the hidden parameters
+    # are kept exactly, and so are the weights, except that a single write-noise device shows its
+    # persistent weights with fresh write noise (as after set_weights; see the docstring).
+    tile = rpu.AnalogTile(5, 12, getattr(P, name)(), seed=7)
+    tile.set_learning_rate(0.05)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        tile.update(rng.uniform(-1, 1, (8, 12)).astype(np.float32),
+                    rng.uniform(-1, 1, (8, 5)).astype(np.float32))
+    weights, hidden = tile.get_weights(), tile.get_hidden_parameters()
+    tile.set_hidden_parameters({k: v.copy() for k, v in hidden.items()})
+    after = tile.get_hidden_parameters()
+    assert after.keys() == hidden.keys()
+    for k in hidden:
+        np.testing.assert_array_equal(after[k], hidden[k], err_msg=k)
+    if "persistent_weights" in hidden:
+        assert np.abs(tile.get_weights() - hidden["persistent_weights"]).max() > 0
+    else:
+        np.testing.assert_array_equal(tile.get_weights(), weights)
