@@ -328,6 +328,16 @@ def test_apply_overrides_errors(overrides, match):
     assert base == SingleRPUConfig()
 
 
+def test_apply_overrides_bracket_index_names_the_dotted_form():
+    base = build_config("c-ttv2", SoftBoundsDevice)
+    with pytest.raises(rpu.ConfigError, match=r"has no field 'unit_cell_devices\[0\]' \(a list "
+                       r"item is a path segment of its own: 'unit_cell_devices.0'\)"):
+        apply_overrides(base, {"device.unit_cell_devices[0].w_max": 0.6})
+    # no hint where the name before the brackets is not a field either
+    with pytest.raises(rpu.ConfigError, match=r"has no field 'devices\[0\]'; its fields"):
+        apply_overrides(base, {"device.devices[0].w_max": 0.6})
+
+
 def test_apply_overrides_list_index_and_argument_errors():
     cttv2 = build_config("c-ttv2", SoftBoundsDevice)
     with pytest.raises(rpu.ConfigError, match=r"list of 2 items: expected an index 0..1, got '2'"):

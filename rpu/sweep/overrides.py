@@ -8,6 +8,7 @@ from: a preset by name, ``build_config(algorithm, device)``, or ``SingleRPUConfi
 """
 
 import copy
+import re
 from typing import Any, List, Mapping, Tuple
 
 from rpu.config import ConfigBase, build_config, from_dict, registered_classes
@@ -110,9 +111,13 @@ def _child(obj: Any, seg: str, done: str, path: str) -> Any:
     if isinstance(obj, ConfigBase):
         fields = type(obj)._resolved_types()
         if seg not in fields:
+            # 'unit_cell_devices[1]' is the spelling users try first for a list item
+            indexed = re.fullmatch(r"(\w+)\[(\d+)\]", seg)
+            hint = (f" (a list item is a path segment of its own: '{indexed[1]}.{indexed[2]}')"
+                    if indexed and indexed[1] in fields else "")
             raise ConfigError(
                 f"override {path!r}: {done or 'the config'} ({type(obj).__name__}) has no field "
-                f"{seg!r}; its fields: {', '.join(fields)}"
+                f"{seg!r}{hint}; its fields: {', '.join(fields)}"
             )
         return getattr(obj, seg)
     if isinstance(obj, list):
