@@ -1040,7 +1040,9 @@ class MixedPrecisionCell(_Cell):
             for j, n in enumerate(self.subs[0].names):
                 self.subs[0].hidden[j] = staged[n]
             self.w[0][...] = weights
-            self.subs[0].clip(self.w[0])
+            # as in _Cell.set_hidden: the bounds hold a write-noise device's persistent weights
+            sub = self.subs[0]
+            sub.clip(sub.persistent if sub.persistent is not None else self.w[0])
         self.visible(weights)
 
     def visible(self, weights):

@@ -183,8 +183,9 @@ class AnalogTile(DeviceTile):
         Write-noise devices (``write_noise_std > 0``): the bounds act on the given
         ``persistent_weights``. A single device then shows them as after ``set_weights``, with
         freshly drawn write noise if ``apply_write_noise_on_set`` (aihwkit instead keeps its
-        shown weights as the persistent ones and ignores the given ``persistent_weights``). A
-        compound's sub-device shows its given ``hidden_weights_k`` unchanged, so setting what
+        shown weights as the persistent ones and ignores the given ``persistent_weights``). In a
+        compound, the weights a device shows stay as they are (a sub-device's given
+        ``hidden_weights_k``; a mixed-precision tile's current weights), so setting what
         ``get_hidden_parameters`` returned leaves a compound tile as it was.
         """
         if not isinstance(params, dict):

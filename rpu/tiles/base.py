@@ -14,13 +14,14 @@ from rpu.tiles import _checks, _placement
 
 
 def _tile_hint(rpu_config):
-    """' (use X)' naming the tile classes that take this config, or ''."""
+    """' (a config for X)' naming the tile classes that take this config, or ''."""
     found, stack = [], list(TileBase.__subclasses__())
     while stack:
         cls = stack.pop(0)
         stack += cls.__subclasses__()
         if cls.config_classes and isinstance(rpu_config, cls.config_classes):
-            found.append(cls.__name__)
+            if cls.__name__ not in found:
+                found.append(cls.__name__)
     return f" (a config for {' or '.join(found)})" if found else ""
 
 
