@@ -119,7 +119,7 @@ CASES = {
         w0=True),
 }
 D_SIZE, X_SIZE, N_CALLS = 5, 4, 30
-REFRESH_ROWS = 300
+REFRESH_ROWS = 3000
 SEEDS = tuple(range(5))
 
 WORKER_SOURCE = r'''
@@ -376,7 +376,7 @@ def test_refresh_matches_aihwkit_in_distribution(aihwkit):
         for a, b in ((ours[0][0::3], theirs[0][0::3]), (ours[1][2::3], theirs[1][2::3])):
             se = np.sqrt(a.var() / a.size + b.var() / b.size)
             assert abs(a.mean() - b.mean()) < 4.5 * se, (a.mean(), b.mean())
-            assert 0.6 < a.var() / b.var() < 1.6
+            assert 0.75 < a.var() / b.var() < 1.33  # 1000 rows each: about 4.5 sd of ln F
 
 
 @pytest.mark.parametrize("name", ["onesided", "buffered"])
