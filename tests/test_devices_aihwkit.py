@@ -278,9 +278,25 @@ def test_reference_matches_aihwkit_noise_free(name, aihwkit_pulse_runs):
     w0 = out[f"nf_{name}_wstart"][:, 0].astype(np.float64)
     expected = ref.pulse_response(device, w0, hidden, N_UP, N_DOWN, EVERY)
     got = out[f"nf_{name}_traj"][0][:, :, 0].astype(np.float64)
-    err = np.abs(got - expected).max()
     scale = _weight_range(device)
-    print(f"{name}: max |aihwkit - reference| = {err:.3g} (range {scale:.3g})")
+    # From w0 = 0 inside its bounds, a noise-free PowStepReference device never moves against
+    # its pulses. aihwkit's does where float32 rounding puts w + reference above the bound: powf
+    # of the negative distance is NaN, and its clip then puts the device on the opposite bound
+    # (about 4 % of the devices that reach the bound; rpu's step is 0 there, see
+    # test_pow_step_reference_holds_at_the_bound_when_rounding_overshoots). Such a device is
+    # compared up to the record before its jump. (Soft bounds around a reference do move
+    # weights against the pulses, by design: no such exclusion there.)
+    jumps = np.zeros(got.shape, dtype=bool)
+    if name == "PowStepReference":
+        steps = np.diff(np.vstack([w0, got]), axis=0)
+        steps[N_UP // EVERY:] *= -1  # down pulses: a step against them is positive
+        jumps = steps < -1e-4 * scale
+        assert jumps.any(axis=0).mean() <= 0.2, f"{name}: too many aihwkit jumps to compare"
+    first = np.where(jumps.any(axis=0), jumps.argmax(axis=0), got.shape[0])
+    valid = np.arange(got.shape[0])[:, None] < first[None, :]
+    err = np.abs(got - expected)[valid].max()
+    print(f"{name}: max |aihwkit - reference| = {err:.3g} (range {scale:.3g}); "
+          f"{int(jumps.any(axis=0).sum())} devices with an aihwkit jump")
     assert err <= 1e-4 * scale, f"{name}: reference and aihwkit differ by {err:.3g}"
 
 

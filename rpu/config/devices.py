@@ -520,6 +520,16 @@ class PowStepReferenceDevice(PulsedDevice):
         Mean of the reference offset.
     reference_std : float, default 0.0
         Device-to-device std of the reference offset (>= 0).
+
+    Notes
+    -----
+    A pulse moves ``v = w + reference`` by the PowStep rule; the distance to the bound it moves
+    towards counts as 0 where ``v`` is at or past that bound, so the step vanishes there.
+    aihwkit 1.1.0 (a [bug?] rpu does not reproduce): a device on its bound stores
+    ``w = b+ - reference``, and in float32 ``w + reference`` can come back one rounding step
+    past ``b+`` (for about 4 % of random bounds and references). aihwkit then takes ``powf``
+    of the negative distance, gets NaN, and its clip puts the device on the opposite bound
+    ``b-``.
     """
 
     pow_gamma: float = param(1.0, ge=0.0)
