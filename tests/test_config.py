@@ -718,6 +718,8 @@ BAD = [
     (lambda: C.PiecewiseStepDevice(piecewise_up=[], piecewise_down=[]), ["PiecewiseStepDevice.piecewise_up", "non-empty"]),
     (lambda: C.PiecewiseStepDevice(piecewise_up=[1, nan], piecewise_down=[1, 1]), ["PiecewiseStepDevice.piecewise_up[1]", "nan"]),
     (lambda: C.SoftBoundsPmaxDevice(alpha=0.0), ["SoftBoundsPmaxDevice.alpha", "0.0", "> 0"]),
+    (lambda: C.ExpStepDevice(A_up=-0.5, gamma_up=200.0, b=5.0), ["ExpStepDevice.A_up", "-0.5", "exp(1000.0)", "infinite"]),
+    (lambda: C.ExpStepDevice(A_down=-0.5, gamma_down=200.0, b=-5.0), ["ExpStepDevice.A_down", "-0.5", "infinite"]),
     (lambda: C.SoftBoundsPmaxDevice(range_min=1.0, range_max=-1.0), ["SoftBoundsPmaxDevice.range_min", "1.0"]),
     (lambda: C.IdealDevice(diffusion=-1.0), ["IdealDevice.diffusion", "-1.0"]),
     (lambda: C.WeightModifierParameter(pdrop=2.0), ["WeightModifierParameter.pdrop", "2.0"]),

@@ -1024,3 +1024,22 @@ def test_invalid_parameter_set_after_construction_is_caught_by_the_tile():
     cfg.device.w_min = 0.7  # >= w_max
     with pytest.raises(ConfigError, match="w_min"):
         rpu.AnalogTile(2, 2, cfg)
+
+
+def test_exp_step_with_an_exponent_past_the_float_range():
+    """exp(gamma z) past the float range: the step factor max(1 - A exp, 0) is 0 for A > 0 (the
+    granularity falls back as for a vanishing step), and the device trains without overflow
+    errors or non-finite weights. (A < 0 would make the step infinite: a ConfigError,
+    test_config.)"""
+    dev = ExpStepDevice(A_up=0.5, A_down=0.5, gamma_up=200.0, gamma_down=200.0, a=5.0, b=5.0,
+                        dw_min=0.002)
+    # the down step at w = 0 is 0.002 (exp(-1000) = 0), the up step vanishes
+    assert dev.calc_weight_granularity() == pytest.approx(0.001)
+    tile = make_tile(dev, 6, 4, dtype=np.float32)
+    tile.set_learning_rate(0.05)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        tile.update(rng.uniform(-1, 1, (8, 4)), rng.uniform(-1, 1, (8, 6)))
+    w, h = tile.get_weights(), hidden(tile)
+    assert np.isfinite(w).all()
+    assert ((w >= h["min_bound"] - 1e-6) & (w <= h["max_bound"] + 1e-6)).all()

@@ -456,13 +456,35 @@ class ExpStepDevice(PulsedDevice):
     write_noise_std: float = param(0.0, ge=0.0, note="a standard deviation in units of dw_min")
     apply_write_noise_on_set: bool = param(True)
 
+    @staticmethod
+    def _step_factor(A: float, exponent: float) -> float:
+        """``max(1 - A exp(exponent), 0)``; an exponent past the float range gives 0 for A > 0
+        and inf for A < 0, as the float arithmetic of the pulse rule does."""
+        if A == 0:
+            return 1.0
+        try:
+            e = math.exp(exponent)
+        except OverflowError:
+            e = math.inf
+        return max(1 - A * e, 0.0)
+
+    def _check_consistency(self, path: str) -> None:
+        super()._check_consistency(path)
+        # at w = 0 (z = b) the steps must be finite: update management scales by them
+        for name, A, exponent in (("A_up", self.A_up, self.gamma_up * self.b),
+                                  ("A_down", self.A_down, -self.gamma_down * self.b)):
+            if not math.isfinite(self._step_factor(A, exponent)):
+                _reject(path, name, A, f"a value >= 0 here: with exp({exponent!r}) past the "
+                                       "float range, the step at w = 0, 1 - A exp(...), is infinite")
+
     def calc_weight_granularity(self) -> float:
         """Mean of the up and down step sizes at w = 0 (dw_min if both vanish)."""
         z = self.b
         up_bias = min(self.up_down, 0.0)
         down_bias = -self.up_down if self.up_down > 0 else 0.0
-        dw_up = (1 + up_bias) * self.dw_min * max(1 - self.A_up * math.exp(self.gamma_up * z), 0.0)
-        dw_down = (1 + down_bias) * self.dw_min * max(1 - self.A_down * math.exp(-self.gamma_down * z), 0.0)
+        dw_up = (1 + up_bias) * self.dw_min * self._step_factor(self.A_up, self.gamma_up * z)
+        dw_down = (1 + down_bias) * self.dw_min * self._step_factor(self.A_down,
+                                                                    -self.gamma_down * z)
         g = max((dw_up + dw_down) / 2, 0.0)
         return g if g > 0 else self.dw_min
 
