@@ -122,29 +122,9 @@ D_SIZE, X_SIZE, N_CALLS = 5, 4, 30
 REFRESH_ROWS = 3000
 SEEDS = tuple(range(5))
 
-WORKER_SOURCE = r'''
-import json, sys
-import numpy as np
-import torch
-from aihwkit.simulator.tiles import AnalogTile
-from aihwkit.simulator.configs import UnitCellRPUConfig, DigitalRankUpdateRPUConfig
-from aihwkit.simulator.configs.devices import ConstantStepDevice, SoftBoundsDevice
-from aihwkit.simulator.configs.compounds import (OneSidedUnitCell, BufferedTransferCompound,
-                                                 TransferCompound, MixedPrecisionCompound,
-                                                 ChoppedTransferCompound,
-                                                 DynamicTransferCompound)
-from aihwkit.simulator.parameters import IOParameters, UpdateParameters
-from aihwkit.simulator.parameters.enums import (PulseType, NoiseManagementType,
-                                                BoundManagementType)
-
-NOISE_FREE = {}  # filled from the spec
-CLASSES = {"ConstantStep": ConstantStepDevice, "SoftBounds": SoftBoundsDevice}
-
-
-def t32(a):
-    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32).copy())
-
-
+# The case's configuration, built from the same text in aihwkit's worker (with aihwkit's
+# classes) and in this process (with rpu's, which keep aihwkit's names): both sides get one config.
+CONFIG_SOURCE = r'''
 def device(spec):
     spec = dict(spec)
     return CLASSES[spec.pop("cls")](**{**NOISE_FREE, **spec})
@@ -172,7 +152,32 @@ def build(case):
         return DigitalRankUpdateRPUConfig(device=MixedPrecisionCompound(device=cell),
                                           update=update(case["update"]))
     return UnitCellRPUConfig(device=cell, update=update(case["update"]))
+'''
 
+WORKER_SOURCE = r'''
+import json, sys
+import numpy as np
+import torch
+from aihwkit.simulator.tiles import AnalogTile
+from aihwkit.simulator.configs import UnitCellRPUConfig, DigitalRankUpdateRPUConfig
+from aihwkit.simulator.configs.devices import ConstantStepDevice, SoftBoundsDevice
+from aihwkit.simulator.configs.compounds import (OneSidedUnitCell, BufferedTransferCompound,
+                                                 TransferCompound, MixedPrecisionCompound,
+                                                 ChoppedTransferCompound,
+                                                 DynamicTransferCompound)
+from aihwkit.simulator.parameters import IOParameters, UpdateParameters
+from aihwkit.simulator.parameters.enums import (PulseType, NoiseManagementType,
+                                                BoundManagementType)
+
+NOISE_FREE = {}  # filled from the spec
+CLASSES = {"ConstantStep": ConstantStepDevice, "SoftBounds": SoftBoundsDevice}
+
+
+def t32(a):
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32).copy())
+
+
+''' + CONFIG_SOURCE + r'''
 
 def hidden(tile):
     names = list(tile.tile.get_hidden_parameter_names())
@@ -257,29 +262,11 @@ if __name__ == "__main__":
 
 
 def _rpu_config(case):
-    spec = dict(case["device"])
-    cls = {"ConstantStep": ConstantStepDevice, "SoftBounds": SoftBoundsDevice}[spec.pop("cls")]
-    dev = cls(**{**NOISE_FREE, **spec})
-
-    def update(s):
-        s = dict(s)
-        if "pulse_type" in s:
-            s["pulse_type"] = PulseType[s["pulse_type"]]
-        return UpdateParameters(**s)
-
-    if case["kind"] in ("buffered", "tt", "chopped", "dynamic"):
-        cls = {"buffered": BufferedTransferCompound, "tt": TransferCompound,
-               "chopped": ChoppedTransferCompound,
-               "dynamic": DynamicTransferCompound}[case["kind"]]
-        cell = cls(unit_cell_devices=[dev] * case.get("n_devices", 2),
-                   transfer_forward=IOParameters(is_perfect=True),
-                   transfer_update=update(case["transfer_update"]), **case["cell"])
-    else:
-        cell = OneSidedUnitCell(unit_cell_devices=[dev], **case["cell"])
-    if case["kind"] == "mp-onesided":
-        return DigitalRankUpdateRPUConfig(device=MixedPrecisionCompound(device=cell),
-                                          update=update(case["update"]))
-    return UnitCellRPUConfig(device=cell, update=update(case["update"]))
+    # this module imports rpu's classes under aihwkit's names (and NOISE_FREE)
+    namespace = dict(globals(), CLASSES={"ConstantStep": ConstantStepDevice,
+                                         "SoftBounds": SoftBoundsDevice})
+    exec(CONFIG_SOURCE, namespace)
+    return namespace["build"](case)
 
 
 def _refresh_pairs():
