@@ -13,9 +13,6 @@
   reproducibility (seed, thread count, save/load), learning, and configuration errors.
 """
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -32,6 +29,7 @@ from rpu.errors import ConfigError
 from rpu.tiles._device_array import DeviceArray
 
 from compound_reference import TransferRef, chopped_buffer_ref, dynamic_buffer_ref
+from thread_runs import arrays_per_thread_count, assert_same_arrays
 
 DTYPES = [np.float32, np.float64]
 NOISE_FREE = dict(dw_min_dtod=0.0, dw_min_std=0.0, up_down=0.0, up_down_dtod=0.0, w_max_dtod=0.0,
@@ -1032,25 +1030,9 @@ np.savez(sys.argv[1], **out)
 def test_results_do_not_depend_on_the_thread_count(tmp_path):
     if not _core.openmp_enabled():
         pytest.skip("built without OpenMP")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(rpu.__file__)))
-    results = []
-    for n in (1, 2):
-        env = dict(os.environ, OMP_NUM_THREADS=str(n),
-                   PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
-        path = tmp_path / f"t{n}.npz"
-        proc = subprocess.run([sys.executable, "-c", _THREAD_SCRIPT, str(path),
-                               json.dumps(ALGORITHMS)], env=env, capture_output=True, text=True,
-                              timeout=300)
-        assert proc.returncode == 0, proc.stderr
-        with np.load(path) as data:
-            results.append({k: data[k] for k in data.files})
-    one, two = results
-    assert int(one.pop("n_threads")) == 1
-    n2 = int(two.pop("n_threads"))
-    assert n2 == min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2)
-    assert sorted(one) == sorted(two) and len(one) > 100
-    for key in one:
-        np.testing.assert_array_equal(one[key], two[key], err_msg=key)
+    one, two = arrays_per_thread_count(_THREAD_SCRIPT, tmp_path, json.dumps(ALGORITHMS))
+    assert len(one) > 100
+    assert_same_arrays(one, two)
 
 
 # =================================================================================================
@@ -1063,10 +1045,11 @@ def regression_task(seed):
     return X, X @ W_true.T
 
 
-def train_regression(alg, seed, epochs=5, batch=10, lr=0.05):
-    """Return (initial mse, final mse) of the 4 x 16 regression (weights from 0)."""
+def train_regression_with(make, seed, epochs=5, batch=10, lr=0.05):
+    """(initial mse, final mse) of the 4 x 16 regression (weights from 0) on a tile of the
+    config ``make()``."""
     X, Y = regression_task(seed)
-    tile = rpu.AnalogTile(4, 16, build(alg), seed=seed + 1)
+    tile = rpu.AnalogTile(4, 16, make(), seed=seed + 1)
     tile.set_weights(np.zeros((4, 16)))
     tile.set_learning_rate(lr)
     mse0 = float(np.mean((tile.forward(X) - Y) ** 2))
@@ -1075,6 +1058,11 @@ def train_regression(alg, seed, epochs=5, batch=10, lr=0.05):
             x = X[b:b + batch]
             tile.update(x, tile.forward(x) - Y[b:b + batch])
     return mse0, float(np.mean((tile.forward(X) - Y) ** 2))
+
+
+def train_regression(alg, seed, **kwargs):
+    """``train_regression_with`` for ``build(alg)``."""
+    return train_regression_with(lambda: build(alg), seed, **kwargs)
 
 
 @pytest.mark.parametrize("alg, factor", [("sgd", 0.3), ("sgd2", 0.3), ("tiki-taka", 0.3),

@@ -12,9 +12,6 @@
 * Hidden-parameter names, reproducibility (seed, 1 vs 2 threads, save/load mid-training),
   learning on the 4 x 16 regression task, the PCM preset, and refused settings.
 """
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -29,6 +26,7 @@ from rpu.errors import ConfigError
 
 import test_compounds as tc
 from compound_reference import OneSidedRef, buffered_buffer_ref
+from thread_runs import arrays_per_thread_count, assert_same_arrays
 
 DTYPES = [np.float32, np.float64]
 NOISE_FREE = dict(dw_min_dtod=0.0, dw_min_std=0.0, up_down=0.0, up_down_dtod=0.0, w_max_dtod=0.0,
@@ -423,47 +421,13 @@ np.savez(sys.argv[1], **out)
 def test_results_do_not_depend_on_the_thread_count(tmp_path):
     if not _core.openmp_enabled():
         pytest.skip("built without OpenMP")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(rpu.__file__)))
-    here = os.path.dirname(os.path.abspath(__file__))
-    results = []
-    for n in (1, 2):
-        env = dict(os.environ, OMP_NUM_THREADS=str(n),
-                   PYTHONPATH=os.pathsep.join(filter(None, [root, here,
-                                                            os.environ.get("PYTHONPATH")])))
-        path = tmp_path / f"t{n}.npz"
-        proc = subprocess.run([sys.executable, "-c", _THREAD_SCRIPT, str(path)], env=env,
-                              capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, proc.stderr
-        with np.load(path) as data:
-            results.append({k: data[k] for k in data.files})
-    one, two = results
-    assert int(one.pop("n_threads")) == 1
-    n2 = int(two.pop("n_threads"))
-    assert n2 == min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2)
-    assert sorted(one) == sorted(two) and len(one) > 50
-    for key in one:
-        np.testing.assert_array_equal(one[key], two[key], err_msg=key)
+    one, two = arrays_per_thread_count(_THREAD_SCRIPT, tmp_path)
+    assert len(one) > 50
+    assert_same_arrays(one, two)
 
 
-def regression_task(seed):
-    rng = np.random.default_rng(seed)
-    W_true = rng.uniform(-0.5, 0.5, (4, 16))
-    X = rng.uniform(-1, 1, (2000, 16))
-    return X, X @ W_true.T
-
-
-def train_regression(make, seed, epochs=5, batch=10, lr=0.05):
-    """(initial mse, final mse) of the 4 x 16 regression of tests/test_compounds.py."""
-    X, Y = regression_task(seed)
-    tile = rpu.AnalogTile(4, 16, make(), seed=seed + 1)
-    tile.set_weights(np.zeros((4, 16)))
-    tile.set_learning_rate(lr)
-    mse0 = float(np.mean((tile.forward(X) - Y) ** 2))
-    for _ in range(epochs):
-        for b in range(0, X.shape[0], batch):
-            x = X[b:b + batch]
-            tile.update(x, tile.forward(x) - Y[b:b + batch])
-    return mse0, float(np.mean((tile.forward(X) - Y) ** 2))
+# the 4 x 16 regression of tests/test_compounds.py
+regression_task, train_regression = tc.regression_task, tc.train_regression_with
 
 
 # Final over initial mse of aihwkit 1.1.0 on the same task (seeds 0-4): OneSided with refresh
