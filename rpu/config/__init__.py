@@ -14,172 +14,45 @@ and serialises to JSON-safe dicts (``cfg.to_dict()`` / :func:`from_dict`,
 """
 
 from . import compounds as _compounds
+from . import configs as _configs
+from . import devices as _devices
+from . import enums as _enums
+from . import inference as _inference
+from . import io as _io
+from . import mapping as _mapping
+from . import noise_models as _noise_models
+from . import pre_post as _pre_post
+from . import update as _update
 from ._base import ConfigBase, from_dict, from_json, registered_classes
 from .build import build_config
-from .compounds import (
-    BufferedTransferCompound,
-    ChoppedTransferCompound,
-    DifferenceUnitCell,
-    DigitalRankUpdateCell,
-    DynamicTransferCompound,
-    MixedPrecisionCompound,
-    OneSidedUnitCell,
-    ReferenceUnitCell,
-    TransferCompound,
-    UnitCell,
-    VectorUnitCell,
-)
-from .configs import (
-    DigitalRankUpdateRPUConfig,
-    FloatingPointRPUConfig,
-    InferenceRPUConfig,
-    IOManagedRPUConfig,
-    MappableRPU,
-    PrePostProcessingRPU,
-    RPUConfigBase,
-    RuntimeParameter,
-    SingleRPUConfig,
-    UnitCellRPUConfig,
-)
-from .devices import (
-    ConstantStepDevice,
-    ExpStepDevice,
-    FloatingPointDevice,
-    IdealDevice,
-    LinearStepDevice,
-    PiecewiseStepDevice,
-    PowStepDevice,
-    PowStepReferenceDevice,
-    PulsedDevice,
-    SoftBoundsDevice,
-    SoftBoundsPmaxDevice,
-    SoftBoundsReferenceDevice,
-)
-from .enums import (
-    AnalogMVType,
-    BoundManagementType,
-    CountLRFeedbackPolicy,
-    NoiseManagementType,
-    PulseType,
-    RPUDataType,
-    VectorUnitCellUpdatePolicy,
-    WeightClipType,
-    WeightModifierType,
-    WeightNoiseType,
-    WeightRemapType,
-)
-from .inference import (
-    DriftParameter,
-    SimpleDriftParameter,
-    WeightClipParameter,
-    WeightModifierParameter,
-    WeightRemapParameter,
-)
-from .io import IOParameters
-from .mapping import MappingParameter
-from .noise_models import (
-    BaseConductanceConverter,
-    BaseDriftCompensation,
-    BaseNoiseModel,
-    CustomDriftPCMLikeNoiseModel,
-    CustomPairConductanceConverter,
-    DualPairConductanceConverter,
-    GlobalDriftCompensation,
-    GlobalDriftCompensationWithExactReference,
-    HermesNoiseModel,
-    NPairConductanceConverter,
-    PCMLikeNoiseModel,
-    PerColumnDriftCompensation,
-    ReRamCMONoiseModel,
-    ReRamWan2022NoiseModel,
-    SingleDeviceConductanceConverter,
-    SinglePairConductanceConverter,
-    StateIndependentNoiseModel,
-)
-from .pre_post import (
-    InputRangeParameter,
-    PeripheryQuantizationParameter,
-    PrePostProcessingParameter,
-    PrePostProcessingParameterQuant,
-)
-from .update import UpdateParameters
+
+# Each module's public names, as its __all__ lists them (one list to keep up to date).
+from .compounds import *  # noqa: F401,F403
+from .configs import *  # noqa: F401,F403
+from .devices import *  # noqa: F401,F403
+from .enums import *  # noqa: F401,F403
+from .inference import *  # noqa: F401,F403
+from .io import *  # noqa: F401,F403
+from .mapping import *  # noqa: F401,F403
+from .noise_models import *  # noqa: F401,F403
+from .pre_post import *  # noqa: F401,F403
+from .update import *  # noqa: F401,F403
 
 __all__ = [
-    # machinery
     "ConfigBase",
     "from_dict",
     "from_json",
     "registered_classes",
-    # enums
-    "RPUDataType",
-    "BoundManagementType",
-    "NoiseManagementType",
-    "WeightNoiseType",
-    "PulseType",
-    "WeightModifierType",
-    "WeightClipType",
-    "WeightRemapType",
-    "VectorUnitCellUpdatePolicy",
-    "AnalogMVType",
-    "CountLRFeedbackPolicy",
-    # parameters
-    "IOParameters",
-    "UpdateParameters",
-    "SimpleDriftParameter",
-    "DriftParameter",
-    "WeightModifierParameter",
-    "WeightClipParameter",
-    "WeightRemapParameter",
-    "MappingParameter",
-    "InputRangeParameter",
-    "PeripheryQuantizationParameter",
-    "PrePostProcessingParameter",
-    "PrePostProcessingParameterQuant",
-    "RuntimeParameter",
-    # devices
-    "FloatingPointDevice",
-    "IdealDevice",
-    "PulsedDevice",
-    "ConstantStepDevice",
-    "LinearStepDevice",
-    "SoftBoundsDevice",
-    "SoftBoundsPmaxDevice",
-    "SoftBoundsReferenceDevice",
-    "ExpStepDevice",
-    "PowStepDevice",
-    "PowStepReferenceDevice",
-    "PiecewiseStepDevice",
-    # compound devices
+    *_enums.__all__,
+    *_io.__all__,
+    *_update.__all__,
+    *_inference.__all__,
+    *_mapping.__all__,
+    *_pre_post.__all__,
+    *_devices.__all__,
     *_compounds.__all__,
-    # inference noise parameters
-    "BaseConductanceConverter",
-    "SinglePairConductanceConverter",
-    "NPairConductanceConverter",
-    "DualPairConductanceConverter",
-    "CustomPairConductanceConverter",
-    "SingleDeviceConductanceConverter",
-    "BaseNoiseModel",
-    "PCMLikeNoiseModel",
-    "CustomDriftPCMLikeNoiseModel",
-    "StateIndependentNoiseModel",
-    "ReRamWan2022NoiseModel",
-    "ReRamCMONoiseModel",
-    "HermesNoiseModel",
-    "BaseDriftCompensation",
-    "GlobalDriftCompensation",
-    "GlobalDriftCompensationWithExactReference",
-    "PerColumnDriftCompensation",
-    # RPU configs
-    "RPUConfigBase",
-    "PrePostProcessingRPU",
-    "MappableRPU",
-    "IOManagedRPUConfig",
-    "SingleRPUConfig",
-    "FloatingPointRPUConfig",
-    "InferenceRPUConfig",
-    "UnitCellRPUConfig",
-    "DigitalRankUpdateRPUConfig",
-    # helpers
+    *_noise_models.__all__,
+    *_configs.__all__,
     "build_config",
 ]
 
