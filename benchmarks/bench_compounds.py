@@ -45,7 +45,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
@@ -53,11 +52,15 @@ import numpy as np  # noqa: E402
 
 from rpu._bench._timing import budget_calls, time_calls  # noqa: E402
 from rpu._bench import run_aihwkit_worker  # noqa: E402
-from benchmarks.bench_mvm import (  # noqa: E402
-    _cpu_model,
-    _fmt_ratio,
-    _fmt_time,
-    _ratio,
+from benchmarks._common import (  # noqa: E402
+    add_common_args,
+    check_sides,
+    finish,
+    fmt_ratio,
+    fmt_time,
+    machine_meta,
+    print_versions,
+    ratio,
     threadpools,
 )
 from benchmarks.bench_update import make_data  # noqa: E402
@@ -180,14 +183,9 @@ def main(argv=None):
                     help="errors d ~ d_scale * U(-1, 1) (default 0.1; inputs x ~ U(-1, 1))")
     ap.add_argument("--warmup", type=int, default=1,
                     help="untimed calls before timing fast calls (default 1)")
-    ap.add_argument("--repeats", type=int, default=20, help="at most this many timed calls")
-    ap.add_argument("--max-seconds", type=float, default=20.0,
-                    help="time budget per case and side, in seconds (default 20)")
-    ap.add_argument("--rounds", type=int, default=1,
-                    help="measure everything this many times, keep the best median (default 1)")
-    ap.add_argument("--json", metavar="PATH", help="write the results as JSON")
-    ap.add_argument("--aihwkit-python", metavar="PATH", default=os.environ.get("AIHWKIT_PYTHON"),
-                    help="interpreter with aihwkit installed (default: $AIHWKIT_PYTHON)")
+    add_common_args(ap, repeats=20, max_seconds=20.0, rounds=1,
+                    repeats_help="at most this many timed calls",
+                    max_seconds_help="time budget per case and side, in seconds (default 20)")
     args = ap.parse_args(argv)
 
     threads = os.environ.get("OMP_NUM_THREADS")
@@ -196,22 +194,11 @@ def main(argv=None):
         "device": args.device, "lr": args.lr, "d_scale": args.d_scale,
         "warmup": args.warmup, "repeats": args.repeats, "max_seconds": args.max_seconds,
         "rounds": args.rounds,
-        "threads": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                                    "MKL_NUM_THREADS")},
-        "numpy": np.__version__, "python": platform.python_version(),
-        "machine": platform.machine(), "processor": _cpu_model(), "cpu_count": os.cpu_count(),
+        **machine_meta(),
     }
     all_data = {n: make_data(n, args.batch, args.d_scale) for n in args.sizes}
 
-    rpu_error, aih_error = None, None
-    try:
-        import rpu
-
-        meta["rpu"] = getattr(rpu, "__version__", "?")
-    except Exception as exc:
-        rpu_error = f"{type(exc).__name__}: {exc}"
-    if not args.aihwkit_python:
-        aih_error = "not available (set AIHWKIT_PYTHON or --aihwkit-python)"
+    rpu_error, aih_error = check_sides(meta, args.aihwkit_python)
 
     def keep_best(store, key, value):
         """Keeps the smallest time (with its check figures); an error only if no time came."""
@@ -253,13 +240,7 @@ def main(argv=None):
           f"round(s)), {DEVICES[args.device]}, lr {args.lr:g}, batch {args.batch}, "
           f"x ~ U(-1,1), d ~ {args.d_scale:g} U(-1,1), OMP_NUM_THREADS={threads}, "
           f"{os.cpu_count()} CPUs; budget {args.max_seconds:g} s per case and side")
-    print(f"rpu: {meta.get('rpu', 'not importable: ' + str(rpu_error))}")
-    if aih_error:
-        print(f"aihwkit: {aih_error}")
-    else:
-        info = meta["aihwkit"]
-        print(f"aihwkit: {info['aihwkit']} (torch {info['torch']}, {info['torch_threads']} "
-              f"threads), its C++ call tile.update(x, d, False)")
+    print_versions(meta, rpu_error, aih_error, ", its C++ call tile.update(x, d, False)")
     print("limit: 'SGD' = NumPy W -= lr * (d.T @ x); '#r', '#a' = timed calls of rpu, aihwkit")
     head = (f"{'n':>5s} {'algorithm':10s} {'SGD':>9s} {'rpu':>9s} {'#r':>5s} {'aihwkit':>9s} "
             f"{'#a':>5s} {'aih/rpu':>8s} {'rpu/SGD':>8s}")
@@ -274,8 +255,8 @@ def main(argv=None):
             as_ = a["s"] if isinstance(a, dict) else None
             if isinstance(r, str):
                 errors.append(f"rpu {alg} n={n}: {r}")
-            print(f"{n:5d} {alg:10s} {_fmt_time(sgd)} {_fmt_time(rs)} {_fmt_calls(r)} "
-                  f"{_fmt_time(as_)} {_fmt_calls(a)} {_fmt_ratio(as_, rs)} {_fmt_ratio(rs, sgd)}")
+            print(f"{n:5d} {alg:10s} {fmt_time(sgd)} {fmt_time(rs)} {_fmt_calls(r)} "
+                  f"{fmt_time(as_)} {_fmt_calls(a)} {fmt_ratio(as_, rs)} {fmt_ratio(rs, sgd)}")
             chk = {side: {"mean_abs_dW": v["dW"], "mean_abs_dA": v["dA"]}
                    for side, v in (("rpu", r), ("aihwkit", a)) if isinstance(v, dict)}
             results.append({
@@ -284,8 +265,8 @@ def main(argv=None):
                 "rpu_s": rs, "rpu_calls": r["calls"] if isinstance(r, dict) else None,
                 "rpu_error": r if isinstance(r, str) else None,
                 "aihwkit_s": as_, "aihwkit_calls": a["calls"] if isinstance(a, dict) else None,
-                "aihwkit_over_rpu": _ratio(as_, rs), "rpu_over_sgd": _ratio(rs, sgd),
-                "aihwkit_over_sgd": _ratio(as_, sgd), "check": chk,
+                "aihwkit_over_rpu": ratio(as_, rs), "rpu_over_sgd": ratio(rs, sgd),
+                "aihwkit_over_sgd": ratio(as_, sgd), "check": chk,
             })
     print("check, one update from the start weights: mean |dW| of the visible weights, "
           "mean |dA| of the fast device (hidden_weights_0)")
@@ -298,14 +279,7 @@ def main(argv=None):
             r, a = rpu_t.get((n, alg)), aih.get((n, alg))
             print(f"{n:5d} {alg:10s} {_fmt_check(r, 'dW')} {_fmt_check(a, 'dW')} "
                   f"{_fmt_check(r, 'dA')} {_fmt_check(a, 'dA')}")
-    for e in errors:
-        print("error:", e)
-
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"meta": meta, "rpu_error": rpu_error, "aihwkit_error": aih_error,
-                       "results": results}, f, indent=1)
-        print(f"wrote {args.json}")
+    finish(errors, args.json, meta, rpu_error, aih_error, results)
     return 0
 
 

@@ -28,14 +28,25 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from rpu._bench import run_aihwkit_worker  # noqa: E402
 from rpu._bench._timing import time_calls  # noqa: E402
+from benchmarks._common import (  # noqa: E402
+    add_common_args,
+    check_sides,
+    finish,
+    fmt_ratio,
+    fmt_time,
+    keep_min,
+    machine_meta,
+    print_versions,
+    ratio,
+    threadpools,
+)
 
-from rpu._bench import run_aihwkit_worker  # noqa: E402,F401  (bench_update imports it from here)
 OUT_BOUND = 12.0  # IOParameters.out_bound default
 
 # (tile, op, variant): what each row measures; the GEMM reference is the plain op of the same shape.
@@ -142,16 +153,6 @@ def bench_gemm(data, repeats, max_seconds):
     }
 
 
-def threadpools():
-    """The BLAS and OpenMP thread pools loaded in this process (empty without threadpoolctl)."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return []
-    return [{k: p.get(k) for k in ("user_api", "internal_api", "num_threads", "filepath")}
-            for p in threadpool_info()]
-
-
 # ---------------------------------------------------------------------------------------------
 # aihwkit side (a subprocess of aihwkit's interpreter)
 
@@ -194,47 +195,11 @@ def bench_aihwkit(python, all_data, repeats, max_seconds):
 # ---------------------------------------------------------------------------------------------
 
 
-def _fmt_time(v):
-    if isinstance(v, (int, float)):
-        return f"{v * 1e3:9.3f}"
-    return f"{'-':>9s}"
-
-
-def _fmt_ratio(a, b):
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0:
-        return f"{a / b:8.2f}"
-    return f"{'-':>8s}"
-
-
-def _ratio(a, b):
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0:
-        return a / b
-    return None
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_mvm", description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024], help="tile sizes n (n x n)")
     ap.add_argument("--batch", type=int, default=100, help="batch size (default 100)")
-    ap.add_argument("--repeats", type=int, default=30, help="timed calls per measurement (median)")
-    ap.add_argument("--max-seconds", type=float, default=2.0,
-                    help="stop timing one measurement after this long (at least 3 calls)")
-    ap.add_argument("--rounds", type=int, default=3,
-                    help="measure everything this many times, keep the best median (default 3)")
-    ap.add_argument("--json", metavar="PATH", help="write the results as JSON")
-    ap.add_argument("--aihwkit-python", metavar="PATH", default=os.environ.get("AIHWKIT_PYTHON"),
-                    help="interpreter with aihwkit installed (default: $AIHWKIT_PYTHON)")
+    add_common_args(ap, repeats=30, max_seconds=2.0, rounds=3)
     args = ap.parse_args(argv)
 
     threads = os.environ.get("OMP_NUM_THREADS")
@@ -243,13 +208,7 @@ def main(argv=None):
         "sizes": args.sizes,
         "repeats": args.repeats,
         "rounds": args.rounds,
-        "threads": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                                    "MKL_NUM_THREADS")},
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "processor": _cpu_model(),
-        "cpu_count": os.cpu_count(),
+        **machine_meta(),
     }
 
     all_data = {n: make_data(n, args.batch) for n in args.sizes}
@@ -260,22 +219,8 @@ def main(argv=None):
     # Rounds: GEMM + rpu here, then aihwkit in its subprocess (never concurrently: same cores).
     # Each figure is the smallest of its per-round medians, which discounts transient load from
     # other processes on the machine.
-    gemm, rpu_t, aih, rpu_error, aih_error = {}, {}, {}, None, None
-    try:
-        import rpu
-
-        meta["rpu"] = getattr(rpu, "__version__", "?")
-    except Exception as exc:
-        rpu_error = f"{type(exc).__name__}: {exc}"
-    if not args.aihwkit_python:
-        aih_error = "not available (set AIHWKIT_PYTHON or --aihwkit-python)"
-
-    def keep_min(store, key, value):
-        old = store.get(key)
-        if isinstance(value, str):  # an error message: keep it unless a time came
-            store.setdefault(key, value)
-        elif not isinstance(old, (int, float)) or value < old:
-            store[key] = value
+    gemm, rpu_t, aih = {}, {}, {}
+    rpu_error, aih_error = check_sides(meta, args.aihwkit_python)
 
     for _ in range(args.rounds):
         for n, data in all_data.items():
@@ -301,13 +246,8 @@ def main(argv=None):
     # table
     print(f"MVM speed: median ms per call (best of {args.rounds} rounds), batch {args.batch}, "
           f"OMP_NUM_THREADS={threads}, {os.cpu_count()} CPUs")
-    print(f"rpu: {meta.get('rpu', 'not importable: ' + str(rpu_error))}")
-    if aih_error:
-        print(f"aihwkit: {aih_error}")
-    else:
-        info = meta["aihwkit"]
-        print(f"aihwkit: {info['aihwkit']} (torch {info['torch']}, {info['torch_threads']} "
-              f"threads); 'aihwkit' = its C++ tile call, 'aih mod' = the torch module call")
+    print_versions(meta, rpu_error, aih_error,
+                   "; 'aihwkit' = its C++ tile call, 'aih mod' = the torch module call")
     head = (f"{'n':>5s} {'tile':9s} {'op':8s} {'variant':15s} {'GEMM':>9s} {'rpu':>9s} "
             f"{'rpu/GEMM':>8s} {'aihwkit':>9s} {'aih/rpu':>8s} {'aih/GEMM':>8s} {'aih mod':>9s}")
     print(head)
@@ -321,9 +261,9 @@ def main(argv=None):
             am = aih.get((n, tile_kind, op, variant, "module"))
             if isinstance(r, str):
                 errors.append(f"rpu {tile_kind} {op} {variant} n={n}: {r}")
-            print(f"{n:5d} {tile_kind:9s} {op:8s} {variant:15s} {_fmt_time(g)} {_fmt_time(r)} "
-                  f"{_fmt_ratio(r, g)} {_fmt_time(a)} {_fmt_ratio(a, r)} {_fmt_ratio(a, g)} "
-                  f"{_fmt_time(am)}")
+            print(f"{n:5d} {tile_kind:9s} {op:8s} {variant:15s} {fmt_time(g)} {fmt_time(r)} "
+                  f"{fmt_ratio(r, g)} {fmt_time(a)} {fmt_ratio(a, r)} {fmt_ratio(a, g)} "
+                  f"{fmt_time(am)}")
             results.append({
                 "n": n, "batch": args.batch, "tile": tile_kind, "op": op, "variant": variant,
                 "gemm_s": g,
@@ -331,22 +271,15 @@ def main(argv=None):
                 "rpu_error": r if isinstance(r, str) else None,
                 "aihwkit_s": a,
                 "aihwkit_module_s": am,
-                "rpu_over_gemm": _ratio(r, g),
-                "aihwkit_over_rpu": _ratio(a, r),
-                "aihwkit_over_gemm": _ratio(a, g),
+                "rpu_over_gemm": ratio(r, g),
+                "aihwkit_over_rpu": ratio(a, r),
+                "aihwkit_over_gemm": ratio(a, g),
             })
     for n in args.sizes:
         print(f"n={n}: {meta[f'overflow_share_{n}']:.0%} of the samples exceed out_bound="
               f"{OUT_BOUND:g} in the overflow rows, {meta[f'plain_overflow_share_{n}']:.0%} in the "
               f"others (ideal outputs after noise management)")
-    for e in errors:
-        print("error:", e)
-
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"meta": meta, "rpu_error": rpu_error, "aihwkit_error": aih_error,
-                       "results": results}, f, indent=1)
-        print(f"wrote {args.json}")
+    finish(errors, args.json, meta, rpu_error, aih_error, results)
     return 0
 
 

@@ -37,18 +37,22 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from rpu._bench import run_aihwkit_worker  # noqa: E402
 from rpu._bench._timing import time_calls  # noqa: E402
-from benchmarks.bench_mvm import (  # noqa: E402
-    _cpu_model,
-    _fmt_ratio,
-    _fmt_time,
-    _ratio,
-    run_aihwkit_worker,
+from benchmarks._common import (  # noqa: E402
+    add_common_args,
+    check_sides,
+    finish,
+    fmt_ratio,
+    fmt_time,
+    keep_min,
+    machine_meta,
+    print_versions,
+    ratio,
     threadpools,
 )
 
@@ -181,14 +185,7 @@ def main(argv=None):
     ap.add_argument("--d-scale", type=float, default=0.1,
                     help="errors d ~ d_scale * U(-1, 1) (default 0.1; inputs x ~ U(-1, 1))")
     ap.add_argument("--warmup", type=int, default=2, help="untimed calls first (default 2)")
-    ap.add_argument("--repeats", type=int, default=20, help="timed calls per measurement (median)")
-    ap.add_argument("--max-seconds", type=float, default=3.0,
-                    help="stop timing one measurement after this long (at least 3 calls)")
-    ap.add_argument("--rounds", type=int, default=3,
-                    help="measure everything this many times, keep the best median (default 3)")
-    ap.add_argument("--json", metavar="PATH", help="write the results as JSON")
-    ap.add_argument("--aihwkit-python", metavar="PATH", default=os.environ.get("AIHWKIT_PYTHON"),
-                    help="interpreter with aihwkit installed (default: $AIHWKIT_PYTHON)")
+    add_common_args(ap, repeats=20, max_seconds=3.0, rounds=3)
     args = ap.parse_args(argv)
 
     threads = os.environ.get("OMP_NUM_THREADS")
@@ -196,31 +193,17 @@ def main(argv=None):
         "batch": args.batch, "sizes": args.sizes, "devices": args.devices, "lrs": args.lr,
         "d_scale": args.d_scale, "w_start": W_START, "warmup": args.warmup,
         "repeats": args.repeats, "rounds": args.rounds,
-        "threads": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                                    "MKL_NUM_THREADS")},
-        "numpy": np.__version__, "python": platform.python_version(),
-        "machine": platform.machine(), "processor": _cpu_model(), "cpu_count": os.cpu_count(),
+        **machine_meta(),
     }
     all_data = {n: make_data(n, args.batch, args.d_scale) for n in args.sizes}
 
-    rpu_error, aih_error = None, None
-    try:
-        import rpu
-
-        meta["rpu"] = getattr(rpu, "__version__", "?")
-        dw_min = {dev: rpu_dw_min(dev) for dev in args.devices}
-    except Exception as exc:
-        rpu_error = f"{type(exc).__name__}: {exc}"
-        dw_min = {dev: 0.001 for dev in args.devices}  # the default of both devices
-    if not args.aihwkit_python:
-        aih_error = "not available (set AIHWKIT_PYTHON or --aihwkit-python)"
-
-    def keep_min(store, key, value):
-        old = store.get(key)
-        if isinstance(value, str):  # an error message: keep it unless a time came
-            store.setdefault(key, value)
-        elif not isinstance(old, (int, float)) or value < old:
-            store[key] = value
+    rpu_error, aih_error = check_sides(meta, args.aihwkit_python)
+    dw_min = {dev: 0.001 for dev in args.devices}  # the default of both devices
+    if rpu_error is None:
+        try:
+            dw_min = {dev: rpu_dw_min(dev) for dev in args.devices}
+        except Exception as exc:
+            rpu_error = f"{type(exc).__name__}: {exc}"
 
     # Rounds: limit + rpu here, then aihwkit in its subprocess (never concurrently: same cores);
     # each figure is the smallest of its per-round medians.
@@ -256,13 +239,8 @@ def main(argv=None):
     print(f"Pulsed update speed: median ms per update(x, d) call (best of {args.rounds} rounds), "
           f"batch {args.batch}, x ~ U(-1,1), d ~ {args.d_scale:g} U(-1,1), "
           f"OMP_NUM_THREADS={threads}, {os.cpu_count()} CPUs")
-    print(f"rpu: {meta.get('rpu', 'not importable: ' + str(rpu_error))}")
-    if aih_error:
-        print(f"aihwkit: {aih_error}")
-    else:
-        info = meta["aihwkit"]
-        print(f"aihwkit: {info['aihwkit']} (torch {info['torch']}, {info['torch_threads']} "
-              f"threads); 'aihwkit' = its C++ tile call, 'aih mod' = the torch module call")
+    print_versions(meta, rpu_error, aih_error,
+                   "; 'aihwkit' = its C++ tile call, 'aih mod' = the torch module call")
     print("limit: 'SGD' = NumPy W -= lr * (d.T @ x) (GEMM + pass), 'pass' = NumPy W += 0; "
           "'coinc' = expected coincidences per weight per sample, 'BL' = mean BL of BL management")
     head = (f"{'n':>5s} {'device':12s} {'lr':>7s} {'coinc':>6s} {'BL':>5s} {'SGD':>9s} "
@@ -283,9 +261,9 @@ def main(argv=None):
                 if isinstance(r, str):
                     errors.append(f"rpu {dev} n={n} lr={lr:g}: {r}")
                 print(f"{n:5d} {dev:12s} {lr:7.3g} {st['coincidences_per_weight_sample']:6.3f} "
-                      f"{st['mean_bl']:5.2f} {_fmt_time(sgd)} {_fmt_time(one)} {_fmt_time(r)} "
-                      f"{_fmt_ratio(r, sgd)} {_fmt_ratio(r, one)} {_fmt_time(a)} "
-                      f"{_fmt_ratio(a, r)} {_fmt_time(am)}")
+                      f"{st['mean_bl']:5.2f} {fmt_time(sgd)} {fmt_time(one)} {fmt_time(r)} "
+                      f"{fmt_ratio(r, sgd)} {fmt_ratio(r, one)} {fmt_time(a)} "
+                      f"{fmt_ratio(a, r)} {fmt_time(am)}")
                 chk = {}
                 for side, store in (("rpu", rpu_dw), ("aihwkit", aih_dw)):
                     if (n, dev, lr) in store:
@@ -297,8 +275,8 @@ def main(argv=None):
                      "rpu_s": r if not isinstance(r, str) else None,
                      "rpu_error": r if isinstance(r, str) else None,
                      "aihwkit_s": a, "aihwkit_module_s": am,
-                     "rpu_over_sgd": _ratio(r, sgd), "rpu_over_pass": _ratio(r, one),
-                     "aihwkit_over_rpu": _ratio(a, r), "aihwkit_over_sgd": _ratio(a, sgd),
+                     "rpu_over_sgd": ratio(r, sgd), "rpu_over_pass": ratio(r, one),
+                     "aihwkit_over_rpu": ratio(a, r), "aihwkit_over_sgd": ratio(a, sgd),
                      "dw_check": chk},
                     **st))
     print("check, one update from the start weights: mean |dW| (exact |lr d.T x|), "
@@ -308,14 +286,7 @@ def main(argv=None):
                  for side, c in chk.items()]
         exact = next(iter(chk.values()))["mean_abs_exact"] if chk else float("nan")
         print(f"  n={n} {dev} lr={lr:g}: " + "; ".join(parts) + f" (exact {exact:.3e})")
-    for e in errors:
-        print("error:", e)
-
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"meta": meta, "rpu_error": rpu_error, "aihwkit_error": aih_error,
-                       "results": results}, f, indent=1)
-        print(f"wrote {args.json}")
+    finish(errors, args.json, meta, rpu_error, aih_error, results)
     return 0
 
 
