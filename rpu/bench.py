@@ -16,6 +16,8 @@ same work. Medians of the timed calls are reported; the ratios are the figures t
 scripts in ``benchmarks/`` measure the same things in more detail.
 """
 import json
+import math
+import numbers
 import os
 import platform
 import sys
@@ -44,9 +46,11 @@ def _cases(devices, algorithms):
 
     cases = []
     for name in devices:
-        if not isinstance(getattr(rc, name, None), type):
-            raise ValueError(f"unknown device {name!r}; use a device class of rpu.config, e.g. "
-                             f"ConstantStepDevice or SoftBoundsDevice.")
+        cls = getattr(rc, name, None)
+        if not (isinstance(cls, type) and issubclass(cls, (rc.PulsedDevice, rc.IdealDevice))):
+            raise ValueError(f"unknown device {name!r}; use a single-device class of rpu.config "
+                             f"(a PulsedDevice or IdealDevice), e.g. ConstantStepDevice or "
+                             f"SoftBoundsDevice; compound devices are timed through --algorithms.")
         cases.append((name, "device", name))
     for name in algorithms:
         if name not in KNOWN:
@@ -121,6 +125,16 @@ def _aihwkit_times(python, all_data, cases, ops, lr, threads, repeats, max_secon
     return out
 
 
+def _check_writable(path):
+    """Refuses, before any measurement, a JSON path whose folder is missing or read-only (the
+    table would otherwise be lost at the end of a long run)."""
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    if not os.path.isdir(folder):
+        raise ValueError(f"json_path {os.fspath(path)!r}: its folder {folder!r} does not exist.")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise ValueError(f"json_path {os.fspath(path)!r} is not writable.")
+
+
 def _ms(v):
     return f"{v * 1e3:10.3f}" if isinstance(v, float) else f"{'-':>10s}"
 
@@ -168,7 +182,19 @@ def run_bench(sizes=(256, 512), batch=100, devices=("ConstantStepDevice",), algo
     bad = [op for op in ops if op not in OPS]
     if bad:
         raise ValueError(f"unknown op(s) {bad}; choose from {list(OPS)}.")
+    if isinstance(repeats, bool) or not isinstance(repeats, numbers.Integral) or repeats < 1:
+        raise ValueError(f"repeats must be an integer >= 1 (timed calls per measurement), got "
+                         f"{repeats!r}.")
+    if not (isinstance(max_seconds, numbers.Real) and math.isfinite(max_seconds)
+            and max_seconds >= 0):
+        raise ValueError(f"max_seconds must be a finite number of seconds >= 0 (0: the minimum "
+                         f"of 3 timed calls), got {max_seconds!r}.")
     cases = _cases(devices, algorithms)
+    if not cases:
+        raise ValueError("nothing to measure: give at least one device (--devices) or algorithm "
+                         "(--algorithms).")
+    if json_path:
+        _check_writable(json_path)
     all_data = {n: _data(n, int(batch)) for n in sizes}
     rows, limit = [], {}
     with threadpool_limits(limits=int(threads)):

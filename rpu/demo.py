@@ -225,7 +225,15 @@ def run_demo(out_dir="rpu-demo", epochs=10, n_programmings=3, seed=0, algorithms
         raise ValueError(f"unknown algorithm(s) {unknown}; choose from {list(ALGORITHMS)}.")
     if "fp" not in names:
         names.insert(0, "fp")
-    os.makedirs(out_dir, exist_ok=True)
+    # before the training, so that minutes of work are not lost to a folder that cannot take
+    # the results
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"out_dir {os.fspath(out_dir)!r} cannot be created: "
+                         f"{exc.strerror or exc}.") from exc
+    if not os.access(out_dir, os.W_OK):
+        raise ValueError(f"out_dir {os.fspath(out_dir)!r} is not writable.")
     start = time.perf_counter()
     progress = _Progress()
     train_set, test_set = _split(seed)

@@ -46,6 +46,14 @@ def test_demo_command_and_bad_arguments(tmp_path, capsys):
     assert "epochs must be a positive integer" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown algorithm"):
         run_demo(tmp_path, epochs=1, algorithms=["adam"])
+    # a folder that cannot be made: refused before the training, naming the folder
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--out", str(blocker / "out"), "--epochs", "1"])
+    err = capsys.readouterr()
+    assert "cannot be created" in err.err and str(blocker / "out") in err.err
+    assert "Training" not in err.out
 
 
 def test_info_command_reports_the_installation(capsys):
