@@ -114,6 +114,13 @@ TILE_CASES = [
     ("array-set-weights-shape", "array", lambda t: t.set_weights(np.zeros((4, 4))), ValueError, r"^weights must have shape"),
     ("uniform-random-reversed", "analog", lambda t: t.set_weights_uniform_random(1.0, -1.0), ValueError, r"^bmin must not exceed bmax"),
     ("uniform-random-nan", "fp", lambda t: t.set_weights_uniform_random(NAN, 1.0), ValueError, r"^bmin must be a finite"),
+    # beyond float32 the draw became Inf - Inf = NaN weights (or a numpy TypeError for a big int)
+    ("uniform-random-range-f32", "fp", lambda t: t.set_weights_uniform_random(-1e300, 1e300), ValueError,
+     r"^bmin and bmax must span a range the tile's float32 weights can hold"),
+    ("uniform-random-width-f32", "analog", lambda t: t.set_weights_uniform_random(-3e38, 3e38), ValueError,
+     r"^bmin and bmax must span a range"),
+    ("uniform-random-huge-int", "analog", lambda t: t.set_weights_uniform_random(-1, 10 ** 400), ValueError,
+     r"^bmax must be a finite number"),
     ("hidden-missing-names", "analog", lambda t: t.set_hidden_parameters({"max_bound": np.ones((4, 3))}), KeyError, r"hidden parameter names"),
     ("hidden-nan", "analog", lambda t: t.set_hidden_parameters({k: (np.full_like(v, NAN) if k == "max_bound" else v)
                                                                   for k, v in t.get_hidden_parameters().items()}),
@@ -184,6 +191,9 @@ OTHER_CASES = [
     ("tile-seed-negative", lambda: rpu.AnalogTile(3, 3, seed=-1), ValueError, r"^seed must be a non-negative"),
     ("tile-seed-float", lambda: rpu.FloatingPointTile(3, 3, seed=1.5), TypeError, r"^seed must be a non-negative"),
     ("tile-too-large", lambda: rpu.AnalogTile(10**6, 10**6), rpu.TileMemoryError, r"^AnalogTile\(1000000, 1000000\) needs about"),
+    # (a size past the float range was an OverflowError from the memory message's arithmetic)
+    ("tile-size-past-blas", lambda: rpu.InferenceTile(10**400, 3), ValueError, r"^out_size must be at most 2147483647"),
+    ("array-size-past-blas", lambda: rpu.TileArray(3, 2**31), ValueError, r"^in_size must be at most 2147483647"),
     # configs: NaN, negative, out of range, unknown names
     ("config-dw-min-nan", lambda: ConstantStepDevice(dw_min=NAN), ConfigError, r"ConstantStepDevice\.dw_min = nan"),
     ("config-dw-min-negative", lambda: SoftBoundsDevice(dw_min=-0.01), ConfigError, r"SoftBoundsDevice\.dw_min"),
@@ -192,6 +202,10 @@ OTHER_CASES = [
     ("config-io-noise-negative", lambda: IOParameters(out_noise=-0.1), ConfigError, r"IOParameters\.out_noise"),
     ("config-enum-unknown", lambda: IOParameters(noise_management="bogus"), ConfigError, r"IOParameters\.noise_management = 'bogus'"),
     ("config-update-bl-zero", lambda: UpdateParameters(desired_bl=0), ConfigError, r"UpdateParameters\.desired_bl"),
+    ("config-update-bl-past-max", lambda: UpdateParameters(desired_bl=65537), ConfigError,
+     r"UpdateParameters\.desired_bl = 65537 is not allowed: expected an integer >= 1 and <= 65536"),
+    # (an integer past the float range was a bare OverflowError)
+    ("config-float-huge-int", lambda: SoftBoundsDevice(dw_min=10**400), ConfigError, r"SoftBoundsDevice\.dw_min = 1000"),
     ("config-nested-nan", lambda: SingleRPUConfig(forward=IOParameters(out_res=NAN)), ConfigError, r"out_res = nan"),
     ("config-noise-model-nan", lambda: PCMLikeNoiseModel(prog_noise_scale=NAN), ConfigError, r"prog_noise_scale = nan"),
     ("config-mutated-nan", lambda: rpu.AnalogTile(3, 3, _mutated_config()), ConfigError, r"dw_min = nan"),

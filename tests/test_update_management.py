@@ -225,3 +225,103 @@ def test_float32_tiles_compute_as_aihwkit_in_float(fixed_bl, ublm, um):
         on = rbl > 0
         np.testing.assert_array_equal(np.asarray(a, np.float32)[on], ra[on], err_msg="A")
         np.testing.assert_array_equal(np.asarray(b, np.float32)[on], rb[on], err_msg="B")
+
+
+# ----- the longest pulse train: MAX_BL ------------------------------------------------------------
+def _growing(um=False):
+    return UpdateParameters(fixed_bl=False, update_bl_management=False, update_management=um)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bit_length_up_to_max_bl_and_no_further(dtype):
+    from rpu.config.update import MAX_BL
+
+    g = 0.001
+    ones = np.ones(1)
+    bl, _, _ = update_management(ones, ones, g * MAX_BL, g, _growing(), dtype)
+    assert int(bl[0]) == MAX_BL
+    for lr in (g * (MAX_BL + 1), 1e30):  # (1e30 / g made a float -> long conversion undefined)
+        with pytest.raises(ValueError, match=r"asks for pulse trains of \d+ slots .* at most "
+                                             rf"{MAX_BL}.*update_bl_management"):
+            update_management(ones, ones, lr, g, _growing(um=True), dtype)
+    # per-sample learning rates: the largest decides
+    with pytest.raises(ValueError, match="learning rate 100 asks"):
+        update_management(np.ones(2), np.ones(2), np.array([0.1, -100.0]), g, _growing(), dtype)
+    # fixed or managed trains never pass desired_bl, whatever the learning rate
+    for up in (UpdateParameters(fixed_bl=False), UpdateParameters(update_bl_management=False)):
+        assert update_management(ones, ones, 1e30, g, up, dtype)[0][0] <= up.desired_bl
+
+
+@pytest.mark.parametrize("single", [False, True])
+def test_kernel_bit_length_stays_defined_for_any_lr_over_g(single):
+    from rpu import _core
+
+    # the kernel alone (the Python layer refuses these): BL stops at 1e15 instead of an
+    # out-of-range conversion, also for lr / g = Inf in float
+    lr = np.array([1e30, 3e38, 1e300 if not single else 3e38])
+    bl, a, b = _core.update_management(np.ones(3), np.ones(3), lr, 1e-9, 31, False, False,
+                                       False, 1.0, single)
+    ceiling = int(np.float32(1e15)) if single else 10 ** 15
+    assert list(bl) == [ceiling] * 3 and np.all(a == 1.0) and np.all(b == 1.0)
+
+
+def test_desired_bl_past_max_bl_is_a_config_error():
+    from rpu.config.update import MAX_BL
+    from rpu.errors import ConfigError
+
+    assert UpdateParameters(desired_bl=MAX_BL).desired_bl == MAX_BL
+    for bad in (MAX_BL + 1, 10 ** 400):
+        with pytest.raises(ConfigError, match="desired_bl"):
+            UpdateParameters(desired_bl=bad)
+
+
+def _state(tile):
+    return tile.get_weights(), tile.get_hidden_parameters()
+
+
+def _same(a, b):
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[1].keys() == b[1].keys()
+    for k in a[1]:
+        np.testing.assert_array_equal(a[1][k], b[1][k], err_msg=k)
+
+
+@pytest.mark.parametrize("kind", ["device", "c-ttv2"])
+def test_refused_update_leaves_the_tile_as_it_was(kind):
+    """An update whose pulse trains would be too long is refused before anything moves: the
+    tile then trains on exactly as a twin that never saw the call."""
+    import rpu
+    from rpu.config import SingleRPUConfig, SoftBoundsDevice, build_config
+
+    def make():
+        if kind == "device":
+            cfg = SingleRPUConfig(device=SoftBoundsDevice(), update=_growing())
+        else:
+            # A's auto-scaled learning rate fast_lr BL g / (m_x m_d) grows without bound as
+            # the inputs shrink; the running maxima m_x, m_d start at a new tile's first batch
+            cfg = build_config("c-ttv2", SoftBoundsDevice)
+            cfg.update = _growing(um=True)
+        tile = rpu.AnalogTile(5, 4, cfg, seed=3)
+        tile.set_learning_rate(0.05)
+        return tile
+
+    rng = np.random.default_rng(1)
+    x, d = rng.uniform(-1, 1, (6, 4)), rng.uniform(-0.5, 0.5, (6, 5))
+    tile, twin = make(), make()
+    if kind == "device":
+        for t in (tile, twin):
+            t.update(x, d)
+    before = _state(tile)
+    if kind == "device":
+        tile.set_learning_rate(1e6)
+        with pytest.raises(ValueError, match="asks for pulse trains"):
+            tile.update(x, d)
+        tile.set_learning_rate(0.05)
+    else:
+        with pytest.raises(ValueError, match="asks for pulse trains"):
+            tile.update(x * 1e-9, d * 1e-9)
+    _same(_state(tile), before)
+    assert tile._devices.__dict__.get("count") == twin._devices.__dict__.get("count")
+    for t in (tile, twin):
+        t.update(x, d)
+    _same(_state(tile), _state(twin))

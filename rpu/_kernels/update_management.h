@@ -12,6 +12,11 @@
 
 #include "rpu_common.h"
 
+/* Where BL = ceil(lr / g) would pass this, it stops here: far past any length a tile can
+ * simulate (rpu.tiles.update_management refuses more than MAX_BL), but in the range of a long,
+ * so that the conversion is defined for any lr / g, Inf included. */
+#define RPU_BL_CEILING 1.0e15
+
 struct rpu_update_management_params {
   double granularity, um_grad_scale;
   int desired_bl, fixed_bl, update_bl_management, update_management;
@@ -36,7 +41,7 @@ RPU_HD void rpu_update_management_float(float lr, float x_max, float d_max,
     a = rpu_sqrt(lr / (g * (float)bl));
   } else if (g * desired < lr) {
     const float c = ceilf(lr / g);
-    bl = (long)(c > 1.0f ? c : 1.0f);
+    bl = (long)(c > 1.0f ? (c < (float)RPU_BL_CEILING ? c : (float)RPU_BL_CEILING) : 1.0f);
     a = 1.0f;
   } else {
     a = rpu_sqrt(lr / (g * (float)bl));
@@ -82,7 +87,7 @@ RPU_HD void rpu_update_management(double lr, double x_max, double d_max,
   double a;
   if (!(p.fixed_bl || p.update_bl_management) && g * (double)p.desired_bl < lr) {
     const double c = ceil(lr / g);
-    bl = (long)(c > 1.0 ? c : 1.0);
+    bl = (long)(c > 1.0 ? (c < RPU_BL_CEILING ? c : RPU_BL_CEILING) : 1.0);
     a = 1.0;
   } else {
     a = rpu_sqrt(lr / (g * (double)bl));

@@ -221,7 +221,10 @@ def _coerce_enum(path: str, value: Any, enum_cls: Type[enum.Enum]) -> enum.Enum:
 def _coerce_float(path: str, value: Any, check: Check) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         _fail(path, value, check.describe("float") + ", not " + type(value).__name__)
-    out = float(value)
+    try:
+        out = float(value)
+    except OverflowError:  # an integer past the float range
+        _fail(path, value, check.describe("float"))
     if math.isnan(out) or (math.isinf(out) and not check.inf):
         _fail(path, out, check.describe("float"))
     if not check.ok(out):

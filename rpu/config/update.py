@@ -8,6 +8,11 @@ from .enums import PulseType
 
 __all__ = ["UpdateParameters"]
 
+# The longest pulse train rpu simulates, in slots. A train is packed into ceil(BL / 64) words
+# per line and sample, and each slot costs time on every weight, so a longer one would take
+# gigabytes and hours for one batch; aihwkit's trains use 31 to a few hundred slots.
+MAX_BL = 65536
+
 
 @config_class
 class UpdateParameters(ConfigBase):
@@ -20,11 +25,13 @@ class UpdateParameters(ConfigBase):
     Parameters
     ----------
     desired_bl : int, default 31
-        Pulse-train length; with ``update_bl_management`` the maximal one (>= 1).
+        Pulse-train length; with ``update_bl_management`` the maximal one (1 to 65536, rpu's
+        ``MAX_BL``).
     fixed_bl : bool, default True
         Always use ``BL = desired_bl`` and ``A = B = sqrt(lr / (g * BL))``. If False (and
         ``update_bl_management`` off), ``BL`` grows to ``ceil(lr / g)`` when ``g * desired_bl``
-        is smaller than ``lr``, with ``A = B = 1``.
+        is smaller than ``lr``, with ``A = B = 1``; an update whose ``lr / g`` asks for more than
+        65536 slots raises ValueError and changes nothing.
     pulse_type : PulseType, default STOCHASTIC_COMPRESSED
         How pulses are generated; ``NONE`` gives an exact floating-point update.
     res : float, default 0
@@ -52,7 +59,7 @@ class UpdateParameters(ConfigBase):
         when the learning rate asks for more than ``desired_bl`` pulses.
     """
 
-    desired_bl: int = param(31, ge=1)
+    desired_bl: int = param(31, ge=1, le=MAX_BL)
     fixed_bl: bool = param(True)
     pulse_type: PulseType = param(PulseType.STOCHASTIC_COMPRESSED)
     res: float = param(0.0, note="<= 0 is continuous, > 1 is a number of steps")

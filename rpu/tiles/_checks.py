@@ -18,6 +18,7 @@ NaN and Inf policy (tested in tests/test_nan_policy.py and tests/test_bad_input.
 * A NaN in a configuration value raises :class:`rpu.ConfigError` naming the field, both at
   construction and when a tile validates its copy of a config that was mutated later.
 """
+import math
 import numbers
 
 import numpy as np
@@ -25,6 +26,7 @@ import numpy as np
 from rpu.backends import as_backend_array
 
 DTYPES = (np.float32, np.float64)
+MAX_SIZE = 2**31 - 1  # a tile dimension: BLAS indexes with 32-bit integers
 
 
 def check_dtype(dtype):
@@ -39,17 +41,25 @@ def check_dtype(dtype):
 
 
 def check_size(value, name):
-    """A positive integer size argument."""
+    """A positive integer size argument, within the 32-bit index range of BLAS."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    if value > MAX_SIZE:
+        raise ValueError(f"{name} must be at most {MAX_SIZE} (the index range of the BLAS "
+                         f"products), got {value!r}.")
     return int(value)
 
 
 def check_finite_number(value, name):
-    """A finite real scalar."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}.")
-    return float(value)
+    """A finite real scalar, as a float (an integer past the float range is not finite)."""
+    if not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real):
+        try:
+            as_float = float(value)
+        except OverflowError:
+            as_float = math.inf
+        if math.isfinite(as_float):
+            return as_float
+    raise ValueError(f"{name} must be a finite number, got {value!r}.")
 
 
 def _all_finite(a, xp):

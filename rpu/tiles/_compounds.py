@@ -58,6 +58,7 @@ from rpu.config.enums import BoundManagementType, NoiseManagementType
 from rpu.errors import ConfigError
 from rpu.tiles._device_array import DeviceArray
 from rpu.tiles._periphery import Periphery
+from rpu.tiles.update_management import check_bit_lengths
 
 # Roles of the derived keys: every random job of a compound has its own stream.
 (_ROLE_DEVICE, _ROLE_NOISE, _ROLE_POLICY, _ROLE_READ, _ROLE_WRITE, _ROLE_CHOP, _ROLE_QUANT,
@@ -524,6 +525,18 @@ class TransferCell(_Cell):
 
     def update(self, weights, X, D, lr, key, op, n_threads):
         m, (d, x) = X.shape[0], self.shape
+        # A's learning rates first, refused (auto-scale statistics put back) before anything
+        # moves if their pulse trains would be too long; the chopper signs leave |x| and |d|
+        # as they are, so the maxima are those of the inputs
+        xp = self.xp
+        abs_max = (_host(self.backend, xp.abs(X).max(axis=1)), _host(self.backend, xp.abs(D).max(axis=1)))
+        statistics = self.m_x, self.m_d
+        lr_fast = self._fast_lr(abs_max, lr)
+        try:
+            check_bit_lengths(lr_fast, self.granularity, self.subs[0].up)
+        except ValueError:
+            self.m_x, self.m_d = statistics
+            raise
         every = self._every(m)
         after = np.arange(1, m + 1) + self.count
         events = np.flatnonzero(after % every == 0) if every > 0 else np.zeros(0, dtype=np.int64)
@@ -544,14 +557,10 @@ class TransferCell(_Cell):
         sx = sd = None
         if self.chopped:
             sx, sd, ev_in, ev_out, flips = self._chopper_schedule(m, events, cols, op)
-        xp = self.xp
         if self.rows and sx is not None:  # the read lines are rows: the input choppers act on d
             sx, sd = sd, sx
         xa, da = (X, D) if sx is None else (xp.ascontiguousarray(X * xp.asarray(sx)),
                                             xp.ascontiguousarray(D * xp.asarray(sd)))
-        # the chopper signs leave |x| and |d| as they are: one pass for the learning rates and A
-        abs_max = (_host(self.backend, xp.abs(X).max(axis=1)), _host(self.backend, xp.abs(D).max(axis=1)))
-        lr_fast = self._fast_lr(abs_max, lr)
         width = x if self.rows else d
         R = xp.empty((m * n_reads, width), dtype=self.dtype)
         # with_reset_prob: one coin per read; a column whose coin falls is reset after its read

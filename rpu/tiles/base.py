@@ -5,6 +5,8 @@ rows are outputs, columns inputs; with ``bias=True`` the last column is the bias
 constant input of 1). Subclasses provide the products (``_forward_rows``, ``_backward_rows``) and
 their own config handling; this class turns user arrays into rows and back.
 """
+import math
+
 import numpy as np
 
 from rpu import _core, _threads
@@ -169,6 +171,13 @@ class TileBase:
         bmax = _checks.check_finite_number(bmax, "bmax")
         if not bmin <= bmax:
             raise ValueError(f"bmin must not exceed bmax, got bmin={bmin} and bmax={bmax}.")
+        largest = float(np.finfo(self.dtype).max)
+        if not (max(-bmin, bmax) <= largest and math.isfinite(bmax - bmin)
+                and bmax - bmin <= largest):
+            raise ValueError(f"bmin and bmax must span a range the tile's "
+                             f"{np.dtype(self.dtype).name} weights can hold (within "
+                             f"+-{largest:.4g}, and so must bmax - bmin), got bmin={bmin} and "
+                             f"bmax={bmax}.")
         u = self._xp.empty((self.d_size, self.x_size), dtype=self.dtype)
         self._backend.uniform_fill(u, self._key, self._next_op(), int(Purpose.WEIGHT_INIT), 0,
                                    _threads.effective_n_threads())

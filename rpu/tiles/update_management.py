@@ -5,9 +5,46 @@ every sample of a batch at once. A pulse train of x_j then fires with probabilit
 each of BL slots, one of d_i with Q(A |d_i|), so that the expected number of coincidences is
 ``lr |x_j d_i| / g``: the SGD step in units of the weight granularity g.
 """
+import math
+
 import numpy as np
 
 from rpu import _core
+from rpu.config.update import MAX_BL
+
+
+def check_bit_lengths(lr, granularity, up):
+    """Refuse learning rates whose pulse trains would be longer than ``MAX_BL`` slots.
+
+    BL passes ``desired_bl`` (itself at most MAX_BL) only when neither ``fixed_bl`` nor
+    ``update_bl_management`` is on: then BL = ceil(|lr| / g), whatever the data. Callers check
+    before they change anything, so that a refused update leaves the tile as it was.
+
+    Parameters
+    ----------
+    lr : float, or ndarray of shape (m,)
+        The learning rate(s) of the update.
+    granularity : float
+        The device's weight granularity g.
+    up : UpdateParameters
+
+    Raises
+    ------
+    ValueError
+        Naming the learning rate, g, the BL it asks for, and the settings that bound it.
+    """
+    if up.fixed_bl or up.update_bl_management:
+        return
+    largest = float(np.max(np.abs(lr))) if np.size(lr) else 0.0
+    slots = largest / float(granularity)
+    if slots > MAX_BL:
+        asked = f"{math.ceil(slots)}" if math.isfinite(slots) else "an unbounded number of"
+        raise ValueError(
+            f"learning rate {largest:g} asks for pulse trains of {asked} slots (BL = "
+            f"ceil(lr / g) with the device granularity g = {float(granularity):g}, as "
+            f"update.fixed_bl and update.update_bl_management are off); rpu simulates at most "
+            f"{MAX_BL}. Lower the learning rate, or turn on update.update_bl_management or "
+            f"update.fixed_bl.")
 
 
 def update_management(x_abs_max, d_abs_max, lr, granularity, up, dtype=np.float64):
@@ -31,7 +68,8 @@ def update_management(x_abs_max, d_abs_max, lr, granularity, up, dtype=np.float6
     Returns
     -------
     bl : ndarray of int64, shape (m,)
-        Bit length per sample; 0 means the sample makes no update.
+        Bit length per sample (at most ``MAX_BL``; see :func:`check_bit_lengths`); 0 means the
+        sample makes no update.
     a, b : ndarray of float64, shape (m,)
         Probability scales of d (``a``) and x (``b``).
 
@@ -45,6 +83,7 @@ def update_management(x_abs_max, d_abs_max, lr, granularity, up, dtype=np.float6
     B = sqrt(lr / (g BL) d_max' / x_max). A managed sample with x_max = 0 or d_max = 0 gets
     BL = 0 (no update).
     """
+    check_bit_lengths(lr, granularity, up)
     xm = np.ascontiguousarray(x_abs_max, dtype=np.float64).reshape(-1)
     dm = np.ascontiguousarray(d_abs_max, dtype=np.float64).reshape(-1)
     m = xm.shape[0]
