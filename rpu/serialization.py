@@ -46,6 +46,7 @@ import zipfile
 
 import numpy as np
 
+from rpu._files import move_into_place, replace_target
 from rpu._version import __version__
 from rpu.config import from_dict
 from rpu.errors import ConfigError, TileFileError
@@ -75,20 +76,42 @@ def _container(tile):
     return arrays
 
 
+def _file_path(path, name="path"):
+    """``path`` as a str (bytes paths decoded as the file system does), or TypeError."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"{name} must be a file path (str or os.PathLike), got "
+                        f"{type(path).__name__}.")
+    return os.fsdecode(os.fspath(path))
+
+
 def save(tile, path):
     """Write ``tile`` to ``path`` (the name is used as given; ``.npz`` is not appended).
 
     The file is written to a temporary name next to ``path`` and then moved into place, so an
-    interrupted save never leaves a half-written file under ``path``.
+    interrupted save never leaves a half-written file under ``path``. A symbolic link is
+    followed (its target is replaced, the link stays); an existing file keeps its permissions.
+
+    Raises
+    ------
+    TypeError
+        ``tile`` is not an rpu tile, or ``path`` is not a path.
+    FileNotFoundError
+        The folder of ``path`` does not exist.
+    PermissionError
+        ``path`` is a file this process may not write.
+    ValueError
+        ``path`` names a folder or something other than a regular file (a device, a pipe):
+        moving the file into place would replace it.
     """
     arrays = _container(tile)
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
+    given = _file_path(path)
+    target, existing = replace_target(given, f"cannot save to {given!r}")
+    directory = os.path.dirname(target)
     fd, tmp = tempfile.mkstemp(prefix=".rpu-save-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
-        os.replace(tmp, path)
+        move_into_place(tmp, target, existing)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -132,7 +155,7 @@ def load(path, *, backend="auto"):
         The file is not an rpu tile file, is truncated or corrupted, comes from a newer format
         version, or holds inconsistent contents. Nothing in the file is ever executed.
     """
-    path = os.fspath(path)
+    path = _file_path(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no tile file at {path!r}.")
     if not os.path.isfile(path) or not zipfile.is_zipfile(path):

@@ -1,5 +1,7 @@
 """rpu.save / rpu.load: a safe, versioned format that continues the same random stream."""
 import json
+import os
+import stat
 import zipfile
 
 import numpy as np
@@ -399,3 +401,65 @@ def test_round_trip_is_bit_exact_and_continues_identically(tmp_path, kind):
         for a, b in zip(_use(tile, step), _use(loaded, step)):
             assert a.tobytes() == b.tobytes()
     _assert_same_state(_state(tile), _state(loaded))
+
+
+def _small_tile():
+    return rpu.AnalogTile(4, 3, seed=1)
+
+
+def test_save_refuses_paths_it_would_destroy_or_cannot_use(tmp_path):
+    """A save moves a finished file into place: onto a folder, a device or a pipe that would
+    replace what is there (as root, saving to /dev/null replaced the device node)."""
+    tile = _small_tile()
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ValueError, match="it is a folder"):
+        rpu.save(tile, tmp_path / "folder")
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe")
+        with pytest.raises(ValueError, match="not a regular file"):
+            rpu.save(tile, tmp_path / "pipe")
+        assert stat.S_ISFIFO(os.stat(tmp_path / "pipe").st_mode)
+    with pytest.raises(FileNotFoundError, match=r"the folder .*missing.* does not exist"):
+        rpu.save(tile, tmp_path / "missing" / "t.npz")
+    for bad in (None, 3):
+        with pytest.raises(TypeError, match="path must be a file path"):
+            rpu.save(tile, bad)
+        with pytest.raises(TypeError, match="path must be a file path"):
+            rpu.load(bad)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["folder"] + (["pipe"] if hasattr(os, "mkfifo") else []))
+
+
+def test_save_follows_links_and_keeps_permissions(tmp_path):
+    tile = _small_tile()
+    real, link = tmp_path / "real.npz", tmp_path / "link.npz"
+    real.write_bytes(b"old")
+    os.chmod(real, 0o640)
+    link.symlink_to(real)
+    rpu.save(tile, link)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert stat.S_IMODE(os.stat(real).st_mode) == 0o640
+    np.testing.assert_array_equal(rpu.load(real).get_weights(), tile.get_weights())
+    # a new file gets the umask's permissions, not the private ones of the temporary file
+    rpu.save(tile, tmp_path / "new.npz")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(tmp_path / "new.npz").st_mode) == 0o666 & ~umask
+    # bytes paths work as str paths do
+    rpu.save(tile, os.fsencode(tmp_path / "b.npz"))
+    np.testing.assert_array_equal(rpu.load(os.fsencode(tmp_path / "b.npz")).get_weights(),
+                                  tile.get_weights())
+
+
+def test_save_refuses_a_read_only_file(tmp_path, monkeypatch):
+    path = tmp_path / "ro.npz"
+    path.write_bytes(b"keep")
+    os.chmod(path, 0o444)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # root may write any file: let the check see what another user would
+        real_access = os.access
+        monkeypatch.setattr(serialization.os, "access", lambda p, mode: (
+            False if mode == os.W_OK and os.fspath(p) == str(path) else real_access(p, mode)))
+    with pytest.raises(PermissionError, match="read-only"):
+        rpu.save(_small_tile(), path)
+    assert path.read_bytes() == b"keep"

@@ -454,6 +454,31 @@ def test_results_table_refuses_to_overwrite_a_table_it_cannot_read(tmp_path):
         ResultsTable(str(tmp_path / "r.xlsx"))
 
 
+def test_results_table_follows_a_link_and_keeps_the_files_permissions(tmp_path):
+    pytest.importorskip("pandas")
+    import stat
+
+    from rpu.sweep.results import ResultsTable
+
+    real, link = tmp_path / "real.csv", tmp_path / "r.csv"
+    link.symlink_to(real)
+    ResultsTable(str(link), flush_every=0).add_result({"point_id": "a1", "seed": 0, "mse": 0.5})
+    assert link.is_symlink() and [r["point_id"] for r in read_csv(str(real))] == ["a1"]
+    # a new table gets the umask's permissions (its temporary file was private: 0600)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(real).st_mode) == 0o666 & ~umask
+    os.chmod(real, 0o640)
+    ResultsTable(str(link), flush_every=0).add_result({"point_id": "b2", "seed": 0, "mse": 0.1})
+    assert stat.S_IMODE(os.stat(real).st_mode) == 0o640
+    assert [r["point_id"] for r in read_csv(str(real))] == ["a1", "b2"]
+    # a folder under the table's name is refused (it cannot be read as a table), not replaced
+    (tmp_path / "d.csv").mkdir()
+    with pytest.raises(RuntimeError, match="cannot be read"):
+        ResultsTable(str(tmp_path / "d.csv"), flush_every=0)
+    assert (tmp_path / "d.csv").is_dir()
+
+
 def test_results_table_parquet(tmp_path):
     pytest.importorskip("pyarrow")
     from rpu.sweep.results import ResultsTable

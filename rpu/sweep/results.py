@@ -18,6 +18,8 @@ import tempfile
 import time
 from typing import Any, Dict, Iterable, List, Optional, Set
 
+from rpu._files import move_into_place, replace_target
+
 __all__ = ["ResultsTable", "failures_path", "table_format"]
 
 _PARQUET = (".parquet", ".pq")
@@ -66,9 +68,10 @@ def _read(path: str, fmt: str) -> Any:
 
 
 def _write_atomic(frame: Any, path: str, fmt: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+    os.makedirs(os.path.dirname(os.path.realpath(path)), exist_ok=True)
+    target, existing = replace_target(path, f"cannot write the table {path!r}")
+    folder = os.path.dirname(target)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(target), dir=folder)
     os.close(fd)
     try:
         if fmt == "csv":
@@ -77,7 +80,7 @@ def _write_atomic(frame: Any, path: str, fmt: str) -> None:
             frame.to_parquet(tmp, index=False)
         with open(tmp, "rb+") as fh:  # the data must be on disk before the rename makes it live
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        move_into_place(tmp, target, existing)
     except BaseException:
         try:
             os.unlink(tmp)
