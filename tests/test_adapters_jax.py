@@ -108,3 +108,35 @@ def test_bad_input_raises():
         apply_update(t1, jnp.ones((2, 5)), jnp.ones((3, 6)), 0.1)
     with pytest.raises(ValueError, match="learning_rate"):
         apply_update(t1, jnp.ones((2, 5)), jnp.ones((2, 6)), -1.0)
+    # refused while tracing or before the host call, with rpu's messages (they surfaced as an
+    # XlaRuntimeError from inside the callback, or an AttributeError / a DLPack error)
+    with pytest.raises(TypeError, match="x must be a floating-point array, got dtype int32"):
+        jax.jit(dense)(jnp.ones((2, 5), dtype=jnp.int32))
+    with pytest.raises(ValueError, match="x contains NaN or Inf"):
+        dense(jnp.full((2, 5), jnp.nan))
+    with pytest.raises(TypeError, match="tile must be an rpu tile"):
+        analog_dense(object())
+    w = t1.get_weights()
+    with pytest.raises(TypeError, match="call it outside jax.jit"):
+        jax.jit(lambda x: apply_update(t1, x, jnp.ones((2, 6)), 0.1))(jnp.ones((2, 5)))
+    np.testing.assert_array_equal(t1.get_weights(), w)
+
+
+def test_bfloat16_goes_over_as_float32():
+    """NumPy has no bfloat16: the layer's inputs and the update's arrays are widened to float32
+    (exactly), so the results equal those of the float32 values, and x's gradient comes back
+    in bfloat16."""
+    x = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (4, 5)), dtype=jnp.bfloat16)
+    results = []
+    for xin in (x, x.astype(jnp.float32)):
+        t1, _ = exact_pair()
+        dense = analog_dense(t1)
+        y, vjp = jax.vjp(dense, xin)
+        (gx,) = vjp(jnp.ones_like(y))
+        assert y.dtype == jnp.float32 and gx.dtype == xin.dtype
+        apply_update(t1, xin, jnp.ones((4, 6), dtype=xin.dtype), 0.1)
+        results.append((np.asarray(y), np.asarray(gx.astype(jnp.float32)), t1.get_weights()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], np.asarray(jnp.asarray(results[1][1]).astype(
+        jnp.bfloat16).astype(jnp.float32)))
+    np.testing.assert_array_equal(results[0][2], results[1][2])

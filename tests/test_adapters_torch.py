@@ -311,6 +311,17 @@ def test_bad_input_raises():
         conv(torch.ones(1, 3, 5, 5))
     with pytest.raises(ValueError, match="bias must be given"):
         layer.set_weights(torch.ones(2, 4))
+    # a (4, 2) weight was reshaped into the (2, 4) tile and taken, scrambled
+    before = layer.get_weights()[0]
+    with pytest.raises(ValueError, match=r"weight must have shape \(2, 4\), got \(4, 2\)"):
+        layer.set_weights(torch.ones(4, 2), torch.zeros(2))
+    with pytest.raises(ValueError, match=r"bias must have shape \(2,\), got \(3,\)"):
+        layer.set_weights(torch.ones(2, 4), torch.zeros(3))
+    with pytest.raises(ValueError, match="bias must be None"):
+        rt.AnalogLinear(4, 2, bias=False, seed=1).set_weights(torch.ones(2, 4), torch.zeros(2))
+    assert torch.equal(layer.get_weights()[0], before)
+    with pytest.raises(ValueError, match=r"x must have shape \(\.\.\., 4\), got \(\)"):
+        layer(torch.tensor(1.0))  # (was an IndexError)
     with pytest.raises(TypeError, match="rpu_config"):
         rt.AnalogLinear(4, 2, rpu_config=object())
     x = torch.rand(3, 4, requires_grad=True)
@@ -405,3 +416,31 @@ def test_same_network_in_aihwkit_and_rpu_has_comparable_loss_curves():
     ours, theirs = np.asarray(ours).reshape(-1, 20).mean(1), np.asarray(theirs).reshape(-1, 20).mean(1)
     assert theirs[-1] < 0.5 * theirs[0] and ours[-1] < 0.5 * ours[0]
     np.testing.assert_allclose(ours, theirs, rtol=0.1, atol=0.02)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_inputs_train_as_float32(dtype):
+    """float16 and bfloat16 (which NumPy cannot hold: it failed in DLPack) go over as float32:
+    the same forward, input gradient and update, bit for bit, as the float32 values of the same
+    inputs on a twin layer (a noisy pulsed device: the same seed, the same draws)."""
+    dt = getattr(torch, dtype)
+    x = torch.rand(5, 4).to(dt)
+    layers, outs, grads = [], [], []
+    for xin in (x, x.float()):
+        layer = rt.AnalogLinear(4, 3, rpu_config=SingleRPUConfig(), seed=1)
+        xin = xin.clone().requires_grad_(True)
+        y = layer(xin)
+        assert y.dtype == torch.float32
+        y.sum().backward()
+        rt.AnalogSGD(layer.parameters(), lr=0.1).step()
+        assert xin.grad.dtype == xin.dtype
+        layers.append(layer)
+        outs.append(y.detach())
+        grads.append(xin.grad)
+    assert torch.equal(outs[0], outs[1])
+    assert torch.equal(grads[0], grads[1].to(dt))
+    assert torch.equal(layers[0].get_weights()[0], layers[1].get_weights()[0])
+    assert not torch.equal(layers[0].get_weights()[0], rt.AnalogLinear(4, 3, seed=1).get_weights()[0])
+    w, b = layers[1].get_weights()
+    layers[0].set_weights(w.to(dt), b.to(dt))  # bfloat16 weights are set as their float32 values
+    assert torch.equal(layers[0].get_weights()[0], w.to(dt).float())

@@ -53,6 +53,7 @@ def analog_dense(tile, *, is_test=False):
         dtype. ``probe`` (zeros of the output's shape) lets ``jax.grad`` return ``d`` for
         :func:`apply_update`. The gradient with respect to ``x`` is ``tile.backward(d)``.
     """
+    _check_tile(tile)
     if getattr(tile, "backend_name", "cpu") != "cpu":
         # the host callbacks exchange NumPy arrays with the tile
         raise ValueError(f"analog_dense needs a tile on the CPU backend, got one on "
@@ -81,9 +82,13 @@ def analog_dense(tile, *, is_test=False):
     core.defvjp(core_fwd, core_bwd)
 
     def dense(x, probe=None):
-        x = jnp.asarray(x)
+        x = _floating(jnp.asarray(x), "x")
         if x.ndim == 0 or x.shape[-1] != tile.in_size:
             raise ValueError(f"x must have shape (..., {tile.in_size}), got {x.shape}.")
+        if not isinstance(x, jax.core.Tracer) and not bool(jnp.isfinite(x).all()):
+            # (eagerly, before the host call: under jit the tile's own check raises there, and
+            # JAX reports it inside an XlaRuntimeError)
+            raise ValueError("x contains NaN or Inf; analog tiles need finite inputs.")
         y = core(x)
         if probe is None:
             return y
@@ -107,12 +112,36 @@ def apply_update(tile, x, d, learning_rate):
     learning_rate : float
         Set on the tile before the update.
     """
+    _check_tile(tile)
+    x, d = _host(x, "x"), _host(d, "d")
     tile.set_learning_rate(learning_rate)
-    tile.update(_host(x, "x"), _host(d, "d"))
+    tile.update(x, d)
+
+
+def _check_tile(tile):
+    from rpu.tiles import TILE_CLASSES
+
+    if not isinstance(tile, tuple(TILE_CLASSES.values())):
+        raise TypeError(f"tile must be an rpu tile ({', '.join(TILE_CLASSES)}), got "
+                        f"{type(tile).__name__}.")
+
+
+def _floating(a, name):
+    """``a`` with a floating dtype the tiles take: bfloat16 (which NumPy cannot hold) widened to
+    float32, exactly; integers and complex numbers refused while tracing, not in the host call."""
+    if a.dtype == jnp.bfloat16:
+        return a.astype(jnp.float32)
+    if not jnp.issubdtype(a.dtype, jnp.floating):
+        raise TypeError(f"{name} must be a floating-point array, got dtype {a.dtype}.")
+    return a
 
 
 def _host(a, name):
+    if isinstance(a, jax.core.Tracer):
+        raise TypeError(f"apply_update changes the tile on the host: call it outside jax.jit and "
+                        f"jax.grad, with concrete arrays ({name} is a traced value).")
     if isinstance(a, jax.Array):
+        a = _floating(a, name)
         if any(dev.platform != "cpu" for dev in a.devices()):
             raise TypeError(f"{name} lives on {a.devices()}, but rpu's tiles run on the CPU; "
                             f"move it with jax.device_get({name}).")

@@ -39,6 +39,12 @@ def to_array(tensor):
     return cupy.from_dlpack(tensor)
 
 
+def _host_float(tensor):
+    """``tensor`` on the CPU, bfloat16 widened to float32 (NumPy has no bfloat16)."""
+    tensor = tensor.detach().cpu()
+    return tensor.float() if tensor.dtype == torch.bfloat16 else tensor
+
+
 def from_array(array):
     """A tensor sharing the memory of a NumPy or CuPy array (zero-copy)."""
     return torch.from_numpy(array) if isinstance(array, np.ndarray) else torch.from_dlpack(array)
@@ -122,6 +128,9 @@ class _AnalogLayer(nn.Module):
             raise TypeError(f"x is on {rows.device}, but the torch adapter runs its tiles on rpu's "
                             f"CPU backend (it does not pass CUDA tensors to rpu's GPU backend yet); "
                             f"move the model input to the CPU.")
+        # bfloat16 has no NumPy type: its rows go over as float32, which holds them exactly
+        if rows.dtype == torch.bfloat16:
+            rows = rows.float()
         if not torch.is_grad_enabled():
             y = from_array(self._tile_forward(to_array(rows)))
         else:
@@ -157,11 +166,22 @@ class _AnalogLayer(nn.Module):
 
     def set_weights(self, weight, bias=None):
         """Set the weights from ``weight`` (the layer's torch shape) and ``bias`` (out_size)."""
+        weight = torch.as_tensor(weight)
+        if tuple(weight.shape) != tuple(self._weight_shape):
+            raise ValueError(f"weight must have shape {tuple(self._weight_shape)}, got "
+                             f"{tuple(weight.shape)}.")
         if self.use_bias and bias is None:
             raise ValueError("bias must be given: the layer has a bias.")
-        w = to_array(weight.reshape(self.tile.out_size, -1).cpu())
+        if not self.use_bias and bias is not None:
+            raise ValueError("bias must be None: the layer has no bias.")
+        if bias is not None:
+            bias = torch.as_tensor(bias)
+            if tuple(bias.shape) != (self.tile.out_size,):
+                raise ValueError(f"bias must have shape ({self.tile.out_size},), got "
+                                 f"{tuple(bias.shape)}.")
+        w = to_array(_host_float(weight.reshape(self.tile.out_size, -1)))
         if self.tile.bias:
-            w = np.concatenate([w, to_array(bias.reshape(-1, 1).cpu())], axis=1)
+            w = np.concatenate([w, to_array(_host_float(bias.reshape(-1, 1)))], axis=1)
         self.tile.set_weights(w)
         if self.bias is not None:
             with torch.no_grad():
@@ -246,7 +266,7 @@ class AnalogLinear(_AnalogLayer):
         return layer
 
     def forward(self, x):
-        if x.shape[-1] != self.in_features:
+        if x.dim() == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"x must have shape (..., {self.in_features}), got {tuple(x.shape)}.")
         y = self._run(x.reshape(-1, self.in_features))
         return y.reshape(*x.shape[:-1], self.out_features)
