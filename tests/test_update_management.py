@@ -9,6 +9,7 @@ import pytest
 from rpu.config import UpdateParameters
 from rpu.tiles.update_management import update_management
 
+from test_compound_tiles import assert_same_state, state
 from update_reference import calculate_bl_ab, update_management_ref
 
 RNG = np.random.default_rng(20240611)
@@ -275,17 +276,6 @@ def test_desired_bl_past_max_bl_is_a_config_error():
             UpdateParameters(desired_bl=bad)
 
 
-def _state(tile):
-    return tile.get_weights(), tile.get_hidden_parameters()
-
-
-def _same(a, b):
-    np.testing.assert_array_equal(a[0], b[0])
-    assert a[1].keys() == b[1].keys()
-    for k in a[1]:
-        np.testing.assert_array_equal(a[1][k], b[1][k], err_msg=k)
-
-
 @pytest.mark.parametrize("kind", ["device", "c-ttv2"])
 def test_refused_update_leaves_the_tile_as_it_was(kind):
     """An update whose pulse trains would be too long is refused before anything moves: the
@@ -311,7 +301,7 @@ def test_refused_update_leaves_the_tile_as_it_was(kind):
     if kind == "device":
         for t in (tile, twin):
             t.update(x, d)
-    before = _state(tile)
+    before = state(tile)
     if kind == "device":
         tile.set_learning_rate(1e6)
         with pytest.raises(ValueError, match="asks for pulse trains"):
@@ -320,8 +310,8 @@ def test_refused_update_leaves_the_tile_as_it_was(kind):
     else:
         with pytest.raises(ValueError, match="asks for pulse trains"):
             tile.update(x * 1e-9, d * 1e-9)
-    _same(_state(tile), before)
+    assert_same_state(state(tile), before)
     assert tile._devices.__dict__.get("count") == twin._devices.__dict__.get("count")
     for t in (tile, twin):
         t.update(x, d)
-    _same(_state(tile), _state(twin))
+    assert_same_state(state(tile), state(twin))
