@@ -10,6 +10,8 @@ module does not import matplotlib.
 """
 import sys
 
+from rpu.errors import TileMemoryError
+
 FORMATS = (".png", ".svg")
 
 
@@ -98,7 +100,7 @@ def run(args):
     except ImportError as exc:
         print(f"rpu plot: {exc}", file=sys.stderr)
         return 1
-    except (ValueError, TypeError, OSError) as exc:  # rpu.ConfigError is a ValueError
+    except (ValueError, TypeError, OSError, TileMemoryError) as exc:  # (ConfigError: a ValueError)
         print(f"rpu plot: error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {out}")

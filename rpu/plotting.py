@@ -27,6 +27,7 @@ import numbers
 import numpy as np
 
 from rpu.errors import ConfigError
+from rpu.tiles._checks import check_memory
 
 __all__ = [
     "device_names",
@@ -643,8 +644,10 @@ def plot_drift(config_or_name=None, *, params=None, times=None, levels=None, n_d
     ----------
     config_or_name, params
         See :func:`resolve_noise_model`.
-    times : array_like, default ``logspace(0, 7, 15)``
-        Seconds after programming, > 0 (log axis).
+    times : array_like, optional
+        Seconds after programming, > 0 (log axis). Default ``logspace(0, 7, 15)``, or the
+        times of the model's ``coeff_dic`` where it has one (ReRamWan2022NoiseModel, which
+        only knows those).
     levels : array_like, default ``linspace(-1, 1, 9)``
         Target weights (normalised: the largest ``|level|`` maps to ``g_max``).
     n_devices : int, default 200
@@ -662,13 +665,22 @@ def plot_drift(config_or_name=None, *, params=None, times=None, levels=None, n_d
     from rpu.inference import apply_drift_noise, apply_programming_noise, compensation
     _require_matplotlib()
     model, comp, label = resolve_noise_model(config_or_name, params)
-    t = _as_positive_vector("times", np.logspace(0.0, 7.0, 15) if times is None else times)
+    if times is None:
+        # a model measured at a few times only (ReRamWan2022's table) is drawn at those
+        table = getattr(model, "coeff_dic", None)
+        table_times = sorted(float(k) for k in table if float(k) > 0) if table else []
+        times = table_times or np.logspace(0.0, 7.0, 15)
+    t = _as_positive_vector("times", times)
     if np.any(t <= 0):
         raise ValueError(f"times must be > 0 seconds (a log axis), got min {t.min()!r}")
     lv = np.sort(_as_positive_vector("levels", np.linspace(-1.0, 1.0, 9)
                                      if levels is None else levels))
     n_devices = _check_count("n_devices", n_devices, 2)
     _, key = resolve_seed(seed)
+    # the weights at every time, with and without compensation, and the statistics' temporaries
+    check_memory(f"plot_drift with {n_devices} devices per level", (len(t) * n_devices, len(lv)),
+                 np.float64, 4, contents="the weights of every device at every time",
+                 advice="use fewer devices per level (n_devices, --devices) or fewer times")
 
     target = np.tile(lv, (n_devices, 1))  # (devices, levels)
     w_prog, nu = apply_programming_noise(model, target, key, 0)

@@ -381,6 +381,25 @@ def test_plot_drift_without_noise_keeps_the_levels():
     np.testing.assert_allclose(got, levels, atol=1e-6)
 
 
+def test_plot_drift_of_a_model_known_at_a_few_times():
+    # ReRamWan2022 knows only its table's times (the default log grid was refused); the levels'
+    # x data are those times
+    model = rc.ReRamWan2022NoiseModel()
+    fig = plotting.plot_drift("ReRamWan2022NoiseModel", n_devices=4)
+    expected = sorted(float(k) for k in model.coeff_dic)
+    for line in fig.axes[0].get_lines():
+        np.testing.assert_array_equal(line.get_xdata(), expected)
+
+
+def test_plot_drift_refuses_more_devices_than_memory_holds(tmp_path, capsys):
+    # (10**8 devices per level were killed by the system for want of memory)
+    with pytest.raises(rpu.TileMemoryError, match="use fewer devices per level"):
+        plotting.plot_drift(n_devices=10**10)
+    assert cli.main(["plot", "drift", "--devices", str(10**10), "-o",
+                     str(tmp_path / "d.png")]) == 2
+    assert "needs about" in capsys.readouterr().err and not (tmp_path / "d.png").exists()
+
+
 def test_plot_drift_bad_input():
     with pytest.raises(ValueError, match="times must be > 0"):
         plotting.plot_drift(times=[0.0, 1.0])

@@ -163,7 +163,9 @@ def available_memory_bytes():
         return None
 
 
-def check_memory(what, shape, dtype, n_arrays, available=None):
+def check_memory(what, shape, dtype, n_arrays, available=None,
+                 contents="weights, hidden parameters and buffers",
+                 advice="use a smaller tile (or a TileArray on a machine with more memory)"):
     """Refuse up front a tile whose ``n_arrays`` arrays of ``shape`` would not fit in memory.
 
     Parameters
@@ -178,6 +180,8 @@ def check_memory(what, shape, dtype, n_arrays, available=None):
         bound, so the check never refuses a tile that fits.
     available : int, optional
         Bytes available; read from the system when not given.
+    contents, advice : str
+        What the arrays hold and what to do instead, for the message (a tile's by default).
 
     Raises
     ------
@@ -197,7 +201,6 @@ def check_memory(what, shape, dtype, n_arrays, available=None):
         gib = 1 << 30
         raise TileMemoryError(
             f"{what} needs about {need / gib:.1f} GiB ({n_arrays} array(s) of shape {tuple(shape)} "
-            f"in {np.dtype(dtype).name}: weights, hidden parameters and buffers), but only "
-            f"{available / gib:.1f} GiB of memory is available; use a smaller tile (or a TileArray "
-            f"on a machine with more memory). Set RPU_SKIP_MEMORY_CHECK=1 to skip this check.")
+            f"in {np.dtype(dtype).name}: {contents}), but only {available / gib:.1f} GiB of "
+            f"memory is available; {advice}. Set RPU_SKIP_MEMORY_CHECK=1 to skip this check.")
     return need
