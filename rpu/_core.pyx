@@ -322,7 +322,9 @@ cdef double _nm_factor(const floating *x, Py_ssize_t n, const IOSpec *io) noexce
         return _nm_abs_max_np_sum(x, n, io)
     else:
         return 1.0
-    if io.nm_thres > 0 and m > io.nm_thres:
+    # (AverageAbsMax averages the raw maxima: aihwkit's computeNoiseManagement caps the other
+    # types with nm_thres, never the running average)
+    if io.nm_thres > 0 and m > io.nm_thres and io.nm_type != NM_AVERAGE_ABS_MAX:
         m = io.nm_thres
     return m
 

@@ -108,6 +108,11 @@ CONFIGS = {
     "nm_max": dict(noise_management=NM.MAX, out_bound=2.0),
     "nm_constant": dict(noise_management=NM.CONSTANT, nm_thres=2.0, out_bound=4.0),
     "nm_average_abs_max": dict(noise_management=NM.AVERAGE_ABS_MAX, out_bound=1.5),
+    # nm_thres caps no running average, but the worst case's AbsMaxNPSum round it does
+    "nm_average_abs_max_thres": dict(noise_management=NM.AVERAGE_ABS_MAX, nm_thres=0.3,
+                                     out_bound=1.5),
+    "bm_worst_case_average_thres": dict(noise_management=NM.AVERAGE_ABS_MAX, nm_thres=0.3,
+                                        bound_management=BM.ITERATIVE_WORST_CASE, out_bound=1.5),
     "nm_np_sum": dict(noise_management=NM.ABS_MAX_NP_SUM, out_bound=2.0, nm_thres=2.5),
     "bm_worst_case": dict(bound_management=BM.ITERATIVE_WORST_CASE, out_bound=2.0),
     "bm_worst_case_np_sum": dict(noise_management=NM.ABS_MAX_NP_SUM,

@@ -98,8 +98,9 @@ class IOParameters(ConfigBase):
         aihwkit's C++ code assigns instead of AND-ing the pass flag, so the result depends on
         the output order [bug?]; rpu follows the same order (see the tile documentation).
     nm_thres : float, default 0.0
-        For ``CONSTANT`` noise management the constant; otherwise an upper cap on the factor
-        (no cap if <= 0).
+        For ``CONSTANT`` noise management the constant; for ``ABS_MAX``, ``MAX`` and
+        ``ABS_MAX_NP_SUM`` an upper cap on the factor (no cap if <= 0). ``AVERAGE_ABS_MAX``
+        ignores it, as aihwkit's C++ code does (its running average is never capped).
     """
 
     is_perfect: bool = param(False)

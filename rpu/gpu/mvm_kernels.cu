@@ -71,7 +71,8 @@ __global__ void rpu_mvm_nm_dac(const T *x, T *u, const long long *rows, long lon
     double f;
     if (reduce) {
       f = n_in > 0 ? (double)red[0] : 0.0;
-      if (nm_thres > 0 && f > nm_thres) f = nm_thres;
+      /* (AverageAbsMax averages the raw maxima: nm_thres caps the other types only) */
+      if (nm_thres > 0 && f > nm_thres && nm_compute != RPU_MVM_NM_AVERAGE_ABS_MAX) f = nm_thres;
     } else if (nm_compute == RPU_MVM_NM_CONSTANT) {
       f = nm_thres > 0 ? nm_thres : 1.0;
     } else if (nm_compute == RPU_MVM_NM_ABS_MAX_NP_SUM) {
