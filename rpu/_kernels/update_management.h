@@ -85,10 +85,13 @@ RPU_HD void rpu_update_management(double lr, double x_max, double d_max,
   /* calculateBlAB: BL grows past desired_bl only when neither fixed nor managed */
   long bl = p.desired_bl;
   double a;
+  /* a grown train: A = B = 1 (not sqrt(lr / (g BL)), which is smaller unless lr / g is whole) */
+  int grown = 0;
   if (!(p.fixed_bl || p.update_bl_management) && g * (double)p.desired_bl < lr) {
     const double c = ceil(lr / g);
     bl = (long)(c > 1.0 ? (c < RPU_BL_CEILING ? c : RPU_BL_CEILING) : 1.0);
     a = 1.0;
+    grown = 1;
   } else {
     a = rpu_sqrt(lr / (g * (double)bl));
   }
@@ -112,7 +115,7 @@ RPU_HD void rpu_update_management(double lr, double x_max, double d_max,
     if (k > (double)p.desired_bl) dv = dv * (double)p.desired_bl / k;
     /* each scale under one square root: exact where the product is (A = 2, not
      * 2.0000000000000004), so that dense pulse counts round as aihwkit's do */
-    const double base = lr / (g * (double)(bl > 1 ? bl : 1));
+    const double base = grown ? 1.0 : lr / (g * (double)(bl > 1 ? bl : 1));
     if (managed) {
       a = rpu_sqrt(base * (xs / dv));
       b = rpu_sqrt(base * (dv / xs));
