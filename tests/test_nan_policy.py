@@ -90,6 +90,76 @@ def test_pulsed_weights_stay_finite_under_extreme_finite_inputs(device, dtype):
         assert np.isfinite(y).all()
 
 
+def _training_presets():
+    import rpu.presets as presets
+
+    names = []
+    for name in sorted(presets.__all__):
+        cfg = getattr(presets, name)
+        if isinstance(cfg, type) and issubclass(cfg, (SingleRPUConfig, config.UnitCellRPUConfig,
+                                                      config.DigitalRankUpdateRPUConfig)):
+            names.append(name)
+    return names
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("name", _training_presets())
+def test_training_presets_stay_finite_under_extreme_finite_inputs(name):
+    """Every training preset, every hidden parameter: huge finite inputs either train with finite
+    state or are refused with the tile unchanged. (A mixed-precision preset's digital
+    accumulator chi became NaN from inputs of 1e20.)"""
+    import rpu.presets as presets
+
+    tile = rpu.AnalogTile(5, 6, getattr(presets, name)(), seed=13)
+    rng = np.random.default_rng(14)
+    for scale, lr in ((1.0, 0.1), (1e20, 0.1), (1e30, 10.0), (1e-30, 10.0)):
+        tile.set_learning_rate(lr)
+        x = (rng.uniform(-1, 1, size=(4, 6)) * scale).astype(np.float32)
+        d = (rng.uniform(-1, 1, size=(4, 5)) * scale).astype(np.float32)
+        before = _snapshot(tile), tile.get_hidden_parameters()
+        try:
+            tile.update(x, d)
+        except ValueError as exc:
+            assert "overflow" in str(exc)
+            assert np.array_equal(before[0][0], tile.get_weights())
+            assert before[0][1] == _snapshot(tile)[1]
+            for key, value in tile.get_hidden_parameters().items():
+                np.testing.assert_array_equal(value, before[1][key], err_msg=key)
+        assert np.isfinite(tile.get_weights()).all()
+        for key, value in tile.get_hidden_parameters().items():
+            assert np.isfinite(value).all(), f"{name}: {key} after inputs of {scale:g}"
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("columnwise", [False, True])
+def test_inference_periphery_step_that_overflows_is_refused(columnwise):
+    """Learned output scales, input range and digital bias step with the gradients of the last
+    backward; from inputs of 1e20 the output-scale gradient is infinite, and the scales became
+    Inf (so did the weights read through them). Now the update is refused before anything
+    moves, and the tile trains on."""
+    from rpu.config import InputRangeParameter, PrePostProcessingParameter
+
+    cfg = config.InferenceRPUConfig(
+        mapping=MappingParameter(learn_out_scaling=True, out_scaling_columnwise=columnwise,
+                                 weight_scaling_omega=1.0),
+        pre_post=PrePostProcessingParameter(input_range=InputRangeParameter(enable=True)))
+    tile = rpu.InferenceTile(5, 6, cfg, bias=True, seed=1)
+    tile.set_learning_rate(0.1)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (4, 6)).astype(np.float32)
+    d = rng.uniform(-1, 1, (4, 5)).astype(np.float32)
+    tile.forward(x), tile.backward(d), tile.update(x, d)
+    tile.forward(x * 1e20), tile.backward(d * 1e20)
+    before = _snapshot(tile), tile.get_learned_out_scales(), tile.get_periphery_gradients()
+    with pytest.raises(ValueError, match="out_scaling_alpha overflows float32.*unchanged"):
+        tile.update(x * 1e20, d * 1e20)
+    assert np.array_equal(before[0][0], tile.get_weights()) and before[0][1] == _snapshot(tile)[1]
+    np.testing.assert_array_equal(before[1], tile.get_learned_out_scales())
+    assert tile.get_periphery_gradients().keys() == before[2].keys()
+    tile.forward(x), tile.backward(d), tile.update(x, d)
+    assert np.isfinite(tile.get_weights()).all() and np.isfinite(tile.get_learned_out_scales()).all()
+
+
 @pytest.mark.parametrize("make", [
     lambda: rpu.FloatingPointTile(3, 4, seed=1),
     lambda: rpu.AnalogTile(3, 4, SingleRPUConfig(device=IdealDevice()), seed=2),

@@ -1082,6 +1082,18 @@ class MixedPrecisionCell(_Cell):
         qd = self._quantise(D, cell.n_d_bins, cell.stoc_round_d, op, 1)
         every = int(cell.transfer_every) * m
         chi = self.extra["hidden_weights_chi"]
+        # chi stays finite (the NaN policy of rpu.tiles._checks): |chi| grows at most by every
+        # sample's lr max|d| max|x| (a transfer only shrinks it), so a batch that could pass the
+        # dtype's range is refused before anything moves
+        xp = self.xp
+        growth = abs(float(lr)) * float(xp.sum(xp.abs(qd).max(axis=1).astype(np.float64)
+                                               * xp.abs(qx).max(axis=1).astype(np.float64)))
+        largest = float(np.finfo(self.dtype).max)
+        if m and not float(xp.abs(chi).max()) + growth <= largest:
+            raise ValueError(f"the digital accumulation chi += learning_rate * d^T x of the mixed-"
+                             f"precision update could overflow {np.dtype(self.dtype).name} "
+                             f"(learning_rate = {float(lr)}, up to {growth:.3g} added to |chi|); "
+                             f"scale x, d or the learning_rate down. The tile is unchanged.")
         # transfer after the chi update of sample b when its counter u (before the increment)
         # is a positive multiple of every
         u = self.count + np.arange(m)

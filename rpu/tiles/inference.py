@@ -480,14 +480,35 @@ class InferenceTile(AnalogTile):
         if self._mapping_scales is not None:
             dd = dd / (self._mapping_scales * self.mapping_lr_scale).astype(self.dtype).reshape(1, -1)
         lr = self._learning_rate
+        new = self._periphery_step(lr)
         self._update_rows(z, xp.ascontiguousarray(dd, dtype=self.dtype), lr)
-        grads, self._grads = self._grads, {}
+        self._grads = {}
+        if "input_range" in new:
+            self._input_range.set(new["input_range"])
+        if "out_scaling_alpha" in new:
+            self._out_scales = new["out_scaling_alpha"]
+        if "bias" in new:
+            self._digital_bias = new["bias"].astype(self.dtype)
+
+    def _periphery_step(self, lr):
+        """The periphery parameters after the SGD step with the last backward's gradients, or
+        ValueError, before anything moves, where one would pass the dtype's range (huge finite
+        inputs make an infinite output-scale gradient; the NaN policy of rpu.tiles._checks)."""
+        grads, xp = self._grads, self._xp
+        new = {}
         if "input_range" in grads and self._input_range.params.learn_input_range:
-            self._input_range.set(self._input_range.value - lr * grads["input_range"])
+            new["input_range"] = self._input_range.value - lr * grads["input_range"]
         if "out_scaling_alpha" in grads:
-            self._out_scales = self._out_scales - lr * grads["out_scaling_alpha"]
+            new["out_scaling_alpha"] = self._out_scales - lr * grads["out_scaling_alpha"]
         if "bias" in grads:
-            self._digital_bias = (self._digital_bias - lr * grads["bias"]).astype(self.dtype)
+            new["bias"] = self._digital_bias - lr * grads["bias"]
+        largest = float(np.finfo(self.dtype).max)
+        for name, value in new.items():
+            if not float(xp.max(xp.abs(xp.asarray(value, dtype=np.float64)))) <= largest:
+                raise ValueError(f"the update of the {name} overflows {np.dtype(self.dtype).name} "
+                                 f"(learning_rate = {lr}); scale x, d or the learning_rate down. "
+                                 f"The tile is unchanged.")
+        return new
 
     # ----- after each mini-batch ---------------------------------------------------------------------
     def post_update_step(self):
