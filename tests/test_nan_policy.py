@@ -160,6 +160,53 @@ def test_inference_periphery_step_that_overflows_is_refused(columnwise):
     assert np.isfinite(tile.get_weights()).all() and np.isfinite(tile.get_learned_out_scales()).all()
 
 
+def _mixed_precision_array():
+    from rpu.presets import MixedPrecisionReRamSBPreset
+
+    cfg = MixedPrecisionReRamSBPreset()
+    cfg.mapping = MappingParameter(max_input_size=3, max_output_size=0)
+    return rpu.TileArray(5, 6, cfg, seed=1)
+
+
+def _inference_array():
+    cfg = InferenceRPUConfig(mapping=MappingParameter(max_input_size=3, max_output_size=0,
+                                                      learn_out_scaling=True))
+    return rpu.TileArray(5, 6, cfg, seed=2)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("make", [_mixed_precision_array, _inference_array],
+                         ids=["mixed-precision", "inference-out-scaling"])
+def test_tile_array_refused_in_a_later_tile_leaves_every_tile_as_it_was(make):
+    """Only the second input block is huge, so the first tile steps before the second refuses
+    (its digital state would overflow). The array is put back whole: it then trains on exactly
+    as a twin that never saw the refused update. (The first tile of a mixed-precision array
+    kept its step.)"""
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, (4, 6)).astype(np.float32)
+    d = rng.uniform(-1, 1, (4, 5)).astype(np.float32)
+    huge_x = x.copy()
+    huge_x[:, 3:] *= 1e20
+    arrays = [make(), make()]
+    for array in arrays:
+        array.set_learning_rate(0.1)
+        array.forward(x), array.backward(d), array.update(x, d)
+    array, twin = arrays
+    for a in arrays:  # (the same random draws on both)
+        a.forward(huge_x), a.backward(d * 1e20)
+    with pytest.raises(ValueError, match="overflow"):
+        array.update(huge_x, d * 1e20)
+    for a in arrays:
+        a.forward(x), a.backward(d), a.update(x, d)
+    np.testing.assert_array_equal(array.get_weights(), twin.get_weights())
+    for col_a, col_t in zip(array.tiles, twin.tiles):
+        for tile_a, tile_t in zip(col_a, col_t):
+            h_a, h_t = tile_a.get_hidden_parameters(), tile_t.get_hidden_parameters()
+            for key in h_t:
+                np.testing.assert_array_equal(h_a[key], h_t[key], err_msg=key)
+            assert _snapshot(tile_a)[1] == _snapshot(tile_t)[1]
+
+
 @pytest.mark.parametrize("make", [
     lambda: rpu.FloatingPointTile(3, 4, seed=1),
     lambda: rpu.AnalogTile(3, 4, SingleRPUConfig(device=IdealDevice()), seed=2),

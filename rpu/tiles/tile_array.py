@@ -37,6 +37,36 @@ def _exact_step(tile):
     return isinstance(devices, DeviceArray) and (not devices.pulsed or devices.up.pulse_type.name == "NONE")
 
 
+def _may_refuse(tile):
+    """Whether ``tile.update`` can refuse a batch of finite inputs (ValueError): the exact step
+    and a digital state that would overflow the dtype (a mixed-precision accumulator, an
+    InferenceTile's learned periphery), or pulse trains that may grow past MAX_BL."""
+    from rpu.tiles._compounds import MixedPrecisionCell
+
+    if _exact_step(tile) or isinstance(getattr(tile, "_devices", None), MixedPrecisionCell):
+        return True
+    if any(getattr(tile, name, None) is not None
+           for name in ("_out_scales", "_input_range", "_digital_bias")):
+        return True
+    up = getattr(tile.rpu_config, "update", None)
+    return up is not None and not (up.fixed_bl or up.update_bl_management)
+
+
+def _keep(tile):
+    """What an update may change on ``tile``: its attributes (values it rebinds: periphery
+    parameters and gradients) and its saved state (arrays it changes in place: the weights and
+    every device's)."""
+    # host copies, as rpu.save keeps them: _load_state takes what rpu.load reads
+    arrays = {k: v.get() if hasattr(v, "__cuda_array_interface__") else np.array(v, copy=True)
+              for k, v in tile._state_arrays().items()}
+    return tile, dict(tile.__dict__), tile._state_meta(), arrays
+
+
+def _put_back(tile, attrs, meta, arrays):
+    tile.__dict__.update(attrs)
+    tile._load_state(meta, arrays)
+
+
 def _tile_class(rpu_config):
     from rpu.tiles.analog import AnalogTile
     from rpu.tiles.floating_point import FloatingPointTile
@@ -216,27 +246,22 @@ class TileArray:
         if x_rows.shape[0] != d_rows.shape[0]:
             raise ValueError(f"x and d must hold the same number of vectors, got {x_rows.shape[0]} "
                              f"rows of x and {d_rows.shape[0]} rows of d.")
-        # An exact (floating-point) step refuses to overflow its dtype only when its tile gets
-        # there; the tiles before it have then already stepped. For such tiles keep what the step
-        # changes (the weights, written in place, and the periphery values, rebound), so a failed
-        # update leaves the whole array as it was. Pulsed steps never refuse: nothing to keep.
+        # A tile may refuse its step only when it gets there (an exact step or a digital state
+        # that would overflow, a pulse train too long); the tiles before it have then already
+        # stepped. Where any tile may refuse, every tile's state is kept first, so that a failed
+        # update leaves the whole array as it was. The usual pulsed tiles never refuse.
         tiles = self._all_tiles()
         saved = []
-        if len(tiles) > 1 and _exact_step(tiles[0]):
-            saved = [(t, dict(t.__dict__), t._weights.copy(),
-                      None if getattr(t, "_input_range", None) is None else t._input_range.value)
-                     for t in tiles]
+        if len(tiles) > 1 and any(_may_refuse(t) for t in tiles):
+            saved = [_keep(t) for t in tiles]
         try:
             for i, column in enumerate(self.tiles):
                 x_i = self._in_block(x_rows, i)
                 for o, tile in enumerate(column):
                     tile.update(x_i, self._out_block(d_rows, o))
         except BaseException:
-            for tile, attrs, weights, input_range in saved:
-                tile.__dict__.update(attrs)
-                tile._weights[...] = weights
-                if input_range is not None:
-                    tile._input_range.value = input_range
+            for kept in saved:
+                _put_back(*kept)
             raise
         if self._bias is not None and self._bias_grad is not None:
             self._bias = (self._bias - self._learning_rate * self._bias_grad).astype(self.dtype)
