@@ -25,6 +25,7 @@ import sys
 import numpy as np
 
 from rpu._bench import run_aihwkit_worker
+from rpu._files import replace_target
 from rpu._bench._timing import time_calls
 
 __all__ = ["run_bench", "OPS"]
@@ -125,16 +126,6 @@ def _aihwkit_times(python, all_data, cases, ops, lr, threads, repeats, max_secon
     return out
 
 
-def _check_writable(path):
-    """Refuses, before any measurement, a JSON path whose folder is missing or read-only (the
-    table would otherwise be lost at the end of a long run)."""
-    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
-    if not os.path.isdir(folder):
-        raise ValueError(f"json_path {os.fspath(path)!r}: its folder {folder!r} does not exist.")
-    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise ValueError(f"json_path {os.fspath(path)!r} is not writable.")
-
-
 def _ms(v):
     return f"{v * 1e3:10.3f}" if isinstance(v, float) else f"{'-':>10s}"
 
@@ -194,7 +185,8 @@ def run_bench(sizes=(256, 512), batch=100, devices=("ConstantStepDevice",), algo
         raise ValueError("nothing to measure: give at least one device (--devices) or algorithm "
                          "(--algorithms).")
     if json_path:
-        _check_writable(json_path)
+        # refused before any measurement: the table would otherwise be lost after a long run
+        replace_target(os.fspath(json_path), f"json_path {os.fspath(json_path)!r}")
     all_data = {n: _data(n, int(batch)) for n in sizes}
     rows, limit = [], {}
     with threadpool_limits(limits=int(threads)):

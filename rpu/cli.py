@@ -32,7 +32,7 @@ def main(argv=None):
     if args.command == "bench":
         try:
             return bench.run(args)
-        except ValueError as exc:
+        except (ValueError, OSError) as exc:  # (an unusable --json path: OSError)
             parser.error(str(exc))
     if args.command == "demo":
         from rpu.demo import run_demo

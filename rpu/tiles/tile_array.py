@@ -39,14 +39,11 @@ def _exact_step(tile):
 
 def _may_refuse(tile):
     """Whether ``tile.update`` can refuse a batch of finite inputs (ValueError): the exact step
-    and a digital state that would overflow the dtype (a mixed-precision accumulator, an
-    InferenceTile's learned periphery), or pulse trains that may grow past MAX_BL."""
+    (every InferenceTile's, whose learned periphery may overflow too), a mixed-precision
+    accumulator that would overflow, or pulse trains that may grow past MAX_BL."""
     from rpu.tiles._compounds import MixedPrecisionCell
 
     if _exact_step(tile) or isinstance(getattr(tile, "_devices", None), MixedPrecisionCell):
-        return True
-    if any(getattr(tile, name, None) is not None
-           for name in ("_out_scales", "_input_range", "_digital_bias")):
         return True
     up = getattr(tile.rpu_config, "update", None)
     return up is not None and not (up.fixed_bl or up.update_bl_management)
