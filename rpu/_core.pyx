@@ -40,7 +40,7 @@ from rpu._kernels cimport (
     RPU_RNG_W_NOISE, RPU_RNG_W_NOISE_NEG_PASS,
     rpu_dac_prepare, rpu_ir_drop_factor, rpu_ir_drop_input, rpu_v_offset, rpu_adc_finalize,
     rpu_chopped_buffer_row, rpu_dynamic_buffer_row,
-    rpu_nm_abs_max_np_sum,
+    rpu_nm_abs_max_np_sum, rpu_nm_cap,
 )
 
 cnp.import_array()
@@ -322,11 +322,7 @@ cdef double _nm_factor(const floating *x, Py_ssize_t n, const IOSpec *io) noexce
         return _nm_abs_max_np_sum(x, n, io)
     else:
         return 1.0
-    # (AverageAbsMax averages the raw maxima: aihwkit's computeNoiseManagement caps the other
-    # types with nm_thres, never the running average)
-    if io.nm_thres > 0 and m > io.nm_thres and io.nm_type != NM_AVERAGE_ABS_MAX:
-        m = io.nm_thres
-    return m
+    return rpu_nm_cap(m, io.nm_thres, io.nm_type == NM_AVERAGE_ABS_MAX)
 
 
 cdef void _periphery_draws(floating *noise, floating *shift, Py_ssize_t n,

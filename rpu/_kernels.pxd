@@ -251,6 +251,7 @@ cdef extern from "unit_cells.h" nogil:
 
 
 cdef extern from "mvm_io.h" nogil:
+    double rpu_nm_cap(double m, double thres, int averaged)
     # float/double overloads of the template (Cython cannot deduce T from a pointer)
     double rpu_nm_abs_max_np_sum(const float *x, int64_t n, double thres, double out_bound,
                                  double assumed_wmax, double inp_step, double max_bm_res)

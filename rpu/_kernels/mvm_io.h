@@ -86,6 +86,13 @@ RPU_HD T rpu_adc_finalize(T v, int nonlinear, T n_line, T nlf, T asymmetry, T no
   return rpu_clip(v, -bound, bound);
 }
 
+/* The noise-management factor from a vector's maximum m (max_j |x_j|, or max_j x_j for Max):
+ * capped at thres when thres > 0, except where it feeds AverageAbsMax's running average, which
+ * takes the raw maxima (aihwkit's computeNoiseManagement caps the other types only). */
+RPU_HD double rpu_nm_cap(double m, double thres, int averaged) {
+  return (!averaged && thres > 0 && m > thres) ? thres : m;
+}
+
 /* Noise management AbsMaxNPSum of one input vector x (n elements): the larger of
  * m = max_j |x_j| (capped at thres when thres > 0) and the expected output amplitude
  * v = max(sum of the positive x_j, -sum of the negative x_j) * assumed_wmax / out_bound
@@ -106,7 +113,7 @@ RPU_HD double rpu_nm_abs_max_np_sum(const T *x, rpu_int64 n, double thres, doubl
       s_neg += xv;
     }
   }
-  if (thres > 0 && m > thres) m = thres;
+  m = rpu_nm_cap(m, thres, 0);
   const double b = out_bound <= 1.7976931348623157e308 ? out_bound : 1.0;
   double v = (s_pos > -s_neg ? s_pos : -s_neg) * assumed_wmax / b;
   if (inp_step > 0 && m / inp_step * max_bm_res < v) v = m / inp_step * max_bm_res;

@@ -70,9 +70,8 @@ __global__ void rpu_mvm_nm_dac(const T *x, T *u, const long long *rows, long lon
   if (t == 0) {
     double f;
     if (reduce) {
-      f = n_in > 0 ? (double)red[0] : 0.0;
-      /* (AverageAbsMax averages the raw maxima: nm_thres caps the other types only) */
-      if (nm_thres > 0 && f > nm_thres && nm_compute != RPU_MVM_NM_AVERAGE_ABS_MAX) f = nm_thres;
+      f = rpu_nm_cap(n_in > 0 ? (double)red[0] : 0.0, nm_thres,
+                     nm_compute == RPU_MVM_NM_AVERAGE_ABS_MAX);
     } else if (nm_compute == RPU_MVM_NM_CONSTANT) {
       f = nm_thres > 0 ? nm_thres : 1.0;
     } else if (nm_compute == RPU_MVM_NM_ABS_MAX_NP_SUM) {
