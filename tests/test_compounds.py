@@ -682,6 +682,87 @@ def _mp_config(inner):
         update=UpdateParameters(pulse_type=PulseType.MEAN_COUNT, desired_bl=31))
 
 
+def _rows_per_transfer_tile(n_rows, random_row, d=7, seed=5):
+    """A mixed-precision tile whose every transfer writes whole, visible steps to exactly the
+    rows it transfers: x = d = 1 add 2 g to every row of chi per sample, and MeanCount writes
+    the whole count of each row (no row's chi is below g when its turn comes)."""
+    dev = noise_free(dw_min=0.01, w_max=1e3, w_min=-1e3)
+    cfg = DigitalRankUpdateRPUConfig(
+        device=MixedPrecisionCompound(device=dev, transfer_every=1, n_rows_per_transfer=n_rows,
+                                      random_row=random_row),
+        update=UpdateParameters(pulse_type=PulseType.MEAN_COUNT, desired_bl=31))
+    tile = rpu.AnalogTile(d, 3, cfg, seed=seed)
+    tile.set_weights(np.zeros((d, 3)))
+    tile.set_learning_rate(0.02)
+    return tile
+
+
+def _rows_written(tile, n_updates):
+    """The sorted rows each single-sample update writes (one transfer per update after the
+    first: the transfer falls after the chi update of every sample whose counter is > 0)."""
+    x, e = np.ones((1, tile.get_x_size())), np.ones((1, tile.get_d_size()))
+    out, before = [], tile.get_weights()
+    for _ in range(n_updates):
+        tile.update(x, e)
+        after = tile.get_weights()
+        out.append(tuple(np.flatnonzero(np.any(after != before, axis=1))))
+        before = after
+    return out
+
+
+def test_mixed_precision_transfer_rows_continue_and_restart_at_row_0_on_set_weights():
+    """n_rows_per_transfer rows per transfer, each transfer continuing after the last (wrapping);
+    set_weights restarts at row 0, as aihwkit's onSetWeights does (rpu continued where it had
+    stopped before: the second transfer after set_weights wrote rows 4 and 0 where aihwkit 1.1.0
+    writes rows 0 and 1)."""
+    tile = _rows_per_transfer_tile(2, False, d=5)
+    assert _rows_written(tile, 4) == [(), (0, 1), (2, 3), (0, 4)]
+    tile.set_weights(np.zeros((5, 3)))
+    assert _rows_written(tile, 3) == [(), (0, 1), (2, 3)]
+
+
+def test_mixed_precision_random_row_starts_each_transfer_at_a_uniform_row():
+    """random_row: each transfer writes n_rows consecutive rows (wrapping) from a row drawn
+    uniformly, one draw per transfer; the same seed draws the same rows, a saved tile goes on
+    drawing the rows of one that never stopped, and transferring all rows ignores the flag."""
+    d, n_rows, n = 7, 2, 701
+    written = _rows_written(_rows_per_transfer_tile(n_rows, True, d=d), n)
+    assert written[0] == ()
+    starts = []
+    for rows in written[1:]:
+        assert len(rows) == n_rows
+        start = rows[1] if rows == (0, d - 1) else rows[0]  # (d - 1, 0) wraps around
+        assert set(rows) == {start, (start + 1) % d}
+        starts.append(start)
+    counts = np.bincount(starts, minlength=d)
+    expected = len(starts) / d
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2 < 22.46, counts  # 6 degrees of freedom, p = 0.001
+    # not the fixed rotation 0, 2, 4, 6, 1, ...: about 1 / d of the starts continue the last
+    follows = np.mean(np.diff(starts) % d == n_rows)
+    assert follows < 0.3, follows
+    assert _rows_written(_rows_per_transfer_tile(n_rows, True, d=d), 40) == written[:40]
+    other = _rows_written(_rows_per_transfer_tile(n_rows, True, d=d, seed=6), 40)
+    assert other != written[:40]
+
+
+def test_mixed_precision_random_row_resumes_from_a_saved_tile(tmp_path):
+    tile = _rows_per_transfer_tile(3, True)
+    _rows_written(tile, 20)
+    rpu.save(tile, tmp_path / "mp.rpu")
+    resumed = rpu.load(tmp_path / "mp.rpu")
+    assert _rows_written(resumed, 30) == _rows_written(tile, 30)
+    np.testing.assert_array_equal(resumed.get_weights(), tile.get_weights())
+
+
+def test_mixed_precision_random_row_is_ignored_when_all_rows_transfer():
+    for n_rows in (-1, 7, 9):
+        with_flag = _rows_per_transfer_tile(n_rows, True)
+        without = _rows_per_transfer_tile(n_rows, False)
+        assert _rows_written(with_flag, 5) == _rows_written(without, 5)
+        np.testing.assert_array_equal(with_flag.get_weights(), without.get_weights())
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_mixed_precision_with_a_one_sided_device_keeps_the_exact_sum(dtype):
     """A OneSidedUnitCell as the analog device (as in the PCM preset): every write of whole

@@ -125,6 +125,17 @@ def main(in_path, out_path):
         tile.tile.update(t32(np.ones((4, 1))), t32(np.full((4, 1), 0.5)), False)
         out[f"mp_W{call}"] = tile.tile.get_weights().numpy()
         out[f"mp_chi{call}"] = hidden(tile)["hidden_weights_chi"]
+    # transfers of 2 of 5 rows, before and after set_weights (which restarts at row 0)
+    cfg = DigitalRankUpdateRPUConfig(device=MixedPrecisionCompound(
+        device=ConstantStepDevice(**dict(NOISE_FREE, dw_min=0.01, w_max=5.0, w_min=-5.0)),
+        n_rows_per_transfer=2, transfer_every=1))
+    tile = AnalogTile(5, 3, cfg)
+    tile.tile.set_learning_rate(0.1)
+    for phase in range(2):
+        tile.tile.set_weights(torch.zeros(5, 3))
+        for call in range(3 - phase):
+            tile.tile.update(t32(np.ones((2, 3))), t32(np.ones((2, 5))), False)
+        out[f"mp_rows_W{phase}"] = tile.tile.get_weights().numpy()
     np.savez(out_path, **out)
 
 
@@ -222,3 +233,21 @@ def test_mixed_precision_example_matches_aihwkit(aihwkit):
         np.testing.assert_allclose(tile.get_weights(), aihwkit[f"mp_W{call}"], atol=1e-6)
         np.testing.assert_allclose(tile.get_hidden_parameters()["hidden_weights_chi"],
                                    aihwkit[f"mp_chi{call}"], atol=1e-6)
+
+
+def test_mixed_precision_rows_restart_on_set_weights_as_in_aihwkit(aihwkit):
+    """Transfers of 2 of 5 rows continue from row to row across updates, and set_weights
+    restarts them at row 0 (aihwkit's onSetWeights)."""
+    import rpu
+    from rpu.config import DigitalRankUpdateRPUConfig, MixedPrecisionCompound
+
+    cfg = DigitalRankUpdateRPUConfig(device=MixedPrecisionCompound(
+        device=tc.noise_free(dw_min=0.01, w_max=5.0, w_min=-5.0), n_rows_per_transfer=2,
+        transfer_every=1))
+    tile = rpu.AnalogTile(5, 3, cfg, seed=3)
+    tile.set_learning_rate(0.1)
+    for phase in range(2):
+        tile.set_weights(np.zeros((5, 3)))
+        for call in range(3 - phase):
+            tile.update(np.ones((2, 3)), np.ones((2, 5)))
+        np.testing.assert_allclose(tile.get_weights(), aihwkit[f"mp_rows_W{phase}"], atol=1e-6)

@@ -682,10 +682,11 @@ default VectorUnitCell()
     transfer_every : int, default 1
         Transfer period in mini-batches (<= 0: no transfer).
     n_rows_per_transfer : int, default -1
-        Rows transferred per transfer event, continuing where the last one stopped
-        (< 0: all rows; 0: no transfer).
+        Rows transferred per transfer event, continuing where the last one stopped, wrapping
+        around (< 0: all rows; 0: no transfer). Setting the weights restarts at row 0.
     random_row : bool, default False
-        Start each transfer at a random row (only if fewer than all rows are transferred).
+        Start each transfer at row ``min(floor(U d), d - 1)`` for a uniform U drawn per
+        transfer from the tile's seed (only if fewer than all rows are transferred).
     granularity : float, default 0.0
         Weight change ``g`` of one transferred pulse (<= 0: the device's weight granularity).
     transfer_lr : float, default 1.0

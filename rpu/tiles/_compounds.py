@@ -1023,6 +1023,7 @@ class MixedPrecisionCell(_Cell):
         self.g = float(g)
         self.transfer_up = t_up
         self.quant = _Draws(backend, _derived_key(key, _ROLE_QUANT))
+        self.row_draws = _Draws(backend, _derived_key(key, _ROLE_POLICY))
         self.write_key = _derived_key(key, _ROLE_WRITE)
         self.count = 0
         self.row = 0
@@ -1061,7 +1062,9 @@ class MixedPrecisionCell(_Cell):
         self.w[0][...] = weights
         self.subs[0].on_set_weights(self.w[0], key, op, n_threads)
         self.extra["hidden_weights_chi"][...] = 0
+        # aihwkit's onSetWeights restarts the update counter and the transfer's row
         self.count = 0
+        self.row = 0
         self.visible(weights)
 
     def _quantise(self, V, n_bins, sto, op, sub):
@@ -1116,8 +1119,12 @@ class MixedPrecisionCell(_Cell):
         if n_rows == 0:
             return
         xp = self.xp
-        rows = xp.asarray((self.row + np.arange(n_rows)) % d)
-        self.row = int((self.row + n_rows) % d)
+        first = self.row
+        if cell.random_row and n_rows < d:
+            # aihwkit: the transfer starts at min(floor(U d), d - 1), one uniform per transfer
+            first = min(int(self.row_draws.uniform(1, self.n_transfers)[0] * d), d - 1)
+        rows = xp.asarray((first + np.arange(n_rows)) % d)
+        self.row = int((first + n_rows) % d)
         chi = self.extra["hidden_weights_chi"]
         delta = xp.trunc(chi[rows] / self.dtype.type(self.g))
         chi[rows] -= (delta * self.dtype.type(self.g)).astype(self.dtype)
