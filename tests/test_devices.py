@@ -1026,6 +1026,19 @@ def test_invalid_parameter_set_after_construction_is_caught_by_the_tile():
         rpu.AnalogTile(2, 2, cfg)
 
 
+def test_count_pulses_is_refused_rather_than_ignored():
+    """rpu keeps no pulse counters (aihwkit keeps them on CUDA tiles only): a tile refuses the
+    request, for a single device and for a compound's sub-device, instead of training without
+    them; the config itself stays constructible, as aihwkit's is."""
+    dev = SoftBoundsDevice(count_pulses=True)
+    with pytest.raises(ConfigError, match="count_pulses"):
+        rpu.AnalogTile(2, 2, SingleRPUConfig(device=dev))
+    from rpu.config import build_config
+    with pytest.raises(ConfigError, match="SoftBoundsDevice.count_pulses"):
+        rpu.AnalogTile(2, 2, build_config("c-ttv2", dev))
+    rpu.AnalogTile(2, 2, SingleRPUConfig(device=SoftBoundsDevice(count_pulses=False)))
+
+
 def test_exp_step_with_an_exponent_past_the_float_range():
     """exp(gamma z) past the float range: the step factor max(1 - A exp, 0) is 0 for A > 0 (the
     granularity falls back as for a vanishing step), and the device trains without overflow

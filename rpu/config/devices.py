@@ -151,7 +151,9 @@ class PulsedDevice(ConfigBase):
     w_min_dtod : float, default 0.3
         Relative device-to-device spread of ``w_min`` (>= 0).
     count_pulses : bool, default False
-        Count the up and down pulses per cross-point (diagnostics).
+        aihwkit counts the up and down pulses per cross-point on its CUDA tiles only (its CPU
+        tile ignores the flag). rpu keeps no pulse counters: a tile refuses ``True`` with a
+        :class:`~rpu.errors.ConfigError` rather than ignore the request.
     """
 
     construction_seed: int = param(0, ge=0, le=_SEED_MAX, note="0 draws a seed")

@@ -44,7 +44,9 @@ class UpdateParameters(ConfigBase):
     d_res_implicit : float, default 0
         Quantisation step of the errors ``d`` for ``DETERMINISTIC_IMPLICIT`` (<= 0: off).
     d_sparsity : bool, default False
-        Record the fraction of zero errors (statistics only; no effect on the pulses).
+        aihwkit records the share of zero errors in a ChoppedTransferCompound's state, and its
+        CPU tile uses it for nothing else. rpu accepts the flag and does not record that share;
+        no pulse depends on it.
     sto_round : bool, default False
         Stochastic rounding of the probabilities (only when ``res > 0``).
     update_bl_management : bool, default True

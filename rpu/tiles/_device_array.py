@@ -22,6 +22,7 @@ from rpu._rng import Purpose, resolve_seed
 from rpu.backends import array_module
 from rpu.tiles import _devices
 from rpu.tiles.update_management import update_management
+from rpu.errors import ConfigError
 
 _MODES = {"STOCHASTIC": 0, "STOCHASTIC_COMPRESSED": 0, "MEAN_COUNT": 1, "DETERMINISTIC_IMPLICIT": 2}
 
@@ -53,6 +54,13 @@ class DeviceArray:
         # PulseType.NONE turns any device into a floating-point one (aihwkit replaces it at
         # construction by a SimpleRPUDevice that keeps diffusion, lifetime, drift and reset_std).
         self.pulsed = _devices.is_pulsed(device) and self.pulse_type != "NONE"
+        if getattr(device, "count_pulses", False):
+            # aihwkit keeps pulse counters on its CUDA tiles only; a request for them must not
+            # pass as granted
+            raise ConfigError(
+                f"{type(device).__name__}.count_pulses = True: rpu does not count pulses per "
+                f"cross-point (aihwkit counts them only on its CUDA tiles, and its CPU tile "
+                f"ignores the flag); set count_pulses = False.")
         self.names = _devices.hidden_names(device) if self.pulsed else []
         self.hidden = np.zeros((len(self.names),) + self.shape, dtype=dtype)
         self._drift_state = None
