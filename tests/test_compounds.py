@@ -682,6 +682,70 @@ def _mp_config(inner):
         update=UpdateParameters(pulse_type=PulseType.MEAN_COUNT, desired_bl=31))
 
 
+_DRAWN = ("max_bound", "min_bound", "dwmin_up", "dwmin_down", "slope_up", "slope_down")
+
+
+def _drawn_parameters(cfg, seed):
+    """The device-to-device draws of every device of a tile, by hidden-parameter name."""
+    h = rpu.AnalogTile(5, 4, cfg, seed=seed).get_hidden_parameters()
+    return {k: v for k, v in h.items() if k.startswith(_DRAWN)}
+
+
+def _seeded_configs(cs, device_seed=0):
+    dev = SoftBoundsDevice(construction_seed=device_seed)
+    return {
+        "tiki-taka": build_config("tiki-taka", dev, construction_seed=cs),
+        "c-ttv2": build_config("c-ttv2", dev, construction_seed=cs),
+        "agad": build_config("agad", dev, construction_seed=cs),
+        "sgd-3": build_config("sgd", dev, n_devices=3, construction_seed=cs),
+        "one-sided": UnitCellRPUConfig(device=OneSidedUnitCell(unit_cell_devices=[dev],
+                                                               construction_seed=cs)),
+        "reference": UnitCellRPUConfig(device=ReferenceUnitCell(unit_cell_devices=[dev, dev],
+                                                                construction_seed=cs)),
+        # build_config puts its seed on the analog device (over the device's own)
+        "mp": (build_config("mp", dev, construction_seed=cs) if device_seed == 0 else
+               DigitalRankUpdateRPUConfig(device=MixedPrecisionCompound(device=dev,
+                                                                        construction_seed=cs))),
+        "mp-vector": DigitalRankUpdateRPUConfig(device=MixedPrecisionCompound(
+            device=VectorUnitCell(unit_cell_devices=[dev, dev]), construction_seed=cs)),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_seeded_configs(0)))
+def test_compound_construction_seed_keys_the_draws_of_every_sub_device(name):
+    """As in aihwkit, the compound's construction_seed fixes the device-to-device draws of all
+    its devices whatever the tile seed, each device drawing its own; the devices' own seeds do
+    not count where the compound has one. Before, rpu ignored the compound's seed (the draws
+    followed the tile seed) and gave two sub-devices with the same seed the same draws: in
+    build_config("tiki-taka", SoftBoundsDevice(construction_seed=5)) A and C were the same
+    devices."""
+    def drawn(cs, seed, device_seed=0):
+        return _drawn_parameters(_seeded_configs(cs, device_seed)[name], seed)
+
+    def same(a, b):
+        return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+    fixed = drawn(5, seed=1)
+    assert same(fixed, drawn(5, seed=2))                     # the seed fixes the devices
+    assert not same(fixed, drawn(6, seed=1))                 # and another seed changes them
+    assert not same(drawn(0, seed=1), drawn(0, seed=2))      # without one, the tile seed does
+    assert same(fixed, drawn(5, seed=1, device_seed=7))      # the compound's seed wins
+    # a seed on the devices alone fixes them too, and never makes two devices the same
+    by_devices = drawn(0, seed=1, device_seed=7)
+    assert same(by_devices, drawn(0, seed=2, device_seed=7))
+    for draws in (fixed, by_devices):
+        per_device = {}
+        for k, v in draws.items():
+            base, _, idx = k.rpartition("_")
+            key = idx if idx.isdigit() else "0"
+            per_device.setdefault(key, []).append(v)
+        if len(per_device) > 1:
+            firsts = [np.concatenate([a.ravel() for a in v]) for v in per_device.values()]
+            for i in range(len(firsts)):
+                for j in range(i + 1, len(firsts)):
+                    assert not np.array_equal(firsts[i], firsts[j])
+
+
 def _rows_per_transfer_tile(n_rows, random_row, d=7, seed=5):
     """A mixed-precision tile whose every transfer writes whole, visible steps to exactly the
     rows it transfers: x = d = 1 add 2 g to every row of chi per sample, and MeanCount writes

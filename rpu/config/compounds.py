@@ -14,8 +14,11 @@ The classes, fields, defaults and field order follow aihwkit 1.1.0
   ``DigitalRankUpdateRPUConfig.device``.
 
 As in aihwkit, the compound's own ``construction_seed`` is the one used for the construction draws
-of all its devices; ``diffusion`` and ``lifetime`` of the compound do not exist, each sub-device
-keeps its own.
+of all its devices (each device draws its own stream from it, so no two are the same devices);
+the devices' own seeds are not used. Where the compound's seed is 0 (aihwkit would seed from the
+clock), rpu takes the first non-zero seed of its devices (``build_config("mp", ...,
+construction_seed=s)`` puts ``s`` on the analog device), and the tile's seed where there is
+none. ``diffusion`` and ``lifetime`` of the compound do not exist, each sub-device keeps its own.
 
 Validation happens in two steps. Construction (and :meth:`~rpu.config.ConfigBase.validate`)
 checks every field and every device list that is given; an *empty* ``unit_cell_devices`` list is
@@ -92,8 +95,9 @@ class UnitCell(ConfigBase):
     unit_cell_devices : list of PulsedDevice, default []
         The devices of the cell, in order (their meaning depends on the subclass).
     construction_seed : int, default 0
-        Seed of the construction draws of all the cell's devices (0: draw one); the devices'
-        own ``construction_seed`` is not used.
+        Seed of the construction draws of all the cell's devices; the devices' own
+        ``construction_seed`` is not used. 0: the first non-zero seed of its devices, else the
+        tile's seed.
     """
 
     unit_cell_devices: List[PulsedDevice] = param(factory=list)
@@ -181,7 +185,8 @@ class VectorUnitCell(UnitCell):
     unit_cell_devices : list of PulsedDevice, default []
         The devices of the cell (at least one to build a tile).
     construction_seed : int, default 0
-        Seed of the construction draws of all devices (0: draw one).
+        Seed of the construction draws of all devices (0: the first non-zero seed of
+        the devices, else the tile's seed; see the module notes).
     update_policy : VectorUnitCellUpdatePolicy, default ALL
         Which device receives the pulses. The single policies choose the device per sample on
         the CPU (aihwkit's CPU path; its CUDA path chooses per mini-batch).
@@ -215,7 +220,8 @@ class ReferenceUnitCell(UnitCell):
     unit_cell_devices : list of PulsedDevice, default []
         One or more devices (the first two are used; one is used twice).
     construction_seed : int, default 0
-        Seed of the construction draws of both devices (0: draw one).
+        Seed of the construction draws of both devices (0: the first non-zero seed of
+        the devices, else the tile's seed; see the module notes).
     update_policy : VectorUnitCellUpdatePolicy, default SINGLE_FIXED
         Keep ``SINGLE_FIXED`` for a reference cell.
     first_update_idx : int, default 0
@@ -258,7 +264,8 @@ class OneSidedUnitCell(UnitCell):
     unit_cell_devices : list of PulsedDevice, default []
         One device (or two of the same class; the second is ignored).
     construction_seed : int, default 0
-        Seed of the construction draws of both devices (0: draw one).
+        Seed of the construction draws of both devices (0: the first non-zero seed of
+        the devices, else the tile's seed; see the module notes).
     refresh_every : int, default 0
         Refresh period in vector updates (or mini-batches); <= 0 switches refresh off.
     units_in_mbatch : bool, default True
@@ -333,7 +340,8 @@ class TransferCompound(UnitCell):
     unit_cell_devices : list of PulsedDevice, default []
         Fast device first, then the slow device(s); at least two to build a tile.
     construction_seed : int, default 0
-        Seed of the construction draws of all devices (0: draw one).
+        Seed of the construction draws of all devices (0: the first non-zero seed of
+        the devices, else the tile's seed; see the module notes).
     gamma : float, default 0.0
         Weight of the fast device(s) in the visible weight (>= 0; ignored if ``gamma_vec``
         is given).
@@ -624,7 +632,8 @@ default VectorUnitCell()
         The analog device used for forward and backward (and receiving the transfers). The
         default (an empty vector cell) must be replaced before a tile is built.
     construction_seed : int, default 0
-        Seed of the construction draws of ``device`` (0: draw one).
+        Seed of the construction draws of ``device`` (0: the first non-zero seed of
+        the devices, else the tile's seed; see the module notes).
     """
 
     device: Union[PulsedDevice, OneSidedUnitCell, VectorUnitCell, ReferenceUnitCell] = param(
@@ -678,7 +687,8 @@ class MixedPrecisionCompound(DigitalRankUpdateCell):
 default VectorUnitCell()
         The analog device (the default must be replaced).
     construction_seed : int, default 0
-        Seed of the construction draws of ``device`` (0: draw one).
+        Seed of the construction draws of ``device`` (0: the first non-zero seed of
+        the devices, else the tile's seed; see the module notes).
     transfer_every : int, default 1
         Transfer period in mini-batches (<= 0: no transfer).
     n_rows_per_transfer : int, default -1

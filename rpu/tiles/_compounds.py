@@ -41,7 +41,7 @@ import math
 import numpy as np
 
 from rpu import _core, _threads
-from rpu._rng import Purpose
+from rpu._rng import Purpose, resolve_seed
 from rpu.backends import array_module
 from rpu.config import (
     BufferedTransferCompound,
@@ -108,11 +108,41 @@ class _Draws:
         return _host(self.backend, self.uniform_array(n, op, sub))
 
 
-def _sub_device_arrays(devices, up, shape, dtype, backend, key, n_threads, path):
+def _construction_seeds(device):
+    """The construction_seed of ``device``, then those of the devices inside it, depth first."""
+    yield getattr(device, "construction_seed", 0)
+    for sub in getattr(device, "unit_cell_devices", None) or []:
+        yield from _construction_seeds(sub)
+    inner = getattr(device, "device", None)  # the analog device of a MixedPrecisionCompound
+    if inner is not None:
+        yield from _construction_seeds(inner)
+
+
+def construction_base(cell, key):
+    """The key that the device-to-device draws of every device in a compound derive from.
+
+    As in aihwkit, the compound's own ``construction_seed`` keys them all and each sub-device
+    draws its own stream from it (aihwkit's sub-devices draw one after the other from the
+    compound's generator), so two sub-devices are never the same devices. Where the compound's
+    seed is 0 (aihwkit would seed from the clock), the first non-zero seed of its devices is
+    used: ``build_config("mp", ..., construction_seed=s)`` puts ``s`` on the analog device, and
+    a seed given only to the devices still fixes the draws. With no seed at all, the tile's key.
+    """
+    for seed in _construction_seeds(cell):
+        if seed:
+            return resolve_seed(seed)[1]
+    return key
+
+
+def _sub_device_arrays(devices, up, shape, dtype, backend, key, n_threads, path,
+                       construction=None):
+    """One DeviceArray per device; their construction draws come from ``construction`` (the
+    compound's :func:`construction_base`, the tile key where None), one stream per device."""
+    base = key if construction is None else construction
     subs = []
     for k, dev in enumerate(devices):
         subs.append(DeviceArray(dev, up, shape[0], shape[1], dtype, backend, key, n_threads,
-                                construction_key=_derived_key(key, _ROLE_DEVICE, k)))
+                                construction_key=_derived_key(base, _ROLE_DEVICE, k)))
         if not subs[-1].pulsed:
             raise ConfigError(f"{path}.unit_cell_devices[{k}] = {type(dev).__name__} is not a "
                               f"pulsed device; compound cells need pulsed devices (e.g. "
@@ -253,11 +283,12 @@ class VectorCell(_Cell):
 
     _host_state = ("gamma",)  # the mixing coefficients: host numbers on every backend
 
-    def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path):
+    def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path, construction=None):
         devices = list(cell.unit_cell_devices)
         if isinstance(cell, ReferenceUnitCell):
             devices = (devices * 2)[:2]
-        subs = _sub_device_arrays(devices, up, shape, dtype, backend, key, n_threads, path)
+        subs = _sub_device_arrays(devices, up, shape, dtype, backend, key, n_threads, path,
+                                  construction)
         super().__init__(subs, shape, dtype, backend, key)
         n = len(subs)
         self.up = up
@@ -368,7 +399,7 @@ class TransferCell(_Cell):
     _host_state = ("gamma", "in_chopper", "out_chopper", "in_switched", "_ev_switched",
                    "upper_slices", "upper_transfers")
 
-    def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path):
+    def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path, construction=None):
         devices = list(cell.unit_cell_devices)
         if len(devices) < 2:
             raise ConfigError(f"{path}.unit_cell_devices has {len(devices)} devices; a transfer "
@@ -378,7 +409,8 @@ class TransferCell(_Cell):
                               f"compounds take exactly 2 (fast A, slow C), as aihwkit's.")
         # as aihwkit: every device after the first is built from the second entry
         devices = devices[:1] + devices[1:2] * (len(devices) - 1)
-        subs = _sub_device_arrays(devices, up, shape, dtype, backend, key, n_threads, path)
+        subs = _sub_device_arrays(devices, up, shape, dtype, backend, key, n_threads, path,
+                                  construction)
         super().__init__(subs, shape, dtype, backend, key)
         self.cell = cell
         self.up = up
@@ -1000,7 +1032,7 @@ class MixedPrecisionCell(_Cell):
     transfer being its mini-batch), made with the transfer's update parameters.
     """
 
-    def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path):
+    def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path, construction=None):
         # the transfer writes with BL and update management on (aihwkit forces both)
         t_up = _copy_config(up)
         t_up.update_bl_management = True
@@ -1011,10 +1043,13 @@ class MixedPrecisionCell(_Cell):
             if hasattr(inner, "check_ready"):
                 inner.check_ready()
             kind = OneSidedCell if isinstance(inner, OneSidedUnitCell) else VectorCell
+            base = key if construction is None else construction
             subs = [kind(inner, t_up, shape, dtype, backend, _derived_key(key, _ROLE_DEVICE, 0),
-                         n_threads, path + ".device")]
+                         n_threads, path + ".device",
+                         construction=_derived_key(base, _ROLE_DEVICE, 0))]
         else:
-            subs = _sub_device_arrays([inner], up, shape, dtype, backend, key, n_threads, path)
+            subs = _sub_device_arrays([inner], up, shape, dtype, backend, key, n_threads, path,
+                                      construction)
         super().__init__(subs, shape, dtype, backend, key)
         self.cell = cell
         self.up = up
@@ -1208,7 +1243,7 @@ class OneSidedCell(_Cell):
     spec reads all of them as g-'s mirrored; the running aihwkit takes the first three from g+.
     """
 
-    def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path):
+    def __init__(self, cell, up, shape, dtype, backend, key, n_threads, path, construction=None):
         if not cell.unit_cell_devices:
             raise ConfigError(f"{path}.unit_cell_devices is empty; OneSidedUnitCell needs one "
                               f"pulsed device.")
@@ -1219,7 +1254,8 @@ class OneSidedCell(_Cell):
                               f"{cell.refresh_every}) resets single devices, which write-noise "
                               f"devices do not support (aihwkit aborts the same way); set "
                               f"write_noise_std = 0 or refresh_every = 0.")
-        subs = _sub_device_arrays([dev, dev], up, shape, dtype, backend, key, n_threads, path)
+        subs = _sub_device_arrays([dev, dev], up, shape, dtype, backend, key, n_threads, path,
+                                  construction)
         if cell.copy_inverted:
             _copy_inverted(subs[1], subs[0])
         super().__init__(subs, shape, dtype, backend, key)
@@ -1351,19 +1387,20 @@ def make_device_state(rpu_config, d_size, x_size, dtype, backend, key, n_threads
             raise ConfigError(f"rpu_config.device must be a MixedPrecisionCompound, got "
                               f"{type(cell).__name__}.")
         return MixedPrecisionCell(cell, rpu_config.update, shape, dtype, backend, key, n_threads,
-                                  "rpu_config.device")
+                                  "rpu_config.device", construction_base(cell, key))
     if isinstance(rpu_config, UnitCellRPUConfig):
         cell = rpu_config.device
         if hasattr(cell, "check_ready"):
             cell.check_ready()
         path = "rpu_config.device"
+        args = (cell, rpu_config.update, shape, dtype, backend, key, n_threads, path,
+                construction_base(cell, key))
         if isinstance(cell, TransferCompound):
-            return TransferCell(cell, rpu_config.update, shape, dtype, backend, key, n_threads, path)
+            return TransferCell(*args)
         if isinstance(cell, OneSidedUnitCell):  # also DifferenceUnitCell and PCMPresetUnitCell
-            return OneSidedCell(cell, rpu_config.update, shape, dtype, backend, key, n_threads,
-                                path)
+            return OneSidedCell(*args)
         if isinstance(cell, (VectorUnitCell, ReferenceUnitCell)):
-            return VectorCell(cell, rpu_config.update, shape, dtype, backend, key, n_threads, path)
+            return VectorCell(*args)
         raise ConfigError(f"{path} = {type(cell).__name__} is not supported by rpu yet; use "
                           f"VectorUnitCell, ReferenceUnitCell, OneSidedUnitCell, "
                           f"TransferCompound, BufferedTransferCompound, ChoppedTransferCompound, "

@@ -65,8 +65,10 @@ class DeviceArray:
         self.hidden = np.zeros((len(self.names),) + self.shape, dtype=dtype)
         self._drift_state = None
         seed = getattr(device, "construction_seed", 0)
-        if construction_key is not None:  # a compound's sub-device: its own stream
-            self.construction_key = resolve_seed(seed)[1] if seed else construction_key
+        if construction_key is not None:
+            # a compound's sub-device: its stream comes from the compound, which keys the draws
+            # of all its devices (aihwkit does not use the sub-devices' own seeds)
+            self.construction_key = construction_key
         else:
             self.construction_key = resolve_seed(seed)[1] if seed else tile_key
         if self.pulsed:
