@@ -299,6 +299,17 @@ class TransferRef:
             return dense_counts(v, e_j, lr, self.g, up, self.dtype)
         return dense_counts(e_j, v, lr, self.g, up, self.dtype)
 
+    def _transfer_lr(self, src, lr, gamma_from=0.0, gamma_to=0.0):
+        """aihwkit's getTransferLR in the tile's type: transfer_lr (times lr with
+        scale_transfer_lr), times gamma_from / gamma_to where both are positive."""
+        T = np.dtype(self.dtype).type
+        lr_t = T(self.transfer_lrs[src])
+        if self.cell.scale_transfer_lr:
+            lr_t = lr_t * T(lr)
+        if gamma_from > 0 and gamma_to > 0:
+            lr_t = lr_t * (T(gamma_from) / T(gamma_to))
+        return float(lr_t)
+
     def _transfer(self, j, lr, lr_fast, level=0):
         """Line j of device ``level`` read and written into device ``level + 1``."""
         cell = self.cell
@@ -310,17 +321,16 @@ class TransferRef:
             w[:, j] = self.reset_value  # (column transfer only)
         e_j = np.zeros(self.n_in, dtype=self.dtype)
         e_j[j] = 1
+        T = np.dtype(self.dtype).type
         if self.kind == "tt":
-            lr_t = self.transfer_lrs[src] * (lr if cell.scale_transfer_lr else 1.0)
+            lr_t = self._transfer_lr(src, lr)
             counts = self._line_counts(e_j, -read, lr_t, cell.transfer_update)
             self.W[to] = self._step(self.W[to], counts)
             return
         M = int(cell.transfer_update.desired_bl)
         if self.kind == "buffered":
             # v = +read; the buffer in weight units; threshold thres_scale * g_to (spec §4.5)
-            lr_t = self.transfer_lrs[src] * (lr if cell.scale_transfer_lr else 1.0)
-            if self.gamma[src] > 0 and self.gamma[to] > 0:
-                lr_t *= self.gamma[src] / self.gamma[to]
+            lr_t = self._transfer_lr(src, lr, self.gamma[src], self.gamma[to])
             # (a row's buffer entries are a row of H: the same formula on H transposed)
             H = self.Hs[src].T.copy() if self.rows else self.Hs[src]
             counts, H = buffered_buffer_ref(read[None], [j], abs(lr_t), H,
@@ -333,16 +343,18 @@ class TransferRef:
                                       cell.transfer_update)
                 self.W[to] = self._step(self.W[to], c)
             return
-        bg = (cell.buffer_granularity if cell.buffer_granularity > 0 else 1.0) * self.g
+        # aihwkit's getBufferGranularity and getTransferLRScale, in the tile's type
+        bg = T(cell.buffer_granularity) if cell.buffer_granularity > 0 else T(1.0)
         if cell.auto_granularity > 0:
-            bg *= cell.auto_granularity / (self.n_in * abs(float(cell.transfer_every)))
-        lr_t = cell.transfer_lr * (lr if cell.scale_transfer_lr else 1.0)
-        if self.gamma[0] > 0 and self.gamma[1] > 0:
-            lr_t *= self.gamma[0] / self.gamma[1]
-        if cell.correct_gradient_magnitudes:
-            lr_scale = abs(lr_t) / lr_fast / bg  # bg *= g_C / g_A = 1 here
+            period = T(self.n_in) * T(abs(float(cell.transfer_every)))
+            bg = bg * (T(self.g) * T(cell.auto_granularity) / period)
         else:
-            lr_scale = abs(lr_t) / bg
+            bg = bg * T(self.g)
+        lr_t = T(abs(self._transfer_lr(0, lr, self.gamma[0], self.gamma[1])))
+        if cell.correct_gradient_magnitudes:
+            lr_scale = float(lr_t / T(lr_fast) / bg)  # bg *= g_C / g_A = 1 here
+        else:
+            lr_scale = float(lr_t / bg)
         chop = np.where(self.c_in[j] != self.c_out, -1, 1).astype(self.dtype)
         write = True
         if self.kind == "dynamic":

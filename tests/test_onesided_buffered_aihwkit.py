@@ -113,6 +113,13 @@ CASES = {
     "mp-onesided": dict(
         kind="mp-onesided", device=dict(cls="ConstantStep", dw_min=0.01, w_max=0.4, w_min=-0.2),
         cell=dict(), update=dict(pulse_type="MEAN_COUNT", desired_bl=31), lr=0.2, w0=True),
+    # transfer_lr * lr = 40 * 0.01 in float32 (0.39999998, not 0.4): with reads and buffers on
+    # the grid of dw_min, a buffer's trunc(h / threshold) often lands on a whole number, where
+    # the last bit of the transfer's learning rate decides the count
+    "buffered-float32-lr": dict(
+        _transfer("buffered", dict(BL1, desired_bl=3), fast_lr=0.5, transfer_every=2.0,
+                  units_in_mbatch=False, transfer_lr=40.0, momentum=0.5),
+        device=dict(cls="ConstantStep", dw_min=0.02, w_max=0.9, w_min=-0.4), lr=0.01, w0=True),
     "onesided-implicit": dict(
         kind="onesided", device=dict(cls="SoftBounds", dw_min=0.01, w_max=0.4, w_min=-0.2),
         cell=dict(), update=dict(pulse_type="DETERMINISTIC_IMPLICIT", desired_bl=7), lr=0.02,

@@ -626,11 +626,16 @@ class TransferCell(_Cell):
         """The learning rate of the transfer out of device ``level``: transfer_lr (times the
         optimizer's with scale_transfer_lr); the buffered kinds also scale by gamma_from /
         gamma_to when both are positive (spec §4.5, §4.6)."""
-        lr_t = self.transfer_lrs[level] * (lr if self.cell.scale_transfer_lr else 1.0)
+        # in the tile's type, operation for operation, as aihwkit computes it: a buffer's count
+        # trunc(h / threshold) at a whole number turns on the last bit of lr_t
+        t = self.dtype.type
+        lr_t = t(self.transfer_lrs[level])
+        if self.cell.scale_transfer_lr:
+            lr_t = lr_t * t(lr)
         g_from, g_to = self.gamma[level], self.gamma[level + 1]
         if (self.chopped or self.buffered) and g_from > 0 and g_to > 0:
-            lr_t *= g_from / g_to
-        return lr_t
+            lr_t = lr_t * (t(g_from) / t(g_to))
+        return float(lr_t)
 
     def _write_chain(self, job, times, after, lr, n_threads):
         """The writes of the batch's transfers out of A into device 1 (``job``, its reads made
@@ -875,15 +880,21 @@ class TransferCell(_Cell):
         cell = self.cell
         g_a, g_c = self.subs[0].granularity, self.subs[1].granularity
         M = int(self.transfer_up.desired_bl)
-        bg = (cell.buffer_granularity if cell.buffer_granularity > 0 else 1.0) * g_a
+        # the buffer granularity and the scale of the reads in the tile's type, in aihwkit's
+        # order of operations (getBufferGranularity, getTransferLRScale)
+        t = self.dtype.type
+        bg = t(cell.buffer_granularity) if cell.buffer_granularity > 0 else t(1.0)
         if cell.auto_granularity > 0:
-            bg *= cell.auto_granularity / (self.n_in * abs(self.transfer_every))
-        lr_t = self._lr_t(0, lr)
-        if cell.correct_gradient_magnitudes:
-            bg *= g_c / g_a
-            lr_scale = np.abs(lr_t) / lr_fast_ev / bg
+            period = t(self.n_in) * t(abs(self.transfer_every))
+            bg = bg * (t(g_a) * t(cell.auto_granularity) / period)
         else:
-            lr_scale = np.full(reads.shape[0], abs(lr_t) / bg)
+            bg = bg * t(g_a)
+        lr_t = t(abs(self._lr_t(0, lr)))
+        if cell.correct_gradient_magnitudes:
+            bg = bg * (t(g_c) / t(g_a))
+            lr_scale = (lr_t / np.asarray(lr_fast_ev).astype(self.dtype) / bg).astype(np.float64)
+        else:
+            lr_scale = np.full(reads.shape[0], float(lr_t / bg))
         chop = _signs(ev_in[:, None] != ev_out, self.dtype)
         n_buffer = _threads.for_work(n_threads, _BUFFER_STEP_WORK * reads.size)
         # the buffer steps run along the read lines: a row transfer's are the buffers' rows, so
