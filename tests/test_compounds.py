@@ -682,6 +682,30 @@ def _mp_config(inner):
         update=UpdateParameters(pulse_type=PulseType.MEAN_COUNT, desired_bl=31))
 
 
+def test_cell_granularity_is_the_mean_in_the_tile_type():
+    """A cell's granularity is the mean of its devices' in the tile's type, summed in order (as
+    aihwkit's VectorRPUDevice); a grown train's BL = ceil(lr / g) turns on its last bit: at lr
+    0.2 with devices of steps 0.02 and 0.005, g = 0.0124999993 in float32 and BL = 17 (a mean
+    rounded from double, 0.0125000002, gave 16). MeanCount with x = d = 1 (A = B = 1) gives
+    each device BL pulses."""
+    g32 = (np.float32(0.02) + np.float32(0.005)) / np.float32(2)
+    bl32 = int(np.ceil(np.float32(0.2) / g32))
+    assert bl32 == 17
+    for dtype, bl in ((np.float32, bl32), (np.float64, int(np.ceil(0.2 / ((0.02 + 0.005) / 2))))):
+        devs = [noise_free(dw_min=g, w_max=5.0, w_min=-5.0) for g in (0.02, 0.005)]
+        cfg = UnitCellRPUConfig(device=VectorUnitCell(unit_cell_devices=devs),
+                                update=UpdateParameters(pulse_type=PulseType.MEAN_COUNT,
+                                                        desired_bl=3, update_bl_management=False,
+                                                        update_management=False, fixed_bl=False))
+        tile = rpu.AnalogTile(2, 3, cfg, seed=1, dtype=dtype)
+        tile.set_weights(np.zeros((2, 3)))
+        tile.set_learning_rate(0.2)
+        tile.update(np.ones((1, 3)), -np.ones((1, 2)))
+        h = tile.get_hidden_parameters()
+        np.testing.assert_allclose(h["hidden_weights_0"], np.full((2, 3), bl * 0.02), rtol=1e-5)
+        np.testing.assert_allclose(h["hidden_weights_1"], np.full((2, 3), bl * 0.005), rtol=1e-5)
+
+
 _DRAWN = ("max_bound", "min_bound", "dwmin_up", "dwmin_down", "slope_up", "slope_down")
 
 

@@ -136,6 +136,23 @@ def main(in_path, out_path):
         for call in range(3 - phase):
             tile.tile.update(t32(np.ones((2, 3))), t32(np.ones((2, 5))), False)
         out[f"mp_rows_W{phase}"] = tile.tile.get_weights().numpy()
+    # a vector cell of two devices with different steps: its granularity (0.02 + 0.005) / 2 in
+    # float32, and the BL = ceil(lr / g) of a grown train from it
+    from aihwkit.simulator.configs.compounds import VectorUnitCell
+    from aihwkit.simulator.parameters import UpdateParameters
+    from aihwkit.simulator.parameters.enums import PulseType
+    devs = [ConstantStepDevice(**dict(NOISE_FREE, dw_min=g, w_max=5.0, w_min=-5.0))
+            for g in (0.02, 0.005)]
+    cfg = UnitCellRPUConfig(device=VectorUnitCell(unit_cell_devices=devs),
+                            update=UpdateParameters(pulse_type=PulseType.MEAN_COUNT, desired_bl=3,
+                                                    update_bl_management=False,
+                                                    update_management=False, fixed_bl=False))
+    tile = AnalogTile(2, 3, cfg)
+    tile.tile.set_weights(torch.zeros(2, 3))
+    tile.tile.set_learning_rate(0.2)
+    tile.tile.update(t32(np.ones((1, 3))), t32(-np.ones((1, 2))), False)
+    h = hidden(tile)
+    out["vector_g_w0"], out["vector_g_w1"] = h["hidden_weights_0"], h["hidden_weights_1"]
     np.savez(out_path, **out)
 
 
@@ -251,3 +268,23 @@ def test_mixed_precision_rows_restart_on_set_weights_as_in_aihwkit(aihwkit):
         for call in range(3 - phase):
             tile.update(np.ones((2, 3)), np.ones((2, 5)))
         np.testing.assert_allclose(tile.get_weights(), aihwkit[f"mp_rows_W{phase}"], atol=1e-6)
+
+
+def test_vector_cell_granularity_is_the_float32_mean_as_in_aihwkit(aihwkit):
+    """(0.02 + 0.005) / 2 in float32 is 0.0124999993: a grown train at lr 0.2 has BL =
+    ceil(0.2 / g) = 17 slots (16 with the mean rounded from double), one pulse per slot here."""
+    import rpu
+    from rpu.config import (PulseType, UnitCellRPUConfig, UpdateParameters, VectorUnitCell)
+
+    devs = [tc.noise_free(dw_min=g, w_max=5.0, w_min=-5.0) for g in (0.02, 0.005)]
+    cfg = UnitCellRPUConfig(device=VectorUnitCell(unit_cell_devices=devs),
+                            update=UpdateParameters(pulse_type=PulseType.MEAN_COUNT, desired_bl=3,
+                                                    update_bl_management=False,
+                                                    update_management=False, fixed_bl=False))
+    tile = rpu.AnalogTile(2, 3, cfg, seed=1)
+    tile.set_weights(np.zeros((2, 3)))
+    tile.set_learning_rate(0.2)
+    tile.update(np.ones((1, 3)), -np.ones((1, 2)))
+    h = tile.get_hidden_parameters()
+    np.testing.assert_allclose(h["hidden_weights_0"], aihwkit["vector_g_w0"], atol=1e-6)
+    np.testing.assert_allclose(h["hidden_weights_1"], aihwkit["vector_g_w1"], atol=1e-6)

@@ -56,6 +56,7 @@ from rpu.config import (
 )
 from rpu.config.enums import BoundManagementType, NoiseManagementType
 from rpu.errors import ConfigError
+from rpu.tiles import _devices
 from rpu.tiles._device_array import DeviceArray
 from rpu.tiles._periphery import Periphery
 from rpu.tiles.update_management import check_bit_lengths
@@ -296,7 +297,7 @@ class VectorCell(_Cell):
         self.policy = VectorUnitCellUpdatePolicy(cell.update_policy)
         self.first = int(cell.first_update_idx)
         self.current = self.first
-        self.granularity = float(np.mean([s.granularity for s in subs]))
+        self.granularity = _devices.mean_granularity([s.granularity for s in subs], self.dtype)
 
     def visible(self, weights):
         acc = self.xp.zeros(self.shape, dtype=np.float64)
@@ -427,7 +428,7 @@ class TransferCell(_Cell):
             self.gamma = np.array([float(cell.gamma) ** (n - 1 - k) for k in range(n)])
             gamma_fast = float(cell.gamma)
         self.fully_hidden = gamma_fast == 0 and self.gamma[-1] == 1
-        self.granularity = float(np.mean([s.granularity for s in subs]))
+        self.granularity = _devices.mean_granularity([s.granularity for s in subs], self.dtype)
         self.transfer_lrs = [float(v) for v in (list(cell.transfer_lr_vec) or [cell.transfer_lr] * n)]
         # column transfer reads columns of A (its "in" lines are the x_size columns) and writes
         # them into C's columns; row transfer reads and writes rows (spec §4.4)
@@ -1272,7 +1273,7 @@ class OneSidedCell(_Cell):
         super().__init__(subs, shape, dtype, backend, key)
         self.cell = cell
         self.up = up
-        self.granularity = float(np.mean([s.granularity for s in subs]))
+        self.granularity = _devices.mean_granularity([s.granularity for s in subs], self.dtype)
         # |w_max| of the device parameters normalise the refresh reads (global, not per element)
         self.w_scale = (abs(float(dev.w_max)), abs(float(dev.w_max)))  # (g-, g+)
         self.read = Periphery(cell.refresh_forward, "forward", shape[0], shape[1], shape, backend,

@@ -72,7 +72,7 @@ class DeviceArray:
         else:
             self.construction_key = resolve_seed(seed)[1] if seed else tile_key
         if self.pulsed:
-            self.granularity = _devices.granularity(device)
+            self.granularity = _devices.granularity(device, dtype)
             self.globals = _devices.globals_of(device, dtype)
             hidden = _devices.populate(device, d_size, x_size, self._draws(Purpose.DEVICE_CONSTRUCTION, True, n_threads),
                                        self._draws(Purpose.DEVICE_CONSTRUCTION, False, n_threads, offset=64),

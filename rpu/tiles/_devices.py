@@ -88,11 +88,36 @@ def hidden_names(device):
     return names
 
 
-def granularity(device):
-    """The weight granularity g used by update management (training.md §3.6)."""
-    if hasattr(device, "calc_weight_granularity"):
-        return float(device.calc_weight_granularity())
-    return float(_as_simulated(device).dw_min)
+def granularity(device, dtype=np.float64):
+    """The weight granularity g used by update management (training.md §3.6).
+
+    Computed in the tile's ``dtype`` as aihwkit's ``calcWeightGranularity`` computes it in its
+    float type: BL = ceil(lr / g) and the dense pulse counts turn on the last bit of g (a float32
+    ``dw_min * 0.5 ** pow_gamma`` and the same product rounded from double can differ by one).
+    """
+    T = np.dtype(dtype).type
+    dev = _as_simulated(device)
+    if not is_pulsed(dev):
+        return float(T(dev.dw_min))
+    kind = kind_of(dev)
+    if kind in (KIND_POW_STEP, KIND_POW_STEP_REFERENCE):
+        return float(T(dev.dw_min) * np.power(T(0.5), T(dev.pow_gamma)))
+    if kind == KIND_PIECEWISE_STEP and len(dev.piecewise_up):
+        return float(T(dev.dw_min) * T(dev.piecewise_up[len(dev.piecewise_up) // 2]))
+    if kind == KIND_EXP_STEP:  # rpu's own (intended) formula: see ExpStepDevice's notes
+        return float(T(dev.calc_weight_granularity()))
+    return float(T(dev.dw_min))
+
+
+def mean_granularity(values, dtype=np.float64):
+    """The granularity of a unit cell or transfer compound: the mean of its devices', summed in
+    order and divided in the tile's type, as aihwkit's VectorRPUDevice does (float32: (0.02 +
+    0.005) / 2 is 0.0124999993, not the 0.0125000002 that double arithmetic rounds to)."""
+    T = np.dtype(dtype).type
+    total = T(0.0)
+    for v in values:
+        total = total + T(v)
+    return float(total / T(len(values)))
 
 
 def globals_of(device, dtype):
