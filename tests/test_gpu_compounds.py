@@ -103,6 +103,7 @@ CONFIGS = {
     "one-sided-refresh": _one_sided,
     "mp": _algorithm("mp", transfer_every=1, n_rows_per_transfer=4, n_x_bins=15, n_d_bins=15,
                      stoc_round_x=True, stoc_round_d=True),
+    "mp-random-row": _algorithm("mp", transfer_every=1, n_rows_per_transfer=3, random_row=True),
     "tiki-taka": _algorithm("tiki-taka", transfer_every=2.0, units_in_mbatch=False,
                             transfer_lr=5.0),
     "ttv2": _algorithm("ttv2", transfer_every=2.0, transfer_forward=_NOISY_READ()),
@@ -162,7 +163,8 @@ def _buffered_rows():
 
 _BOTH = ("hidden_weights_0", "hidden_weights_1")
 MOVES = {"sgd-2-devices": _BOTH, "vector-all": _BOTH, "reference": ("hidden_weights_0",),
-         "one-sided-refresh": _BOTH, "mp": ("hidden_weights_chi",), "tiki-taka": _BOTH,
+         "one-sided-refresh": _BOTH, "mp": ("hidden_weights_chi",),
+         "mp-random-row": ("hidden_weights_chi",), "tiki-taka": _BOTH,
          "ttv2": _BOTH + ("buffered_FP_weight_0",), "c-ttv2": _BOTH + ("buffered_FP_weight_0",),
          "agad": _BOTH + ("buffered_FP_weight", "running_mean_weight", "past_mean_weight"),
          "buffered": _BOTH + ("buffered_FP_weight_0",), "tiki-taka-3-reads": _BOTH,
