@@ -40,7 +40,7 @@ from rpu._kernels cimport (
     RPU_RNG_W_NOISE, RPU_RNG_W_NOISE_NEG_PASS,
     rpu_dac_prepare, rpu_ir_drop_factor, rpu_ir_drop_input, rpu_v_offset, rpu_adc_finalize,
     rpu_chopped_buffer_row, rpu_dynamic_buffer_row,
-    rpu_nm_abs_max_np_sum, rpu_nm_cap,
+    rpu_nm_abs_max_np_sum, rpu_nm_cap, rpu_pow,
 )
 
 cnp.import_array()
@@ -114,6 +114,15 @@ def openmp_enabled():
 def openmp_max_threads():
     """The OpenMP runtime's default thread count (1 in a build without OpenMP)."""
     return omp_get_max_threads()
+
+
+def c_pow(double base, double exponent, bint single):
+    """``base ** exponent`` through the C library's ``powf`` (``single``) or ``pow``: the function
+    the kernels and aihwkit's C++ use. NumPy's float32 power can differ from ``powf`` in the last
+    bit, which decides ties downstream (a pulse count rint(2.5) against rint(2.5000002))."""
+    if single:
+        return <double>rpu_pow(<float>base, <float>exponent)
+    return rpu_pow(base, exponent)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,10 @@ cdef extern from "philox.h" nogil:
     void rpu_normal4(uint64_t seed, uint64_t block, uint64_t row, uint64_t op, int purpose,
                      uint32_t sub, double *out)
 
+cdef extern from "rpu_common.h" nogil:
+    float rpu_pow(float x, float y)
+    double rpu_pow(double x, double y)
+
 cdef extern from "rng_ids.h" nogil:
     cdef enum rpu_rng_purpose:
         RPU_RNG_WEIGHT_INIT

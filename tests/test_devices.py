@@ -705,6 +705,36 @@ def test_weight_granularity_values(device, g):
     assert ref.weight_granularity(device) == pytest.approx(g, rel=1e-4)
 
 
+def test_pow_step_granularity_in_float32_uses_the_c_librarys_powf():
+    """A float32 tile's PowStep granularity is dw_min * powf(0.5, pow_gamma) in float32, as
+    aihwkit computes it. NumPy's float32 power is one bit off for pow_gamma = 1.7238245: there,
+    update management made B = 0.50000006 instead of 0.5 and a DeterministicImplicit count
+    rint(5 B) = 3 pulses where aihwkit applies rint(2.5) = 2 (found against a running aihwkit)."""
+    import ctypes
+    import ctypes.util
+    libm = ctypes.CDLL(ctypes.util.find_library("m"))
+    libm.powf.restype, libm.powf.argtypes = ctypes.c_float, [ctypes.c_float, ctypes.c_float]
+    gamma = 1.7238245217237285
+    dev = PowStepDevice(**NO_DTOD, dw_min=0.02, dw_min_std=0.0, pow_gamma=gamma, pow_gamma_dtod=0.0,
+                        w_max=5.0, w_min=-5.0)
+    g32 = np.float32(0.02) * np.float32(libm.powf(0.5, float(np.float32(gamma))))
+    assert np.float32(0.02) * np.power(np.float32(0.5), np.float32(gamma)) != g32  # the trap
+    update = UpdateParameters(pulse_type=PulseType.DETERMINISTIC_IMPLICIT, desired_bl=5,
+                              update_bl_management=True, update_management=True)
+    tile = make_tile(dev, 1, 2, dtype=np.float32, update=update)
+    assert tile._devices.granularity == float(g32)
+    tile.set_weights(np.zeros((1, 2)))
+    tile.set_learning_rate(0.03)
+    h = hidden(tile)
+    # x_max = 2, k = 0.03 * 2 / g = 9.9 > BL 5: B = sqrt(0.03 / (5 g)) sqrt(5 / k / 2) = 0.5, so
+    # the x = 1 column gets rint(5 * 1 * 0.5) = 2 down pulses and the x = 2 column 5
+    tile.update(np.array([[1.0, 2.0]]), np.array([[1.0]]))
+    columns = [ref.apply_pulses(dev, np.zeros((1, 1)), {k: v[:, [j]] for k, v in h.items()}, n,
+                                False) for j, n in ((0, 2), (1, 5))]
+    expected = np.concatenate(columns, axis=1)
+    np.testing.assert_allclose(tile.get_weights(), expected, rtol=0, atol=1e-6)
+
+
 @pytest.mark.parametrize("device,lr_over_g,n_pulses", [
     (ConstantStepDevice(**NO_DTOD, dw_min_std=0.0), 2.5, 3),
     # g = dw_min 0.5^gamma = 0.0005: lr = 0.0051 -> 11 pulses (6 if g were dw_min)

@@ -12,6 +12,7 @@ the same devices whatever the tile seed.
 """
 import numpy as np
 
+from rpu import _core
 from rpu.config import (
     ConstantStepDevice, ExpStepDevice, LinearStepDevice, PiecewiseStepDevice,
     PowStepDevice, PowStepReferenceDevice, PulsedDevice, SoftBoundsDevice, SoftBoundsPmaxDevice,
@@ -101,7 +102,9 @@ def granularity(device, dtype=np.float64):
         return float(T(dev.dw_min))
     kind = kind_of(dev)
     if kind in (KIND_POW_STEP, KIND_POW_STEP_REFERENCE):
-        return float(T(dev.dw_min) * np.power(T(0.5), T(dev.pow_gamma)))
+        # the C library's powf, as aihwkit's (NumPy's float32 power can be one bit off)
+        half_to_gamma = T(_core.c_pow(0.5, dev.pow_gamma, T is np.float32))
+        return float(T(dev.dw_min) * half_to_gamma)
     if kind == KIND_PIECEWISE_STEP and len(dev.piecewise_up):
         return float(T(dev.dw_min) * T(dev.piecewise_up[len(dev.piecewise_up) // 2]))
     if kind == KIND_EXP_STEP:  # rpu's own (intended) formula: see ExpStepDevice's notes
