@@ -1603,13 +1603,14 @@ def update_management(const double[::1] x_abs_max,  # IN  (m,) max_j |x_j| per s
 
 
 def running_max_series(double running,               # IN  the running value before the batch
-                       const double[::1] values,     # IN  (m,) the samples' maxima
+                       const floating[::1] values,   # IN  (m,) the samples' maxima
                        double tau):                  # IN  weight of a new value
-    """The running value after each sample, float64 (m,) (rpu_running_max_series, transfer.h):
-    the auto-scaled learning rate of the chopped compounds."""
+    """The running value after each sample, (m,) in the values' type (rpu_running_max_series,
+    transfer.h): the auto-scaled learning rate of the chopped compounds. ``running`` and ``tau``
+    are rounded to that type, and the recursion runs in it, as aihwkit's does in its tile's."""
     cdef Py_ssize_t m = values.shape[0]
-    out_arr = np.empty(m, dtype=np.float64)
-    cdef double[::1] out = out_arr
+    out_arr = np.empty(m, dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] out = out_arr
     if m:
-        rpu_running_max_series(running, &values[0], m, tau, &out[0])
+        rpu_running_max_series(<floating>running, &values[0], m, <floating>tau, &out[0])
     return out_arr

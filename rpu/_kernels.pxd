@@ -247,6 +247,8 @@ cdef extern from "transfer.h" nogil:
                                     int forget_buffer)
     void rpu_running_max_series(double running, const double *values, long n, double tau,
                                 double *out)
+    void rpu_running_max_series(float running, const float *values, long n, float tau,
+                                float *out)
 
 
 cdef extern from "unit_cells.h" nogil:

@@ -263,18 +263,20 @@ class TransferRef:
         """Learning rate of A's pulses for one sample (v1.1.0: the absolute ``fast_lr``)."""
         cell = self.cell
         if self.kind in ("chopped", "dynamic") and cell.auto_scale:
-            tau = (1.0 - cell.auto_momentum) / m
-            for name, v in (("m_x", float(np.max(np.abs(x)))), ("m_d", float(np.max(np.abs(d))))):
-                cur = getattr(self, name)
+            # aihwkit's updateAutoScale and getPulseCountAutoLR, in the tile's type
+            T = np.dtype(self.dtype).type
+            tau = (T(1.0) - T(cell.auto_momentum)) / T(m)
+            for name, v in (("m_x", T(np.max(np.abs(x)))), ("m_d", T(np.max(np.abs(d))))):
+                cur = T(getattr(self, name))
                 if cur <= 0:
                     setattr(self, name, v)
                 elif v > 0:
-                    setattr(self, name, (1 - tau) * cur + tau * v)
+                    setattr(self, name, (T(1.0) - tau) * cur + tau * v)
             if cell.fast_lr > 0:
-                lr_pc = cell.fast_lr * self.up.desired_bl * self.g
+                lr_pc = T(cell.fast_lr) * (T(self.up.desired_bl) * T(self.g))
                 if self.m_x > 0 and self.m_d > 0:
-                    lr_pc /= self.m_x * self.m_d
-                return lr_pc
+                    lr_pc = lr_pc / (T(self.m_x) * T(self.m_d))
+                return float(lr_pc)
         if cell.fast_lr > 0:
             return float(cell.fast_lr)
         return float(lr)

@@ -139,6 +139,47 @@ def test_running_max_series_matches_the_sample_by_sample_recursion(running):
     assert _core.running_max_series(running, np.zeros(0), tau).shape == (0,)
 
 
+def test_running_max_series_runs_in_the_values_type():
+    """float32 maxima: the recursion, and the running value and tau, in float32 (aihwkit's
+    updateAutoScale in its tile's type), not float64 rounded at the end."""
+    rng = np.random.default_rng(8)
+    values = rng.uniform(0, 2, 300).astype(np.float32)
+    tau = (np.float32(1.0) - np.float32(0.99)) / np.float32(7)
+    want, running = [], np.float32(0.37)
+    for v in values:
+        running = (np.float32(1.0) - tau) * running + tau * v
+        want.append(running)
+    got = _core.running_max_series(0.37, values, float(tau))
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, np.array(want, dtype=np.float32))
+    as64 = _core.running_max_series(0.37, values.astype(np.float64), float(tau))
+    assert np.any(as64.astype(np.float32) != got)  # the float64 recursion rounds elsewhere
+
+
+def test_auto_scaled_fast_lr_is_computed_in_the_tile_type():
+    """c-TTv2's running maxima m_x, m_d and its pulse-count learning rate fast_lr BL g / (m_x
+    m_d), in float32 for a float32 tile, operation for operation as aihwkit's: a dense count
+    rint(...) at a tie turns on the last bit (a DeterministicImplicit c-TTv2 applied one pulse
+    fewer than aihwkit 1.1.0 in a random differential run)."""
+    cfg = build_config("c-ttv2", noise_free(dw_min=0.02))
+    tile = rpu.AnalogTile(5, 4, cfg, seed=3)
+    tile.set_learning_rate(0.02)
+    rng = np.random.default_rng(9)
+    T = np.float32
+    mx, md = T(0.0), T(0.0)
+    for _ in range(4):
+        X = rng.uniform(-1, 1, (6, 4)).astype(np.float32)
+        D = rng.uniform(-1, 1, (6, 5)).astype(np.float32)
+        tau = (T(1.0) - T(cfg.device.auto_momentum)) / T(X.shape[0])
+        for xs, ds in zip(np.abs(X).max(axis=1), np.abs(D).max(axis=1)):
+            mx = xs if mx <= 0 else (T(1.0) - tau) * mx + tau * xs
+            md = ds if md <= 0 else (T(1.0) - tau) * md + tau * ds
+        lr = T(cfg.device.fast_lr) * (T(cfg.update.desired_bl) * T(0.02)) / (mx * md)
+        got = tile._devices._fast_lr((np.abs(X).max(axis=1), np.abs(D).max(axis=1)), 0.02)
+        assert got[-1] == float(lr)
+        assert (tile._devices.m_x, tile._devices.m_d) == (float(mx), float(md))
+
+
 # =================================================================================================
 # 2. the record mechanism of the pulsed update
 # =================================================================================================

@@ -77,18 +77,18 @@ RPU_HD int rpu_buffered_buffer_step(T *h, T read, T lr, T thres, int max_n, T mo
 }
 
 /* The running maxima of |x| and |d| that auto-scale the chopped compounds' fast learning rate
- * (aihwkit's, in double): while the running value is <= 0 it takes the sample's value, then
- * positive values enter an exponential moving average with weight tau. out[b] is the running
- * value after sample b. A sequential recursion over the m samples of a batch, run on the host. */
-RPU_HD void rpu_running_max_series(double running, const double *values, long n, double tau,
-                                   double *out) {
-  const double keep = 1.0 - tau;
+ * (aihwkit's updateAutoScale, in the tile's type T): while the running value is <= 0 it takes the
+ * sample's value, then positive values enter an exponential moving average with weight tau.
+ * out[b] is the running value after sample b. A sequential recursion over the m samples of a
+ * batch, run on the host. */
+template <typename T>
+RPU_HD void rpu_running_max_series(T running, const T *values, long n, T tau, T *out) {
   for (long b = 0; b < n; ++b) {
-    const double v = values[b];
-    if (running <= 0.0)
+    const T v = values[b];
+    if (running <= (T)0)
       running = v;
-    else if (v > 0.0)
-      running = keep * running + tau * v;
+    else if (v > (T)0)
+      running = ((T)1 - tau) * running + tau * v;
     out[b] = running;
   }
 }

@@ -544,14 +544,19 @@ class TransferCell(_Cell):
         xs, ds = abs_max
         m = xs.shape[0]
         if self.chopped and cell.auto_scale:
-            tau = (1.0 - cell.auto_momentum) / m
-            mx, md = _ema_series(self.m_x, xs, tau), _ema_series(self.m_d, ds, tau)
+            # in the tile's type, operation for operation, as aihwkit's updateAutoScale and
+            # getPulseCountAutoLR: a dense pulse count rint(...) at a tie turns on the last bit
+            t = self.dtype.type
+            tau = (t(1.0) - t(cell.auto_momentum)) / t(m if m else 1)
+            mx = _ema_series(self.m_x, xs, tau, self.dtype)
+            md = _ema_series(self.m_d, ds, tau, self.dtype)
             if m:
                 self.m_x, self.m_d = float(mx[-1]), float(md[-1])
             if cell.fast_lr > 0:
-                scale = cell.fast_lr * self.up.desired_bl * self.subs[0].granularity
+                scale = t(cell.fast_lr) * (t(self.up.desired_bl) * t(self.subs[0].granularity))
                 ok = (mx > 0) & (md > 0)
-                return np.where(ok, scale / np.where(ok, mx * md, 1.0), scale)
+                lr_pc = np.where(ok, scale / np.where(ok, mx * md, t(1.0)), scale)
+                return lr_pc.astype(np.float64)
         if cell.fast_lr > 0:
             return np.full(m, cell.fast_lr)  # aihwkit 1.1.0: the absolute fast_lr
         return np.full(m, lr)
@@ -1025,12 +1030,12 @@ def _round_half_away(v):
     return int(math.floor(v + 0.5))
 
 
-def _ema_series(m, values, tau):
+def _ema_series(m, values, tau, dtype):
     """aihwkit's running max of the chopped compounds over one batch: the first value, then an
-    EMA, sample by sample. Returns the running value after each sample (a float64 array).
-    The recursion is sequential and in aihwkit's float64 arithmetic (a closed form would round
+    EMA, sample by sample. Returns the running value after each sample (an array of ``dtype``).
+    The recursion is sequential and in the tile's type, as aihwkit's (a closed form would round
     differently): rpu_running_max_series (transfer.h)."""
-    return _core.running_max_series(float(m), np.ascontiguousarray(values, dtype=np.float64),
+    return _core.running_max_series(float(m), np.ascontiguousarray(values, dtype=dtype),
                                     float(tau))
 
 
