@@ -2,13 +2,15 @@
 
 The hand-picked comparisons of the other ``*_aihwkit`` modules cover the cases someone thought of;
 this module draws its cases at random (fixed seeds), so that the combinations nobody wrote down
-get checked too. Every case is deterministic in both simulators: noise-free devices (no
-device-to-device or cycle-to-cycle spread), dense pulse types (MeanCount, DeterministicImplicit),
-perfect transfer reads, periodic choppers, no IO noise. Both sides must then agree to float32
+get checked too. Every case is deterministic in both simulators: devices without cycle-to-cycle
+noise (and half of them without device-to-device spread), dense pulse types (MeanCount,
+DeterministicImplicit), perfect transfer reads, periodic choppers, no IO noise. Both sides must then agree to float32
 precision after every update call. Skipped unless ``AIHWKIT_PYTHON`` names an interpreter with
 aihwkit installed; aihwkit runs in one worker process (tests/aihwkit_runner.py).
 
-* ``test_random_update_matches_aihwkit``: single devices of six families, vector and reference
+* ``test_random_update_matches_aihwkit``: single devices of six families (half of the cases with
+  device-to-device spreads: aihwkit's drawn devices, its hidden parameters, are set on rpu's
+  tile before the first update, so every element has its own parameters), vector and reference
   cells, one-sided cells without refresh, mixed precision (with a single device or a cell), and
   the four transfer compounds, with random update management, bit lengths, learning rates,
   transfer periods and rates, buffers, momenta, row transfer and reads per transfer; ten update
@@ -58,6 +60,8 @@ def device(spec):
     spec = dict(spec)
     cls = spec.pop("cls")
     spreads = {k: 0.0 for k in SPREADS + EXTRA_SPREADS[cls]}
+    if spec.pop("dtod", False):  # keep the device-to-device spreads, only c2c noise off
+        spreads = {k: 0.0 for k in ("dw_min_std", "reset_std")}
     return DEVICE_CLASSES[cls](**{**spreads, **spec})
 
 
@@ -162,6 +166,10 @@ def main(in_path, out_path):
         tile.tile.set_weights(t32(data[f"{key}_W0"]))
         tile.tile.set_learning_rate(case["lr"])
         names = list(tile.tile.get_hidden_parameter_names())
+        values = tile.tile.get_hidden_parameters().detach().cpu().numpy()
+        for name, v in zip(names, values):  # the devices drawn, for rpu to take over
+            out[f"{key}|{name}|start"] = v
+        out[f"{key}|W|start"] = tile.tile.get_weights().numpy()
         for call in range(spec["calls"]):
             tile.tile.update(t32(data[f"{key}_X{call}"]), t32(data[f"{key}_D{call}"]), False)
             values = tile.tile.get_hidden_parameters().detach().cpu().numpy()
@@ -213,10 +221,11 @@ def _update_parameters(rng):
     return up
 
 
-def _device(rng):
+def _device(rng, dtod=False):
     family = str(rng.choice(sorted(EXTRA_SPREADS)))
     dev = dict(cls=family, dw_min=float(rng.choice([0.005, 0.01, 0.02])),
-               w_max=float(rng.uniform(0.3, 1.0)), w_min=-float(rng.uniform(0.3, 1.0)))
+               w_max=float(rng.uniform(0.3, 1.0)), w_min=-float(rng.uniform(0.3, 1.0)),
+               dtod=dtod)
     if rng.random() < 0.3:
         dev["up_down"] = float(rng.uniform(-0.3, 0.3))
     if family == "LinearStep":
@@ -271,18 +280,20 @@ def _update_case(rng):
     kind = str(rng.choice(KINDS))
     case = dict(kind=kind, update=_update_parameters(rng), cell={},
                 lr=float(rng.choice([0.01, 0.02, 0.05, 0.1, 0.3])), w0=bool(rng.random() < 0.6))
-    dev = _device(rng)
+    dtod = bool(rng.random() < 0.5)
+    case["dtod"] = dtod
+    dev = _device(rng, dtod)
     case["devices"] = [dev]
     if kind in ("vector", "mp-vector"):
-        case["devices"] = [dev, _device(rng)] if rng.random() < 0.5 else [dev, dev, dev]
+        case["devices"] = [dev, _device(rng, dtod)] if rng.random() < 0.5 else [dev, dev, dev]
         # (a mixed-precision cell writes with its default policy, ALL)
         case["policy"] = str(rng.choice(["ALL", "SINGLE_FIXED", "SINGLE_SEQUENTIAL"]))
         if kind == "vector" and rng.random() < 0.5:
             case["cell"]["gamma_vec"] = [float(v) for v in rng.uniform(0.2, 1, len(case["devices"]))]
     elif kind == "reference":
-        case["devices"] = [dev, _device(rng)]
+        case["devices"] = [dev, _device(rng, dtod)]
     elif kind in ("tt", "buffered", "chopped", "dynamic"):
-        case["devices"] = [dev, _device(rng) if rng.random() < 0.5 else dev]
+        case["devices"] = [dev, _device(rng, dtod) if rng.random() < 0.5 else dev]
         case["transfer_update"] = _update_parameters(rng)
         case["cell"] = _transfer_cell(rng, kind)
     if kind in ("onesided", "mp-onesided"):
@@ -379,6 +390,15 @@ def test_random_update_matches_aihwkit(aihwkit, builders, key):
     tile.set_weights(ARRAYS[f"{key}_W0"])
     tile.set_learning_rate(case["lr"])
     what = json.dumps(case)
+    if case["dtod"]:
+        # the devices aihwkit drew (it cannot be seeded): its hidden parameters, and for cells
+        # without hidden weights of their own its visible weights, set on rpu's tile
+        tile.set_hidden_parameters({name: aihwkit[f"{key}|{name}|start"]
+                                    for name in tile.get_hidden_parameter_names()})
+        if case["kind"] in ("single", "mp"):
+            tile.set_weights(aihwkit[f"{key}|W|start"])
+        np.testing.assert_allclose(tile.get_weights(), aihwkit[f"{key}|W|start"], atol=1e-6,
+                                   err_msg=f"W at the start: {what}")
     for call in range(N_CALLS):
         tile.update(ARRAYS[f"{key}_X{call}"], ARRAYS[f"{key}_D{call}"])
         for name, value in tile.get_hidden_parameters().items():
