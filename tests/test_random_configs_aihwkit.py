@@ -4,9 +4,10 @@ The hand-picked comparisons of the other ``*_aihwkit`` modules cover the cases s
 this module draws its cases at random (fixed seeds), so that the combinations nobody wrote down
 get checked too. Every case is deterministic in both simulators: devices without cycle-to-cycle
 noise (and half of them without device-to-device spread), dense pulse types (MeanCount,
-DeterministicImplicit), perfect transfer reads, periodic choppers, no IO noise. Both sides must then agree to float32
-precision after every update call. Skipped unless ``AIHWKIT_PYTHON`` names an interpreter with
-aihwkit installed; aihwkit runs in one worker process (tests/aihwkit_runner.py).
+DeterministicImplicit), perfect transfer reads, periodic choppers, no IO noise. Both sides must
+then agree to float32 precision after every update call. Skipped unless ``AIHWKIT_PYTHON`` names
+an interpreter with aihwkit installed; aihwkit runs in one worker process
+(tests/aihwkit_runner.py).
 
 * ``test_random_update_matches_aihwkit``: single devices of six families (half of the cases with
   device-to-device spreads: aihwkit's drawn devices, its hidden parameters, are set on rpu's
