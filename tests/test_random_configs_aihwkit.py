@@ -18,7 +18,9 @@ an interpreter with aihwkit installed; aihwkit runs in one worker process
   calls of 1 to 6 samples each; every hidden weight, buffer and the visible weights compared.
 * ``test_random_periphery_matches_aihwkit``: the forward and backward pass with random DAC and
   ADC resolutions and bounds, noise and bound management, MV types, asymmetries, IR drop, output
-  non-linearity and series resistance.
+  non-linearity and series resistance; where the periphery draws per line at construction
+  (voltage offsets, non-linearity spread, read asymmetry), aihwkit's draws are set on rpu's
+  tile first.
 
 Left out on purpose, where rpu follows aihwkit's documentation instead of its code (each is in
 the README's list of differences): ExpStep devices (aihwkit's weight granularity takes the down
@@ -186,6 +188,11 @@ def main(in_path, out_path):
             out[f"{key}|refused"] = np.array(str(exc))
             continue
         tile.tile.set_weights(t32(data[f"{key}_W"]))
+        for name, value in tile.tile.dump_extra().items():  # the periphery's drawn lines
+            for direction in ("fwd", "bwd"):
+                if name.startswith(f"rpu.fb_pass.{direction}."):
+                    leaf = name.rsplit(".", 1)[1]
+                    out[f"{key}|draws|{direction}|{leaf}"] = np.asarray(value, dtype=np.float32)
         x = t32(data[f"{key}_X"])
         out[f"{key}|forward"] = tile.tile.forward(x, False, False, False).numpy()
         out[f"{key}|forward_again"] = tile.tile.forward(x * 0.3, False, False, False).numpy()
@@ -344,6 +351,14 @@ def _io_case(rng):
         io.update(r_series=float(rng.uniform(0, 0.2)), v_offset_w_min=float(rng.choice([-1.0, 0.0])))
     if rng.random() < 0.15:
         io.update(max_bm_factor=int(rng.choice([2, 10])), max_bm_res=float(rng.choice([0.05, 0.25])))
+    # per-line (and per-weight) draws made at construction; rpu takes aihwkit's over
+    if rng.random() < 0.25:
+        io.update(v_offset_std=float(rng.uniform(0.01, 0.2)),
+                  v_offset_w_min=float(rng.choice([-1.0, 0.0])))
+    if rng.random() < 0.25:
+        io["w_read_asymmetry_dtod"] = float(rng.uniform(0.01, 0.3))
+    if "out_nonlinearity" in io and rng.random() < 0.5:
+        io["out_nonlinearity_std"] = float(rng.uniform(0.0, 0.5))
     return io
 
 
@@ -437,6 +452,16 @@ def test_random_periphery_matches_aihwkit(aihwkit, builders, key):
         return
     tile = rpu.AnalogTile(W.shape[0], W.shape[1], builders["periphery_config"](spec), seed=1)
     tile.set_weights(W)
+    # the lines aihwkit drew (offsets, non-linearities, read asymmetries) replace rpu's
+    for direction, get, put in (("fwd", tile.get_forward_parameters, tile.set_forward_parameters),
+                                ("bwd", tile.get_backward_parameters,
+                                 tile.set_backward_parameters)):
+        theirs = {}
+        for name, ours in get().items():
+            drawn = aihwkit.get(f"{key}|draws|{direction}|{name}")
+            if drawn is not None and drawn.size == np.size(ours) and drawn.size:
+                theirs[name] = drawn.reshape(np.shape(ours))
+        put(theirs)
     X = ARRAYS[f"{key}_X"]
     got = {"forward": tile.forward(X), "forward_again": tile.forward(X * np.float32(0.3)),
            "backward": tile.backward(ARRAYS[f"{key}_D"])}
