@@ -106,6 +106,9 @@ TILE_CASES = [
     # weights
     ("set-weights-shape", "analog", lambda t: t.set_weights(np.zeros((3, 4))), ValueError, r"^weights must have shape \(4, 3\)"),
     ("set-weights-bias-shape", "analog_bias", lambda t: t.set_weights(np.zeros((4, 3))), ValueError, r"^weights must have shape \(4, 4\)"),
+    # (a finite float64 past float32's range said "contains NaN or Inf", with a RuntimeWarning)
+    ("set-weights-beyond-f32", "analog", lambda t: t.set_weights(np.full((4, 3), 1e300)), ValueError,
+     r"^weights has values beyond the range of the tile's dtype float32"),
     ("set-weights-nan", "fp", lambda t: t.set_weights(np.full((4, 3), NAN)), ValueError, r"^weights contains NaN"),
     ("set-weights-strings", "analog", lambda t: t.set_weights(np.full((4, 3), "w")), TypeError, r"^weights must be a real numeric"),
     ("inference-set-weights-inf", "inference", lambda t: t.set_weights(np.full((4, 3), INF)), ValueError, r"^weights contains NaN"),

@@ -133,9 +133,14 @@ def as_weights(w, name, shape, dtype, layout="", xp=np):
         raise TypeError(f"{name} must be a real numeric array, got dtype {w.dtype}.")
     if w.shape != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)} {layout}, got {w.shape}.".replace("  ", " "))
-    w = xp.array(w, dtype=dtype, order="C", copy=True)
     if not _all_finite(w, xp):
         raise ValueError(f"{name} contains NaN or Inf.")
+    # a finite float64 value past float32's range becomes Inf in the cast: say so, not "NaN"
+    with np.errstate(over="ignore"):
+        w = xp.array(w, dtype=dtype, order="C", copy=True)
+    if not _all_finite(w, xp):
+        raise ValueError(f"{name} has values beyond the range of the tile's dtype "
+                         f"{np.dtype(dtype).name}; scale the weights or use a float64 tile.")
     return w
 
 
