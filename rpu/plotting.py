@@ -270,8 +270,8 @@ def _is_pulsed(device):
 
 def _bounds(device):
     """Nominal (w_min, w_max) of a pulsed device (SoftBoundsPmax: of its soft-bounds form)."""
-    from rpu.tiles._devices import _as_simulated
-    simulated = _as_simulated(device)
+    from rpu.tiles._devices import as_simulated
+    simulated = as_simulated(device)
     return float(simulated.w_min), float(simulated.w_max)
 
 

@@ -23,8 +23,8 @@ from rpu.backends import resolve_backend
 from rpu.config import (BufferedTransferCompound, ChoppedTransferCompound, ConstantStepDevice,
                         DigitalRankUpdateRPUConfig, DynamicTransferCompound, IOParameters,
                         MixedPrecisionCompound, OneSidedUnitCell, PulseType, ReferenceUnitCell,
-                        SoftBoundsDevice, TransferCompound, UnitCellRPUConfig, UpdateParameters,
-                        VectorUnitCell, VectorUnitCellUpdatePolicy, build_config)
+                        SoftBoundsDevice, SoftBoundsPmaxDevice, TransferCompound, UnitCellRPUConfig,
+                        UpdateParameters, VectorUnitCell, VectorUnitCellUpdatePolicy, build_config)
 from rpu.errors import ConfigError
 from rpu.tiles._device_array import DeviceArray
 
@@ -1068,6 +1068,34 @@ def test_reference_unit_cell():
     h["hidden_weights_1"] = np.full((2, 3), 0.1)  # program the reference
     tile.set_hidden_parameters(h)
     np.testing.assert_allclose(tile.get_weights(), A2 - 0.1)  # W = w0 - w1
+
+
+def _pmax_cell_configs(device):
+    one_sided = UnitCellRPUConfig(device=OneSidedUnitCell(unit_cell_devices=[device], refresh_every=2))
+    chopped = build_config("c-ttv2", device)
+    chopped.device.transfer_every = -0.5  # a period in sweeps over the fast device's states
+    return {"one-sided": one_sided, "c-ttv2-states": chopped}
+
+
+@pytest.mark.parametrize("kind", ["one-sided", "c-ttv2-states"])
+def test_soft_bounds_pmax_in_cells_is_its_soft_bounds_device(kind):
+    """A SoftBoundsPmaxDevice's w_max and w_min are derived (None in its config): the one-sided
+    refresh and the chopped transfer period in states read the derived values, so the cell runs
+    as it does with the equivalent SoftBoundsDevice (they raised a TypeError before)."""
+    pmax = SoftBoundsPmaxDevice(p_max=200, alpha=0.004, range_min=-0.8, range_max=0.9)
+    runs = []
+    for device in (pmax, pmax.to_soft_bounds()):
+        tile = rpu.AnalogTile(4, 6, _pmax_cell_configs(device)[kind], seed=5)
+        tile.set_weights(np.random.default_rng(1).uniform(-0.4, 0.4, (4, 6)))
+        rng = np.random.default_rng(2)
+        for _ in range(6):
+            tile.update(rng.uniform(-1, 1, (8, 6)).astype(np.float32),
+                        rng.uniform(-1, 1, (8, 4)).astype(np.float32))
+        runs.append(tile.get_hidden_parameters())
+    assert runs[0].keys() == runs[1].keys()
+    for name in runs[0]:
+        np.testing.assert_array_equal(runs[0][name], runs[1][name], err_msg=name)
+    assert np.any(runs[0]["hidden_weights_1"] != 0)
 
 
 # =================================================================================================

@@ -528,7 +528,7 @@ class TransferCell(_Cell):
         chopped compounds counts in sweeps over the fast device's states per input line."""
         te = self.transfer_every_levels[level]
         if self.chopped and te < 0:
-            dev = self.subs[0].device
+            dev = _devices.as_simulated(self.subs[0].device)
             states = (float(dev.w_max) - float(dev.w_min)) / self.subs[0].granularity
             return max(1, _round_half_away(states / self.n_in * abs(te)))
         if te <= 0:
@@ -1279,8 +1279,10 @@ class OneSidedCell(_Cell):
         self.cell = cell
         self.up = up
         self.granularity = _devices.mean_granularity([s.granularity for s in subs], self.dtype)
-        # |w_max| of the device parameters normalise the refresh reads (global, not per element)
-        self.w_scale = (abs(float(dev.w_max)), abs(float(dev.w_max)))  # (g-, g+)
+        # |w_max| of the device parameters normalise the refresh reads (global, not per element);
+        # a SoftBoundsPmaxDevice's w_max is derived, its config field is None
+        w_max = abs(float(_devices.as_simulated(dev).w_max))
+        self.w_scale = (w_max, w_max)  # (g-, g+)
         self.read = Periphery(cell.refresh_forward, "forward", shape[0], shape[1], shape, backend,
                               _derived_key(key, _ROLE_REFRESH, 0), dtype, n_threads,
                               path + ".refresh_forward")

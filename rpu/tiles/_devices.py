@@ -42,7 +42,7 @@ def is_pulsed(device):
     return isinstance(device, PulsedDevice)
 
 
-def _as_simulated(device):
+def as_simulated(device):
     """SoftBoundsPmaxDevice is simulated as the SoftBoundsDevice it derives (as aihwkit does)."""
     if isinstance(device, SoftBoundsPmaxDevice):
         return device.to_soft_bounds()
@@ -51,7 +51,7 @@ def _as_simulated(device):
 
 def kind_of(device):
     """The kernel's device kind for a pulsed device config."""
-    device = _as_simulated(device)
+    device = as_simulated(device)
     for cls, kind in ((SoftBoundsReferenceDevice, KIND_SOFT_BOUNDS_REFERENCE),
                       (LinearStepDevice, KIND_LINEAR_STEP), (SoftBoundsDevice, KIND_LINEAR_STEP),
                       (ExpStepDevice, KIND_EXP_STEP),
@@ -66,14 +66,14 @@ def kind_of(device):
 
 def write_noise_std(device):
     """The device's write noise in units of dw_min (0 when it has none)."""
-    return float(getattr(_as_simulated(device), "write_noise_std", 0.0) or 0.0)
+    return float(getattr(as_simulated(device), "write_noise_std", 0.0) or 0.0)
 
 
 def hidden_names(device):
     """aihwkit's hidden-parameter names of ``device``, in tensor order (training.md §6.2)."""
     if not is_pulsed(device):
         return []
-    device = _as_simulated(device)
+    device = as_simulated(device)
     names = list(BASE_NAMES)
     if write_noise_std(device) > 0:
         names.append("persistent_weights")
@@ -97,7 +97,7 @@ def granularity(device, dtype=np.float64):
     ``dw_min * 0.5 ** pow_gamma`` and the same product rounded from double can differ by one).
     """
     T = np.dtype(dtype).type
-    dev = _as_simulated(device)
+    dev = as_simulated(device)
     if not is_pulsed(dev):
         return float(T(dev.dw_min))
     kind = kind_of(dev)
@@ -125,7 +125,7 @@ def mean_granularity(values, dtype=np.float64):
 
 def globals_of(device, dtype):
     """The global per-pulse parameters of the kernel (dict of numbers and node tables)."""
-    device = _as_simulated(device)
+    device = as_simulated(device)
     kind = kind_of(device)
     g = {"kind": kind, "sigma": float(device.dw_min_std), "mult_noise": int(bool(getattr(device, "mult_noise", True))),
          "A_up": 0.0, "A_down": 0.0, "gamma_up": 0.0, "gamma_down": 0.0, "a": 0.0, "b": 0.0,
@@ -164,7 +164,7 @@ def populate(device, d_size, x_size, normal, uniform, dtype):
     dict name -> ndarray (d_size, x_size), in aihwkit's order; ``persistent_weights`` (if any)
     is set to zero here and follows the weights once they are set.
     """
-    device = _as_simulated(device)
+    device = as_simulated(device)
     shape = (d_size, x_size)
     kind = kind_of(device)
     b_max = device.w_max * (1 + device.w_max_dtod * normal(_S_WMAX))
