@@ -1098,6 +1098,34 @@ def test_soft_bounds_pmax_in_cells_is_its_soft_bounds_device(kind):
     assert np.any(runs[0]["hidden_weights_1"] != 0)
 
 
+@pytest.mark.parametrize("name", ["tiki-taka", "c-ttv2", "agad", "mp", "vector", "one-sided"])
+def test_pulse_type_none_makes_a_compound_one_floating_point_device(name):
+    """aihwkit 1.1.0 builds a tile whose update has PulseType.NONE from the SimpleRPUDevice base
+    of its device parameters, compounds included: W -= lr D^T X with no bounds, no sub-devices,
+    no transfers and no hidden parameters (rpu refused such a config, calling SoftBoundsDevice
+    "not a pulsed device")."""
+    if name == "vector":
+        cfg = UnitCellRPUConfig(device=VectorUnitCell(unit_cell_devices=[noise_free(), noise_free()]))
+    elif name == "one-sided":
+        cfg = UnitCellRPUConfig(device=OneSidedUnitCell(unit_cell_devices=[noise_free()],
+                                                        refresh_every=1))
+    else:
+        cfg = build_config(name, SoftBoundsDevice(w_max=0.6, w_min=-0.6))
+    cfg.update.pulse_type = PulseType.NONE
+    tile = rpu.AnalogTile(3, 4, cfg, seed=2, dtype=np.float64)
+    assert tile.get_hidden_parameter_names() == []
+    rng = np.random.default_rng(4)
+    w = rng.uniform(-0.5, 0.5, (3, 4))
+    tile.set_weights(w)
+    tile.set_learning_rate(0.3)
+    for _ in range(4):
+        x, d = rng.uniform(-1, 1, (5, 4)), rng.uniform(-1, 1, (5, 3))
+        tile.update(x, d)
+        w = w - 0.3 * d.T @ x
+    np.testing.assert_allclose(tile.get_weights(), w, rtol=1e-12, atol=1e-12)
+    assert np.abs(w).max() > 0.6  # past the devices' bounds: no device is simulated
+
+
 # =================================================================================================
 # 6. hidden parameters: names in aihwkit's order (spec §6.2), round trip, visible weights
 # =================================================================================================

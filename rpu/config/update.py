@@ -33,7 +33,10 @@ class UpdateParameters(ConfigBase):
         is smaller than ``lr``, with ``A = B = 1``; an update whose ``lr / g`` asks for more than
         65536 slots raises ValueError and changes nothing.
     pulse_type : PulseType, default STOCHASTIC_COMPRESSED
-        How pulses are generated; ``NONE`` gives an exact floating-point update.
+        How pulses are generated; ``NONE`` gives an exact floating-point update. As in
+        aihwkit, a tile's ``NONE`` replaces its device, a compound cell included, by one
+        floating-point device: no bounds, no sub-devices, no transfers, no hidden
+        parameters.
     res : float, default 0
         Resolution (bin width in ``0..1``) of the pulse probabilities; ``<= 0`` is continuous.
         aihwkit's documentation allows ``> 1`` as a number of steps, but aihwkit 1.1.0 uses

@@ -54,7 +54,7 @@ from rpu.config import (
     VectorUnitCell,
     VectorUnitCellUpdatePolicy,
 )
-from rpu.config.enums import BoundManagementType, NoiseManagementType
+from rpu.config.enums import BoundManagementType, NoiseManagementType, PulseType
 from rpu.errors import ConfigError
 from rpu.tiles import _devices
 from rpu.tiles._device_array import DeviceArray
@@ -1400,6 +1400,14 @@ def make_device_state(rpu_config, d_size, x_size, dtype, backend, key, n_threads
     """The device state of a tile: a DeviceArray for single devices, a cell for compounds."""
     from rpu.config import DigitalRankUpdateRPUConfig, UnitCellRPUConfig
     shape = (d_size, x_size)
+    if (isinstance(rpu_config, (DigitalRankUpdateRPUConfig, UnitCellRPUConfig))
+            and rpu_config.update.pulse_type == PulseType.NONE):
+        # As in aihwkit, PulseType.NONE makes the whole cell one floating-point device (its
+        # meta parameters cut to the SimpleRPUDevice base, which compounds leave at their
+        # defaults): the update is W -= lr D^T X, with no sub-devices, transfers or hidden
+        # parameters.
+        return DeviceArray(rpu_config.device, rpu_config.update, d_size, x_size, dtype, backend,
+                           key, n_threads)
     if isinstance(rpu_config, DigitalRankUpdateRPUConfig):
         cell = rpu_config.device
         if not isinstance(cell, MixedPrecisionCompound):
