@@ -1126,6 +1126,25 @@ def test_pulse_type_none_makes_a_compound_one_floating_point_device(name):
     assert np.abs(w).max() > 0.6  # past the devices' bounds: no device is simulated
 
 
+@pytest.mark.parametrize("name", ["tiki-taka", "ttv2", "c-ttv2", "agad", "one-sided",
+                                  "mp-one-sided"])
+def test_none_with_device_is_refused_where_a_cell_cannot_take_it(name):
+    """The exact clipped step cannot record a transfer's columns or split into one-sided
+    pulses. Such a config used to build, and its first update raised an internal ValueError
+    after the transfer compound had changed its state."""
+    if name == "one-sided":
+        cfg = UnitCellRPUConfig(device=OneSidedUnitCell(unit_cell_devices=[noise_free()]))
+    elif name == "mp-one-sided":
+        cfg = DigitalRankUpdateRPUConfig(device=MixedPrecisionCompound(
+            device=OneSidedUnitCell(unit_cell_devices=[noise_free()])))
+    else:
+        cfg = build_config(name, SoftBoundsDevice())
+    cfg.update.pulse_type = PulseType.NONE_WITH_DEVICE
+    with pytest.raises(ConfigError, match=r"^rpu_config\.update\.pulse_type = NONE_WITH_DEVICE "
+                                          r"is not supported for a \w+"):
+        rpu.AnalogTile(3, 4, cfg, seed=1)
+
+
 # =================================================================================================
 # 6. hidden parameters: names in aihwkit's order (spec §6.2), round trip, visible weights
 # =================================================================================================

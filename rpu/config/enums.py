@@ -125,7 +125,11 @@ class PulseType(str, Enum):
         Stochastic pulse trains, positive and negative inputs in two passes (CPU only in
         aihwkit); statistically identical to ``STOCHASTIC_COMPRESSED``.
     NONE_WITH_DEVICE
-        Exact floating-point update, then the weights are clipped to the device bounds.
+        Exact floating-point update, then the weights are clipped to the device bounds. A
+        VectorUnitCell or ReferenceUnitCell applies it to the devices its update policy
+        selects; aihwkit 1.1.0 writes the step into the visible weights, which the clip then
+        recomputes from the unchanged devices, so the step is lost [bug?]. Transfer compounds
+        and one-sided cells refuse it (ConfigError).
     MEAN_COUNT
         Deterministic coincidence counts from the expected pulse numbers.
     DETERMINISTIC_IMPLICIT

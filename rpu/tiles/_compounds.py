@@ -1396,6 +1396,29 @@ class OneSidedCell(_Cell):
             self.read.nm_state[:] = self.xp.asarray(v)
 
 
+def _refuse_exact_clipped_steps(rpu_config):
+    """Refuse ``update.pulse_type = NONE_WITH_DEVICE`` where rpu's cells cannot take it.
+
+    A transfer compound's fast update records columns for its transfers, and a one-sided cell
+    splits every step into g+ and g- pulses; the exact clipped step does neither. aihwkit 1.1.0
+    has no such step for these cells either: it writes the step into the visible weights and
+    clips the devices, so the step lands on the last device of a gamma-0 transfer compound (no
+    fast update, no transfer) and is lost otherwise.
+    """
+    if rpu_config.update.pulse_type != PulseType.NONE_WITH_DEVICE:
+        return
+    cell = rpu_config.device
+    inner = cell.device if isinstance(cell, MixedPrecisionCompound) else cell
+    if isinstance(inner, (TransferCompound, OneSidedUnitCell)):
+        where = " inside a MixedPrecisionCompound" if inner is not cell else ""
+        raise ConfigError(
+            f"rpu_config.update.pulse_type = NONE_WITH_DEVICE is not supported for a "
+            f"{type(inner).__name__}{where}: the exact clipped step neither records the "
+            f"transfers' columns nor splits into one-sided pulses (aihwkit 1.1.0 writes it into "
+            f"the visible weights only, out of step with the cell's devices). Use "
+            f"PulseType.NONE for a floating-point tile, or a pulsed type.")
+
+
 def make_device_state(rpu_config, d_size, x_size, dtype, backend, key, n_threads):
     """The device state of a tile: a DeviceArray for single devices, a cell for compounds."""
     from rpu.config import DigitalRankUpdateRPUConfig, UnitCellRPUConfig
@@ -1408,6 +1431,7 @@ def make_device_state(rpu_config, d_size, x_size, dtype, backend, key, n_threads
         # parameters.
         return DeviceArray(rpu_config.device, rpu_config.update, d_size, x_size, dtype, backend,
                            key, n_threads)
+    _refuse_exact_clipped_steps(rpu_config)
     if isinstance(rpu_config, DigitalRankUpdateRPUConfig):
         cell = rpu_config.device
         if not isinstance(cell, MixedPrecisionCompound):
