@@ -212,6 +212,11 @@ OTHER_CASES = [
     ("config-nested-nan", lambda: SingleRPUConfig(forward=IOParameters(out_res=NAN)), ConfigError, r"out_res = nan"),
     ("config-noise-model-nan", lambda: PCMLikeNoiseModel(prog_noise_scale=NAN), ConfigError, r"prog_noise_scale = nan"),
     ("config-mutated-nan", lambda: rpu.AnalogTile(3, 3, _mutated_config()), ConfigError, r"dw_min = nan"),
+    # finite, but Inf in the tile's float32 (they passed, and later draws or outputs were Inf)
+    ("config-beyond-f32", lambda: rpu.AnalogTile(3, 3, SingleRPUConfig(device=SoftBoundsDevice(w_max=1e300))),
+     ConfigError, r"^SingleRPUConfig\.device\.w_max = 1e\+300 is beyond the range of the tile's dtype float32"),
+    ("config-beyond-f32-nested", lambda: rpu.InferenceTile(3, 3, InferenceRPUConfig(forward=IOParameters(out_scale=1e39))),
+     ConfigError, r"^InferenceRPUConfig\.forward\.out_scale = 1e\+39 is beyond"),
     ("config-wrong-type", lambda: SingleRPUConfig(device=IOParameters()), ConfigError, r"SingleRPUConfig\.device"),
     # files
     ("save-not-a-tile", lambda: rpu.save(object(), "/tmp/never.npz"), TypeError, r"^tile must be an rpu tile"),
@@ -232,6 +237,11 @@ OTHER_CASES = [
     ("converter-weights-nan", lambda: inference.convert_to_conductances(SinglePairConductanceConverter(), _w(fill=INF)),
      ValueError, r"weights must be finite"),
 ]
+
+
+def test_config_values_beyond_float32_are_fine_for_float64_tiles():
+    tile = rpu.AnalogTile(3, 3, SingleRPUConfig(device=SoftBoundsDevice(w_max=1e300)), dtype=np.float64)
+    assert float(tile.get_hidden_parameters()["max_bound"].min()) > 1e299
 
 
 def _mutated_config():

@@ -460,6 +460,23 @@ class ConfigBase:
     def _check_consistency(self, path: str) -> None:
         """Cross-field checks; subclasses extend this (call ``super()`` first)."""
 
+    def check_representable(self, dtype_name: str, max_abs: float, *,
+                            _path: Optional[str] = None) -> None:
+        """Refuse finite float fields (recursively) that ``dtype_name`` cannot hold.
+
+        A tile computes in its dtype; a finite value past ``max_abs`` (3.4e38 for float32)
+        would become Inf there, and with it the draws and outputs that use it.
+
+        Raises
+        ------
+        rpu.errors.ConfigError
+            Naming the dotted field path, the value and the dtype.
+        """
+        path = _path or type(self).__name__
+        for fld in dataclasses.fields(self):
+            _check_value_representable(f"{path}.{fld.name}", getattr(self, fld.name),
+                                       dtype_name, max_abs)
+
     # ---- repr / equality -------------------------------------------------------------------
 
     @classmethod
@@ -544,6 +561,18 @@ class ConfigBase:
     def copy(self) -> Any:
         """Return a deep copy (nested configurations are copied too)."""
         return _copy.deepcopy(self)
+
+
+def _check_value_representable(path: str, value: Any, dtype_name: str, max_abs: float) -> None:
+    if isinstance(value, ConfigBase):
+        value.check_representable(dtype_name, max_abs, _path=path)
+    elif isinstance(value, (list, tuple)):
+        for k, item in enumerate(value):
+            _check_value_representable(f"{path}[{k}]", item, dtype_name, max_abs)
+    elif isinstance(value, float) and math.isfinite(value) and abs(value) > max_abs:
+        raise ConfigError(f"{path} = {value!r} is beyond the range of the tile's dtype "
+                          f"{dtype_name} (|value| <= {max_abs:.4g}); use a smaller value, inf "
+                          f"where the field allows it, or a float64 tile.")
 
 
 def _repr_value(value: Any) -> str:

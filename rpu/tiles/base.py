@@ -54,6 +54,7 @@ class TileBase:
         # A private copy: later edits of the caller's config do not reach the tile.
         self.rpu_config = rpu_config.copy()
         self.rpu_config.validate()
+        self.rpu_config.check_representable(self.dtype.name, float(np.finfo(self.dtype).max))
         _checks.check_memory(f"{type(self).__name__}({self.out_size}, {self.in_size})",
                              (self.d_size, self.x_size), self.dtype, self._weight_sized_arrays())
         self.seed, self._key = resolve_seed(seed)
