@@ -202,7 +202,7 @@ def _read(source, path, backend):
                                 f"holds only numeric arrays.")
     if version >= 2:
         _verify(path, meta, arrays)
-    cls = TILE_CLASSES.get(meta.get("tile_class"))
+    cls = TILE_CLASSES.get(meta.get("tile_class")) if isinstance(meta.get("tile_class"), str) else None
     if cls is None:
         raise TileFileError(f"{path}: unknown tile class {meta.get('tile_class')!r}; known: "
                             f"{', '.join(TILE_CLASSES)}.")

@@ -9,7 +9,8 @@ import pytest
 
 import rpu
 from rpu import serialization
-from rpu.config import IOParameters, NoiseManagementType, SingleRPUConfig
+from rpu.config import (IOParameters, NoiseManagementType, SingleRPUConfig, SoftBoundsDevice,
+                        build_config)
 from rpu.errors import TileFileError
 
 
@@ -105,11 +106,47 @@ def _rewrite_meta(path, change):
     (lambda m: m["rpu_config"].update(__class__="os.system"), "inconsistent"),
     (lambda m: m.update(out_size=7), "inconsistent"),
     (lambda m: m.pop("op_counter"), "inconsistent"),
+    # (these loaded: an unhashable class name raised a TypeError, a negative op counter an
+    # OverflowError at the first random draw, a NaN learning rate NaN weights)
+    (lambda m: m.update(tile_class=[]), "unknown tile class"),
+    (lambda m: m.update(op_counter="-5"), r"op_counter must be an integer in \[1, 2\^64\)"),
+    (lambda m: m.update(op_counter=1.5), r"op_counter must be an integer"),
+    (lambda m: m.update(learning_rate=float("nan")), r"learning_rate must be a finite number"),
+    (lambda m: m.update(learning_rate=-1.0), r"learning_rate must be >= 0"),
 ])
 def test_inconsistent_metadata(tmp_path, change, words):
     path = tmp_path / "t.npz"
     rpu.save(_tile(), path)
     _rewrite_meta(path, change)
+    with pytest.raises(TileFileError, match=words):
+        rpu.load(path)
+
+
+def _rewrite_arrays(path, change):
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    change(arrays)
+    meta = json.loads(str(arrays["__rpu_meta__"]))
+    _resign(meta, arrays)
+    arrays["__rpu_meta__"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize("algorithm, name, value, words", [
+    ("mp", "counter.n_transfers", np.int64(-1), r"counter n_transfers must be one integer >= 0"),
+    ("mp", "counter.row", np.int64(4), r"counter row must be one integer >= 0 and < 4"),
+    ("tiki-taka", "counter.slice", np.int64(3), r"counter slice must be one integer >= 0 and < 3"),
+    ("tiki-taka", "counter.count", np.float64(2.0), r"counter count must be one integer"),
+    ("c-ttv2", "counter.m_x", np.float64(np.nan), r"counter m_x must be one finite number"),
+])
+def test_forged_compound_counters_are_refused(tmp_path, algorithm, name, value, words):
+    """Counters out of range loaded and failed later (a negative transfer count raised an
+    OverflowError at the next transfer's random draws)."""
+    tile = rpu.AnalogTile(4, 3, build_config(algorithm, SoftBoundsDevice()), seed=3)
+    tile.update(np.ones((2, 3), np.float32), np.ones((2, 4), np.float32))
+    path = tmp_path / "t.npz"
+    rpu.save(tile, path)
+    _rewrite_arrays(path, lambda arrays: arrays.__setitem__(name, np.asarray(value)))
     with pytest.raises(TileFileError, match=words):
         rpu.load(path)
 

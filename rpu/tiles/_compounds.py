@@ -151,6 +151,18 @@ def _sub_device_arrays(devices, up, shape, dtype, backend, key, n_threads, path,
     return subs
 
 
+def _load_count(values, name, default, upper=None):
+    """A saved integer counter: a whole number >= 0 (and < ``upper`` where one is given)."""
+    if name not in values:
+        return default
+    v = np.asarray(values[name])
+    bound = f"< {upper}" if upper is not None else "< 2^63"
+    if v.shape != () or v.dtype.kind not in "iu" or int(v) < 0 \
+            or int(v) >= (upper if upper is not None else 2 ** 63):
+        raise ValueError(f"counter {name} must be one integer >= 0 and {bound}, got {v!r}.")
+    return int(v)
+
+
 class _Cell:
     """What every compound shares: sub-devices with their weights, names, maintenance, state."""
 
@@ -348,7 +360,7 @@ class VectorCell(_Cell):
         return {"current_device_idx": self.current}
 
     def load_counters(self, values):
-        self.current = int(values.get("current_device_idx", self.current))
+        self.current = _load_count(values, "current_device_idx", self.current, len(self.subs))
 
 
 def _read_periphery(io, shape, backend, key, dtype, n_threads, path, rows=False):
@@ -998,10 +1010,9 @@ class TransferCell(_Cell):
         return out
 
     def load_counters(self, values):
-        d, x = self.shape
-        for name in ("count", "slice", "transfer_counter", "n_transfers"):
-            if name in values:
-                setattr(self, name, int(values[name]))
+        for name in ("count", "transfer_counter", "n_transfers"):
+            setattr(self, name, _load_count(values, name, getattr(self, name)))
+        self.slice = _load_count(values, "slice", self.slice, self.n_in)
         for name, n in (("in_chopper", self.n_in), ("out_chopper", self.n_out),
                         ("in_switched", self.n_in)):
             if name in values:
@@ -1009,15 +1020,20 @@ class TransferCell(_Cell):
                 if v.shape != (n,):
                     raise ValueError(f"counter {name} must have shape ({n},), got {v.shape}.")
                 setattr(self, name, v.copy())
-        self.m_x = float(values.get("m_x", self.m_x))
-        self.m_d = float(values.get("m_d", self.m_d))
-        for name in ("upper_slices", "upper_transfers"):
+        for name in ("m_x", "m_d"):
             if name in values:
-                v = np.asarray(values[name], dtype=np.int64)
-                if v.shape != (self.n_devices - 2,):
-                    raise ValueError(f"counter {name} must have shape ({self.n_devices - 2},), "
-                                     f"got {v.shape}.")
-                setattr(self, name, v.copy())
+                v = np.asarray(values[name], dtype=np.float64)
+                if v.shape != () or not np.isfinite(v) or v < 0:
+                    raise ValueError(f"counter {name} must be one finite number >= 0, got {v!r}.")
+                setattr(self, name, float(v))
+        for name, upper in (("upper_slices", self.n_in), ("upper_transfers", 2 ** 63)):
+            if name in values:
+                v = np.asarray(values[name])
+                if v.shape != (self.n_devices - 2,) or v.dtype.kind not in "iu" \
+                        or (v.size and (int(v.min()) < 0 or int(v.max()) >= upper)):
+                    raise ValueError(f"counter {name} must be {self.n_devices - 2} integers >= 0 "
+                                     f"and < {upper}, got {v!r}.")
+                setattr(self, name, v.astype(np.int64))
 
 
 def _signs(negative, dtype):
@@ -1198,9 +1214,9 @@ class MixedPrecisionCell(_Cell):
         return {"count": self.count, "row": self.row, "n_transfers": self.n_transfers}
 
     def load_counters(self, values):
-        for name in ("count", "row", "n_transfers"):
-            if name in values:
-                setattr(self, name, int(values[name]))
+        for name in ("count", "n_transfers"):
+            setattr(self, name, _load_count(values, name, getattr(self, name)))
+        self.row = _load_count(values, "row", self.row, self.shape[0])
 
 
 def _copy_inverted(dst, src):
@@ -1387,8 +1403,7 @@ class OneSidedCell(_Cell):
 
     def load_counters(self, values):
         for name in ("count", "n_refresh"):
-            if name in values:
-                setattr(self, name, int(values[name]))
+            setattr(self, name, _load_count(values, name, getattr(self, name)))
         if "refresh_nm_state" in values:
             v = np.asarray(values["refresh_nm_state"], dtype=np.float64)
             if v.shape != (2,) or not np.isfinite(v).all():

@@ -290,5 +290,10 @@ class TileBase:
         """
         self._weights = _checks.as_weights(arrays["weights"], "weights", (self.d_size, self.x_size),
                                            self.dtype, self._weights_layout(), self._xp)
-        self._op_counter = int(meta["op_counter"])
-        self._learning_rate = float(meta["learning_rate"])
+        op = meta["op_counter"]
+        if not isinstance(op, (str, int)) or isinstance(op, bool) or not str(op).isdigit() \
+                or not 1 <= int(op) < 2 ** 64:
+            raise ValueError(f"op_counter must be an integer in [1, 2^64) (as decimal digits), "
+                             f"got {op!r}.")
+        self._op_counter = int(op)
+        self.set_learning_rate(meta["learning_rate"])

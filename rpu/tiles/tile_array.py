@@ -328,4 +328,7 @@ class TileArray:
             if bias.shape != (self.out_size,) or not np.all(np.isfinite(bias)):
                 raise ValueError(f"bias must be {self.out_size} finite numbers.")
             self._bias = bias
-        self._learning_rate = float(meta["learning_rate"])
+        lr = _checks.check_finite_number(meta["learning_rate"], "learning_rate")
+        if lr < 0:
+            raise ValueError(f"learning_rate must be >= 0, got {lr}.")
+        self._learning_rate = lr
