@@ -21,7 +21,13 @@ A tile file is a plain zip archive of ``.npy`` arrays, as written by :func:`nump
   x_size); the devices' hidden parameters and counters (``hidden.*``, ``drift.*``, ``sub*``,
   ``extra.*``, ``counter.*``); the periphery's per-line draws ``fwd.<name>`` / ``bwd.<name>``
   and running noise-management values ``fwd.nm_state`` / ``bwd.nm_state``; the inference
-  state; for a TileArray, each tile's arrays under ``tile.<i>.<o>.``.
+  state (``inf.*``), including the periphery gradients of a ``backward`` whose ``update`` has
+  not run yet (``inf.grad.*``; a TileArray's bias gradient ``bias_grad``); for a TileArray,
+  each tile's arrays under ``tile.<i>.<o>.``.
+
+  Not saved: the training forward's cache of its batch. A loaded InferenceTile that learns its
+  input range or output scales needs the training ``forward`` of a batch again before that
+  batch's ``backward`` (which otherwise raises a ValueError that says so).
 
 The checksum is the SHA-256 of, in order: the metadata without its ``checksum`` entry as
 canonical JSON (sorted keys, no spaces), then for each array in name order its name, dtype

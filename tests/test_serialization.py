@@ -440,6 +440,39 @@ def test_round_trip_is_bit_exact_and_continues_identically(tmp_path, kind):
     _assert_same_state(_state(tile), _state(loaded))
 
 
+@pytest.mark.parametrize("kind", ["inference-learned", "tile-array-bias"])
+def test_a_save_between_backward_and_update_keeps_the_pending_periphery_gradients(tmp_path, kind):
+    """The gradients of the input range, the learned output scales and the digital bias that
+    ``backward`` computes are applied by the next ``update``. They were not saved, so a tile
+    saved between the two made a different update after loading (and said nothing)."""
+    from rpu.config import InferenceRPUConfig, MappingParameter
+    if kind == "inference-learned":
+        cfg = InferenceRPUConfig(mapping=MappingParameter(learn_out_scaling=True,
+                                                          out_scaling_columnwise=True))
+        cfg.pre_post.input_range.enable = True
+        tile = rpu.InferenceTile(5, 4, cfg, bias=True, seed=11, dtype=np.float64)
+    else:
+        tile = rpu.TileArray(5, 4, InferenceRPUConfig(mapping=MappingParameter(
+            max_input_size=3, learn_out_scaling=True)), bias=True, seed=12)
+    rng = np.random.default_rng(5)
+    x, d = rng.uniform(-1, 1, size=(6, 4)), rng.uniform(-1, 1, size=(6, 5))
+    tile.forward(x)
+    tile.backward(d)
+    if kind == "inference-learned":
+        pending = tile.get_periphery_gradients()
+        assert sorted(pending) == ["bias", "input_range", "out_scaling_alpha"]
+        assert all(np.any(np.asarray(v) != 0) for v in pending.values())
+    path = tmp_path / "t.npz"
+    rpu.save(tile, path)
+    loaded = rpu.load(path)
+    if kind == "inference-learned":
+        assert loaded.get_periphery_gradients().keys() == pending.keys()
+    for t in (tile, loaded):
+        t.update(x, d)
+    _assert_same_state(_state(tile), _state(loaded))
+    assert tile.forward(x).tobytes() == loaded.forward(x).tobytes()
+
+
 def _small_tile():
     return rpu.AnalogTile(4, 3, seed=1)
 

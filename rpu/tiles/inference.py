@@ -23,6 +23,8 @@ through the kernels of ``rpu/gpu/`` (the tile passes its backend to ``rpu.infere
 ``rpu.tiles.weight_modifier``). The input range and the quantisers' grids are a few numbers and
 stay on the host; the per-element work on them is array code on the device arrays.
 """
+import math
+
 import numpy as np
 
 from rpu import _threads, inference
@@ -664,6 +666,9 @@ class InferenceTile(AnalogTile):
         if self._quant is not None:
             for name, q in self._quant.items():
                 arrays[f"inf.quant.{name}"] = q.state()
+        # the periphery gradients of a backward whose update has not run yet
+        for name, value in self._grads.items():
+            arrays[f"inf.grad.{name}"] = self._xp.asarray(value, dtype=np.float64)
         return arrays
 
     def _state_meta(self):
@@ -697,10 +702,21 @@ class InferenceTile(AnalogTile):
             bias = np.asarray(inf["digital_bias"], dtype=self.dtype)
             if bias.shape != (self.d_size,) or not np.all(np.isfinite(bias)):
                 raise ValueError(f"digital_bias must be {self.d_size} finite numbers.")
-        super()._load_state(meta, rest)
+        grads = self._checked_pending_gradients({k[5:]: v for k, v in inf.items()
+                                                 if k.startswith("grad.")})
+        input_range = None
         if self._input_range is not None:
             value, idx = meta["input_range"]
-            self._input_range.value, self._input_range.update_idx = float(value), int(idx)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value == 0 or isinstance(idx, bool) \
+                    or not isinstance(idx, int) or idx < 0:
+                raise ValueError(f"input_range must be [a finite non-zero value, an update count "
+                                 f">= 0], got {meta['input_range']!r}.")
+            input_range = (float(value), idx)
+        super()._load_state(meta, rest)
+        if input_range is not None:
+            self._input_range.value, self._input_range.update_idx = input_range
+        self._grads = grads
         if self._quant is not None:
             for name, q in self._quant.items():
                 q.load(inf[f"quant.{name}"])
@@ -709,6 +725,28 @@ class InferenceTile(AnalogTile):
         self._digital_bias = bias
         self._baseline = None if "baseline" not in inf else self._scalar_or_vector(inf["baseline"])
         self._alpha = None if "alpha" not in inf else self._scalar_or_vector(inf["alpha"])
+
+    def _checked_pending_gradients(self, saved):
+        """The saved gradients of a backward whose update had not run, checked against the
+        features the tile has (input range learning, learned output scales, digital bias)."""
+        shapes = {}
+        if self._input_range is not None and self._input_range.params.learn_input_range:
+            shapes["input_range"] = ()
+        if self._out_scales is not None:
+            shapes["out_scaling_alpha"] = self._out_scales.shape
+        if self._digital_bias is not None:
+            shapes["bias"] = (self.d_size,)
+        grads = {}
+        for name, value in saved.items():
+            value = np.asarray(value)
+            if name not in shapes or value.shape != shapes[name] or value.dtype.kind != "f" \
+                    or not np.all(np.isfinite(value)):
+                raise ValueError(f"pending gradient {name!r} must be finite float with shape "
+                                 f"{shapes.get(name)} (the tile's periphery has "
+                                 f"{sorted(shapes) or 'no learned parameters'}).")
+            grads[name] = float(value) if name == "input_range" else \
+                self._xp.asarray(value, dtype=np.float64)
+        return grads
 
     @staticmethod
     def _scalar_or_vector(arr):

@@ -306,6 +306,8 @@ class TileArray:
                 arrays.update({f"tile.{i}.{o}.{k}": v for k, v in tile._state_arrays().items()})
         if self._bias is not None:
             arrays["bias"] = self._bias
+        if self._bias_grad is not None:  # a backward whose update has not run yet
+            arrays["bias_grad"] = self._bias_grad
         return arrays
 
     def _state_meta(self):
@@ -328,6 +330,14 @@ class TileArray:
             if bias.shape != (self.out_size,) or not np.all(np.isfinite(bias)):
                 raise ValueError(f"bias must be {self.out_size} finite numbers.")
             self._bias = bias
+        self._bias_grad = None
+        if "bias_grad" in arrays:
+            grad = np.asarray(arrays["bias_grad"])
+            if self._bias is None or grad.shape != (self.out_size,) or grad.dtype.kind != "f" \
+                    or not np.all(np.isfinite(grad)):
+                raise ValueError(f"bias_grad must be {self.out_size} finite floats, saved only "
+                                 f"for a tile with a bias.")
+            self._bias_grad = self._xp.asarray(grad, dtype=np.float64)
         lr = _checks.check_finite_number(meta["learning_rate"], "learning_rate")
         if lr < 0:
             raise ValueError(f"learning_rate must be >= 0, got {lr}.")
