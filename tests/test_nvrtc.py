@@ -26,9 +26,11 @@ def test_module_source_compiles_with_every_kernel_instantiated():
     options = [o.encode() for o in _source.OPTIONS] + [b"--gpu-architecture=compute_80"]
     result = nvrtc.nvrtcCompileProgram(prog, len(options), options)
     (size,) = _check(nvrtc.nvrtcGetProgramLogSize(prog))
-    log = b" " * size
+    # a writable buffer: NVRTC writes the log into it (into b" " * 1, the empty log's one
+    # byte overwrote CPython's shared b" ", which broke later code such as torch.load)
+    log = bytearray(size)
     nvrtc.nvrtcGetProgramLog(prog, log)
-    assert result[0] == nvrtc.nvrtcResult.NVRTC_SUCCESS, log.decode(errors="replace")
+    assert result[0] == nvrtc.nvrtcResult.NVRTC_SUCCESS, bytes(log).decode(errors="replace")
     for name in names:
         (lowered,) = _check(nvrtc.nvrtcGetLoweredName(prog, name.encode()))
         assert lowered.startswith(b"_Z")

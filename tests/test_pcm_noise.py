@@ -364,10 +364,12 @@ def test_pcm_header_compiles_under_nvrtc():
     opts = [o.encode() for o in _source.OPTIONS] + [b"--gpu-architecture=compute_80"]
     result = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)
     err, size = nvrtc.nvrtcGetProgramLogSize(prog)
-    log = b" " * size
+    # a writable buffer: NVRTC writes the log into it (into b" " * 1, the empty log's one
+    # byte overwrote CPython's shared b" ", which broke later code such as torch.load)
+    log = bytearray(size)
     nvrtc.nvrtcGetProgramLog(prog, log)
     nvrtc.nvrtcDestroyProgram(prog)
-    assert result[0] == nvrtc.nvrtcResult.NVRTC_SUCCESS, log.decode(errors="replace")
+    assert result[0] == nvrtc.nvrtcResult.NVRTC_SUCCESS, bytes(log).decode(errors="replace")
 
 
 # ----- aihwkit 1.1.0 itself (optional) ------------------------------------------------------------
