@@ -160,6 +160,26 @@ def test_inference_periphery_step_that_overflows_is_refused(columnwise):
     assert np.isfinite(tile.get_weights()).all() and np.isfinite(tile.get_learned_out_scales()).all()
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_tile_array_bias_step_that_overflows_is_refused():
+    """The digital bias of a TileArray steps with the summed errors of the last backward; from
+    errors near float32's limit the step passed it, and the bias became Inf (with a
+    RuntimeWarning from the cast). Now the update is refused before any tile moves."""
+    array = rpu.TileArray(5, 7, InferenceRPUConfig(mapping=MappingParameter(max_input_size=3)),
+                          bias=True, seed=2)
+    array.set_learning_rate(1.0)
+    x = np.ones((2, 7), np.float32)
+    huge = np.full((2, 5), 3e38, np.float32)
+    array.forward(x), array.backward(huge)
+    before = array.get_weights()
+    with pytest.raises(ValueError, match="the update of the bias overflows float32.*unchanged"):
+        array.update(x, huge)
+    np.testing.assert_array_equal(before, array.get_weights())
+    d = np.ones((2, 5), np.float32)
+    array.forward(x), array.backward(d), array.update(x, d)
+    assert np.isfinite(array.get_weights()).all()
+
+
 def _mixed_precision_array():
     from rpu.presets import MixedPrecisionReRamSBPreset
 

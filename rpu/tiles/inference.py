@@ -728,7 +728,11 @@ class InferenceTile(AnalogTile):
 
     def _checked_pending_gradients(self, saved):
         """The saved gradients of a backward whose update had not run, checked against the
-        features the tile has (input range learning, learned output scales, digital bias)."""
+        features the tile has (input range learning, learned output scales, digital bias).
+
+        They may be infinite, as a live tile's may be after a backward of huge errors: the
+        update then refuses them before anything moves (see ``_periphery_step``).
+        """
         shapes = {}
         if self._input_range is not None and self._input_range.params.learn_input_range:
             shapes["input_range"] = ()
@@ -739,9 +743,8 @@ class InferenceTile(AnalogTile):
         grads = {}
         for name, value in saved.items():
             value = np.asarray(value)
-            if name not in shapes or value.shape != shapes[name] or value.dtype.kind != "f" \
-                    or not np.all(np.isfinite(value)):
-                raise ValueError(f"pending gradient {name!r} must be finite float with shape "
+            if name not in shapes or value.shape != shapes[name] or value.dtype.kind != "f":
+                raise ValueError(f"pending gradient {name!r} must be a float array of shape "
                                  f"{shapes.get(name)} (the tile's periphery has "
                                  f"{sorted(shapes) or 'no learned parameters'}).")
             grads[name] = float(value) if name == "input_range" else \

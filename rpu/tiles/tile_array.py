@@ -247,6 +247,13 @@ class TileArray:
         # that would overflow, a pulse train too long); the tiles before it have then already
         # stepped. Where any tile may refuse, every tile's state is kept first, so that a failed
         # update leaves the whole array as it was. The usual pulsed tiles never refuse.
+        new_bias = None
+        if self._bias is not None and self._bias_grad is not None:
+            new_bias = self._bias - self._learning_rate * self._bias_grad  # float64
+            if not float(self._xp.max(self._xp.abs(new_bias))) <= float(np.finfo(self.dtype).max):
+                raise ValueError(f"the update of the bias overflows {self.dtype.name} "
+                                 f"(learning_rate = {self._learning_rate}); scale x, d or the "
+                                 f"learning_rate down. The tile array is unchanged.")
         tiles = self._all_tiles()
         saved = []
         if len(tiles) > 1 and any(_may_refuse(t) for t in tiles):
@@ -260,8 +267,8 @@ class TileArray:
             for kept in saved:
                 _put_back(*kept)
             raise
-        if self._bias is not None and self._bias_grad is not None:
-            self._bias = (self._bias - self._learning_rate * self._bias_grad).astype(self.dtype)
+        if new_bias is not None:
+            self._bias = new_bias.astype(self.dtype)
         self._bias_grad = None
 
     # ----- per tile -----------------------------------------------------------------------------
@@ -333,10 +340,10 @@ class TileArray:
         self._bias_grad = None
         if "bias_grad" in arrays:
             grad = np.asarray(arrays["bias_grad"])
-            if self._bias is None or grad.shape != (self.out_size,) or grad.dtype.kind != "f" \
-                    or not np.all(np.isfinite(grad)):
-                raise ValueError(f"bias_grad must be {self.out_size} finite floats, saved only "
-                                 f"for a tile with a bias.")
+            # (infinite after a backward of huge errors, as in the live tile: update refuses it)
+            if self._bias is None or grad.shape != (self.out_size,) or grad.dtype.kind != "f":
+                raise ValueError(f"bias_grad must be {self.out_size} floats, saved only for a "
+                                 f"tile with a bias.")
             self._bias_grad = self._xp.asarray(grad, dtype=np.float64)
         lr = _checks.check_finite_number(meta["learning_rate"], "learning_rate")
         if lr < 0:
