@@ -413,6 +413,16 @@ def test_example_experiment_learns():
     assert set(a) == {"mse", "mse_start", "weight_rmse"}
 
 
+@pytest.mark.parametrize("kwargs, name", [(dict(n_steps=-5), "n_steps"), (dict(batch_size=0), "batch_size"),
+                                          (dict(in_size=2.5), "in_size"), (dict(n_test=True), "n_test")])
+def test_example_experiment_refuses_bad_sizes(kwargs, name):
+    """n_steps = -5 ran no step and reported the untrained tile as a result."""
+    from rpu.sweep.examples import train_regression
+
+    with pytest.raises(ValueError, match=rf"^{name} must be an integer >= [01], got"):
+        train_regression(build_config("sgd", SoftBoundsDevice), 0, **kwargs)
+
+
 # ----- the tables --------------------------------------------------------------------------------
 
 def test_results_table_appends_atomically_and_reloads(tmp_path):

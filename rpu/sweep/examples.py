@@ -44,6 +44,11 @@ def train_regression(config, seed, *, in_size=8, out_size=4, n_steps=100, batch_
         ``mse_start``: the same before training (the targets' mean square);
         ``weight_rmse``: root-mean-square distance between the tile's weights and ``W*``.
     """
+    for name, value, least in (("in_size", in_size, 1), ("out_size", out_size, 1),
+                               ("n_steps", n_steps, 0), ("batch_size", batch_size, 1),
+                               ("n_test", n_test, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}.")
     rng = np.random.default_rng(seed)
     teacher = rng.uniform(-w_scale, w_scale, size=(out_size, in_size))
     tile = AnalogTile(out_size, in_size, config, seed=seed)
