@@ -266,6 +266,8 @@ class AnalogLinear(_AnalogLayer):
         return layer
 
     def forward(self, x):
+        """``x`` (..., in_features) -> (..., out_features) through the tile's forward, plus the
+        digital bias where the layer has one; records ``x`` for the optimizer's update."""
         if x.dim() == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"x must have shape (..., {self.in_features}), got {tuple(x.shape)}.")
         y = self._run(x.reshape(-1, self.in_features))
@@ -306,6 +308,8 @@ class AnalogConv2d(_AnalogLayer):
         return layer
 
     def forward(self, x):
+        """``x`` (N, in_channels, H, W) or (in_channels, H, W) -> (N, out_channels, H', W'):
+        the unfolded patches through the tile's forward, one input vector per patch."""
         if x.dim() not in (3, 4) or x.shape[-3] != self.in_channels:
             raise ValueError(f"x must have shape (N, {self.in_channels}, H, W), got {tuple(x.shape)}.")
         batched = x.unsqueeze(0) if x.dim() == 3 else x
@@ -350,9 +354,11 @@ class AnalogSequential(nn.Sequential):
     ``drift_analog_weights`` methods."""
 
     def program_analog_weights(self, noise_model=None):
+        """:func:`program_analog_weights` on this model."""
         program_analog_weights(self, noise_model)
 
     def drift_analog_weights(self, t_inference=0.0):
+        """:func:`drift_analog_weights` on this model (``t_inference`` in seconds)."""
         drift_analog_weights(self, t_inference)
 
 
@@ -396,12 +402,15 @@ class AnalogSGD(torch.optim.SGD):
                 if getattr(p, "analog_layer", None) is not None]
 
     def zero_grad(self, set_to_none=True):
+        """Clear the gradients and the analog layers' recorded (x, d) pairs."""
         super().zero_grad(set_to_none)
         for _, layer in self._analog_layers():
             layer._pairs = []
 
     @torch.no_grad()
     def step(self, closure=None):
+        """SGD on the digital parameters, then each analog layer's ``tile.update(x, d)`` with
+        its group's learning rate and ``post_update_step()``, as aihwkit's AnalogSGD."""
         loss = super().step(closure)
         layers = self._analog_layers()
         for group, layer in layers:

@@ -367,6 +367,7 @@ class SoftBoundsPmaxDevice(SoftBoundsDevice):
         return SoftBoundsDevice(**values)
 
     def calc_weight_granularity(self) -> float:
+        """Return the derived ``dw_min``: the step of one pulse at the symmetry point."""
         return float(self.derived_parameters()["dw_min"])
 
     def _check_consistency(self, path: str) -> None:
@@ -522,6 +523,8 @@ class PowStepDevice(PulsedDevice):
     apply_write_noise_on_set: bool = param(True)
 
     def calc_weight_granularity(self) -> float:
+        """Return ``dw_min 0.5^pow_gamma``: the step of one pulse at mid-range, as aihwkit
+        computes it. (The tile uses the same product in its dtype.)"""
         return float(self.dw_min * 0.5**self.pow_gamma)
 
 
@@ -566,6 +569,8 @@ class PowStepReferenceDevice(PulsedDevice):
     reference_std: float = param(0.0, ge=0.0, note="a standard deviation")
 
     def calc_weight_granularity(self) -> float:
+        """Return ``dw_min 0.5^pow_gamma``: the step of one pulse at mid-range, as aihwkit
+        computes it. (The tile uses the same product in its dtype.)"""
         return float(self.dw_min * 0.5**self.pow_gamma)
 
 
@@ -607,4 +612,6 @@ class PiecewiseStepDevice(PulsedDevice):
             )
 
     def calc_weight_granularity(self) -> float:
+        """Return ``dw_min`` times the middle node of ``piecewise_up`` (the step at mid-range),
+        as aihwkit computes it. (The tile uses the same product in its dtype.)"""
         return float(self.dw_min * self.piecewise_up[len(self.piecewise_up) // 2])
