@@ -396,3 +396,15 @@ def test_buffer_kernels_refuse_bad_arguments(backend):
     with pytest.raises(ValueError, match="same shape"):
         backend.refresh_select(xp.asarray(H), xp.asarray(H[:, :2]), 1, 1, 0.5, 0.1,
                                xp.empty(H.shape, dtype=np.int8))
+
+
+@pytest.mark.parametrize("name", ["tiki-taka", "mp", "one-sided-refresh"])
+def test_pulse_type_none_compound_is_one_floating_point_device(backend, name):
+    """A compound with PulseType.NONE is one floating-point device on either backend."""
+    cfg = CONFIGS[name]()
+    cfg.update.pulse_type = PulseType.NONE
+    cpu = rpu.AnalogTile(D_SIZE, X_SIZE, cfg, seed=3, backend="cpu")
+    gpu = rpu.AnalogTile(D_SIZE, X_SIZE, cfg, seed=3, backend=backend)
+    assert gpu.get_hidden_parameter_names() == [] == cpu.get_hidden_parameter_names()
+    _train((cpu, gpu), 3)
+    _assert_same(backend, gpu.get_weights(), cpu.get_weights(), "weights")
