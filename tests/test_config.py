@@ -919,6 +919,19 @@ def test_round_trip_non_init_fields_and_runtime():
     assert back.runtime.data_type is C.RPUDataType.DOUBLE  # runtime is excluded from ==, check it
 
 
+@pytest.mark.parametrize("model", ["PCMLikeNoiseModel", "ReRamWan2022NoiseModel", "HermesNoiseModel"])
+def test_round_trip_keeps_fields_the_constructor_resolves(model):
+    """A noise model's constructor takes g_max from its converter (as aihwkit's does); a g_max
+    changed afterwards (as an aihwkit script may do) came back as the converter's after
+    to_json / from_json, and with it a saved tile's noise scale."""
+    cfg = C.InferenceRPUConfig(noise_model=getattr(C, model)())
+    cfg.noise_model.g_max = 40.0
+    cfg.validate()
+    back = C.from_json(cfg.to_json())
+    assert back == cfg
+    assert back.noise_model.g_max == 40.0 and back.noise_model.g_converter.g_max != 40.0
+
+
 def test_encoding_details():
     data = C.IOParameters(out_bound=inf, inp_bound=-inf, noise_management="None").to_dict()
     assert data["out_bound"] == {"__float__": "inf"} and data["inp_bound"] == {"__float__": "-inf"}

@@ -473,6 +473,24 @@ def test_a_save_between_backward_and_update_keeps_the_pending_periphery_gradient
     assert tile.forward(x).tobytes() == loaded.forward(x).tobytes()
 
 
+def test_a_noise_model_g_max_set_after_construction_survives_saving(tmp_path):
+    """The loaded tile programmed and drifted with the converter's g_max, not the one set."""
+    from rpu.config import InferenceRPUConfig
+    cfg = InferenceRPUConfig()
+    cfg.noise_model.g_max = 50.0  # the converter keeps 25: noise and mapping use different ones
+    tile = rpu.InferenceTile(6, 5, cfg, seed=3)
+    tile.set_weights(np.random.default_rng(0).uniform(-0.5, 0.5, (6, 5)))
+    path = tmp_path / "t.npz"
+    rpu.save(tile, path)
+    loaded = rpu.load(path)
+    assert loaded.rpu_config.noise_model.g_max == 50.0
+    x = np.random.default_rng(1).uniform(-1, 1, (4, 5)).astype(np.float32)
+    for t in (tile, loaded):
+        t.program_weights()
+        t.drift_weights(100.0)
+    assert tile.forward(x, is_test=True).tobytes() == loaded.forward(x, is_test=True).tobytes()
+
+
 def _small_tile():
     return rpu.AnalogTile(4, 3, seed=1)
 

@@ -386,6 +386,12 @@ def from_dict(data: Dict[str, Any], *, _path: Optional[str] = None) -> "ConfigBa
         value = _decode(raw, f"{path}.{key}")
         (kwargs if fld.init else late)[key] = value
     obj = cls(**kwargs)
+    # The constructor resolves some fields from others (a noise model takes g_max from its
+    # converter); a saved object may hold other values, set after construction, and comes
+    # back as it was saved.
+    changed = {key: value for key, value in kwargs.items()
+               if not _values_equal(getattr(obj, key), value)}
+    late.update(changed)
     if late:
         for key, value in late.items():
             setattr(obj, key, value)
