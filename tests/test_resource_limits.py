@@ -3,8 +3,11 @@ import numpy as np
 import pytest
 
 import rpu
-from rpu.config import InferenceRPUConfig, LinearStepDevice, SingleRPUConfig, SoftBoundsDevice, build_config
+from rpu.config import (DigitalRankUpdateRPUConfig, InferenceRPUConfig, LinearStepDevice,
+                        MixedPrecisionCompound, OneSidedUnitCell, SingleRPUConfig, SoftBoundsDevice,
+                        UnitCellRPUConfig, build_config)
 from rpu.tiles import _checks
+from rpu.tiles._device_tile import count_arrays_of_shape
 
 
 @pytest.mark.parametrize("make, name", [
@@ -61,3 +64,34 @@ def test_the_estimate_never_exceeds_what_the_tile_keeps(make):
     tile = make()
     weight_sized = [a for a in tile._state_arrays().values() if np.shape(a) == (tile.d_size, tile.x_size)]
     assert 1 <= tile._weight_sized_arrays() <= len(weight_sized)
+
+
+_CELLS = {
+    "one-sided": lambda: UnitCellRPUConfig(device=OneSidedUnitCell(unit_cell_devices=[SoftBoundsDevice()])),
+    "agad": lambda: build_config("agad", SoftBoundsDevice()),
+    "c-ttv2": lambda: build_config("c-ttv2", SoftBoundsDevice()),
+    "mp": lambda: build_config("mp", SoftBoundsDevice()),
+    "mp-one-sided": lambda: DigitalRankUpdateRPUConfig(device=MixedPrecisionCompound(
+        device=OneSidedUnitCell(unit_cell_devices=[SoftBoundsDevice()]))),
+    "write-noise": lambda: SingleRPUConfig(device=LinearStepDevice(write_noise_std=0.2)),
+}
+
+
+@pytest.mark.parametrize("name", list(_CELLS))
+def test_the_exact_count_is_what_the_tile_keeps(name):
+    """The quick count from the config missed the one-sided cell's second device (12 of 23
+    arrays), the compounds' buffers and the mixed-precision device's own weights."""
+    tile = rpu.AnalogTile(7, 5, _CELLS[name](), seed=1)
+    held = 1 + count_arrays_of_shape(tile._devices, (7, 5))
+    assert tile._weight_sized_arrays(exact=True) == held
+    saved = sum(np.size(a) for a in tile._state_arrays().values()
+                if np.ndim(a) >= 2 and np.shape(a)[-2:] == (7, 5)) // 35
+    assert held == saved  # the saved state holds the same arrays
+
+
+def test_a_large_one_sided_tile_is_checked_with_its_exact_count(monkeypatch):
+    n = 2048  # 16 MiB per float32 array: 23 arrays need 368 MiB, the quick count said 192
+    need = n * n * 4 * 23
+    monkeypatch.setattr(_checks, "available_memory_bytes", lambda: need - 1)
+    with pytest.raises(rpu.TileMemoryError, match=r"23 array\(s\) of shape \(2048, 2048\)"):
+        rpu.AnalogTile(n, n, _CELLS["one-sided"]())

@@ -147,7 +147,7 @@ def as_weights(w, name, shape, dtype, layout="", xp=np):
 # ----- memory ----------------------------------------------------------------------------------
 
 # Below this estimate the check is skipped: reading /proc/meminfo costs more than it can save.
-_SMALL_BYTES = 64 << 20
+SMALL_BYTES = 64 << 20
 
 
 def available_memory_bytes():
@@ -200,7 +200,7 @@ def check_memory(what, shape, dtype, n_arrays, available=None,
     from rpu.errors import TileMemoryError
 
     need = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize * int(n_arrays)
-    if need < _SMALL_BYTES or os.environ.get("RPU_SKIP_MEMORY_CHECK", "") not in ("", "0"):
+    if need < SMALL_BYTES or os.environ.get("RPU_SKIP_MEMORY_CHECK", "") not in ("", "0"):
         return need
     if available is None:
         available = available_memory_bytes()

@@ -7,16 +7,54 @@ is the floating-point device (decay, diffusion and the simple drift of
 update, decay, diffusion and drift are theirs, and so is their part of a saved tile.
 """
 
+import numpy as np
+
 from rpu import _threads
 from rpu.tiles import _checks
 from rpu.tiles.base import TileBase
 
 
+def count_arrays_of_shape(root, shape):
+    """How many arrays of ``shape`` the objects reachable from ``root`` hold: every NumPy
+    buffer whose views have ``shape`` as their last two axes, counted once (a stacked
+    (n, *shape) buffer counts n)."""
+    size = int(np.prod(shape))
+    buffers, seen = {}, set()
+
+    def visit(v):
+        if isinstance(v, np.ndarray):
+            if v.ndim >= 2 and v.shape[-2:] == tuple(shape):
+                base = v
+                while isinstance(base.base, np.ndarray):
+                    base = base.base
+                buffers[id(base)] = base.size // size
+            return
+        if id(v) in seen:
+            return
+        seen.add(id(v))
+        if isinstance(v, dict):
+            for item in v.values():
+                visit(item)
+        elif isinstance(v, (list, tuple)):
+            for item in v:
+                visit(item)
+        elif hasattr(v, "__dict__") and type(v).__module__.startswith("rpu.tiles"):
+            for item in vars(v).values():
+                visit(item)
+
+    visit(root)
+    return sum(buffers.values())
+
+
 class DeviceTile(TileBase):
     """A tile whose weights live on devices (``self._devices``); not used directly."""
 
-    def _weight_sized_arrays(self):
-        # The weights, and per device of the cell its weights (compounds) and hidden parameters.
+    def _weight_sized_arrays(self, exact=False):
+        # The weights, and per device of the cell its weights (compounds) and hidden parameters:
+        # a lower bound from the config (AnalogTile counts exactly where it matters).
+        return self._quick_weight_sized_arrays()
+
+    def _quick_weight_sized_arrays(self):
         from rpu.tiles._devices import hidden_names
 
         device = getattr(self.rpu_config, "device", None)

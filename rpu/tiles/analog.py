@@ -5,12 +5,13 @@ IOParameters of the config; the crossbar sum itself is one BLAS GEMM per bound-m
 """
 import numpy as np
 
-from rpu import _threads
+from rpu import _core, _threads
+from rpu._rng import resolve_seed
 from rpu.config import DigitalRankUpdateRPUConfig, SingleRPUConfig, UnitCellRPUConfig
 from rpu.tiles import _checks
 from rpu.tiles._compounds import make_device_state
 from rpu.tiles._periphery import Periphery
-from rpu.tiles._device_tile import DeviceTile
+from rpu.tiles._device_tile import DeviceTile, count_arrays_of_shape
 
 # Below this many multiply-adds per call, one thread is faster: starting the OpenMP team and
 # pinning BLAS cost more than they save (a 256 x 256 matrix-vector product is 65k).
@@ -76,6 +77,21 @@ class AnalogTile(DeviceTile):
         self.set_weights_uniform_random(-0.1, 0.1)
         if type(self) is AnalogTile:  # subclasses place themselves once they are complete
             self._place(self._requested_backend)
+
+    def _weight_sized_arrays(self, exact=False):
+        """How many (d_size, x_size) arrays the tile keeps from construction on (for the
+        memory check): the weights and, for every device of the cell, its weights and hidden
+        parameters, and the compound's buffers.
+
+        A tile large enough for the memory check to look (or ``exact``) counts them on a
+        2 x 3 probe of its device state with the same config, which is exact for every cell
+        however nested; smaller tiles take the quick count from the config, a lower bound.
+        """
+        quick = self._quick_weight_sized_arrays()
+        if not exact and self.d_size * self.x_size * self.dtype.itemsize * quick < _checks.SMALL_BYTES:
+            return quick
+        probe = make_device_state(self.rpu_config, 2, 3, self.dtype, _core, resolve_seed(0)[1], 1)
+        return 1 + count_arrays_of_shape(probe, (2, 3))
 
     def _gpu_unsupported(self):
         if type(self) is not AnalogTile:

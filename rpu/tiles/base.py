@@ -107,9 +107,10 @@ class TileBase:
         self.backend_name = name
         return self
 
-    def _weight_sized_arrays(self):
+    def _weight_sized_arrays(self, exact=False):
         """A lower bound on how many (d_size, x_size) arrays the tile keeps (for the memory
-        check before anything is allocated): the weights, plus what subclasses add."""
+        check before anything is allocated): the weights, plus what subclasses add. ``exact``
+        asks for the exact count where a subclass can tell it (a TileArray sizes its grid)."""
         return 1
 
     # ----- sizes -------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ class TileArray:
         cls = _tile_class(self.rpu_config)
         # The grid together must fit, not only each tile: a 1 x 1 tile of the same class tells
         # how many weight-sized arrays each keeps.
-        per_tile = cls(1, 1, self.rpu_config, dtype=self.dtype, seed=0, backend="cpu")._weight_sized_arrays()
+        per_tile = cls(1, 1, self.rpu_config, dtype=self.dtype, seed=0, backend="cpu")._weight_sized_arrays(exact=True)
         _checks.check_memory(f"TileArray({self.out_size}, {self.in_size})", (self.out_size, self.in_size),
                              self.dtype, per_tile)
         children = np.random.SeedSequence(self.seed).spawn(len(self.in_sizes) * len(self.out_sizes))
