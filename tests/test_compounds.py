@@ -1145,6 +1145,29 @@ def test_none_with_device_is_refused_where_a_cell_cannot_take_it(name):
         rpu.AnalogTile(3, 4, cfg, seed=1)
 
 
+@pytest.mark.parametrize("n_devices", [2, 3])
+def test_tiki_taka_write_too_long_is_refused_before_the_fast_update(n_devices):
+    """With the transfer's fixed_bl and bit-length management off, Tiki-taka's write of a read
+    asks for ceil(lr_t / g) slots. Past rpu's limit the write refused mid-update, after A had
+    stepped and the counters moved; now the update is refused before anything moves."""
+    cfg = build_config("tiki-taka", SoftBoundsDevice(), n_devices=n_devices)
+    up = cfg.device.transfer_update
+    up.fixed_bl = up.update_bl_management = up.update_management = False
+    cfg.device.transfer_lr, cfg.device.transfer_every, cfg.device.units_in_mbatch = 1e9, 1.0, False
+    tile = rpu.AnalogTile(4, 5, cfg, seed=1)
+    tile.set_learning_rate(0.5)
+    before = json.dumps(tile._state_meta(), sort_keys=True, default=str), tile._state_arrays()
+    before = before[0], {k: np.array(v, copy=True) for k, v in before[1].items()}
+    x, d = np.ones((3, 5), np.float32), np.full((3, 4), 0.3, np.float32)
+    with pytest.raises(ValueError, match=r"asks for pulse trains of \d+ slots"):
+        tile.update(x, d)
+    assert json.dumps(tile._state_meta(), sort_keys=True, default=str) == before[0]
+    for name, value in tile._state_arrays().items():
+        np.testing.assert_array_equal(value, before[1][name], err_msg=name)
+    tile.set_learning_rate(1e-11)  # lr_t = 0.01, 10 slots of g = 0.001: within the limit
+    tile.update(x, d)
+
+
 # =================================================================================================
 # 6. hidden parameters: names in aihwkit's order (spec §6.2), round trip, visible weights
 # =================================================================================================

@@ -584,6 +584,13 @@ class TransferCell(_Cell):
         lr_fast = self._fast_lr(abs_max, lr)
         try:
             check_bit_lengths(lr_fast, self.granularity, self.subs[0].up)
+            if not (self.chopped or self.buffered):
+                # Tiki-taka writes its reads with lr_t (the others write buffer counts at the
+                # receiving device's step): a write that would refuse must do so before A moves
+                for level in range(self.n_devices - 1):
+                    if self._every(m, level) > 0:  # (a level that never transfers never writes)
+                        check_bit_lengths(self._lr_t(level, lr),
+                                          self.subs[level + 1].granularity, self.transfer_up)
         except ValueError:
             self.m_x, self.m_d = statistics
             raise
