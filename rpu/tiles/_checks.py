@@ -64,6 +64,14 @@ def check_finite_number(value, name):
     raise ValueError(f"{name} must be a finite number, got {value!r}.")
 
 
+def check_learning_rate(value):
+    """A learning rate: a finite number >= 0, as a float."""
+    lr = check_finite_number(value, "learning_rate")
+    if lr < 0:
+        raise ValueError(f"learning_rate must be >= 0, got {lr}.")
+    return lr
+
+
 def _all_finite(a, xp):
     return bool(xp.isfinite(a).all())
 

@@ -192,10 +192,7 @@ class TileBase:
 
     def set_learning_rate(self, learning_rate):
         """Set the update's learning rate (a finite number >= 0)."""
-        lr = _checks.check_finite_number(learning_rate, "learning_rate")
-        if lr < 0:
-            raise ValueError(f"learning_rate must be >= 0, got {lr}.")
-        self._learning_rate = lr
+        self._learning_rate = _checks.check_learning_rate(learning_rate)
 
     # ----- products -----------------------------------------------------------------------------
     def _next_op(self):

@@ -23,8 +23,6 @@ through the kernels of ``rpu/gpu/`` (the tile passes its backend to ``rpu.infere
 ``rpu.tiles.weight_modifier``). The input range and the quantisers' grids are a few numbers and
 stay on the host; the per-element work on them is array code on the device arrays.
 """
-import math
-
 import numpy as np
 
 from rpu import _threads, inference
@@ -707,12 +705,11 @@ class InferenceTile(AnalogTile):
         input_range = None
         if self._input_range is not None:
             value, idx = meta["input_range"]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value) or value == 0 or isinstance(idx, bool) \
-                    or not isinstance(idx, int) or idx < 0:
+            value = _checks.check_finite_number(value, "input_range")
+            if value == 0 or isinstance(idx, bool) or not isinstance(idx, int) or idx < 0:
                 raise ValueError(f"input_range must be [a finite non-zero value, an update count "
                                  f">= 0], got {meta['input_range']!r}.")
-            input_range = (float(value), idx)
+            input_range = (value, idx)
         super()._load_state(meta, rest)
         if input_range is not None:
             self._input_range.value, self._input_range.update_idx = input_range

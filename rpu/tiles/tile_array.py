@@ -128,7 +128,8 @@ class TileArray:
         cls = _tile_class(self.rpu_config)
         # The grid together must fit, not only each tile: a 1 x 1 tile of the same class tells
         # how many weight-sized arrays each keeps.
-        per_tile = cls(1, 1, self.rpu_config, dtype=self.dtype, seed=0, backend="cpu")._weight_sized_arrays(exact=True)
+        probe = cls(1, 1, self.rpu_config, dtype=self.dtype, seed=0, backend="cpu")
+        per_tile = probe._weight_sized_arrays(exact=True)
         _checks.check_memory(f"TileArray({self.out_size}, {self.in_size})", (self.out_size, self.in_size),
                              self.dtype, per_tile)
         children = np.random.SeedSequence(self.seed).spawn(len(self.in_sizes) * len(self.out_sizes))
@@ -345,7 +346,4 @@ class TileArray:
                 raise ValueError(f"bias_grad must be {self.out_size} floats, saved only for a "
                                  f"tile with a bias.")
             self._bias_grad = self._xp.asarray(grad, dtype=np.float64)
-        lr = _checks.check_finite_number(meta["learning_rate"], "learning_rate")
-        if lr < 0:
-            raise ValueError(f"learning_rate must be >= 0, got {lr}.")
-        self._learning_rate = lr
+        self._learning_rate = _checks.check_learning_rate(meta["learning_rate"])
