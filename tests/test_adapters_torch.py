@@ -355,6 +355,54 @@ def test_unbatched_conv_and_floating_point_config():
                               atol=1e-6)
 
 
+@pytest.mark.parametrize("padding, kernel_size, dilation", [
+    ("same", 3, 1), ("same", 4, 1), ("same", (2, 5), (3, 1)), ("valid", (3, 2), 2)])
+def test_string_padding_matches_nn_conv2d(padding, kernel_size, dilation):
+    # an even kernel or an odd dilated extent pads one more zero after than before ("same")
+    digital = torch.nn.Conv2d(2, 3, kernel_size, padding=padding, dilation=dilation).double()
+    conv = rt.AnalogConv2d.from_digital(digital, FloatingPointRPUConfig(), seed=1)
+    assert conv.padding == (padding if padding == "same" else (0, 0))
+    x = torch.rand(2, 2, 7, 8, dtype=torch.float64, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    y, y_ref = conv(x), digital(x_ref)
+    assert y.shape == y_ref.shape
+    assert torch.allclose(y, y_ref, atol=1e-12)
+    grad = torch.rand_like(y)
+    y.backward(grad)
+    y_ref.backward(grad)
+    assert torch.allclose(x.grad, x_ref.grad, atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(padding="full"), r"padding must be 'valid', 'same', an int >= 0 or a pair of them, "
+                           r"got 'full'"),
+    (dict(padding="same", stride=2), r"padding='same' needs stride 1"),
+    (dict(padding=-1), r"padding must be an int >= 0 or a pair of them, got -1"),
+    (dict(stride=0), r"stride must be an int >= 1 or a pair of them, got 0"),
+    (dict(dilation=(1, 0)), r"dilation must be an int >= 1 or a pair of them, got \(1, 0\)"),
+    (dict(kernel_size=(3, 3, 3)), r"kernel_size must be an int >= 1 or a pair of them"),
+    (dict(kernel_size=2.5), r"kernel_size must be an int >= 1 or a pair of them, got 2.5"),
+    (dict(in_channels=0), r"in_channels must be an int >= 1, got 0"),
+    (dict(out_channels=(2, 2)), r"out_channels must be an int >= 1, got \(2, 2\)"),
+])
+def test_conv_geometry_is_checked_at_construction(kwargs, message):
+    # (these used to build and then fail inside the first forward, with a ZeroDivisionError,
+    # a TypeError about adding 'str' to 'int' or a reshape error)
+    args = dict(in_channels=2, out_channels=3, kernel_size=3)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        rt.AnalogConv2d(**args)
+    with pytest.raises(ValueError, match=r"in_features must be an int >= 1, got True"):
+        rt.AnalogLinear(True, 3)
+
+
+def test_conv_input_smaller_than_the_kernel_is_refused():
+    conv = rt.AnalogConv2d(1, 2, 5, dilation=2, seed=1)
+    with pytest.raises(ValueError, match=r"x of spatial size \(6, 9\) is smaller than the kernel"):
+        conv(torch.ones(1, 1, 6, 9))
+    assert conv._pairs == []
+
+
 AIHWKIT_WORKER = r"""
 import json, sys
 import numpy as np

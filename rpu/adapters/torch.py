@@ -252,6 +252,8 @@ class AnalogLinear(_AnalogLayer):
     def __init__(self, in_features, out_features, bias=True, rpu_config=None, *, seed=None,
                  dtype=torch.float32):
         super().__init__()
+        _int_pair("in_features", in_features, 1, single=True)
+        _int_pair("out_features", out_features, 1, single=True)
         self.in_features, self.out_features, self.use_bias = in_features, out_features, bool(bias)
         self._weight_shape = (out_features, in_features)
         self._setup(out_features, in_features, self.use_bias, rpu_config, dtype, seed)
@@ -279,7 +281,9 @@ class AnalogConv2d(_AnalogLayer):
 
     The input is unfolded into patches (``torch.nn.functional.unfold``); every patch is one row
     for the tile's forward, backward and update. Parameters as nn.Conv2d's, plus ``rpu_config``,
-    ``seed`` and ``dtype`` as in :class:`AnalogLinear`.
+    ``seed`` and ``dtype`` as in :class:`AnalogLinear`. ``padding`` may be ``"valid"`` or
+    ``"same"`` (stride 1; an odd total pads the extra zero after), as in nn.Conv2d; aihwkit
+    1.1.0's AnalogConv2d takes numbers only.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
@@ -287,10 +291,14 @@ class AnalogConv2d(_AnalogLayer):
         super().__init__()
         if groups != 1:
             raise ValueError(f"groups must be 1 for an AnalogConv2d, got {groups}.")
-        pair = nn.modules.utils._pair
+        _int_pair("in_channels", in_channels, 1, single=True)
+        _int_pair("out_channels", out_channels, 1, single=True)
         self.in_channels, self.out_channels, self.use_bias = in_channels, out_channels, bool(bias)
-        self.kernel_size, self.stride = pair(kernel_size), pair(stride)
-        self.padding, self.dilation = pair(padding), pair(dilation)
+        self.kernel_size = _int_pair("kernel_size", kernel_size, 1)
+        self.stride = _int_pair("stride", stride, 1)
+        self.dilation = _int_pair("dilation", dilation, 1)
+        self.padding, self._same_pad = _conv_padding(padding, self.kernel_size, self.stride,
+                                                     self.dilation)
         self._weight_shape = (out_channels, in_channels) + self.kernel_size
         n_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
         self._setup(out_channels, n_in, self.use_bias, rpu_config, dtype, seed)
@@ -298,9 +306,9 @@ class AnalogConv2d(_AnalogLayer):
     @classmethod
     def from_digital(cls, module, rpu_config=None, *, seed=None):
         """An AnalogConv2d with the weights and bias of ``module`` (an nn.Conv2d)."""
-        if module.padding_mode != "zeros" or isinstance(module.padding, str):
-            raise ValueError(f"only zero padding given as numbers converts, got padding_mode="
-                             f"{module.padding_mode!r}, padding={module.padding!r}.")
+        if module.padding_mode != "zeros":
+            raise ValueError(f"only zero padding converts, got padding_mode="
+                             f"{module.padding_mode!r}.")
         layer = cls(module.in_channels, module.out_channels, module.kernel_size, module.stride,
                     module.padding, module.dilation, module.groups, module.bias is not None,
                     rpu_config, seed=seed, dtype=_tile_dtype(module))
@@ -313,13 +321,51 @@ class AnalogConv2d(_AnalogLayer):
         if x.dim() not in (3, 4) or x.shape[-3] != self.in_channels:
             raise ValueError(f"x must have shape (N, {self.in_channels}, H, W), got {tuple(x.shape)}.")
         batched = x.unsqueeze(0) if x.dim() == 3 else x
-        size = [(batched.shape[k + 2] + 2 * self.padding[k] - self.dilation[k] *
+        padding = self.padding
+        if self._same_pad is not None:
+            # "same" may pad one side more than the other, which unfold cannot: pad first
+            batched, padding = F.pad(batched, self._same_pad), (0, 0)
+        size = [(batched.shape[k + 2] + 2 * padding[k] - self.dilation[k] *
                  (self.kernel_size[k] - 1) - 1) // self.stride[k] + 1 for k in (0, 1)]
-        cols = F.unfold(batched, self.kernel_size, self.dilation, self.padding, self.stride)
+        if min(size) < 1:
+            raise ValueError(f"x of spatial size {tuple(x.shape[-2:])} is smaller than the "
+                             f"kernel: kernel_size {self.kernel_size}, dilation {self.dilation} "
+                             f"and padding {self.padding} leave an output of size {tuple(size)}.")
+        cols = F.unfold(batched, self.kernel_size, self.dilation, padding, self.stride)
         y = self._run(cols.transpose(1, 2).reshape(-1, cols.shape[1]))
         y = y.reshape(batched.shape[0], -1, self.out_channels).transpose(1, 2)
         y = y.reshape(batched.shape[0], self.out_channels, *size)
         return y[0] if x.dim() == 3 else y
+
+
+def _int_pair(name, value, least, single=False):
+    """``value`` (an int or a pair of ints, each >= ``least``; only an int if ``single``) as a
+    pair, as nn.Conv2d takes its geometry: anything else is refused with the layer's own
+    parameter name at construction, not by the tile or at the first forward."""
+    pair = (value, value) if not isinstance(value, (tuple, list)) or single else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                 and v >= least for v in pair):
+        what = f"an int >= {least}" + ("" if single else " or a pair of them")
+        raise ValueError(f"{name} must be {what}, got {value!r}.")
+    return tuple(int(v) for v in pair)
+
+
+def _conv_padding(padding, kernel_size, stride, dilation):
+    """``(padding, same_pad)``: the padding pair (or ``"same"``) and, for ``"same"``, the
+    (left, right, top, bottom) zeros that F.pad adds, the larger half after, as nn.Conv2d."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0), None
+        if padding != "same":
+            raise ValueError(f"padding must be 'valid', 'same', an int >= 0 or a pair of them, "
+                             f"got {padding!r}.")
+        if stride != (1, 1):
+            raise ValueError(f"padding='same' needs stride 1 (as in nn.Conv2d), got stride "
+                             f"{stride}.")
+        total = [d * (k - 1) for d, k in zip(dilation, kernel_size)]
+        pad = (total[1] // 2, total[1] - total[1] // 2, total[0] // 2, total[0] - total[0] // 2)
+        return "same", pad
+    return _int_pair("padding", padding, 0), None
 
 
 def _analog_layers(model):
