@@ -396,6 +396,17 @@ def test_conv_geometry_is_checked_at_construction(kwargs, message):
         rt.AnalogLinear(True, 3)
 
 
+def test_conv_takes_aihwkit_positional_arguments_and_padding_mode():
+    cfg = FloatingPointRPUConfig()
+    # aihwkit 1.1.0's order: ..., groups, bias, padding_mode, rpu_config
+    conv = rt.AnalogConv2d(2, 3, 3, 1, 1, 1, 1, True, "zeros", cfg, seed=1)
+    assert isinstance(conv.tile, rpu.FloatingPointTile) and conv.padding == (1, 1)
+    with pytest.raises(ValueError, match=r"padding_mode must be 'zeros' .* got 'reflect'"):
+        rt.AnalogConv2d(2, 3, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match=r"padding_mode must be 'zeros' .* got 'circular'"):
+        rt.AnalogConv2d.from_digital(torch.nn.Conv2d(2, 3, 3, padding_mode="circular"))
+
+
 def test_conv_input_smaller_than_the_kernel_is_refused():
     conv = rt.AnalogConv2d(1, 2, 5, dilation=2, seed=1)
     with pytest.raises(ValueError, match=r"x of spatial size \(6, 9\) is smaller than the kernel"):

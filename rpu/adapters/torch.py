@@ -280,17 +280,22 @@ class AnalogConv2d(_AnalogLayer):
     """``nn.Conv2d`` (groups=1, zero padding) on an rpu tile of shape (out, in * kh * kw).
 
     The input is unfolded into patches (``torch.nn.functional.unfold``); every patch is one row
-    for the tile's forward, backward and update. Parameters as nn.Conv2d's, plus ``rpu_config``,
-    ``seed`` and ``dtype`` as in :class:`AnalogLinear`. ``padding`` may be ``"valid"`` or
+    for the tile's forward, backward and update. Parameters as nn.Conv2d's and in aihwkit's order
+    (``padding_mode`` only ``"zeros"``), plus ``rpu_config``, ``seed`` and ``dtype`` as in
+    :class:`AnalogLinear`. ``padding`` may be ``"valid"`` or
     ``"same"`` (stride 1; an odd total pads the extra zero after), as in nn.Conv2d; aihwkit
     1.1.0's AnalogConv2d takes numbers only.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, rpu_config=None, *, seed=None, dtype=torch.float32):
+                 groups=1, bias=True, padding_mode="zeros", rpu_config=None, *, seed=None,
+                 dtype=torch.float32):
         super().__init__()
         if groups != 1:
             raise ValueError(f"groups must be 1 for an AnalogConv2d, got {groups}.")
+        if padding_mode != "zeros":
+            raise ValueError(f"padding_mode must be 'zeros' for an AnalogConv2d (as in aihwkit), "
+                             f"got {padding_mode!r}.")
         _int_pair("in_channels", in_channels, 1, single=True)
         _int_pair("out_channels", out_channels, 1, single=True)
         self.in_channels, self.out_channels, self.use_bias = in_channels, out_channels, bool(bias)
@@ -306,12 +311,9 @@ class AnalogConv2d(_AnalogLayer):
     @classmethod
     def from_digital(cls, module, rpu_config=None, *, seed=None):
         """An AnalogConv2d with the weights and bias of ``module`` (an nn.Conv2d)."""
-        if module.padding_mode != "zeros":
-            raise ValueError(f"only zero padding converts, got padding_mode="
-                             f"{module.padding_mode!r}.")
         layer = cls(module.in_channels, module.out_channels, module.kernel_size, module.stride,
                     module.padding, module.dilation, module.groups, module.bias is not None,
-                    rpu_config, seed=seed, dtype=_tile_dtype(module))
+                    module.padding_mode, rpu_config, seed=seed, dtype=_tile_dtype(module))
         layer.set_weights(module.weight, module.bias)
         return layer
 
