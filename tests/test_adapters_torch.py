@@ -78,7 +78,10 @@ def test_ideal_conv_and_tile_array_reproduce_torch():
                                   torch.nn.Flatten(), torch.nn.Linear(4 * 3 * 2, 3)).double()
     # max_input_size 20 splits the second conv (27 inputs) and the linear layer (24) into arrays.
     analog = rt.convert_to_analog(digital, ideal_config(max_input_size=20), seed=4)
-    assert isinstance(analog[2].tile, rpu.TileArray) and isinstance(analog[0].tile, rpu.AnalogTile)
+    assert isinstance(analog[2].tile, rpu.TileArray) and analog[2].tile.in_sizes == [14, 13]
+    # (as in aihwkit, max_output_size = 0 beside a non-zero max_input_size makes every layer
+    # an array, here the first conv one of a single tile)
+    assert isinstance(analog[0].tile, rpu.TileArray) and analog[0].tile.in_sizes == [18]
 
     def batch(rng):
         return (torch.from_numpy(rng.standard_normal((4, 2, 7, 8))),
@@ -405,6 +408,22 @@ def test_conv_takes_aihwkit_positional_arguments_and_padding_mode():
         rt.AnalogConv2d(2, 3, 3, padding_mode="reflect")
     with pytest.raises(ValueError, match=r"padding_mode must be 'zeros' .* got 'circular'"):
         rt.AnalogConv2d.from_digital(torch.nn.Conv2d(2, 3, 3, padding_mode="circular"))
+
+
+@pytest.mark.parametrize("max_in, max_out, array", [
+    (0, 0, False), (0, 512, True), (512, 0, True), (512, 512, False), (3, 2, False),
+    (2, 512, True), (512, 1, True)])
+def test_layer_tile_class_follows_aihwkit(max_in, max_out, array):
+    # aihwkit 1.1.0 (MappableRPU.get_default_tile_module_class): a TileModuleArray unless both
+    # limits are 0, whenever one limit is below the layer's size -- a 0 counts as a limit of 0
+    # there; the array's bias is always digital, even with digital_bias=False
+    cfg = InferenceRPUConfig(mapping=MappingParameter(digital_bias=False, max_input_size=max_in,
+                                                      max_output_size=max_out))
+    layer = rt.AnalogLinear(3, 2, rpu_config=cfg, seed=1)
+    assert isinstance(layer.tile, rpu.TileArray) == array
+    assert layer.tile.bias
+    # a single tile keeps the bias as its analog column (digital_bias=False), as in aihwkit
+    assert array or layer.tile.analog_bias
 
 
 def test_conv_input_smaller_than_the_kernel_is_refused():

@@ -51,17 +51,22 @@ def from_array(array):
 
 
 def make_tile(out_size, in_size, rpu_config=None, *, bias=True, dtype=np.float32, seed=None):
-    """The tile of an ``(out_size, in_size)`` layer: a TileArray when ``rpu_config.mapping``
-    splits it, else an InferenceTile, FloatingPointTile or AnalogTile by the config's kind
+    """The tile of an ``(out_size, in_size)`` layer: a TileArray where aihwkit 1.1.0 makes a
+    TileModuleArray, else an InferenceTile, FloatingPointTile or AnalogTile by the config's kind
     (SingleRPUConfig, aihwkit's default for analog layers, when None).
+
+    aihwkit's rule: an array unless both ``mapping.max_input_size`` and ``max_output_size`` are
+    0, and then only when one of them is below the layer's size -- so a 0 beside a non-zero
+    limit (0 means "no limit" inside the array) still gives a (1 x n) array, whose bias is
+    always digital.
 
     With ``mapping.digital_bias`` (the default) an AnalogTile or FloatingPointTile gets no bias
     column: the layer keeps the bias as a digital torch parameter, as aihwkit does.
     """
     cfg = SingleRPUConfig() if rpu_config is None else rpu_config
     mapping = getattr(cfg, "mapping", None)
-    if mapping is not None and (0 < mapping.max_input_size < in_size or
-                                0 < mapping.max_output_size < out_size):
+    max_in, max_out = (mapping.max_input_size, mapping.max_output_size) if mapping else (0, 0)
+    if (max_in, max_out) != (0, 0) and (max_in < in_size or max_out < out_size):
         return TileArray(out_size, in_size, cfg, bias=bias, dtype=dtype, seed=seed, backend="cpu")
     cls = _tile_class(cfg)
     if cls is not InferenceTile and getattr(mapping, "digital_bias", False):
