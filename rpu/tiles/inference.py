@@ -322,8 +322,9 @@ class InferenceTile(AnalogTile):
         return self._mvm(z, self._fwd, False, self._forward_weights(is_test))
 
     def _output_clip_mask(self, y_t):
+        # aihwkit masks by out_bound even with is_perfect, whose forward does not clip
         io = self.rpu_config.forward
-        if io.is_perfect or io.out_bound <= 0:
+        if io.out_bound <= 0:
             return None
         return self._xp.abs(y_t) >= io.out_scale * io.out_bound * _OUT_BOUND_MARGIN
 
