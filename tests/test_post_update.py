@@ -29,7 +29,8 @@ def ref_clip_value(p, w):
     if p.type == CT.NONE:
         return None
     if p.type == CT.FIXED_VALUE:
-        c = p.fixed_value
+        # aihwkit's C++ device clip: any fixed_value >= 0 clips, 0 included
+        return p.fixed_value if p.fixed_value >= 0 else None
     else:
         if p.type == CT.LAYER_GAUSSIAN:
             mean = w.sum() / w.size
@@ -45,6 +46,7 @@ CLIP_CASES = [
     dict(type=CT.NONE, fixed_value=0.1),
     dict(type=CT.FIXED_VALUE, fixed_value=0.3),
     dict(type=CT.FIXED_VALUE),  # fixed_value = -1: no clipping (C++; torch sets all to -1)
+    dict(type=CT.FIXED_VALUE, fixed_value=0.0),  # every weight to 0 (aihwkit 1.1.0)
     dict(type=CT.LAYER_GAUSSIAN, sigma=1.5),
     dict(type=CT.LAYER_GAUSSIAN, sigma=1.5, fixed_value=0.2),
     dict(type=CT.LAYER_GAUSSIAN, sigma=-1.0),
@@ -260,6 +262,7 @@ def test_matches_aihwkit():
     w[2] *= 5
     w[4] = 0
     clip = [dict(type="FixedValue", fixed_value=0.3), dict(type="FixedValue"),
+            dict(type="FixedValue", fixed_value=0.0),
             dict(type="LayerGaussian", sigma=1.0), dict(type="LayerGaussian", fixed_value=0.2),
             dict(type="AverageChannelMax"), dict(type="AverageChannelMax", fixed_value=0.4)]
     ones, spread = [1.0] * 6, [0.2, 1.0, 2.0, 0.5, 3.0, 1.5]

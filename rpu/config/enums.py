@@ -195,7 +195,7 @@ class WeightClipType(str, Enum):
     NONE
         No clipping.
     FIXED_VALUE
-        ``c = fixed_value`` (no clipping if ``fixed_value <= 0``).
+        ``c = fixed_value`` (no clipping if ``fixed_value < 0``; 0 clips every weight to 0).
     LAYER_GAUSSIAN
         ``c = sigma * std(W)`` (unbiased std), capped by ``fixed_value`` if that is > 0.
     AVERAGE_CHANNEL_MAX

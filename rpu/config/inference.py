@@ -172,16 +172,17 @@ class WeightClipParameter(ConfigBase):
     Parameters
     ----------
     fixed_value : float, default -1.0
-        Clip value for ``FIXED_VALUE``, and an upper cap on ``c`` for the other types; ``<= 0``
-        means none (aihwkit's torch tile clamps to ``[-fixed_value, fixed_value]`` without this
-        guard, setting every weight to -1 by default [bug?]; rpu follows the C++ rule).
+        Clip value for ``FIXED_VALUE`` (``< 0``: no clipping; 0 sets every weight to 0), and an
+        upper cap on ``c`` for the other types when ``> 0``. These are aihwkit's C++ rules;
+        its torch tile clamps to ``[-fixed_value, fixed_value]`` without the guard, setting every
+        weight to -1 by default [bug?].
     sigma : float, default 2.5
         Multiple of the weight std for ``LAYER_GAUSSIAN``.
     type : WeightClipType, default NONE
         How ``c`` is chosen; other fields are ignored while this is ``NONE``.
     """
 
-    fixed_value: float = param(-1.0, note="<= 0 means no fixed clip value")
+    fixed_value: float = param(-1.0, note="< 0 means no fixed clip value")
     sigma: float = param(2.5)
     type: WeightClipType = param(WeightClipType.NONE)
 

@@ -65,9 +65,10 @@ def clip_value(clip, weights, *, backend=None):
     Returns
     -------
     float or None
-        ``c > 0`` (computed in float64), or None for type ``NONE`` or when ``c <= 0`` (for
-        example ``FIXED_VALUE`` with ``fixed_value <= 0``, or ``LAYER_GAUSSIAN`` on constant
-        weights or a single weight, whose std is taken as 0).
+        ``c`` (computed in float64), or None for type ``NONE``, for ``FIXED_VALUE`` with
+        ``fixed_value < 0`` (0 clips every weight to 0, as aihwkit's C++ device clip does),
+        and for the other types when ``c <= 0`` (``LAYER_GAUSSIAN`` on constant weights or a
+        single weight, whose std is taken as 0: aihwkit's WeightClipper skips ``c <= 0``).
     """
     p = _check(clip, WeightClipParameter, "clip")
     _, xp = backend_for(backend, weights)
@@ -76,6 +77,7 @@ def clip_value(clip, weights, *, backend=None):
         return None
     if p.type == WeightClipType.FIXED_VALUE:
         c = float(p.fixed_value)
+        return c if c >= 0 else None
     else:
         if p.type == WeightClipType.LAYER_GAUSSIAN:
             std = float(xp.std(w, dtype=np.float64, ddof=1)) if w.size > 1 else 0.0
