@@ -131,7 +131,7 @@ TILE_CASES = [
     ("hidden-not-dict", "analog", lambda t: t.set_hidden_parameters([1, 2]), TypeError, r"^params must be a dict"),
     ("forward-params-nan", "analog", lambda t: t.set_forward_parameters({"out_nonlinearity_factor": np.array(NAN)}),
      ValueError, r"^forward parameter 'out_nonlinearity_factor' contains NaN"),
-    ("inference-set-scales-inf", "inference", lambda t: t.set_scales(np.full(4, INF)), ValueError, r"^scales must be positive finite"),
+    ("inference-set-scales-inf", "inference", lambda t: t.set_scales(np.full(4, INF)), ValueError, r"^scales must be non-zero finite"),
     ("forward-params-unknown-key", "analog", lambda t: t.set_forward_parameters({"bogus": np.ones(4)}), KeyError, r"bogus"),
     # scalars
     ("lr-negative", "analog", lambda t: t.set_learning_rate(-0.1), ValueError, r"^learning_rate must be >= 0"),
@@ -148,8 +148,8 @@ TILE_CASES = [
     ("inference-program-bad-model", "inference", lambda t: t.program_weights(noise_model="pcm"), TypeError, r"^noise_model must be"),
     ("inference-program-invalid-model", "inference", lambda t: t.program_weights(noise_model=_broken_pcm()),
      ConfigError, r"g_max"),
-    ("inference-scales-negative", "inference", lambda t: t.set_mapping_scales([-1.0]), ValueError, r"^scales must be positive"),
-    ("inference-scales-size", "inference", lambda t: t.set_mapping_scales(np.ones(3)), ValueError, r"^scales must be positive"),
+    ("inference-scales-zero", "inference", lambda t: t.set_mapping_scales([0.0]), ValueError, r"^scales must be non-zero"),
+    ("inference-scales-size", "inference", lambda t: t.set_mapping_scales(np.ones(3)), ValueError, r"^scales must be non-zero"),
     ("inference-input-range-zero", "inference", lambda t: t.set_input_range(0.0), ValueError, r"^value must be non-zero"),
     ("inference-learned-scales-off", "inference", lambda t: t.set_learned_out_scales(1.0), ValueError, r"learn_out_scaling"),
 ]

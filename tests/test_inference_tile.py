@@ -10,6 +10,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import rpu
+from rpu.serialization import from_bytes, to_bytes
 from rpu.config import (InferenceRPUConfig, IOParameters, InputRangeParameter, MappingParameter,
                         PCMLikeNoiseModel, PrePostProcessingParameter,
                         PrePostProcessingParameterQuant, PeripheryQuantizationParameter,
@@ -224,6 +225,41 @@ def test_remap_oracles_of_aihwkit():
     np.testing.assert_allclose(tile.get_scales(), [0.7, 0.6], rtol=1e-12)
 
 
+@pytest.mark.parametrize("remap_type", [WeightRemapType.LAYERWISE_SYMMETRIC,
+                                        WeightRemapType.CHANNELWISE_SYMMETRIC])
+def test_remap_moves_negative_learned_scales_into_the_mapping_scales(remap_type):
+    # Training can drive a learned output scale below 0; aihwkit 1.1.0 then remaps to negative
+    # mapping scales and carries on (rpu refused them as "not positive", mid-step).
+    cfg = perfect_config(remap=WeightRemapParameter(type=remap_type),
+                         mapping=MappingParameter(learn_out_scaling=True,
+                                                  out_scaling_columnwise=True))
+    tile = rpu.InferenceTile(2, 3, cfg, dtype=np.float64, seed=1)
+    w = np.array([[-.7, .2, .3], [.4, .5, .6]])
+    tile.set_weights(w, apply_weight_scaling=False)
+    learned = np.array([-2.6, 0.5])
+    tile.set_learned_out_scales(learned)
+    x = rand((5, 3), 4)
+    y = tile.forward(x, is_test=True)
+    np.testing.assert_allclose(y, (x @ w.T) * learned, rtol=1e-12)
+    tile.post_update_step()
+    m = np.abs(w).max() if remap_type == WeightRemapType.LAYERWISE_SYMMETRIC else \
+        np.abs(w).max(axis=1)
+    np.testing.assert_allclose(tile.get_mapping_scales(), learned * m, rtol=1e-12)
+    np.testing.assert_allclose(tile.get_learned_out_scales(), [1.0, 1.0])
+    np.testing.assert_allclose(tile.get_weights(apply_weight_scaling=False),
+                               w / np.reshape(m, (-1, 1)), rtol=1e-12)
+    np.testing.assert_allclose(tile.forward(x, is_test=True), y, rtol=1e-12)
+    loaded = from_bytes(to_bytes(tile))
+    np.testing.assert_array_equal(loaded.get_mapping_scales(), tile.get_mapping_scales())
+    loaded.set_mapping_scales(loaded.get_mapping_scales())    # get -> set round trip
+    # a learned scale of exactly 0 cannot be remapped: refused before anything moves
+    tile.set_learned_out_scales([0.0, 1.0])
+    before = to_bytes(tile)
+    with pytest.raises(ValueError, match="a learned output scale is 0"):
+        tile.post_update_step()
+    assert to_bytes(tile) == before
+
+
 def test_clip_in_post_update_step():
     cfg = perfect_config(clip=WeightClipParameter(type=WeightClipType.FIXED_VALUE, fixed_value=0.3))
     tile = rpu.InferenceTile(4, 5, cfg, bias=True, dtype=np.float64, seed=1)
@@ -429,7 +465,7 @@ def test_bad_input_is_refused_and_leaves_the_tile_unchanged():
     with pytest.raises(ValueError, match="value must be non-zero"):
         tile.set_input_range(0.0)
     with pytest.raises(ValueError, match="scales"):
-        tile.set_scales([1.0, -2.0, 1.0])
+        tile.set_scales([1.0, 0.0, 1.0])   # (negative ones are allowed: remapping makes them)
     with pytest.raises(TypeError, match="InferenceRPUConfig"):
         rpu.InferenceTile(3, 4, rpu.config.SingleRPUConfig())
     np.testing.assert_array_equal(tile.get_weights(), w)

@@ -160,8 +160,10 @@ class InferenceTile(AnalogTile):
         return None if self._mapping_scales is None else self._mapping_scales.copy()
 
     def set_mapping_scales(self, scales):
-        """Set the mapping scales: None, a number, or an array of 1 or ``out_size`` positive
-        finite values. A single value fills an existing per-output vector, as in aihwkit."""
+        """Set the mapping scales: None, a number, or an array of 1 or ``out_size`` finite,
+        non-zero values (negative ones come from remapping a learned output scale that training
+        drove below 0, as in aihwkit; a zero would divide the update's ``d``). A single value
+        fills an existing per-output vector, as in aihwkit."""
         self._mapping_scales = self._checked_scales(scales, "scales", self._mapping_scales)
 
     def get_learned_out_scales(self):
@@ -173,7 +175,7 @@ class InferenceTile(AnalogTile):
         if self._out_scales is None:
             raise ValueError("this tile has no learned output scales; set "
                              "rpu_config.mapping.learn_out_scaling = True to use them.")
-        new = self._checked_scales(scales, "scales", self._out_scales, positive=False)
+        new = self._checked_scales(scales, "scales", self._out_scales, nonzero=False)
         if new.shape != self._out_scales.shape:
             new = self._xp.broadcast_to(new, self._out_scales.shape).copy()
         self._out_scales = new
@@ -195,13 +197,13 @@ class InferenceTile(AnalogTile):
         if self._out_scales is not None:
             self._out_scales = self._xp.ones_like(self._out_scales)
 
-    def _checked_scales(self, scales, name, current, positive=True):
+    def _checked_scales(self, scales, name, current, nonzero=True):
         if scales is None:
             return None
         arr = np.array(_to_host(scales), dtype=np.float64).reshape(-1)
         if arr.size not in (1, self.d_size) or not np.all(np.isfinite(arr)) or (
-                positive and np.any(arr <= 0)):
-            raise ValueError(f"{name} must be {'positive ' if positive else ''}finite numbers, one "
+                nonzero and np.any(arr == 0)):
+            raise ValueError(f"{name} must be {'non-zero ' if nonzero else ''}finite numbers, one "
                              f"or out_size = {self.d_size} of them, got shape "
                              f"{np.shape(scales)} with values {arr[:4]}{'...' if arr.size > 4 else ''}.")
         if arr.size == 1 and current is not None and current.size == self.d_size:
@@ -516,9 +518,15 @@ class InferenceTile(AnalogTile):
         """aihwkit's per-mini-batch step (spec 0.2): the device's diffusion and decay, then
         clipping, remapping (new mapping scales, learned output scales back to 1), and the
         modified forward weights of the weight modifier."""
-        super().post_update_step()
         cfg = self.rpu_config
         xp = self._xp
+        if cfg.remap.type != WeightRemapType.NONE and self._out_scales is not None and bool(
+                xp.any(self._out_scales == 0)):
+            # a zero would become a mapping scale, which divides the update's d
+            raise ValueError("a learned output scale is 0, which remapping cannot move into the "
+                             "mapping scales; set_learned_out_scales to non-zero values first. "
+                             "The tile is unchanged.")
+        super().post_update_step()
         w = self._weights
         if cfg.clip.type != WeightClipType.NONE:
             w = clip_weights(cfg.clip, w, backend=self._backend)
@@ -691,7 +699,7 @@ class InferenceTile(AnalogTile):
             n_params = sum(1 for k in inf if k.startswith("drift_param."))
             programmed = (weights("programmed"),
                           [np.asarray(inf[f"drift_param.{k}"]) for k in range(n_params)])
-        scales = {name: self._checked_scales(inf.get(name), name, None, positive=name != "out_scales")
+        scales = {name: self._checked_scales(inf.get(name), name, None, nonzero=name != "out_scales")
                   for name in ("mapping_scales", "out_scales")}
         if (scales["mapping_scales"] is None) != (self._mapping_scales is None) or (
                 scales["out_scales"] is None) != (self._out_scales is None):
