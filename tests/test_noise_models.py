@@ -622,3 +622,15 @@ def test_statistics_match_aihwkit():
                 (name, k, a.mean(1), b.mean(1))
             ok = np.abs(a.std(1) - b.std(1)) < 5 * sd * math.sqrt(1 / n) + 1e-6
             assert np.all(ok), (name, k, a.std(1), b.std(1))
+
+
+@pytest.mark.parametrize("cls", [C.PCMLikeNoiseModel, C.StateIndependentNoiseModel,
+                                 C.ReRamWan2022NoiseModel, C.HermesNoiseModel])
+def test_a_given_converter_replaces_g_max_unchecked(cls):
+    # aihwkit ignores g_max when a converter is given; rpu refused g_max <= 0 there, naming a
+    # SinglePairConductanceConverter the user never passed
+    for g_max in (-5.0, 0.0):
+        model = cls(g_max=g_max, g_converter=C.SinglePairConductanceConverter(g_max=20.0))
+        assert model.g_max == 20.0
+        with pytest.raises(ConfigError, match=rf"^{cls.__name__}\.g_max = {g_max} is not allowed"):
+            cls(g_max=g_max)

@@ -276,10 +276,15 @@ def _refuse_non_finite(model, names):
                               "expected a finite number")
 
 
-def _resolve_converter(model, default):
-    """aihwkit's ``deepcopy(g_converter) or default``, then ``g_max`` taken from the converter."""
+def _resolve_converter(model):
+    """aihwkit's ``deepcopy(g_converter) or SinglePairConductanceConverter(g_max)``, then
+    ``g_max`` taken from the converter. The default is built only when no converter is given,
+    so a ``g_max`` that a given converter replaces is never checked (as in aihwkit)."""
     if model.g_converter is None:
-        model.g_converter = default
+        if model.g_max is not None and not model.g_max > 0:
+            raise ConfigError(f"{type(model).__name__}.g_max = {model.g_max!r} is not allowed: "
+                              "expected a conductance > 0 in uS")
+        model.g_converter = SinglePairConductanceConverter(g_max=model.g_max)
     elif isinstance(model.g_converter, ConfigBase):
         model.g_converter = model.g_converter.copy()
     converter_g_max = getattr(model.g_converter, "g_max", None)
@@ -354,7 +359,7 @@ class PCMLikeNoiseModel(BaseNoiseModel):
 
     def __post_init__(self) -> None:
         _refuse_non_finite(self, ("g_max",))
-        _resolve_converter(self, SinglePairConductanceConverter(g_max=self.g_max))
+        _resolve_converter(self)
         _resolve_prog_coeff(self, _PCM_PROG_COEFF, _PCM_PROG_COEFF_G_MAX_REFERENCE)
         super().__post_init__()
 
@@ -419,7 +424,7 @@ drift_scale, prog_coeff_g_max_reference
 
     def __post_init__(self) -> None:
         _refuse_non_finite(self, ("g_max",))
-        _resolve_converter(self, SinglePairConductanceConverter(g_max=self.g_max))
+        _resolve_converter(self)
         _resolve_prog_coeff(self, _PCM_PROG_COEFF, _PCM_PROG_COEFF_G_MAX_REFERENCE)
         super().__post_init__()
 
@@ -499,7 +504,7 @@ class StateIndependentNoiseModel(BaseNoiseModel):
 
     def __post_init__(self) -> None:
         _refuse_non_finite(self, ("g_max",))
-        _resolve_converter(self, SinglePairConductanceConverter(g_max=self.g_max))
+        _resolve_converter(self)
         if self.prog_coeff is None:
             self.prog_coeff = list(_STATE_INDEPENDENT_PROG_COEFF)
         super().__post_init__()
@@ -559,7 +564,7 @@ class ReRamWan2022NoiseModel(BaseNoiseModel):
 
     def __post_init__(self) -> None:
         _refuse_non_finite(self, ("g_max",))
-        _resolve_converter(self, SinglePairConductanceConverter(g_max=self.g_max))
+        _resolve_converter(self)
         if self.coeff_dic is None:
             self.coeff_dic = {k: list(v) for k, v in _RERAM_WAN_COEFF.items()}
             if self.coeff_g_max_reference is None:
@@ -715,7 +720,7 @@ class HermesNoiseModel(BaseNoiseModel):
         if self.g_max is None:
             self.g_max = g_max
         _refuse_non_finite(self, ("g_max",))
-        _resolve_converter(self, SinglePairConductanceConverter(g_max=self.g_max))
+        _resolve_converter(self)
         _resolve_prog_coeff(self, coeff, g_max)
         super().__post_init__()
 
