@@ -95,6 +95,15 @@ class InferenceTile(AnalogTile):
       (aihwkit by the number of input gradients).
     * With ``weight_scaling_columnwise`` the mapping scales exist from the start (aihwkit leaves
       them unset until the first ``set_weights``).
+    * ``program_weights`` and ``drift_weights`` recompute the modified forward weights of an
+      active modifier from the programmed or drifted weights, as ``set_weights`` does (aihwkit
+      keeps those of the last ``post_update_step``, so its training forward, and with
+      ``enable_during_test`` its evaluation forward, do not see programming and drift).
+    * With ``pre_post = PrePostProcessingParameterQuant`` the periphery follows aihwkit's
+      QuantizedTorchInferenceTile (spec 5.2): learned output scales folded into the quantised
+      merged scale, the digital bias quantised. aihwkit's InferenceRPUConfig with that
+      ``pre_post`` quantises the merged scale, then applies the learned scales again and adds the
+      bias unquantised.
     """
 
     config_classes = (InferenceRPUConfig,)
