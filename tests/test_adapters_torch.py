@@ -13,7 +13,8 @@ torch = pytest.importorskip("torch")
 
 import rpu  # noqa: E402
 from rpu.adapters import torch as rt  # noqa: E402
-from rpu.config import (ConstantStepDevice, FloatingPointRPUConfig, IdealDevice,  # noqa: E402
+from rpu.config import (BoundManagementType, ConstantStepDevice,  # noqa: E402
+                        FloatingPointRPUConfig, IdealDevice, NoiseManagementType,
                         InferenceRPUConfig, IOParameters, MappingParameter, SingleRPUConfig)
 from rpu.data import load_digits  # noqa: E402
 
@@ -522,3 +523,99 @@ def test_half_precision_inputs_train_as_float32(dtype):
     w, b = layers[1].get_weights()
     layers[0].set_weights(w.to(dt), b.to(dt))  # bfloat16 weights are set as their float32 values
     assert torch.equal(layers[0].get_weights()[0], w.to(dt).float())
+
+
+def masked_input_gradient(w, x, d, in_sizes, bound, inp_bound):
+    """Independent reference of aihwkit's output-bound mask in an (array of) AnalogTile
+    module(s) with noise-free IO and a perfect backward: tile (i, o) zeroes d_o where its own
+    output |clip(x_i) W_oi^T| reaches 0.999 * bound, before its backward."""
+    edges = np.cumsum([0] + in_sizes)
+    dx = np.zeros_like(x)
+    for i in range(len(in_sizes)):
+        sl = slice(edges[i], edges[i + 1])
+        y_i = np.clip(x[:, sl], -inp_bound, inp_bound) @ w[:, sl].T
+        dx[:, sl] = np.where(np.abs(y_i) >= 0.999 * bound, 0, d) @ w[:, sl]
+    return dx
+
+
+MASK_WORKER = r"""
+import json, sys
+import numpy as np
+import torch
+from aihwkit.nn import AnalogLinear
+from aihwkit.simulator.configs import SingleRPUConfig
+from aihwkit.simulator.configs.devices import IdealDevice
+from aihwkit.simulator.parameters import IOParameters, MappingParameter
+from aihwkit.simulator.parameters.enums import BoundManagementType, NoiseManagementType
+
+data = np.load(sys.argv[1])
+spec = json.loads(str(data["spec"]))
+out = {}
+for k, (max_in, perfect) in enumerate(spec["cases"]):
+    # without is_perfect: a noise-free DAC and ADC that only clip at the bound
+    io = dict(out_noise=0.0, inp_res=-1, out_res=-1, bound_management=BoundManagementType.NONE,
+              noise_management=NoiseManagementType.NONE)
+    cfg = SingleRPUConfig(device=IdealDevice(),
+                          forward=IOParameters(is_perfect=perfect, out_bound=1.0, **io),
+                          backward=IOParameters(is_perfect=True),
+                          mapping=MappingParameter(max_input_size=max_in, max_output_size=0))
+    layer = AnalogLinear(7, 3, bias=False, rpu_config=cfg)
+    layer.set_weights(torch.from_numpy(data["w"]))
+    x = torch.from_numpy(data["x"]).requires_grad_(True)
+    (layer(x) * torch.from_numpy(data["d"])).sum().backward()
+    out[f"dx{k}"] = x.grad.numpy()
+np.savez(sys.argv[2], **out)
+"""
+
+MASK_CASES = [(0, True), (0, False), (3, True)]
+
+
+def mask_data():
+    rng = np.random.default_rng(5)
+    return {"w": rng.uniform(-0.6, 0.6, (3, 7)).astype(np.float32),
+            "x": (3 * rng.uniform(-1, 1, (6, 7))).astype(np.float32),
+            "d": rng.uniform(-1, 1, (6, 3)).astype(np.float32)}
+
+
+def mask_layer(max_in, perfect, w):
+    # without is_perfect: a noise-free DAC and ADC that only clip at the bound
+    io = dict(out_noise=0.0, inp_res=-1, out_res=-1, bound_management=BoundManagementType.NONE,
+              noise_management=NoiseManagementType.NONE)
+    cfg = SingleRPUConfig(device=IdealDevice(),
+                          forward=IOParameters(is_perfect=perfect, out_bound=1.0, **io),
+                          backward=IOParameters(is_perfect=True),
+                          mapping=MappingParameter(max_input_size=max_in, max_output_size=0))
+    layer = rt.AnalogLinear(7, 3, bias=False, rpu_config=cfg, seed=1)
+    layer.set_weights(torch.from_numpy(w))
+    return layer
+
+
+@pytest.mark.parametrize("max_in, perfect", MASK_CASES)
+def test_analog_tile_layers_mask_the_gradient_of_outputs_at_the_bound(max_in, perfect):
+    # aihwkit's AnalogTile module (alone or in an array) zeroes the input gradient of outputs
+    # that reach the output bound, also with is_perfect; the update still gets d unmasked.
+    data = mask_data()
+    layer = mask_layer(max_in, perfect, data["w"])
+    assert isinstance(layer.tile, rpu.TileArray) == (max_in > 0)
+    x = torch.from_numpy(data["x"]).requires_grad_(True)
+    (layer(x) * torch.from_numpy(data["d"])).sum().backward()
+    w, xs, d = (data[k].astype(np.float64) for k in ("w", "x", "d"))
+    in_sizes = layer.tile.in_sizes if max_in else [7]
+    expected = masked_input_gradient(w, xs, d, in_sizes, 1.0, np.inf if perfect else 1.0)
+    assert not np.allclose(expected, d @ w)          # some outputs are at the bound
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(layer._pairs[0][1], data["d"])
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("AIHWKIT_PYTHON"),
+                    reason="AIHWKIT_PYTHON is not set (aihwkit not available)")
+def test_output_bound_mask_matches_aihwkit():
+    from aihwkit_runner import run_worker
+
+    data = mask_data()
+    theirs = run_worker(MASK_WORKER, {"cases": MASK_CASES}, data, prefix="rpu-aihwkit-mask-")
+    for k, (max_in, perfect) in enumerate(MASK_CASES):
+        layer = mask_layer(max_in, perfect, data["w"])
+        x = torch.from_numpy(data["x"]).requires_grad_(True)
+        (layer(x) * torch.from_numpy(data["d"])).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), theirs[f"dx{k}"], rtol=1e-5, atol=1e-6)

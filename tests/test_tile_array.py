@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import rpu
-from rpu.config import (InferenceRPUConfig, IOParameters, MappingParameter, SingleRPUConfig)
+from rpu.config import (IdealDevice, InferenceRPUConfig, IOParameters, MappingParameter,
+                        SingleRPUConfig)
 from rpu.tiles.tile_array import split_sizes
 
 
@@ -90,3 +91,32 @@ def test_analog_training_tiles_and_bad_input():
     with pytest.raises(ValueError, match="x"):
         arr.forward(np.zeros((2, 8)))
     np.testing.assert_array_equal(arr.get_weights(), w)
+
+
+def test_array_of_analog_tiles_masks_each_tiles_outputs_at_the_bound():
+    # aihwkit's array of AnalogTile modules: each tile zeroes the gradient of its own outputs
+    # (partial sums over its input block) at 0.999 * out_bound, before its backward; the
+    # update's d is not masked. (An InferenceTile masks its own; rpu's bare AnalogTile does not.)
+    io = IOParameters(is_perfect=True, out_bound=1.0)
+    cfg = SingleRPUConfig(device=IdealDevice(), forward=io, backward=IOParameters(is_perfect=True),
+                          mapping=MappingParameter(max_input_size=3, max_output_size=2))
+    array = rpu.TileArray(5, 7, cfg, dtype=np.float64, seed=3)
+    rng = np.random.default_rng(8)
+    w = rng.uniform(-0.6, 0.6, (5, 7))
+    x, d = 2 * rng.uniform(-1, 1, (9, 7)), rng.uniform(-1, 1, (9, 5))
+    array.set_weights(w)
+    np.testing.assert_allclose(array.forward(x), x @ w.T, rtol=1e-12)
+    expected = np.zeros_like(x)
+    in_edges, out_edges = np.cumsum([0] + array.in_sizes), np.cumsum([0] + array.out_sizes)
+    n_masked = 0
+    for i in range(len(array.in_sizes)):
+        cols = slice(in_edges[i], in_edges[i + 1])
+        for o in range(len(array.out_sizes)):
+            rows = slice(out_edges[o], out_edges[o + 1])
+            mask = np.abs(x[:, cols] @ w[rows, cols].T) >= 0.999
+            n_masked += mask.sum()
+            expected[:, cols] += np.where(mask, 0, d[:, rows]) @ w[rows, cols]
+    assert 0 < n_masked
+    np.testing.assert_allclose(array.backward(d), expected, rtol=1e-12)
+    # the mask belongs to the forward of the same batch: another batch size is not masked
+    np.testing.assert_allclose(array.backward(d[:4]), d[:4] @ w, rtol=1e-12)

@@ -19,7 +19,8 @@ from torch.nn import functional as F
 from rpu.config import InferenceRPUConfig, SingleRPUConfig
 from rpu.errors import TileFileError
 from rpu.serialization import from_bytes, to_bytes
-from rpu.tiles import InferenceTile, TileArray
+from rpu.tiles import AnalogTile, InferenceTile, TileArray
+from rpu.tiles._periphery import output_bound_mask
 from rpu.tiles.tile_array import _tile_class
 
 __all__ = ["AnalogLinear", "AnalogConv2d", "AnalogSequential", "AnalogSGD", "AnalogFunction",
@@ -94,14 +95,18 @@ class AnalogFunction(torch.autograd.Function):
         ctx.save_for_backward(rows)
         x = to_array(rows)
         layer._pairs.append([x, None])
-        return from_array(layer._tile_forward(x))
+        y = layer._tile_forward(x)
+        ctx.out_mask = layer._output_bound_mask(y)
+        return from_array(y)
 
     @staticmethod
     def backward(ctx, grad):
         ctx.saved_tensors    # autograd raises here if the recorded x was changed in place
         layer = ctx.layer
         d = to_array(grad)
-        layer._pairs[ctx.call][1] = d
+        layer._pairs[ctx.call][1] = d           # the update takes d unmasked, as in aihwkit
+        if ctx.out_mask is not None:
+            d = np.where(ctx.out_mask, 0, d).astype(d.dtype, copy=False)
         return None, None, from_array(layer.tile.backward(d)).to(ctx.in_dtype)
 
 
@@ -127,6 +132,15 @@ class _AnalogLayer(nn.Module):
         if isinstance(self.tile.rpu_config, InferenceRPUConfig):
             return self.tile.forward(x, is_test=not self.training)
         return self.tile.forward(x)
+
+    def _output_bound_mask(self, y):
+        # aihwkit's AnalogTile module zeroes the input gradient of outputs at the bound; rpu's
+        # AnalogTile is the bare crossbar, so the layer does it (InferenceTile and TileArray
+        # mask their own outputs; a FloatingPointTile has no bound)
+        tile = self.tile
+        if not isinstance(tile, AnalogTile) or isinstance(tile, InferenceTile):
+            return None
+        return output_bound_mask(tile.rpu_config.forward, y)
 
     def _run(self, rows):
         if rows.device.type != "cpu":

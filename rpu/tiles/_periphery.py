@@ -25,6 +25,35 @@ _BM_CODES = {"NONE": 0, "ITERATIVE": 1, "ITERATIVE_WORST_CASE": 2}
 _MV_CODES = {"ONE_PASS": 0, "POS_NEG_SEPARATE": 1, "POS_NEG_SEPARATE_DIGITAL_SUM": 2}
 _W_NOISE_CODES = {"NONE": 0, "ADDITIVE_CONSTANT": 1, "PCM_READ": 2}
 
+# aihwkit marks outputs within 0.1 % of the output bound as clipped (their gradient is zeroed).
+OUT_BOUND_MARGIN = 0.999
+
+
+def output_bound_mask(io, y, xp=np):
+    """Where the input gradient of a forward's outputs is zeroed (aihwkit's output-bound mask).
+
+    aihwkit's torch tile modules (AnalogTile, InferenceTile and the tiles of an array) keep, in
+    each autograd forward, ``|y| >= out_scale * out_bound * 0.999`` of the crossbar output ``y``
+    and zero those entries of ``d`` before the tile's backward; the update still gets the whole
+    ``d``. This holds with ``is_perfect`` too, whose forward does not clip (spec inference.md
+    6.6).
+
+    Parameters
+    ----------
+    io : IOParameters
+        The forward IO of the tile.
+    y : ndarray of shape (batch, out_size)
+        The crossbar output of the forward, before digital scales and bias.
+
+    Returns
+    -------
+    ndarray of bool, shape (batch, out_size), or None when ``out_bound <= 0`` (no bound).
+    """
+    if io.out_bound <= 0:
+        return None
+    return xp.abs(y) >= io.out_scale * io.out_bound * OUT_BOUND_MARGIN
+
+
 # Sub-stream ids of the construction draws, per direction.
 _SUB_V_OFFSET, _SUB_NONLINEARITY, _SUB_W_ASYMMETRY, _SUB_OUT_NOISE = 0, 1, 2, 3
 

@@ -33,6 +33,7 @@ from rpu.errors import ConfigError
 from rpu.inference import compensation
 from rpu.tiles import _checks
 from rpu.tiles._input_range import InputRange
+from rpu.tiles._periphery import output_bound_mask
 from rpu.tiles._periphery_quant import PerTensorQuantizer
 from rpu.tiles.analog import AnalogTile
 from rpu.tiles.post_update import clip_weights, remap_weights
@@ -44,9 +45,6 @@ __all__ = ["InferenceTile"]
 def _to_host(a):
     """A host (NumPy) version of a user value or a device array (CuPy's ``get``)."""
     return a.get() if hasattr(a, "get") and hasattr(a, "shape") else a
-
-# aihwkit marks outputs within 0.1 % of the output bound as clipped (their gradient is zeroed).
-_OUT_BOUND_MARGIN = 0.999
 
 
 class InferenceTile(AnalogTile):
@@ -332,13 +330,6 @@ class InferenceTile(AnalogTile):
             return out
         return self._mvm(z, self._fwd, False, self._forward_weights(is_test))
 
-    def _output_clip_mask(self, y_t):
-        # aihwkit masks by out_bound even with is_perfect, whose forward does not clip
-        io = self.rpu_config.forward
-        if io.out_bound <= 0:
-            return None
-        return self._xp.abs(y_t) >= io.out_scale * io.out_bound * _OUT_BOUND_MARGIN
-
     def forward(self, x, is_test=False):
         """The layer's forward pass, ``y = s_out * s_map * r * MVM(W_fwd, clip(x)/r) + b``.
 
@@ -383,7 +374,7 @@ class InferenceTile(AnalogTile):
             y = y * xp.asarray(self._alpha, dtype=dt).reshape(1, -1)
         if remember:
             self._cache = {"x": rows, "y_pre_out": y if self._out_scales is not None else None,
-                           "clip_mask": self._output_clip_mask(y_t)}
+                           "clip_mask": output_bound_mask(self.rpu_config.forward, y_t, self._xp)}
         if out_scales is not None:
             y = y * out_scales.astype(dt).reshape(1, -1)
         if self._digital_bias is not None:

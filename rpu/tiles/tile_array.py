@@ -14,6 +14,7 @@ from rpu.backends import resolve_backend
 
 from rpu.config import FloatingPointRPUConfig, InferenceRPUConfig
 from rpu.tiles import _checks
+from rpu.tiles._periphery import output_bound_mask
 from rpu._rng import resolve_seed
 
 __all__ = ["TileArray", "split_sizes"]
@@ -73,6 +74,15 @@ def _tile_class(rpu_config):
     if isinstance(rpu_config, FloatingPointRPUConfig):
         return FloatingPointTile
     return AnalogTile
+
+
+def _array_masks_outputs(cls):
+    """Whether an array of ``cls`` tiles keeps their output-bound masks itself: aihwkit's
+    AnalogTile module masks in each autograd forward, which rpu's AnalogTile (its C++ tile)
+    does not; an InferenceTile keeps its own mask, a FloatingPointTile has no output bound."""
+    from rpu.tiles.floating_point import FloatingPointTile
+    from rpu.tiles.inference import InferenceTile
+    return not issubclass(cls, (InferenceTile, FloatingPointTile))
 
 
 class TileArray:
@@ -140,6 +150,8 @@ class TileArray:
                       for i, i_size in enumerate(self.in_sizes)]
         self._bias = self._xp.zeros(self.out_size, dtype=self.dtype) if self.bias else None
         self._bias_grad = None
+        self._masks_outputs = _array_masks_outputs(cls)
+        self._output_masks = None       # (batch, masks[i][o]) of the last forward
         self._learning_rate = self.tiles[0][0].get_learning_rate()
 
     @property
@@ -153,6 +165,7 @@ class TileArray:
         for t in self._all_tiles():
             t.to(backend)
         self.backend_name = self.tiles[0][0].backend_name
+        self._output_masks = None   # (on the old device; a backward after the move has none)
         if self._bias is not None:
             bias = self._bias.get() if hasattr(self._bias, "get") else self._bias
             self._bias = self._xp.asarray(bias).copy()
@@ -209,15 +222,25 @@ class TileArray:
         xp = self._xp
         rows, lead = _checks.as_batch(x, "x", self.in_size, self.in_trans, self.dtype, xp)
         y = xp.zeros((rows.shape[0], self.out_size), dtype=self.dtype)
+        masks = [] if self._masks_outputs else None
         for i, column in enumerate(self.tiles):
             x_i = self._in_block(rows, i)
-            y += xp.concatenate([t.forward(x_i, **kwargs) for t in column], axis=1)
+            outputs = [t.forward(x_i, **kwargs) for t in column]
+            if masks is not None:
+                masks.append([output_bound_mask(t.rpu_config.forward, y_o, xp)
+                              for t, y_o in zip(column, outputs)])
+            y += xp.concatenate(outputs, axis=1)
+        self._output_masks = None if masks is None else (rows.shape[0], masks)
         if self._bias is not None:
             y += self._bias
         return _checks.from_batch(y, lead, self.out_trans, xp)
 
     def backward(self, d):
         """``dx_i = sum_o tile[i][o].backward(d_o)``, concatenated over the input blocks.
+
+        With AnalogTiles, ``d_o`` is zero where that tile's output of the last forward (of the
+        same batch size) reached its output bound, as in aihwkit's array of AnalogTile modules
+        (:func:`rpu.tiles._periphery.output_bound_mask`; InferenceTiles mask their own).
 
         Parameters
         ----------
@@ -230,8 +253,15 @@ class TileArray:
         xp = self._xp
         rows, lead = _checks.as_batch(d, "d", self.out_size, self.out_trans, self.dtype, xp)
         blocks = [self._out_block(rows, o) for o in range(len(self.out_sizes))]
-        dx = xp.concatenate([sum(t.backward(blocks[o]) for o, t in enumerate(column))
-                             for column in self.tiles], axis=1)
+        cached = self._output_masks
+        masks = cached[1] if cached is not None and cached[0] == rows.shape[0] else None
+
+        def d_block(i, o):
+            mask = None if masks is None else masks[i][o]
+            return blocks[o] if mask is None else xp.where(mask, 0, blocks[o]).astype(self.dtype)
+
+        dx = xp.concatenate([sum(t.backward(d_block(i, o)) for o, t in enumerate(column))
+                             for i, column in enumerate(self.tiles)], axis=1)
         if self._bias is not None:
             self._bias_grad = rows.sum(axis=0, dtype=np.float64)
         return _checks.from_batch(dx, lead, self.in_trans, xp)
@@ -339,6 +369,7 @@ class TileArray:
                 raise ValueError(f"bias must be {self.out_size} finite numbers.")
             self._bias = bias
         self._bias_grad = None
+        self._output_masks = None
         if "bias_grad" in arrays:
             grad = np.asarray(arrays["bias_grad"])
             # (infinite after a backward of huge errors, as in the live tile: update refuses it)
