@@ -1,4 +1,6 @@
 """The NumPy tile API: shapes, layouts, dtypes, bias, checks at the boundary, seeds, threads."""
+import re
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -237,3 +239,30 @@ def test_forward_parameters_get_and_set():
     with pytest.raises(KeyError, match="unknown"):
         tile.set_forward_parameters({"bogus": np.zeros(2)})
     assert tile.get_backward_parameters()["out_nonlinearity_factor"] == 1.0
+
+
+@pytest.mark.parametrize("field, edit", [
+    ("mapping.weight_scaling_omega = 0.8", lambda c: setattr(c.mapping, "weight_scaling_omega", 0.8)),
+    ("mapping.learn_out_scaling = True", lambda c: setattr(c.mapping, "learn_out_scaling", True)),
+    ("pre_post.input_range.enable = True",
+     lambda c: setattr(c.pre_post.input_range, "enable", True)),
+    ("pre_post.periph_quant.n_bits = 4", lambda c: setattr(
+        c, "pre_post", rpu.config.PrePostProcessingParameterQuant(
+            periph_quant=rpu.config.PeripheryQuantizationParameter(n_bits=4)))),
+])
+@pytest.mark.parametrize("tile_class, config_class", [
+    (rpu.AnalogTile, rpu.config.SingleRPUConfig),
+    (rpu.FloatingPointTile, rpu.config.FloatingPointRPUConfig),
+    (rpu.TileArray, rpu.config.SingleRPUConfig)])
+def test_periphery_settings_a_tile_does_not_apply_are_refused(field, edit, tile_class,
+                                                             config_class):
+    # aihwkit applies them in its torch tile modules; rpu's AnalogTile (the bare C++ tile) and
+    # FloatingPointTile ignored them silently
+    cfg = config_class()
+    edit(cfg)
+    with pytest.raises(rpu.ConfigError, match=rf"^{config_class.__name__}\.{re.escape(field)} is "
+                                              r"not supported by (AnalogTile|FloatingPointTile)"):
+        tile_class(3, 4, cfg, seed=1)
+    inference = rpu.config.InferenceRPUConfig()
+    edit(inference)
+    rpu.InferenceTile(3, 4, inference, seed=1)       # where they are implemented

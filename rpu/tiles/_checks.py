@@ -219,3 +219,32 @@ def check_memory(what, shape, dtype, n_arrays, available=None,
             f"in {np.dtype(dtype).name}: {contents}), but only {available / gib:.1f} GiB of "
             f"memory is available; {advice}. Set RPU_SKIP_MEMORY_CHECK=1 to skip this check.")
     return need
+
+
+def refuse_module_periphery(rpu_config, tile_name):
+    """Refuse the periphery settings of aihwkit's torch tile modules on a tile without them.
+
+    aihwkit applies weight scaling, learned output scales, the input range and periphery
+    quantisation in its torch tile modules (TileWithPeriphery), for analog and floating-point
+    tiles alike; rpu has them in InferenceTile only. AnalogTile (aihwkit's bare C++ tile) and
+    FloatingPointTile would ignore them, so they are refused rather than dropped silently.
+    """
+    from rpu.errors import ConfigError
+
+    mapping, pre_post = getattr(rpu_config, "mapping", None), getattr(rpu_config, "pre_post", None)
+    found = []
+    if mapping is not None and mapping.weight_scaling_omega > 0:
+        found.append(f"mapping.weight_scaling_omega = {mapping.weight_scaling_omega!r}")
+    if mapping is not None and mapping.learn_out_scaling:
+        found.append("mapping.learn_out_scaling = True")
+    if pre_post is not None and pre_post.input_range.enable:
+        found.append("pre_post.input_range.enable = True")
+    quant = getattr(pre_post, "periph_quant", None)
+    if quant is not None and quant.n_bits > 0:
+        found.append(f"pre_post.periph_quant.n_bits = {quant.n_bits!r}")
+    if found:
+        raise ConfigError(
+            f"{type(rpu_config).__name__}.{found[0]} is not supported by {tile_name}: weight "
+            "scaling, learned output scales, the input range and periphery quantisation are the "
+            "digital periphery of aihwkit's torch tile modules, which rpu implements in "
+            "InferenceTile only; leave them at their defaults here")

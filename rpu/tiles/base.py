@@ -32,6 +32,8 @@ class TileBase:
 
     #: the config classes a tile accepts (set by subclasses)
     config_classes = ()
+    #: whether the tile applies the mapping and pre/post-processing periphery (InferenceTile)
+    has_module_periphery = False
 
     def __init__(self, out_size, in_size, rpu_config, *, bias=False, in_trans=False,
                  out_trans=False, dtype=np.float32, seed=None, backend="auto"):
@@ -55,6 +57,8 @@ class TileBase:
         self.rpu_config = rpu_config.copy()
         self.rpu_config.validate()
         self.rpu_config.check_representable(self.dtype.name, float(np.finfo(self.dtype).max))
+        if not self.has_module_periphery:
+            _checks.refuse_module_periphery(self.rpu_config, type(self).__name__)
         _checks.check_memory(f"{type(self).__name__}({self.out_size}, {self.in_size})",
                              (self.d_size, self.x_size), self.dtype, self._weight_sized_arrays())
         self.seed, self._key = resolve_seed(seed)

@@ -105,6 +105,7 @@ class InferenceTile(AnalogTile):
     """
 
     config_classes = (InferenceRPUConfig,)
+    has_module_periphery = True
 
     def __init__(self, out_size, in_size, rpu_config=None, *, bias=False, in_trans=False,
                  out_trans=False, dtype=np.float32, seed=None, backend="auto"):
