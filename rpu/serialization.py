@@ -25,9 +25,11 @@ A tile file is a plain zip archive of ``.npy`` arrays, as written by :func:`nump
   not run yet (``inf.grad.*``; a TileArray's bias gradient ``bias_grad``); for a TileArray,
   each tile's arrays under ``tile.<i>.<o>.``.
 
-  Not saved: the training forward's cache of its batch. A loaded InferenceTile that learns its
+  Not saved: the training forward's cache of its batch, including its output-bound mask (of an
+  InferenceTile, or of each AnalogTile in a TileArray). A loaded InferenceTile that learns its
   input range or output scales needs the training ``forward`` of a batch again before that
-  batch's ``backward`` (which otherwise raises a ValueError that says so).
+  batch's ``backward`` (which otherwise raises a ValueError that says so); a loaded tile whose
+  ``backward`` follows no forward of its batch does not mask the outputs at the bound.
 
 The checksum is the SHA-256 of, in order: the metadata without its ``checksum`` entry as
 canonical JSON (sorted keys, no spaces), then for each array in name order its name, dtype

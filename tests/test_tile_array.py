@@ -6,6 +6,7 @@ import rpu
 from rpu.config import (IdealDevice, InferenceRPUConfig, IOParameters, MappingParameter,
                         SingleRPUConfig)
 from rpu.tiles.tile_array import split_sizes
+from cuda_host import backend, gpu_runtime  # noqa: F401  (fixtures)
 
 
 def rand(shape, seed, low=-1.0, high=1.0):
@@ -120,3 +121,25 @@ def test_array_of_analog_tiles_masks_each_tiles_outputs_at_the_bound():
     np.testing.assert_allclose(array.backward(d), expected, rtol=1e-12)
     # the mask belongs to the forward of the same batch: another batch size is not masked
     np.testing.assert_allclose(array.backward(d[:4]), d[:4] @ w, rtol=1e-12)
+
+
+def test_output_masks_move_with_the_array(backend):
+    # a backward after tile.to(...) masks as it would have in place (``backend``: the GPU
+    # backend on tests/cuda_host.py's emulation, and on a CUDA device where there is one)
+    io = IOParameters(is_perfect=True, out_bound=0.2)
+    cfg = SingleRPUConfig(forward=io, backward=io, mapping=MappingParameter(max_input_size=4,
+                                                                            max_output_size=3))
+    rng = np.random.default_rng(0)
+    x, d = rng.uniform(-1, 1, (4, 8)), rng.uniform(-1, 1, (4, 5))
+
+    def backward_after(move):
+        array = rpu.TileArray(5, 8, cfg, seed=3, backend="cpu")
+        array.set_weights(np.full((5, 8), 0.25))
+        array.forward(x)
+        dx = move(array).backward(d)
+        return dx.get() if hasattr(dx, "get") else dx
+
+    in_place = backward_after(lambda a: a)
+    assert not np.allclose(in_place, d @ np.full((5, 8), 0.25, np.float32))
+    np.testing.assert_array_equal(backward_after(lambda a: a.to(backend)), in_place)
+    np.testing.assert_array_equal(backward_after(lambda a: a.to(backend).to("cpu")), in_place)

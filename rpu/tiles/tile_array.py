@@ -165,10 +165,14 @@ class TileArray:
         for t in self._all_tiles():
             t.to(backend)
         self.backend_name = self.tiles[0][0].backend_name
-        self._output_masks = None   # (on the old device; a backward after the move has none)
-        if self._bias is not None:
-            bias = self._bias.get() if hasattr(self._bias, "get") else self._bias
-            self._bias = self._xp.asarray(bias).copy()
+
+        def moved(a):
+            return None if a is None else self._xp.asarray(a.get() if hasattr(a, "get") else a).copy()
+
+        self._bias = moved(self._bias)
+        if self._output_masks is not None:    # a backward after the move still masks
+            n_rows, masks = self._output_masks
+            self._output_masks = (n_rows, [[moved(m) for m in column] for column in masks])
         return self
 
     def _all_tiles(self):
