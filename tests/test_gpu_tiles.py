@@ -13,9 +13,10 @@ import pytest
 import rpu
 from cuda_host import (  # noqa: F401  (backend, gpu_runtime: fixtures)
     assert_same, backend, gpu_runtime, to_host)
-from rpu.config import (ConstantStepDevice, FloatingPointRPUConfig, IdealDevice, IOParameters,
-                        LinearStepDevice, PulseType, SingleRPUConfig, SoftBoundsDevice,
-                        UpdateParameters)
+from rpu.config import (ConstantStepDevice, FloatingPointRPUConfig, IdealDevice,
+                        InferenceRPUConfig, IOParameters, LinearStepDevice, MappingParameter,
+                        PulseType, SingleRPUConfig, SoftBoundsDevice, UpdateParameters,
+                        WeightModifierParameter, WeightModifierType)
 from rpu.gpu import CudaBackend
 
 
@@ -216,3 +217,47 @@ def test_tile_array_on_the_gpu_backend(backend, tmp_path):
     np.testing.assert_array_equal(to_host(back.get_weights()), to_host(gpu.get_weights()))
     gpu.to("cpu")
     assert gpu.backend_name == "cpu" and isinstance(gpu.get_weights(), np.ndarray)
+
+
+def test_periphery_parameters_set_on_the_gpu_stay_there(backend):
+    # set_forward_parameters stored host arrays in a GPU tile's periphery: its next forward
+    # raised TypeError (a real GPU cannot read them)
+    cfg = SingleRPUConfig(forward=IOParameters(out_noise_std=0.3),
+                          backward=IOParameters(v_offset_std=0.02))
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 5)).astype(np.float32)
+    cpu = rpu.AnalogTile(4, 5, cfg, seed=1, backend="cpu")
+    gpu = rpu.AnalogTile(4, 5, cfg, seed=1, backend=backend)
+    fwd = {k: 2 * v for k, v in cpu.get_forward_parameters().items()}
+    bwd = {k: 0.5 * v for k, v in cpu.get_backward_parameters().items()}
+    for tile, xp in ((cpu, np), (gpu, backend.xp)):
+        tile.set_forward_parameters({k: xp.asarray(v) for k, v in fwd.items()})
+        tile.set_backward_parameters(bwd)          # host arrays into a GPU tile too
+    np.testing.assert_allclose(to_host(gpu.forward(x)), cpu.forward(x), rtol=1e-5, atol=1e-6)
+    d = np.ones((2, 4), np.float32)
+    np.testing.assert_allclose(to_host(gpu.backward(d)), cpu.backward(d), rtol=1e-5, atol=1e-6)
+
+
+def test_a_refused_tile_array_update_on_the_gpu_leaves_a_working_array(backend):
+    # the rollback of a refused update put host arrays back into the GPU tiles, so the next
+    # forward raised TypeError
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (3, 6)).astype(np.float32)
+    d = rng.uniform(-1, 1, (3, 5)).astype(np.float32)
+    cfg = InferenceRPUConfig(mapping=MappingParameter(max_input_size=4, max_output_size=3),
+                             modifier=WeightModifierParameter(type=WeightModifierType.ADD_NORMAL,
+                                                              std_dev=0.05))
+    arrays = [rpu.TileArray(5, 6, cfg, seed=1, backend=b) for b in ("cpu", backend)]
+    for array in arrays:
+        array.post_update_step()
+        before = to_host(array.get_weights())
+        array.set_learning_rate(1e38)
+        with pytest.raises(ValueError, match="overflows float32"):
+            array.update(x, 1e3 * d)
+        np.testing.assert_array_equal(to_host(array.get_weights()), before)
+    cpu, gpu = arrays
+    np.testing.assert_allclose(to_host(gpu.forward(x)), cpu.forward(x), rtol=1e-5, atol=1e-6)
+    cpu.set_learning_rate(0.1)
+    gpu.set_learning_rate(0.1)
+    cpu.update(x, d)
+    gpu.update(x, d)
+    np.testing.assert_allclose(to_host(gpu.get_weights()), cpu.get_weights(), rtol=1e-5, atol=1e-6)

@@ -196,15 +196,17 @@ class Periphery:
             params["out_nonlinearity_factor"] = np.array(self.spec["nlf"])
         return params
 
-    def set_parameters(self, params, dtype):
-        """Replace per-line arrays; checks every key, shape and value before changing anything."""
+    def set_parameters(self, params, dtype, backend=None):
+        """Replace per-line arrays; checks every key, shape and value before changing anything.
+        ``params`` may hold host or device arrays; they are stored on ``backend`` (a
+        CudaBackend, or the CPU core when None)."""
         if not isinstance(params, dict):
             raise TypeError(f"parameters must be a dict of arrays, got {type(params).__name__}.")
         staged = {}
         for name, value in params.items():
             if name not in LINE_KEYS:
                 raise KeyError(f"unknown {self.direction} parameter {name!r}; known: {', '.join(LINE_KEYS)}.")
-            arr = np.asarray(value, dtype=np.float64)
+            arr = np.asarray(value.get() if hasattr(value, "get") else value, dtype=np.float64)
             expected = {"w_asymmetry": self.w_shape, "out_nonlinearity_factor": ()}.get(name, (self.n_out,))
             if arr.shape != expected:
                 raise ValueError(f"{self.direction} parameter {name!r} must have shape {expected}, "
@@ -216,7 +218,8 @@ class Periphery:
             if name == "out_nonlinearity_factor":
                 self.spec["nlf"] = float(arr)
             else:
-                self.lines[name] = np.ascontiguousarray(arr, dtype=dtype)
+                arr = np.ascontiguousarray(arr, dtype=dtype)
+                self.lines[name] = backend.to_device(arr) if hasattr(backend, "to_device") else arr
         if "out_noise_values" in staged:
             self.spec["out_noise_per_line"] = True
         if "v_offset" in staged:

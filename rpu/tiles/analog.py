@@ -257,7 +257,7 @@ class AnalogTile(DeviceTile):
         Setting an array switches its effect on (e.g. ``out_noise_values`` makes the output
         noise per line). All keys are checked before anything changes.
         """
-        self._fwd.set_parameters(params, self.dtype)
+        self._fwd.set_parameters(params, self.dtype, self._backend)
 
     def get_backward_parameters(self):
         """The backward periphery's per-line draws (lines are the tile's inputs, x_size)."""
@@ -265,7 +265,7 @@ class AnalogTile(DeviceTile):
 
     def set_backward_parameters(self, params):
         """Replace backward per-line arrays (same keys and shapes as ``get_backward_parameters``)."""
-        self._bwd.set_parameters(params, self.dtype)
+        self._bwd.set_parameters(params, self.dtype, self._backend)
 
     # ----- state ------------------------------------------------------------------------------------
     def _state_arrays(self):
@@ -287,5 +287,5 @@ class AnalogTile(DeviceTile):
             staged[prefix] = (per, params, nm_state)
         super()._load_state(meta, arrays)
         for per, params, nm_state in staged.values():
-            per.set_parameters(params, self.dtype)
+            per.set_parameters(params, self.dtype, self._backend)
             per.nm_state[:] = nm_state

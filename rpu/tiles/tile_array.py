@@ -10,6 +10,7 @@ the bias is digital and belongs to the array.
 """
 import numpy as np
 
+from rpu import _core
 from rpu.backends import resolve_backend
 
 from rpu.config import FloatingPointRPUConfig, InferenceRPUConfig
@@ -62,7 +63,12 @@ def _keep(tile):
 
 def _put_back(tile, attrs, meta, arrays):
     tile.__dict__.update(attrs)
+    # _load_state takes host arrays (as rpu.load reads them): a tile on the GPU goes through
+    # the host, as a loaded one does
+    backend = tile._backend
+    tile._place(_core)
     tile._load_state(meta, arrays)
+    tile._place(backend)
 
 
 def _tile_class(rpu_config):
