@@ -17,7 +17,7 @@ import rpu
 import rpu.config as config
 from rpu.config import (ConstantStepDevice, ExpStepDevice, FloatingPointRPUConfig, IdealDevice,
                         InferenceRPUConfig, LinearStepDevice, MappingParameter, PowStepDevice,
-                        SingleRPUConfig, SoftBoundsDevice)
+                        PulseType, SingleRPUConfig, SoftBoundsDevice, UpdateParameters)
 from rpu.errors import ConfigError
 
 BAD = [math.nan, math.inf, -math.inf]
@@ -247,6 +247,39 @@ def test_exact_step_that_overflows_is_refused(make):
     tile.set_learning_rate(0.1)
     tile.update(np.ones((2, 4)), np.ones((2, 3)))  # still usable, and finite
     assert np.isfinite(tile.get_weights()).all()
+
+
+def _none_with_device_array():
+    cfg = SingleRPUConfig(device=ConstantStepDevice(w_max_dtod=0, w_min_dtod=0),
+                          update=UpdateParameters(pulse_type=PulseType.NONE_WITH_DEVICE),
+                          mapping=MappingParameter(max_output_size=2, max_input_size=0))
+    return rpu.TileArray(4, 3, cfg, seed=5)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: rpu.AnalogTile(4, 3, SingleRPUConfig(
+        device=ConstantStepDevice(w_max_dtod=0, w_min_dtod=0),
+        update=UpdateParameters(pulse_type=PulseType.NONE_WITH_DEVICE)),
+        seed=1),
+    _none_with_device_array], ids=["tile", "array"])
+def test_none_with_device_step_with_infinite_lr_d_is_refused(make):
+    """NONE_WITH_DEVICE clips each exact step to the device bounds, so a huge step saturates;
+    but where -lr d itself overflowed, a zero input gave inf * 0 = NaN, which the CPU core's
+    clip put on a bound and the GPU backend's kept as a NaN weight. Now it is refused (for an
+    array: the second output block's, after the first has stepped; the array is put back)."""
+    tile = make()
+    tile.set_learning_rate(1e37)
+    x = np.array([[1.0, 0.0, -0.5]], np.float32)
+    d = np.array([[0.001, 0.001, 100.0, -100.0]], np.float32)
+    before = _snapshot(tile)
+    with pytest.raises(ValueError, match="learning_rate \\* d overflows float32.*unchanged"):
+        tile.update(x, d)
+    after = _snapshot(tile)
+    assert np.array_equal(before[0], after[0]) and before[1] == after[1]
+    tile.update(x, d * 1e-6)          # a finite lr d that saturates at the bounds is taken
+    w = tile.get_weights()
+    assert np.isfinite(w).all() and np.abs(w).max() <= 0.6 + 1e-6   # at the bounds
+    assert (np.abs(w) > 0.6 - 1e-6).sum() >= 4
 
 
 def _float_fields():

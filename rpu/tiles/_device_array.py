@@ -189,7 +189,16 @@ class DeviceArray:
                 raise ValueError("NONE_WITH_DEVICE takes one learning rate, records nothing and "
                                  "is not one-sided.")
             # Exact steps, each sample followed by the device bounds (aihwkit's CPU path;
-            # its CUDA path clips once per batch).
+            # its CUDA path clips once per batch). A step x_j (-lr d_i) saturates at a bound
+            # however large, but -lr d_i itself must be finite: inf * (x_j = 0) is NaN, which
+            # the backends' clips would map differently. As the core rounds it: in the dtype.
+            largest_d = float(xp.max(xp.abs(D))) if D.size else 0.0
+            with np.errstate(over="ignore", invalid="ignore"):
+                step = self.dtype.type(-lr) * self.dtype.type(largest_d)
+            if not np.isfinite(step):
+                raise ValueError(f"the update's learning_rate * d overflows "
+                                 f"{np.dtype(self.dtype).name} (learning_rate = {float(lr)}); "
+                                 f"scale d or the learning_rate down. The weights are unchanged.")
             target = self.persistent if self.persistent is not None else weights
             self.backend.exact_update_clipped(target, X, D, lr, self.param("min_bound"),
                                               self.param("max_bound"), n_threads)

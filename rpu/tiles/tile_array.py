@@ -32,11 +32,13 @@ def split_sizes(size, max_size):
 
 
 def _exact_step(tile):
-    """Whether ``tile``'s update is the exact step W - lr d^T x (which may refuse to overflow)."""
+    """Whether ``tile``'s update is the exact step W - lr d^T x (which may refuse to overflow),
+    also clipped to the device bounds (``NONE_WITH_DEVICE``: refuses an infinite lr d)."""
     from rpu.tiles._device_array import DeviceArray
 
     devices = getattr(tile, "_devices", None)
-    return isinstance(devices, DeviceArray) and (not devices.pulsed or devices.up.pulse_type.name == "NONE")
+    return isinstance(devices, DeviceArray) and (
+        not devices.pulsed or devices.up.pulse_type.name in ("NONE", "NONE_WITH_DEVICE"))
 
 
 def _may_refuse(tile):
