@@ -9,8 +9,9 @@ import pytest
 
 import rpu
 from rpu import serialization
-from rpu.config import (IOParameters, NoiseManagementType, SingleRPUConfig, SoftBoundsDevice,
-                        build_config)
+from rpu.config import (InferenceRPUConfig, IOParameters, MappingParameter, NoiseManagementType,
+                        SingleRPUConfig, SoftBoundsDevice, build_config)
+from rpu.serialization import from_bytes, to_bytes
 from rpu.errors import TileFileError
 
 
@@ -551,3 +552,26 @@ def test_save_refuses_a_read_only_file(tmp_path, monkeypatch):
     with pytest.raises(PermissionError, match="read-only"):
         rpu.save(_small_tile(), path)
     assert path.read_bytes() == b"keep"
+
+
+@pytest.mark.parametrize("omega, change", [
+    (0.0, lambda t: t.set_mapping_scales(1.5)),
+    (0.0, lambda t: t.set_scales(np.array([1.5, 0.5, -2.0, 1.0]))),
+    (0.0, lambda t: t.set_weights(np.full((4, 3), 0.2, np.float32), weight_scaling_omega=1.0)),
+    (1.0, lambda t: t.set_mapping_scales(None)),
+], ids=["set_mapping_scales", "set_scales", "set_weights-omega", "cleared"])
+def test_mapping_scales_set_against_the_config_round_trip(omega, change):
+    # The setters take scales whatever mapping.weight_scaling_omega says (as in aihwkit); such a
+    # tile was saved, and then refused by rpu.load ("do not match the tile's mapping config").
+    cfg = InferenceRPUConfig(forward=IOParameters(is_perfect=True),
+                             mapping=MappingParameter(weight_scaling_omega=omega))
+    tile = rpu.InferenceTile(4, 3, cfg, seed=1)
+    change(tile)
+    loaded = from_bytes(to_bytes(tile))
+    scales = tile.get_mapping_scales()
+    if scales is None:
+        assert loaded.get_mapping_scales() is None
+    else:
+        np.testing.assert_array_equal(loaded.get_mapping_scales(), scales)
+    x = np.random.default_rng(1).uniform(-1, 1, (5, 3)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.forward(x, is_test=True), tile.forward(x, is_test=True))

@@ -702,9 +702,11 @@ class InferenceTile(AnalogTile):
                           [np.asarray(inf[f"drift_param.{k}"]) for k in range(n_params)])
         scales = {name: self._checked_scales(inf.get(name), name, None, nonzero=name != "out_scales")
                   for name in ("mapping_scales", "out_scales")}
-        if (scales["mapping_scales"] is None) != (self._mapping_scales is None) or (
-                scales["out_scales"] is None) != (self._out_scales is None):
-            raise ValueError("the saved scales do not match the tile's mapping config.")
+        # Mapping scales may be set or cleared whatever the config says (set_mapping_scales,
+        # set_weights(weight_scaling_omega=...)), as in aihwkit; learned scales follow the config.
+        if (scales["out_scales"] is None) != (self._out_scales is None):
+            raise ValueError("the saved learned output scales do not match the tile's "
+                             "mapping.learn_out_scaling.")
         bias = None
         if self._digital_bias is not None:
             bias = np.asarray(inf["digital_bias"], dtype=self.dtype)
