@@ -1086,3 +1086,18 @@ def test_exp_step_with_an_exponent_past_the_float_range():
     w, h = tile.get_weights(), hidden(tile)
     assert np.isfinite(w).all()
     assert ((w >= h["min_bound"] - 1e-6) & (w <= h["max_bound"] + 1e-6)).all()
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_a_diverging_symmetry_point_is_refused_at_construction():
+    # Negative drawn steps (enforce_consistency=False, dw_min_dtod 0.6) made the PowStep symmetry
+    # point iteration diverge: reference and reset_bias were infinite, and the first update
+    # gave infinite weights.
+    dev = PowStepReferenceDevice(dw_min=0.1, dw_min_dtod=0.6, enforce_consistency=False,
+                                 pow_gamma=1.7, subtract_symmetry_point=True)
+    with pytest.raises(ConfigError, match=r"^PowStepReferenceDevice\.subtract_symmetry_point = "
+                                          r"True is not allowed for these drawn devices"):
+        rpu.AnalogTile(14, 6, SingleRPUConfig(device=dev), seed=1, dtype=np.float64)
+    dev.enforce_consistency = True
+    tile = rpu.AnalogTile(14, 6, SingleRPUConfig(device=dev), seed=1, dtype=np.float64)
+    assert all(np.isfinite(v).all() for v in tile.get_hidden_parameters().values())

@@ -248,6 +248,7 @@ def populate(device, d_size, x_size, normal, uniform, dtype):
             ref = device.reference_mean + device.reference_std * normal(_S_EXTRA3)
             if device.subtract_symmetry_point:
                 sp = _pow_step_symmetry_point(device, b_max, b_min, s_up, s_down, g_up, g_down)
+                _check_symmetry_point(device, sp)
                 ref = ref + sp
                 hidden["reset_bias"] = hidden["reset_bias"] + sp
             hidden["reference"] = ref
@@ -264,11 +265,25 @@ def populate(device, d_size, x_size, normal, uniform, dtype):
             with np.errstate(divide="ignore", invalid="ignore"):
                 sp = (s_up - s_down) / (s_up / b_max - s_down / b_min)
             sp = np.where(inside, sp, 0.0)
+            _check_symmetry_point(device, sp)
             ref = ref + sp
             hidden["reset_bias"] = hidden["reset_bias"] + sp
         hidden["reference"] = ref
     return {name: np.ascontiguousarray(np.broadcast_to(hidden[name], shape), dtype=dtype)
             for name in hidden_names(device)}
+
+
+def _check_symmetry_point(device, sp):
+    """Refuse drawn devices whose symmetry point is not a number (``subtract_symmetry_point``):
+    it would make their reference, and the weights read against it, infinite."""
+    bad = int(np.count_nonzero(~np.isfinite(sp)))
+    if bad:
+        raise ConfigError(
+            f"{type(device).__name__}.subtract_symmetry_point = True is not allowed for these "
+            f"drawn devices: the symmetry point of {bad} of {sp.size} is not finite (drawn up and "
+            f"down steps that never cancel, such as negative steps with enforce_consistency = "
+            f"False, or equal slopes); set enforce_consistency = True or reduce the *_dtod "
+            f"spreads")
 
 
 def _pow_step_symmetry_point(device, b_max, b_min, s_up, s_down, g_up, g_down):
@@ -283,7 +298,8 @@ def _pow_step_symmetry_point(device, b_max, b_min, s_up, s_down, g_up, g_down):
         n = int(min(round(10 * float(np.max(rng)) / max(smallest, 1e-12)), 10000))
     sp = np.zeros_like(b_max)
     safe = np.where(rng > 0, rng, 1.0)
-    for _ in range(n):
-        sp = sp - s_down * np.maximum((sp - b_min) / safe, 0) ** g_down + s_up * np.maximum((b_max - sp) / safe, 0) ** g_up
+    with np.errstate(over="ignore", invalid="ignore"):   # (a diverging one is refused after)
+        for _ in range(n):
+            sp = sp - s_down * np.maximum((sp - b_min) / safe, 0) ** g_down + s_up * np.maximum((b_max - sp) / safe, 0) ** g_up
     return np.where(inside, sp, 0.0)
 
