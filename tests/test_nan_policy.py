@@ -317,3 +317,26 @@ def test_config_float_field_refuses_nan(cls, field):
     object.__setattr__(obj, field, math.nan)
     with pytest.raises(ConfigError, match=rf"\.{field} = nan"):
         obj.validate()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("algorithm", ["ttv2", "c-ttv2", "agad"])
+def test_transfer_buffer_step_past_the_dtype_is_refused(algorithm):
+    """A huge learning rate scales the transfer's reads into the buffer past float32: the
+    buffer held Inf and NaN after an accepted update, and the saved tile could not be loaded
+    (TileFileError). Now the update is refused before anything moves."""
+    from rpu.serialization import from_bytes, to_bytes
+
+    tile = rpu.AnalogTile(3, 5, config.build_config(algorithm, SoftBoundsDevice), seed=1)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (4, 5)).astype(np.float32)
+    d = rng.uniform(-1, 1, (4, 3)).astype(np.float32)
+    tile.set_learning_rate(1e37)
+    before = to_bytes(tile)
+    with pytest.raises(ValueError, match="buffer scaled by .* past what float32 holds.*unchanged"):
+        tile.update(x, d)
+    assert to_bytes(tile) == before
+    tile.set_learning_rate(0.1)
+    tile.update(x, d)
+    assert all(np.isfinite(v).all() for v in tile.get_hidden_parameters().values())
+    from_bytes(to_bytes(tile))

@@ -78,6 +78,10 @@ _SUB_UPPER_RESET = 0xFE0000
 # thread, the 100 x 256 buffer steps of a c-TTv2 batch took 0.14 ms, on two 0.08 ms.
 _BUFFER_STEP_WORK = 16
 
+# A buffer adds reads (weights of order 1, at most the device bounds) times its scale: a scale
+# within this fraction of the dtype's largest number leaves room for any such read.
+_BUFFER_SCALE_MARGIN = 1e-9
+
 
 def _derived_key(key, role, k=0):
     """A 64-bit key for one role of one sub-device, mixed from the tile key."""
@@ -591,6 +595,8 @@ class TransferCell(_Cell):
                     if self._every(m, level) > 0:  # (a level that never transfers never writes)
                         check_bit_lengths(self._lr_t(level, lr),
                                           self.subs[level + 1].granularity, self.transfer_up)
+            else:
+                self._check_buffer_scales(m, lr, lr_fast)
         except ValueError:
             self.m_x, self.m_d = statistics
             raise
@@ -899,27 +905,57 @@ class TransferCell(_Cell):
                              noise_key=self.noise_keys[to] if noise_key is None else noise_key,
                              rows=rows)
 
+    def _chopped_lr_scale(self, lr, lr_fast_ev):
+        """The scale of each transfer event's reads into the chopped buffer (float64, one per
+        event), computed in the tile's type in aihwkit's order of operations
+        (getBufferGranularity, getTransferLRScale)."""
+        cell = self.cell
+        g_a, g_c = self.subs[0].granularity, self.subs[1].granularity
+        t = self.dtype.type
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # (checked before use)
+            bg = t(cell.buffer_granularity) if cell.buffer_granularity > 0 else t(1.0)
+            if cell.auto_granularity > 0:
+                period = t(self.n_in) * t(abs(self.transfer_every))
+                bg = bg * (t(g_a) * t(cell.auto_granularity) / period)
+            else:
+                bg = bg * t(g_a)
+            lr_t = t(abs(self._lr_t(0, lr)))
+            if cell.correct_gradient_magnitudes:
+                bg = bg * (t(g_c) / t(g_a))
+                return (lr_t / np.asarray(lr_fast_ev).astype(self.dtype) / bg).astype(np.float64)
+            return np.full(len(lr_fast_ev), float(lr_t / bg))
+
+    def _check_buffer_scales(self, m, lr, lr_fast):
+        """Refuse, before anything moves, a batch whose transfer events would add reads to a
+        buffer at a scale past the dtype's range (a huge learning rate or transfer_lr, or a
+        tiny fast learning rate with correct_gradient_magnitudes): the buffer would hold Inf
+        and NaN, and the tile could not be saved and loaded."""
+        every = self._every(m)
+        if every <= 0:
+            return
+        events = np.flatnonzero((np.arange(1, m + 1) + self.count) % every == 0)
+        if not events.size:
+            return
+        if self.chopped:
+            scales = self._chopped_lr_scale(lr, np.asarray(lr_fast)[events])
+        else:
+            scales = [abs(self._lr_t(level, lr)) for level in range(self.n_devices - 1)]
+        largest = float(np.max(np.abs(scales)))
+        limit = float(np.finfo(self.dtype).max) * _BUFFER_SCALE_MARGIN
+        if not largest <= limit:
+            raise ValueError(
+                f"the transfer would add each read to its buffer scaled by {largest:.3g}, past "
+                f"what {np.dtype(self.dtype).name} holds for reads of order 1 (learning_rate = "
+                f"{float(lr)}); scale the learning_rate or the transfer_lr down. The tile is "
+                f"unchanged.")
+
     def _chopped_job(self, reads, cols, ev_in, ev_out, lr, lr_fast_ev, n_threads):
         """TTv2 / c-TTv2 / AGAD: the buffer step of the batch's reads (chopped), and the
         write of its pulse counts into C as a job (see ``_apply_write``)."""
         cell = self.cell
         g_a, g_c = self.subs[0].granularity, self.subs[1].granularity
         M = int(self.transfer_up.desired_bl)
-        # the buffer granularity and the scale of the reads in the tile's type, in aihwkit's
-        # order of operations (getBufferGranularity, getTransferLRScale)
-        t = self.dtype.type
-        bg = t(cell.buffer_granularity) if cell.buffer_granularity > 0 else t(1.0)
-        if cell.auto_granularity > 0:
-            period = t(self.n_in) * t(abs(self.transfer_every))
-            bg = bg * (t(g_a) * t(cell.auto_granularity) / period)
-        else:
-            bg = bg * t(g_a)
-        lr_t = t(abs(self._lr_t(0, lr)))
-        if cell.correct_gradient_magnitudes:
-            bg = bg * (t(g_c) / t(g_a))
-            lr_scale = (lr_t / np.asarray(lr_fast_ev).astype(self.dtype) / bg).astype(np.float64)
-        else:
-            lr_scale = np.full(reads.shape[0], float(lr_t / bg))
+        lr_scale = self._chopped_lr_scale(lr, lr_fast_ev)
         chop = _signs(ev_in[:, None] != ev_out, self.dtype)
         n_buffer = _threads.for_work(n_threads, _BUFFER_STEP_WORK * reads.size)
         # the buffer steps run along the read lines: a row transfer's are the buffers' rows, so
