@@ -14,9 +14,11 @@ NaN and Inf policy (tested in tests/test_nan_policy.py and tests/test_bad_input.
 * The weights of a pulsed tile stay finite and inside the device bounds for any finite inputs
   and learning rate, since each pulse moves a weight by a bounded step. An exact
   (floating-point) step ``W - lr d^T x`` that would overflow the dtype raises ``ValueError``
-  and leaves the weights as they were (a TileArray restores all its tiles). So does an update
-  whose digital state would overflow: a mixed-precision accumulator ``chi``, an InferenceTile's
-  learned output scales, input range and digital bias.
+  and leaves the weights as they were (a TileArray restores all its tiles); with
+  ``NONE_WITH_DEVICE`` (the step clipped to the device bounds) so does an infinite ``lr d``.
+  So does an update whose digital state would overflow: a mixed-precision accumulator ``chi``,
+  a transfer compound's buffer (its reads' scale), an InferenceTile's learned output scales,
+  input range and digital bias.
 * A NaN in a configuration value raises :class:`rpu.ConfigError` naming the field, both at
   construction and when a tile validates its copy of a config that was mutated later.
 """
