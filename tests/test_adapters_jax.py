@@ -140,3 +140,32 @@ def test_bfloat16_goes_over_as_float32():
     np.testing.assert_array_equal(results[0][1], np.asarray(jnp.asarray(results[1][1]).astype(
         jnp.bfloat16).astype(jnp.float32)))
     np.testing.assert_array_equal(results[0][2], results[1][2])
+
+
+@pytest.mark.parametrize("max_in", [0, 3])
+def test_input_gradient_masks_outputs_at_the_bound(max_in):
+    # as the torch adapter (and aihwkit's AnalogTile module): d is zeroed where an AnalogTile's
+    # output reached 0.999 out_bound, before its backward; a TileArray masks per tile itself
+    from rpu.config import IdealDevice, IOParameters, MappingParameter
+
+    cfg = SingleRPUConfig(device=IdealDevice(), forward=IOParameters(is_perfect=True, out_bound=1.0),
+                          backward=IOParameters(is_perfect=True),
+                          mapping=MappingParameter(max_input_size=max_in, max_output_size=0))
+    make = rpu.TileArray if max_in else rpu.AnalogTile
+    tile = make(3, 7, cfg, seed=1)
+    rng = np.random.default_rng(5)
+    w = rng.uniform(-0.6, 0.6, (3, 7)).astype(np.float32)
+    x = (3 * rng.uniform(-1, 1, (6, 7))).astype(np.float32)
+    g = rng.uniform(-1, 1, (6, 3)).astype(np.float32)
+    tile.set_weights(w)
+    dense = analog_dense(tile)
+    _, vjp = jax.vjp(dense, jnp.asarray(x))
+    dx, = vjp(jnp.asarray(g))
+    edges = np.cumsum([0] + (tile.in_sizes if max_in else [7]))
+    expected = np.zeros_like(x)
+    for i in range(len(edges) - 1):
+        cols = slice(edges[i], edges[i + 1])
+        mask = np.abs(x[:, cols] @ w[:, cols].T) >= 0.999
+        assert mask.any()
+        expected[:, cols] = np.where(mask, 0, g) @ w[:, cols]
+    np.testing.assert_allclose(np.asarray(dx), expected, rtol=1e-5, atol=1e-6)

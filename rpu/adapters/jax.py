@@ -31,6 +31,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from rpu.config import InferenceRPUConfig
+from rpu.tiles import AnalogTile, InferenceTile
+from rpu.tiles._periphery import output_bound_mask
 
 __all__ = ["analog_dense", "apply_update"]
 
@@ -51,7 +53,9 @@ def analog_dense(tile, *, is_test=False):
     callable
         ``dense(x, probe=None)``: ``x`` of shape (..., in_size) -> (..., out_size) in the tile's
         dtype. ``probe`` (zeros of the output's shape) lets ``jax.grad`` return ``d`` for
-        :func:`apply_update`. The gradient with respect to ``x`` is ``tile.backward(d)``.
+        :func:`apply_update`. The gradient with respect to ``x`` is ``tile.backward(d)``, with
+        ``d`` zeroed where an AnalogTile's output reached its output bound, as aihwkit's
+        AnalogTile module and the torch adapter do (``apply_update`` takes ``d`` unmasked).
     """
     _check_tile(tile)
     if getattr(tile, "backend_name", "cpu") != "cpu":
@@ -60,6 +64,11 @@ def analog_dense(tile, *, is_test=False):
                          f"{tile.backend_name!r}; move it with tile.to('cpu').")
     kwargs = {"is_test": bool(is_test)} if isinstance(tile.rpu_config, InferenceRPUConfig) else {}
     dtype = np.dtype(tile.dtype)
+    # aihwkit's AnalogTile module zeroes the input gradient of outputs at the output bound; rpu's
+    # AnalogTile is the bare crossbar, so the layer does it, as the torch adapter's (an
+    # InferenceTile and a TileArray mask their own outputs; a FloatingPointTile has no bound)
+    masks_outputs = (isinstance(tile, AnalogTile) and not isinstance(tile, InferenceTile)
+                     and tile.rpu_config.forward.out_bound > 0)
 
     def _call(method, shape, arg, out_dtype):
         # The tile takes any leading shape, so a vmapped batch axis simply stays in front.
@@ -73,11 +82,16 @@ def analog_dense(tile, *, is_test=False):
         return _call(lambda a: tile.forward(a, **kwargs), x.shape[:-1] + (tile.out_size,), x, dtype)
 
     def core_fwd(x):
-        # The residual is only used for its shape and dtype (the tile keeps what it needs).
-        return core(x), jnp.zeros((0,), x.dtype)
+        # The residual: the output-bound mask where the layer keeps it, and an empty array for
+        # the input's dtype (the tile keeps what else it needs).
+        y = core(x)
+        mask = output_bound_mask(tile.rpu_config.forward, y, jnp) if masks_outputs else None
+        return y, (mask, jnp.zeros((0,), x.dtype))
 
     def core_bwd(res, g):
-        return (_call(tile.backward, g.shape[:-1] + (tile.in_size,), g, res.dtype),)
+        mask, like = res
+        g_in = g if mask is None else jnp.where(mask, jnp.zeros((), g.dtype), g)
+        return (_call(tile.backward, g.shape[:-1] + (tile.in_size,), g_in, like.dtype),)
 
     core.defvjp(core_fwd, core_bwd)
 
