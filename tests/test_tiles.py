@@ -255,7 +255,7 @@ def test_forward_parameters_get_and_set():
     (rpu.FloatingPointTile, rpu.config.FloatingPointRPUConfig),
     (rpu.TileArray, rpu.config.SingleRPUConfig)])
 def test_periphery_settings_a_tile_does_not_apply_are_refused(field, edit, tile_class,
-                                                             config_class):
+                                                              config_class):
     # aihwkit applies them in its torch tile modules; rpu's AnalogTile (the bare C++ tile) and
     # FloatingPointTile ignored them silently
     cfg = config_class()
