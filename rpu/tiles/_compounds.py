@@ -905,9 +905,10 @@ class TransferCell(_Cell):
                              noise_key=self.noise_keys[to] if noise_key is None else noise_key,
                              rows=rows)
 
-    def _chopped_lr_scale(self, lr, lr_fast_ev):
-        """The scale of each transfer event's reads into the chopped buffer (float64, one per
-        event), computed in the tile's type in aihwkit's order of operations
+    def _chopped_lr_scale(self, lr, lr_fast_ev, n_reads=None):
+        """The scale of the transfer events' reads into the chopped buffer (float64: one per
+        event with correct_gradient_magnitudes, else ``n_reads`` equal ones, one per event by
+        default), computed in the tile's type in aihwkit's order of operations
         (getBufferGranularity, getTransferLRScale)."""
         cell = self.cell
         g_a, g_c = self.subs[0].granularity, self.subs[1].granularity
@@ -923,7 +924,7 @@ class TransferCell(_Cell):
             if cell.correct_gradient_magnitudes:
                 bg = bg * (t(g_c) / t(g_a))
                 return (lr_t / np.asarray(lr_fast_ev).astype(self.dtype) / bg).astype(np.float64)
-            return np.full(len(lr_fast_ev), float(lr_t / bg))
+            return np.full(len(lr_fast_ev) if n_reads is None else n_reads, float(lr_t / bg))
 
     def _check_buffer_scales(self, m, lr, lr_fast):
         """Refuse, before anything moves, a batch whose transfer events would add reads to a
@@ -955,7 +956,7 @@ class TransferCell(_Cell):
         cell = self.cell
         g_a, g_c = self.subs[0].granularity, self.subs[1].granularity
         M = int(self.transfer_up.desired_bl)
-        lr_scale = self._chopped_lr_scale(lr, lr_fast_ev)
+        lr_scale = self._chopped_lr_scale(lr, lr_fast_ev, reads.shape[0])
         chop = _signs(ev_in[:, None] != ev_out, self.dtype)
         n_buffer = _threads.for_work(n_threads, _BUFFER_STEP_WORK * reads.size)
         # the buffer steps run along the read lines: a row transfer's are the buffers' rows, so
