@@ -538,6 +538,18 @@ def masked_input_gradient(w, x, d, in_sizes, bound, inp_bound):
     return dx
 
 
+# The layer's config, one text run with aihwkit's names in its worker and with rpu's here.
+MASK_CONFIG = r"""
+def mask_config(max_in, perfect):
+    # without is_perfect: a noise-free DAC and ADC that only clip at the bound
+    io = dict(out_noise=0.0, inp_res=-1, out_res=-1, bound_management=BoundManagementType.NONE,
+              noise_management=NoiseManagementType.NONE)
+    return SingleRPUConfig(device=IdealDevice(),
+                           forward=IOParameters(is_perfect=perfect, out_bound=1.0, **io),
+                           backward=IOParameters(is_perfect=True),
+                           mapping=MappingParameter(max_input_size=max_in, max_output_size=0))
+"""
+
 MASK_WORKER = r"""
 import json, sys
 import numpy as np
@@ -547,25 +559,18 @@ from aihwkit.simulator.configs import SingleRPUConfig
 from aihwkit.simulator.configs.devices import IdealDevice
 from aihwkit.simulator.parameters import IOParameters, MappingParameter
 from aihwkit.simulator.parameters.enums import BoundManagementType, NoiseManagementType
-
+%s
 data = np.load(sys.argv[1])
 spec = json.loads(str(data["spec"]))
 out = {}
 for k, (max_in, perfect) in enumerate(spec["cases"]):
-    # without is_perfect: a noise-free DAC and ADC that only clip at the bound
-    io = dict(out_noise=0.0, inp_res=-1, out_res=-1, bound_management=BoundManagementType.NONE,
-              noise_management=NoiseManagementType.NONE)
-    cfg = SingleRPUConfig(device=IdealDevice(),
-                          forward=IOParameters(is_perfect=perfect, out_bound=1.0, **io),
-                          backward=IOParameters(is_perfect=True),
-                          mapping=MappingParameter(max_input_size=max_in, max_output_size=0))
-    layer = AnalogLinear(7, 3, bias=False, rpu_config=cfg)
+    layer = AnalogLinear(7, 3, bias=False, rpu_config=mask_config(max_in, perfect))
     layer.set_weights(torch.from_numpy(data["w"]))
     x = torch.from_numpy(data["x"]).requires_grad_(True)
     (layer(x) * torch.from_numpy(data["d"])).sum().backward()
     out[f"dx{k}"] = x.grad.numpy()
 np.savez(sys.argv[2], **out)
-"""
+""" % MASK_CONFIG
 
 MASK_CASES = [(0, True), (0, False), (3, True)]
 
@@ -578,14 +583,12 @@ def mask_data():
 
 
 def mask_layer(max_in, perfect, w):
-    # without is_perfect: a noise-free DAC and ADC that only clip at the bound
-    io = dict(out_noise=0.0, inp_res=-1, out_res=-1, bound_management=BoundManagementType.NONE,
-              noise_management=NoiseManagementType.NONE)
-    cfg = SingleRPUConfig(device=IdealDevice(),
-                          forward=IOParameters(is_perfect=perfect, out_bound=1.0, **io),
-                          backward=IOParameters(is_perfect=True),
-                          mapping=MappingParameter(max_input_size=max_in, max_output_size=0))
-    layer = rt.AnalogLinear(7, 3, bias=False, rpu_config=cfg, seed=1)
+    names = dict(BoundManagementType=BoundManagementType, NoiseManagementType=NoiseManagementType,
+                 SingleRPUConfig=SingleRPUConfig, IdealDevice=IdealDevice,
+                 IOParameters=IOParameters, MappingParameter=MappingParameter)
+    exec(MASK_CONFIG, names)
+    layer = rt.AnalogLinear(7, 3, bias=False, rpu_config=names["mask_config"](max_in, perfect),
+                            seed=1)
     layer.set_weights(torch.from_numpy(w))
     return layer
 

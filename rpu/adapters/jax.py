@@ -31,8 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rpu.config import InferenceRPUConfig
-from rpu.tiles import AnalogTile, InferenceTile
-from rpu.tiles._periphery import output_bound_mask
+from rpu.tiles._periphery import layer_masks_outputs, output_bound_mask
 
 __all__ = ["analog_dense", "apply_update"]
 
@@ -64,11 +63,8 @@ def analog_dense(tile, *, is_test=False):
                          f"{tile.backend_name!r}; move it with tile.to('cpu').")
     kwargs = {"is_test": bool(is_test)} if isinstance(tile.rpu_config, InferenceRPUConfig) else {}
     dtype = np.dtype(tile.dtype)
-    # aihwkit's AnalogTile module zeroes the input gradient of outputs at the output bound; rpu's
-    # AnalogTile is the bare crossbar, so the layer does it, as the torch adapter's (an
-    # InferenceTile and a TileArray mask their own outputs; a FloatingPointTile has no bound)
-    masks_outputs = (isinstance(tile, AnalogTile) and not isinstance(tile, InferenceTile)
-                     and tile.rpu_config.forward.out_bound > 0)
+    # the mask aihwkit's AnalogTile module keeps, where the tile does not keep its own
+    masks_outputs = layer_masks_outputs(type(tile)) and tile.rpu_config.forward.out_bound > 0
 
     def _call(method, shape, arg, out_dtype):
         # The tile takes any leading shape, so a vmapped batch axis simply stays in front.

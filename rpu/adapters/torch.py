@@ -19,8 +19,8 @@ from torch.nn import functional as F
 from rpu.config import InferenceRPUConfig, SingleRPUConfig
 from rpu.errors import TileFileError
 from rpu.serialization import from_bytes, to_bytes
-from rpu.tiles import AnalogTile, InferenceTile, TileArray
-from rpu.tiles._periphery import output_bound_mask
+from rpu.tiles import InferenceTile, TileArray
+from rpu.tiles._periphery import layer_masks_outputs, output_bound_mask
 from rpu.tiles.tile_array import _tile_class
 
 __all__ = ["AnalogLinear", "AnalogConv2d", "AnalogSequential", "AnalogSGD", "AnalogFunction",
@@ -56,10 +56,10 @@ def make_tile(out_size, in_size, rpu_config=None, *, bias=True, dtype=np.float32
     TileModuleArray, else an InferenceTile, FloatingPointTile or AnalogTile by the config's kind
     (SingleRPUConfig, aihwkit's default for analog layers, when None).
 
-    aihwkit's rule: an array unless both ``mapping.max_input_size`` and ``max_output_size`` are
-    0, and then only when one of them is below the layer's size -- so a 0 beside a non-zero
-    limit (0 means "no limit" inside the array) still gives a (1 x n) array, whose bias is
-    always digital.
+    aihwkit's rule: an array when ``mapping.max_input_size`` and ``max_output_size`` are not
+    both 0 and one of them is below the layer's size -- so a 0 beside a non-zero limit (0 means
+    "no limit" inside the array) still gives an array, of one tile along that side, whose bias
+    is always digital.
 
     With ``mapping.digital_bias`` (the default) an AnalogTile or FloatingPointTile gets no bias
     column: the layer keeps the bias as a digital torch parameter, as aihwkit does.
@@ -134,13 +134,10 @@ class _AnalogLayer(nn.Module):
         return self.tile.forward(x)
 
     def _output_bound_mask(self, y):
-        # aihwkit's AnalogTile module zeroes the input gradient of outputs at the bound; rpu's
-        # AnalogTile is the bare crossbar, so the layer does it (InferenceTile and TileArray
-        # mask their own outputs; a FloatingPointTile has no bound)
-        tile = self.tile
-        if not isinstance(tile, AnalogTile) or isinstance(tile, InferenceTile):
+        # the mask aihwkit's AnalogTile module keeps, where the tile does not keep its own
+        if not layer_masks_outputs(type(self.tile)):
             return None
-        return output_bound_mask(tile.rpu_config.forward, y)
+        return output_bound_mask(self.tile.rpu_config.forward, y)
 
     def _run(self, rows):
         if rows.device.type != "cpu":

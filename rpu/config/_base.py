@@ -453,15 +453,21 @@ class ConfigBase:
             is allowed.
         """
         path = _path or type(self).__name__
-        types_ = self._resolved_types()
         for fld in dataclasses.fields(self):
-            check = fld.metadata.get("check", _NO_CHECK)
-            value = getattr(self, fld.name)
-            new = _coerce(f"{path}.{fld.name}", value, types_[fld.name], check)
-            if new is not value:
-                object.__setattr__(self, fld.name, new)
+            self._validate_field(fld, path)
         self._check_consistency(path)
         return self
+
+    def _validate_field(self, fld: Any, path: Optional[str] = None) -> None:
+        """Check and normalise one field (a dataclass Field or its name) as ``validate`` does."""
+        if isinstance(fld, str):
+            fld = self.__dataclass_fields__[fld]
+        path = path or type(self).__name__
+        check = fld.metadata.get("check", _NO_CHECK)
+        value = getattr(self, fld.name)
+        new = _coerce(f"{path}.{fld.name}", value, self._resolved_types()[fld.name], check)
+        if new is not value:
+            object.__setattr__(self, fld.name, new)
 
     def _check_consistency(self, path: str) -> None:
         """Cross-field checks; subclasses extend this (call ``super()`` first)."""

@@ -281,9 +281,7 @@ def _resolve_converter(model):
     ``g_max`` taken from the converter. The default is built only when no converter is given,
     so a ``g_max`` that a given converter replaces is never checked (as in aihwkit)."""
     if model.g_converter is None:
-        if model.g_max is not None and not model.g_max > 0:
-            raise ConfigError(f"{type(model).__name__}.g_max = {model.g_max!r} is not allowed: "
-                              "expected a conductance > 0 in uS")
+        model._validate_field("g_max")   # (its own check, before the converter's)
         model.g_converter = SinglePairConductanceConverter(g_max=model.g_max)
     elif isinstance(model.g_converter, ConfigBase):
         model.g_converter = model.g_converter.copy()

@@ -54,6 +54,16 @@ def output_bound_mask(io, y, xp=np):
     return xp.abs(y) >= io.out_scale * io.out_bound * OUT_BOUND_MARGIN
 
 
+def layer_masks_outputs(tile_class):
+    """Whether a layer holding tiles of ``tile_class`` (a TileArray, an adapter's layer) applies
+    :func:`output_bound_mask` itself: for an AnalogTile, rpu's bare crossbar, where aihwkit's
+    AnalogTile module masks. An InferenceTile masks its own outputs; a FloatingPointTile has no
+    output bound."""
+    from rpu.tiles.analog import AnalogTile
+    from rpu.tiles.inference import InferenceTile
+    return issubclass(tile_class, AnalogTile) and not issubclass(tile_class, InferenceTile)
+
+
 # Sub-stream ids of the construction draws, per direction.
 _SUB_V_OFFSET, _SUB_NONLINEARITY, _SUB_W_ASYMMETRY, _SUB_OUT_NOISE = 0, 1, 2, 3
 

@@ -15,7 +15,7 @@ from rpu.backends import resolve_backend
 
 from rpu.config import FloatingPointRPUConfig, InferenceRPUConfig
 from rpu.tiles import _checks
-from rpu.tiles._periphery import output_bound_mask
+from rpu.tiles._periphery import layer_masks_outputs, output_bound_mask
 from rpu._rng import resolve_seed
 
 __all__ = ["TileArray", "split_sizes"]
@@ -84,15 +84,6 @@ def _tile_class(rpu_config):
     return AnalogTile
 
 
-def _array_masks_outputs(cls):
-    """Whether an array of ``cls`` tiles keeps their output-bound masks itself: aihwkit's
-    AnalogTile module masks in each autograd forward, which rpu's AnalogTile (its C++ tile)
-    does not; an InferenceTile keeps its own mask, a FloatingPointTile has no output bound."""
-    from rpu.tiles.floating_point import FloatingPointTile
-    from rpu.tiles.inference import InferenceTile
-    return not issubclass(cls, (InferenceTile, FloatingPointTile))
-
-
 class TileArray:
     """A grid of tiles that acts as one ``(out_size, in_size)`` layer.
 
@@ -158,7 +149,7 @@ class TileArray:
                       for i, i_size in enumerate(self.in_sizes)]
         self._bias = self._xp.zeros(self.out_size, dtype=self.dtype) if self.bias else None
         self._bias_grad = None
-        self._masks_outputs = _array_masks_outputs(cls)
+        self._masks_outputs = layer_masks_outputs(cls)
         self._output_masks = None       # (batch, masks[i][o]) of the last forward
         self._learning_rate = self.tiles[0][0].get_learning_rate()
 
